@@ -1,0 +1,13 @@
+//! cronbeat: run a scheduled command visibly and bounded.
+
+pub mod cli;
+pub mod config;
+pub mod events;
+pub mod lock;
+pub mod log;
+pub mod outcome;
+pub mod output;
+pub mod run;
+pub mod settings;
+pub mod supervise;
+pub mod units;

@@ -1,0 +1,153 @@
+//! cronbeat's own lines on stderr: silent when all is well, one `cronbeat: …` line per warning,
+//! a line per event with `-v`, one JSON object per event with `--log-format json`.
+//! In `--quiet` mode lines are held back and shown only if the run fails.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use serde_json::{json, Map, Value};
+
+use crate::cli::LogFormat;
+use crate::events::{Event, Observer};
+use crate::outcome::signal_name;
+
+#[derive(Clone)]
+pub struct Logger {
+    inner: Arc<Mutex<Inner>>,
+}
+
+struct Inner {
+    verbose: bool,
+    format: LogFormat,
+    /// `Some` while lines are held back (quiet mode).
+    held: Option<Vec<String>>,
+}
+
+impl Logger {
+    pub fn new(verbose: bool, format: LogFormat, hold: bool) -> Self {
+        Logger {
+            inner: Arc::new(Mutex::new(Inner {
+                verbose,
+                format,
+                held: hold.then(Vec::new),
+            })),
+        }
+    }
+
+    /// A warning or error: always shown (unless held back by quiet mode and the run succeeds).
+    pub fn warn(&self, message: &str) {
+        self.emit("warning", message, Map::new());
+    }
+
+    /// An event line: shown with `-v` or in JSON format.
+    pub fn event(&self, name: &str, message: &str, fields: Map<String, Value>) {
+        let show = {
+            let inner = self.lock();
+            inner.verbose || inner.format == LogFormat::Json
+        };
+        if show {
+            self.emit(name, message, fields);
+        }
+    }
+
+    fn emit(&self, name: &str, message: &str, fields: Map<String, Value>) {
+        let mut inner = self.lock();
+        let line = match inner.format {
+            LogFormat::Text => format!("cronbeat: {message}"),
+            LogFormat::Json => {
+                let mut object = Map::new();
+                object.insert("time".into(), json!(rfc3339_now()));
+                object.insert("event".into(), json!(name));
+                object.insert("message".into(), json!(message));
+                object.extend(fields);
+                Value::Object(object).to_string()
+            }
+        };
+        match inner.held.as_mut() {
+            Some(held) => held.push(line),
+            None => write_line(&line),
+        }
+    }
+
+    /// End of quiet mode: print the held lines (run failed) or drop them (run succeeded).
+    pub fn release(&self, show: bool) {
+        let held = self.lock().held.take().unwrap_or_default();
+        if show {
+            for line in held {
+                write_line(&line);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn write_line(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+}
+
+fn rfc3339_now() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+impl Observer for Logger {
+    fn on_event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::Started { run_id, pid } => {
+                let mut f = Map::new();
+                f.insert("run_id".into(), json!(run_id));
+                f.insert("pid".into(), json!(pid));
+                let msg = match pid {
+                    Some(pid) => format!("started pid {pid}, run id {run_id}"),
+                    None => format!("starting, run id {run_id}"),
+                };
+                self.event("started", &msg, f);
+            }
+            Event::SignalForwarded { signal } => {
+                let mut f = Map::new();
+                f.insert("signal".into(), json!(signal_name(*signal)));
+                let msg = format!("forwarded {} to the command", signal_name(*signal));
+                self.event("signal_forwarded", &msg, f);
+            }
+            Event::TimedOut { after } => {
+                let mut f = Map::new();
+                f.insert("timeout_seconds".into(), json!(after.as_secs_f64()));
+                let msg = format!(
+                    "timed out after {}, sending SIGTERM",
+                    humantime::format_duration(*after)
+                );
+                self.event("timed_out", &msg, f);
+            }
+            Event::Killed { reason } => {
+                let mut f = Map::new();
+                f.insert("reason".into(), json!(reason));
+                self.event("killed", &format!("sent SIGKILL: {reason}"), f);
+            }
+            Event::Finished(report) => {
+                let mut f = Map::new();
+                f.insert("run_id".into(), json!(report.run_id));
+                f.insert("outcome".into(), json!(report.outcome.word()));
+                f.insert("exit_status".into(), json!(report.outcome.exit_code()));
+                f.insert(
+                    "signal".into(),
+                    json!(report.outcome.signal().map(signal_name)),
+                );
+                f.insert(
+                    "duration_seconds".into(),
+                    json!(report.duration.as_secs_f64()),
+                );
+                let msg = format!(
+                    "finished: {} in {:.3}s, exit status {}",
+                    report.outcome.describe(),
+                    report.duration.as_secs_f64(),
+                    report.outcome.exit_code()
+                );
+                self.event("finished", &msg, f);
+            }
+        }
+    }
+}

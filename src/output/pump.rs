@@ -1,0 +1,183 @@
+//! One thread per output stream copies the command's pipe to cronbeat's own stream. Threads rather than
+//! a poll loop so a slow reader of cronbeat's stdout stalls only the copy, never the deadline or signals.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::{write_all_fd, Spool, Stream, Tail};
+
+const BUFFER: usize = 128 * 1024;
+const PIPE_SIZE: libc::c_int = 1 << 20;
+
+/// What the pumps share: the tail, the quiet spool, and when output was last seen.
+pub struct Capture {
+    tail: Mutex<Tail>,
+    /// `Some` while output is held back; `None` when passing through (or when the spool failed).
+    spool: Mutex<Option<Spool>>,
+    epoch: Instant,
+    last_output_ms: AtomicU64,
+    saw_stderr: AtomicBool,
+}
+
+impl Capture {
+    pub fn new(tail_capacity: usize, spool: Option<Spool>) -> Arc<Capture> {
+        Arc::new(Capture {
+            tail: Mutex::new(Tail::new(tail_capacity)),
+            spool: Mutex::new(spool),
+            epoch: Instant::now(),
+            last_output_ms: AtomicU64::new(0),
+            saw_stderr: AtomicBool::new(false),
+        })
+    }
+
+    pub fn tail(&self) -> Vec<u8> {
+        lock(&self.tail).contents()
+    }
+
+    pub fn saw_stderr(&self) -> bool {
+        self.saw_stderr.load(Ordering::Relaxed)
+    }
+
+    /// When the command last printed anything.
+    pub fn last_output(&self) -> Instant {
+        self.epoch + Duration::from_millis(self.last_output_ms.load(Ordering::Relaxed))
+    }
+
+    /// Shows the held-back output (the run failed) and stops holding back.
+    pub fn release_spool(&self, show: bool) {
+        if let Some(mut spool) = lock(&self.spool).take() {
+            if show {
+                let _ = spool.replay();
+            }
+        }
+    }
+
+    /// Records one chunk; returns an error only when writing to cronbeat's own stream failed.
+    fn deliver(&self, stream: Stream, chunk: &[u8]) -> io::Result<()> {
+        self.last_output_ms
+            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        if stream == Stream::Stderr {
+            self.saw_stderr.store(true, Ordering::Relaxed);
+        }
+        lock(&self.tail).push(chunk);
+        let mut spool = lock(&self.spool);
+        if let Some(held) = spool.as_mut() {
+            if held.record(stream, chunk).is_ok() {
+                return Ok(());
+            }
+            // The spool is full or broken: nothing may be lost, so show what it held and pass through from now on.
+            let _ = held.replay();
+            *spool = None;
+        }
+        write_all_fd(stream.fd(), chunk)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub struct Pump {
+    handle: Option<JoinHandle<()>>,
+    done: Arc<AtomicBool>,
+    writing: Arc<AtomicBool>,
+    last_read: Arc<AtomicU64>,
+    epoch: Instant,
+}
+
+impl Pump {
+    pub fn start(source: OwnedFd, stream: Stream, capture: Arc<Capture>) -> io::Result<Pump> {
+        // A larger pipe means fewer wake-ups when the command prints a lot; failure is harmless.
+        // SAFETY: F_SETPIPE_SZ takes an int and touches no memory.
+        unsafe {
+            libc::fcntl(source.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE);
+        }
+        let done = Arc::new(AtomicBool::new(false));
+        let writing = Arc::new(AtomicBool::new(false));
+        let last_read = Arc::new(AtomicU64::new(0));
+        let epoch = Instant::now();
+        let (d, w, l) = (done.clone(), writing.clone(), last_read.clone());
+        let handle = std::thread::Builder::new()
+            .name(format!("pump-{stream:?}"))
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                copy(source, stream, &capture, &w, &l, epoch);
+                d.store(true, Ordering::Release);
+            })?;
+        Ok(Pump {
+            handle: Some(handle),
+            done,
+            writing,
+            last_read,
+            epoch,
+        })
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Blocked reading a pipe that has been silent for `quiet`: whoever holds it open is not the command.
+    pub fn is_stalled(&self, quiet: Duration) -> bool {
+        let last = Duration::from_millis(self.last_read.load(Ordering::Relaxed));
+        !self.writing.load(Ordering::Relaxed) && self.epoch.elapsed().saturating_sub(last) >= quiet
+    }
+
+    pub fn join(mut self) {
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn copy(
+    source: OwnedFd,
+    stream: Stream,
+    capture: &Capture,
+    writing: &AtomicBool,
+    last_read: &AtomicU64,
+    epoch: Instant,
+) {
+    let mut buf = vec![0u8; BUFFER];
+    let mut forwarding = true;
+    loop {
+        // SAFETY: buf is valid for BUFFER bytes and the fd is owned by this thread.
+        let n = unsafe {
+            libc::read(
+                source.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                BUFFER,
+            )
+        };
+        if n < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            break;
+        }
+        if n == 0 {
+            break;
+        }
+        last_read.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        writing.store(true, Ordering::Relaxed);
+        let chunk = &buf[..n as usize];
+        if forwarding {
+            if let Err(e) = capture.deliver(stream, chunk) {
+                if e.raw_os_error() == Some(libc::EPIPE) {
+                    // Our reader went away: close the pipe so the command gets SIGPIPE, as it would without us.
+                    writing.store(false, Ordering::Relaxed);
+                    return;
+                }
+                // Any other write error: keep draining so the command never blocks, but stop writing.
+                forwarding = false;
+            }
+        } else {
+            lock(&capture.tail).push(chunk);
+        }
+        writing.store(false, Ordering::Relaxed);
+    }
+}

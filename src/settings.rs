@@ -1,0 +1,228 @@
+//! The validated settings of one run, merged from every source:
+//! command line > environment (`CRONBEAT_*`) > config file job > config file defaults > built-in defaults.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::{LogFormat, RunArgs};
+use crate::units;
+
+pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(10);
+pub const DEFAULT_TAIL: u64 = 10 * 1024;
+pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_PING_RETRIES: u32 = 3;
+
+/// A size in the config file: a number of bytes or a string such as "10K".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(Size(n)),
+            Raw::Text(t) => units::parse_size(&t)
+                .map(Size)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// `ping = "url"` or `ping = ["url", "url"]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// One source of settings. Every field is optional; the first source that sets a field wins.
+/// Field names are the config file's keys.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    pub command: Option<Vec<String>>,
+    pub timeout: Option<units::Duration>,
+    pub kill_after: Option<units::Duration>,
+    pub lock: Option<PathBuf>,
+    pub jitter: Option<units::Duration>,
+    pub tail: Option<Size>,
+    pub quiet: Option<bool>,
+    pub ping: Option<OneOrMany>,
+    pub ping_file: Option<PathBuf>,
+    pub no_start_ping: Option<bool>,
+    pub ping_timeout: Option<units::Duration>,
+    pub ping_retries: Option<u32>,
+    pub verbose: Option<bool>,
+    pub log_format: Option<LogFormat>,
+}
+
+macro_rules! merge_fields {
+    ($high:expr, $low:expr, $($field:ident),*) => {
+        Layer { $($field: $high.$field.or($low.$field)),* }
+    };
+}
+
+impl Layer {
+    /// Fields set here win; the rest come from `lower`.
+    pub fn over(self, lower: Layer) -> Layer {
+        merge_fields!(
+            self,
+            lower,
+            command,
+            timeout,
+            kill_after,
+            lock,
+            jitter,
+            tail,
+            quiet,
+            ping,
+            ping_file,
+            no_start_ping,
+            ping_timeout,
+            ping_retries,
+            verbose,
+            log_format
+        )
+    }
+
+    /// The command line and environment (clap has already applied the environment variables).
+    pub fn from_args(args: &RunArgs) -> Layer {
+        let ping = if !args.pings.is_empty() {
+            Some(OneOrMany::Many(args.pings.clone()))
+        } else {
+            std::env::var("CRONBEAT_PING")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| OneOrMany::Many(v.split_whitespace().map(str::to_string).collect()))
+        };
+        Layer {
+            command: None,
+            timeout: args.timeout,
+            kill_after: args.kill_after,
+            lock: args.lock.clone(),
+            jitter: args.jitter,
+            tail: args.tail.map(Size),
+            quiet: args.quiet.filter(|q| *q),
+            ping,
+            ping_file: args.ping_file.clone(),
+            no_start_ping: args.no_start_ping.filter(|q| *q),
+            ping_timeout: args.ping_timeout,
+            ping_retries: args.ping_retries,
+            verbose: args.verbose.filter(|q| *q),
+            log_format: args.log_format,
+        }
+    }
+}
+
+/// Everything one run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub command: Vec<OsString>,
+    pub job: Option<String>,
+    pub timeout: Option<Duration>,
+    pub kill_after: Duration,
+    pub lock: Option<PathBuf>,
+    pub jitter: Option<Duration>,
+    pub tail: usize,
+    pub quiet: bool,
+    /// Monitor specifications, as written (`URL` or `KIND+URL`).
+    pub pings: Vec<String>,
+    pub start_ping: bool,
+    pub ping_timeout: Duration,
+    pub ping_retries: u32,
+    pub verbose: bool,
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Builds the settings from the merged layers. `command_line` is what followed `--`.
+    pub fn resolve(
+        merged: Layer,
+        command_line: Vec<OsString>,
+        job: Option<String>,
+    ) -> Result<Settings, String> {
+        let command = match (command_line.is_empty(), merged.command) {
+            (false, Some(_)) => return Err(
+                "a command was given both after `--` and in the config file's job; give it once"
+                    .into(),
+            ),
+            (false, None) => command_line,
+            (true, Some(cmd)) if !cmd.is_empty() => cmd.into_iter().map(OsString::from).collect(),
+            (true, Some(_)) => return Err("the job's `command` is empty".into()),
+            (true, None) => {
+                return Err(
+                    "no command given (usage: cronbeat [OPTIONS] -- <COMMAND> [ARGS]...)".into(),
+                )
+            }
+        };
+        let mut pings = merged.ping.map(OneOrMany::into_vec).unwrap_or_default();
+        if let Some(path) = &merged.ping_file {
+            pings.extend(read_ping_file(path)?);
+        }
+        let ping_timeout = merged
+            .ping_timeout
+            .map_or(DEFAULT_PING_TIMEOUT, units::Duration::get);
+        if ping_timeout.is_zero() {
+            return Err("--ping-timeout must be greater than zero".into());
+        }
+        let tail = merged.tail.map_or(DEFAULT_TAIL, |s| s.0);
+        let tail = usize::try_from(tail)
+            .ok()
+            .filter(|t| *t <= 1 << 30)
+            .ok_or_else(|| format!("--tail {tail} is too large (at most 1GiB)"))?;
+        Ok(Settings {
+            command,
+            job,
+            timeout: merged
+                .timeout
+                .map(units::Duration::get)
+                .filter(|t| !t.is_zero()),
+            kill_after: merged
+                .kill_after
+                .map_or(DEFAULT_KILL_AFTER, units::Duration::get),
+            lock: merged.lock,
+            jitter: merged
+                .jitter
+                .map(units::Duration::get)
+                .filter(|t| !t.is_zero()),
+            tail,
+            quiet: merged.quiet.unwrap_or(false),
+            pings,
+            start_ping: !merged.no_start_ping.unwrap_or(false),
+            ping_timeout,
+            ping_retries: merged.ping_retries.unwrap_or(DEFAULT_PING_RETRIES),
+            verbose: merged.verbose.unwrap_or(false),
+            log_format: merged.log_format.unwrap_or(LogFormat::Text),
+        })
+    }
+}
+
+/// One monitor URL a line; blank lines and `#` comments are skipped.
+fn read_ping_file(path: &std::path::Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read --ping-file {}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
+}

@@ -1,0 +1,244 @@
+//! Supervision of one run: spawn, deadline, signal forwarding, reaping, and clean-up of leftovers.
+
+mod reaper;
+pub mod signals;
+mod spawn;
+mod terminal;
+
+use std::ffi::OsString;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitStatus;
+use nix::unistd::Pid;
+
+use crate::events::{Event, Observer, Report};
+use crate::outcome::{Cause, ChildStatus, Outcome};
+use crate::output::{Capture, Pump, Spool, Stream};
+pub use signals::SignalPipe;
+
+/// After the group is gone, a pipe still silent this long is held by an escaped process: stop reading.
+const DRAIN_QUIET: Duration = Duration::from_millis(250);
+/// How often to look again at a group whose members are not our children (no SIGCHLD for them).
+const GROUP_POLL: Duration = Duration::from_millis(20);
+
+pub struct Plan {
+    pub command: Vec<OsString>,
+    pub run_id: String,
+    pub timeout: Option<Duration>,
+    pub kill_after: Duration,
+    pub tail: usize,
+    pub quiet: bool,
+}
+
+pub struct Finished {
+    pub report: Report,
+    pub capture: Arc<Capture>,
+}
+
+pub fn prepare() -> std::io::Result<SignalPipe> {
+    reaper::become_subreaper();
+    SignalPipe::install()
+}
+
+/// Runs the command to its end and returns how it ended. Never fails: an exec failure is an outcome.
+pub fn run(plan: &Plan, signals: &SignalPipe, observer: &mut dyn Observer) -> Finished {
+    let spool = if plan.quiet {
+        // No spool, no hiding: the output is shown rather than lost.
+        Spool::create().ok()
+    } else {
+        None
+    };
+    let capture = Capture::new(plan.tail, spool);
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+
+    let spawned = match spawn::spawn(&plan.command, &plan.run_id) {
+        Ok(s) => s,
+        Err(e) => {
+            observer.on_event(&Event::Started {
+                run_id: &plan.run_id,
+                pid: None,
+            });
+            let outcome = Outcome {
+                status: ChildStatus::NotStarted {
+                    code: e.code,
+                    reason: e.reason,
+                },
+                cause: None,
+            };
+            return finish(plan, capture, started_at, start, outcome, observer);
+        }
+    };
+    let pid = Pid::from_raw(spawned.pid as i32);
+    let pumps: Vec<Pump> = [
+        (spawned.stdout, Stream::Stdout),
+        (spawned.stderr, Stream::Stderr),
+    ]
+    .into_iter()
+    .filter_map(|(fd, stream)| Pump::start(fd, stream, capture.clone()).ok())
+    .collect();
+    let foreground = terminal::Foreground::hand_over(pid);
+    observer.on_event(&Event::Started {
+        run_id: &plan.run_id,
+        pid: Some(spawned.pid),
+    });
+
+    let (status, cause) = watch(plan, pid, start, signals, observer);
+    drop(foreground);
+    clean_up_group(pid, plan.kill_after, signals, observer);
+    drain(pumps, pid);
+
+    let status = match status {
+        WaitStatus::Exited(_, code) => ChildStatus::Exited(code),
+        WaitStatus::Signaled(_, sig, _) => ChildStatus::Signaled(sig as i32),
+        _ => unreachable!("watch returns only exit statuses"),
+    };
+    finish(
+        plan,
+        capture,
+        started_at,
+        start,
+        Outcome { status, cause },
+        observer,
+    )
+}
+
+fn finish(
+    plan: &Plan,
+    capture: Arc<Capture>,
+    started_at: SystemTime,
+    start: Instant,
+    outcome: Outcome,
+    observer: &mut dyn Observer,
+) -> Finished {
+    let tail = capture.tail();
+    let report = Report {
+        run_id: plan.run_id.clone(),
+        started_at,
+        duration: start.elapsed(),
+        outcome,
+        tail,
+    };
+    observer.on_event(&Event::Finished(&report));
+    Finished { report, capture }
+}
+
+/// Waits for the main child, enforcing the deadline and relaying signals, until it has exited.
+fn watch(
+    plan: &Plan,
+    pid: Pid,
+    start: Instant,
+    signals: &SignalPipe,
+    observer: &mut dyn Observer,
+) -> (WaitStatus, Option<Cause>) {
+    let deadline = plan.timeout.map(|t| start + t);
+    let mut cause: Option<Cause> = None;
+    let mut timed_out = false;
+    let mut kill_at: Option<Instant> = None;
+    let mut killed = false;
+    loop {
+        if let Some(status) = reaper::reap(pid) {
+            return (status, cause);
+        }
+        let now = Instant::now();
+        if let (Some(limit), Some(at)) = (plan.timeout, deadline) {
+            if !timed_out && now >= at {
+                timed_out = true;
+                if !matches!(cause, Some(Cause::Forwarded(_))) {
+                    cause = Some(Cause::Timeout(limit));
+                }
+                observer.on_event(&Event::TimedOut { after: limit });
+                terminate(pid);
+                kill_at =
+                    Some(kill_at.map_or(now + plan.kill_after, |k| k.min(now + plan.kill_after)));
+            }
+        }
+        if let Some(at) = kill_at {
+            if !killed && now >= at {
+                killed = true;
+                observer.on_event(&Event::Killed {
+                    reason: "still running after the --kill-after grace",
+                });
+                reaper::signal_group(pid, Signal::SIGKILL);
+            }
+        }
+        let next = [deadline.filter(|_| !timed_out), kill_at.filter(|_| !killed)]
+            .into_iter()
+            .flatten()
+            .min();
+        let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
+        for sig in signals.wait(wait) {
+            if sig == Signal::SIGCHLD {
+                continue;
+            }
+            reaper::signal_group(pid, sig);
+            observer.on_event(&Event::SignalForwarded { signal: sig as i32 });
+            if signals::is_terminating(sig) {
+                // A stopped command could not act on the signal.
+                reaper::signal_group(pid, Signal::SIGCONT);
+                if cause.is_none() {
+                    cause = Some(Cause::Forwarded(sig as i32));
+                }
+                if kill_at.is_none() {
+                    kill_at = Some(Instant::now() + plan.kill_after);
+                }
+            }
+        }
+    }
+}
+
+fn terminate(group: Pid) {
+    reaper::signal_group(group, Signal::SIGTERM);
+    // A stopped process cannot act on SIGTERM until it is continued (systemd does the same).
+    reaper::signal_group(group, Signal::SIGCONT);
+}
+
+/// What is left of the group after the main child exited: SIGTERM, the grace, then SIGKILL.
+fn clean_up_group(group: Pid, grace: Duration, signals: &SignalPipe, observer: &mut dyn Observer) {
+    if !reaper::group_alive(group) {
+        return;
+    }
+    terminate(group);
+    let kill_at = Instant::now() + grace;
+    let mut killed = false;
+    while reaper::group_alive(group) {
+        let _ = reaper::reap(group);
+        if !killed && Instant::now() >= kill_at {
+            killed = true;
+            observer.on_event(&Event::Killed {
+                reason: "processes left in the command's group after the grace",
+            });
+            reaper::signal_group(group, Signal::SIGKILL);
+        }
+        for sig in signals.wait(Some(GROUP_POLL)) {
+            if sig != Signal::SIGCHLD {
+                reaper::signal_group(group, sig);
+            }
+        }
+    }
+    let _ = reaper::reap(group);
+}
+
+/// Waits for the pumps to copy everything. A pump blocked writing to a slow reader is waited for
+/// (output is never dropped); one blocked reading a pipe that a process outside the group keeps
+/// open is abandoned once the pipe has been silent for a moment.
+fn drain(pumps: Vec<Pump>, group: Pid) {
+    loop {
+        if pumps.iter().all(Pump::is_done) {
+            break;
+        }
+        if !reaper::group_alive(group)
+            && pumps
+                .iter()
+                .all(|p| p.is_done() || p.is_stalled(DRAIN_QUIET))
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for pump in pumps {
+        pump.join();
+    }
+}

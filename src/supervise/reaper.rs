@@ -1,0 +1,45 @@
+//! Reaping: cronbeat owns every `waitpid(-1)`, so orphans re-parented to it (as PID 1 or as a
+//! child subreaper) never linger as zombies, and the main child's status is picked out by pid.
+
+use nix::errno::Errno;
+use nix::sys::signal::{killpg, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+/// Outside PID 1, become a child subreaper so the job's orphans are re-parented to cronbeat.
+pub fn become_subreaper() {
+    if std::process::id() != 1 {
+        // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes plain integers and touches no memory.
+        unsafe {
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        }
+    }
+}
+
+/// Reaps every child that has exited; returns the main child's status if it was among them.
+pub fn reap(main: Pid) -> Option<WaitStatus> {
+    let mut found = None;
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(_) => break,
+            Ok(status) => {
+                if status.pid() == Some(main)
+                    && matches!(status, WaitStatus::Exited(..) | WaitStatus::Signaled(..))
+                {
+                    found = Some(status);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// True while any process is left in the group.
+pub fn group_alive(group: Pid) -> bool {
+    !matches!(killpg(group, None), Err(Errno::ESRCH))
+}
+
+/// Signals the whole group; a group that is already gone is not an error.
+pub fn signal_group(group: Pid, sig: Signal) {
+    let _ = killpg(group, sig);
+}

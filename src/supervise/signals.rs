@@ -1,0 +1,107 @@
+//! A self-pipe for signals: the handler only writes the signal number as one byte, so it is
+//! async-signal-safe, and the supervisor reads them at leisure with `poll`.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
+
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+
+static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(signo: libc::c_int) {
+    // SAFETY: only async-signal-safe calls here: errno is saved and restored around one write(2).
+    unsafe {
+        let errno = *libc::__errno_location();
+        let fd = WRITE_FD.load(Ordering::Relaxed);
+        if fd >= 0 {
+            let byte = signo as u8;
+            libc::write(fd, &byte as *const u8 as *const libc::c_void, 1);
+        }
+        *libc::__errno_location() = errno;
+    }
+}
+
+/// Signals cronbeat relays to the command's process group.
+pub const FORWARDED: [Signal; 7] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
+
+/// Forwarded signals after which the command gets the `--kill-after` grace and then SIGKILL.
+pub fn is_terminating(sig: Signal) -> bool {
+    matches!(
+        sig,
+        Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP | Signal::SIGQUIT
+    )
+}
+
+pub struct SignalPipe {
+    read: OwnedFd,
+    _write: OwnedFd,
+}
+
+impl SignalPipe {
+    /// Installs the handler for every forwarded signal and SIGCHLD. Call once, before spawning.
+    pub fn install() -> io::Result<SignalPipe> {
+        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+        WRITE_FD.store(write.as_raw_fd(), Ordering::Relaxed);
+        let action = SigAction::new(
+            SigHandler::Handler(on_signal),
+            SaFlags::SA_RESTART | SaFlags::SA_NOCLDSTOP,
+            SigSet::empty(),
+        );
+        for sig in FORWARDED.iter().copied().chain([Signal::SIGCHLD]) {
+            // SAFETY: the handler is async-signal-safe (see `on_signal`).
+            unsafe { sigaction(sig, &action) }?;
+        }
+        Ok(SignalPipe {
+            read,
+            _write: write,
+        })
+    }
+
+    /// Waits up to `timeout` (forever when `None`) for a signal, then returns every pending one.
+    pub fn wait(&self, timeout: Option<Duration>) -> Vec<Signal> {
+        let timeout = match timeout {
+            None => PollTimeout::NONE,
+            Some(t) => {
+                let ms = t.as_millis().clamp(0, i32::MAX as u128 - 1) as i32;
+                // Round up so a timer never fires early and spins.
+                let ms = if Duration::from_millis(ms as u64) < t {
+                    ms + 1
+                } else {
+                    ms
+                };
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let mut fds = [PollFd::new(self.read.as_fd(), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, timeout);
+        self.pending()
+    }
+
+    pub fn pending(&self) -> Vec<Signal> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 64];
+        loop {
+            match nix::unistd::read(&self.read, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend(
+                    buf[..n]
+                        .iter()
+                        .filter_map(|b| Signal::try_from(*b as i32).ok()),
+                ),
+            }
+        }
+        out
+    }
+}

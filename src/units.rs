@@ -1,0 +1,103 @@
+//! Parsers for the human units on the command line and in the config file: durations and byte sizes.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A duration written the human way (`90s`, `5m`, `1h 30m`); a bare number means seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Duration(pub std::time::Duration);
+
+impl Duration {
+    pub fn get(self) -> std::time::Duration {
+        self.0
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl FromStr for Duration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_duration(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Duration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("empty duration (expected e.g. 90s, 5m, 1h 30m)".into());
+    }
+    if let Ok(secs) = trimmed.parse::<u64>() {
+        return Ok(Duration(std::time::Duration::from_secs(secs)));
+    }
+    if let Ok(secs) = trimmed.parse::<f64>() {
+        if secs.is_finite() && (0.0..1e12).contains(&secs) {
+            return Ok(Duration(std::time::Duration::from_secs_f64(secs)));
+        }
+    }
+    humantime::parse_duration(trimmed)
+        .map(Duration)
+        .map_err(|e| format!("invalid duration {text:?}: {e} (expected e.g. 90s, 5m, 1h 30m)"))
+}
+
+/// A byte count: `10240`, `10K`, `10KiB`, `1M`, `1MiB` (K and M are binary multiples here, as `head -c` reads them).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (digits, suffix) = trimmed.split_at(split);
+    let bad = || format!("invalid size {text:?} (expected bytes, e.g. 10240, 10K, 1MiB)");
+    if digits.is_empty() {
+        return Err(bad());
+    }
+    let value: u64 = digits.parse().map_err(|_| bad())?;
+    let multiplier: u64 = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    value.checked_mul(multiplier).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s").unwrap().0.as_secs(), 90);
+        assert_eq!(parse_duration("1h 30m").unwrap().0.as_secs(), 5400);
+        assert_eq!(parse_duration("15").unwrap().0.as_secs(), 15);
+        assert_eq!(parse_duration("0.5").unwrap().0.as_millis(), 500);
+        assert!(parse_duration("5 parsecs")
+            .unwrap_err()
+            .contains("5 parsecs"));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("-3").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("10240").unwrap(), 10240);
+        assert_eq!(parse_size("10K").unwrap(), 10240);
+        assert_eq!(parse_size("1MiB").unwrap(), 1 << 20);
+        assert_eq!(parse_size("0").unwrap(), 0);
+        assert!(parse_size("ten").unwrap_err().contains("ten"));
+        assert!(parse_size("5X").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+    }
+}
