@@ -5,6 +5,7 @@ pub mod config;
 pub mod events;
 pub mod lock;
 pub mod log;
+pub mod monitor;
 pub mod outcome;
 pub mod output;
 pub mod run;

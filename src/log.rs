@@ -40,6 +40,11 @@ impl Logger {
         self.emit("warning", message, Map::new());
     }
 
+    /// A warning that is also an event, with fields for the JSON form.
+    pub fn warn_event(&self, name: &str, message: &str, fields: Map<String, Value>) {
+        self.emit(name, message, fields);
+    }
+
     /// An event line: shown with `-v` or in JSON format.
     pub fn event(&self, name: &str, message: &str, fields: Map<String, Value>) {
         let show = {

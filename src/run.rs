@@ -7,9 +7,10 @@ use clap::Parser;
 
 use crate::cli::{Cli, RunArgs};
 use crate::config::ConfigFile;
-use crate::events::{Fanout, Observer};
+use crate::events::Fanout;
 use crate::lock::{self, Acquired};
 use crate::log::Logger;
+use crate::monitor::{self, Monitors, RetryPolicy, RunInfo};
 use crate::outcome::{EXIT_LOCKED, EXIT_USAGE};
 use crate::settings::{Layer, Settings};
 use crate::supervise::{self, signals, Plan, SignalPipe};
@@ -73,6 +74,18 @@ fn settings_from(args: RunArgs) -> Result<Settings, String> {
 }
 
 fn execute(settings: Settings) -> i32 {
+    let protocols = match settings
+        .pings
+        .iter()
+        .map(|spec| monitor::parse(spec))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(p) => p,
+        Err(message) => {
+            eprintln!("cronbeat: --ping {message}");
+            return EXIT_USAGE;
+        }
+    };
     let logger = Logger::new(settings.verbose, settings.log_format, settings.quiet);
     let signals = match supervise::prepare() {
         Ok(s) => s,
@@ -105,17 +118,31 @@ fn execute(settings: Settings) -> i32 {
         }
     }
 
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let mut monitors = Monitors::start(
+        protocols,
+        RetryPolicy {
+            timeout: settings.ping_timeout,
+            retries: settings.ping_retries,
+        },
+        settings.start_ping,
+        RunInfo {
+            run_id: run_id.clone(),
+            job: settings.job.clone(),
+            host: monitor::host_name(),
+        },
+        logger.clone(),
+    );
     let plan = Plan {
         command: settings.command.clone(),
-        run_id: uuid::Uuid::new_v4().to_string(),
+        run_id,
         timeout: settings.timeout,
         kill_after: settings.kill_after,
         tail: settings.tail,
         quiet: settings.quiet,
     };
     let mut log_observer = logger.clone();
-    let mut observers: Vec<&mut dyn Observer> = vec![&mut log_observer];
-    let mut fanout = Fanout(std::mem::take(&mut observers));
+    let mut fanout = Fanout(vec![&mut log_observer, &mut monitors]);
     let finished = supervise::run(&plan, &signals, &mut fanout);
     drop(fanout);
 
@@ -125,6 +152,7 @@ fn execute(settings: Settings) -> i32 {
         logger.warn(reason);
     }
     finished.capture.release_spool(failed);
+    monitors.wait();
     logger.release(failed);
     outcome.exit_code()
 }

@@ -1,0 +1,253 @@
+//! Getting one ping to a monitor: a short timeout per attempt, retries with exponential backoff and
+//! jitter on transient failures only, never a redirect followed, never a secret in an error.
+//!
+//! Worst case for one ping: (retries + 1) × ping_timeout + retries × MAX_WAIT.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH};
+use reqwest::{Client, Method, StatusCode};
+
+use super::redact::redact;
+
+/// The longest wait between two attempts, whether from backoff or a server's `Retry-After`.
+pub const MAX_WAIT: Duration = Duration::from_secs(5);
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Enough of a response body to let the connection be reused; the rest is never read.
+const BODY_CAP: usize = 4096;
+
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub timeout: Duration,
+    pub retries: u32,
+}
+
+impl RetryPolicy {
+    /// The longest one ping can take with these settings.
+    pub fn worst_case(&self) -> Duration {
+        self.timeout * (self.retries + 1) + MAX_WAIT * self.retries
+    }
+
+    /// The wait before retry number `retry` (1-based): 0.5 s doubling, ±25 % jitter, at most MAX_WAIT;
+    /// a server's `Retry-After` replaces it, within the same cap.
+    pub fn wait_before(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(asked) = retry_after {
+            return asked.min(MAX_WAIT);
+        }
+        let nominal = FIRST_BACKOFF.saturating_mul(1u32 << (retry.saturating_sub(1)).min(16));
+        nominal.mul_f64(0.75 + fastrand::f64() * 0.5).min(MAX_WAIT)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpRequest {
+    pub fn post(url: String, body: Vec<u8>) -> HttpRequest {
+        HttpRequest {
+            method: Method::POST,
+            url,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    pub fn get(url: String) -> HttpRequest {
+        HttpRequest {
+            method: Method::GET,
+            url,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+}
+
+/// What a monitor answered, for protocols that adapt (Healthchecks' `Ping-Body-Limit`).
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+}
+
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub attempts: u32,
+    pub reason: String,
+}
+
+enum Attempt {
+    Done(Response),
+    Retry {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+    GiveUp(String),
+}
+
+pub async fn deliver(
+    client: &Client,
+    request: &HttpRequest,
+    policy: &RetryPolicy,
+) -> Result<Response, Failure> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let outcome = match tokio::time::timeout(policy.timeout, attempt(client, request)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Attempt::Retry {
+                reason: format!(
+                    "no answer within {}",
+                    humantime::format_duration(policy.timeout)
+                ),
+                retry_after: None,
+            },
+        };
+        match outcome {
+            Attempt::Done(response) => return Ok(response),
+            Attempt::GiveUp(reason) => return Err(Failure { attempts, reason }),
+            Attempt::Retry {
+                reason,
+                retry_after,
+            } => {
+                if attempts > policy.retries {
+                    return Err(Failure { attempts, reason });
+                }
+                tokio::time::sleep(policy.wait_before(attempts, retry_after)).await;
+            }
+        }
+    }
+}
+
+async fn attempt(client: &Client, request: &HttpRequest) -> Attempt {
+    let mut builder = client
+        .request(request.method.clone(), &request.url)
+        .header(CONTENT_LENGTH, request.body.len());
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    let sent = builder.body(request.body.clone()).send().await;
+    let mut response = match sent {
+        Ok(r) => r,
+        Err(e) => return classify_error(&e, &request.url),
+    };
+    let status = response.status();
+    let headers = response.headers().clone();
+    let mut read = 0;
+    while read < BODY_CAP {
+        match response.chunk().await {
+            Ok(Some(chunk)) => read += chunk.len(),
+            _ => break,
+        }
+    }
+    if status.is_success() {
+        return Attempt::Done(Response { status, headers });
+    }
+    let reason = format!("HTTP {}", status.as_u16());
+    if status.is_redirection() {
+        return Attempt::GiveUp(format!(
+            "{reason}: redirects are not followed (the ping URL is a secret)"
+        ));
+    }
+    if status.is_server_error()
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+    {
+        let retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        return Attempt::Retry {
+            reason,
+            retry_after,
+        };
+    }
+    Attempt::GiveUp(reason)
+}
+
+fn classify_error(err: &reqwest::Error, url: &str) -> Attempt {
+    let mut reason = err.to_string();
+    let mut source = std::error::Error::source(err);
+    let mut certificate = false;
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        certificate |= text.contains("certificate") || text.contains("UnknownIssuer");
+        reason = text;
+        source = inner.source();
+    }
+    // Never echo the URL, whatever the error type embeds.
+    let reason = reason.replace(url, &redact(url));
+    if certificate {
+        // An untrusted certificate will not become trusted by asking again.
+        Attempt::GiveUp(format!("TLS certificate not trusted: {reason}"))
+    } else {
+        Attempt::Retry {
+            reason,
+            retry_after: None,
+        }
+    }
+}
+
+/// The HTTP client: rustls with bundled Mozilla roots (works with no CA store, e.g. in a `scratch`
+/// image), plus every certificate in `SSL_CERT_FILE` for private CAs; proxies from the environment.
+pub fn client() -> Result<Client, String> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = std::env::var_os("SSL_CERT_FILE") {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::CertificateDer;
+        let certs = CertificateDer::pem_file_iter(&path).map_err(|e| {
+            format!(
+                "cannot read SSL_CERT_FILE {}: {e}",
+                std::path::Path::new(&path).display()
+            )
+        })?;
+        for cert in certs.flatten() {
+            let _ = roots.add(cert);
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Client::builder()
+        .tls_backend_preconfigured(tls)
+        .user_agent(concat!("cronbeat/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| format!("HTTP client setup failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_starts_near_half_a_second_and_is_capped() {
+        let p = RetryPolicy {
+            timeout: Duration::from_secs(5),
+            retries: 3,
+        };
+        for _ in 0..100 {
+            let first = p.wait_before(1, None);
+            assert!(first >= Duration::from_millis(375) && first <= Duration::from_millis(625));
+            assert!(p.wait_before(10, None) <= MAX_WAIT);
+        }
+        assert_eq!(p.wait_before(1, Some(Duration::from_secs(60))), MAX_WAIT);
+        assert_eq!(
+            p.wait_before(1, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(p.worst_case(), Duration::from_secs(35));
+    }
+}

@@ -1,0 +1,118 @@
+//! Healthchecks (hosted or self-hosted, UUID or `<ping-key>/<slug>` URLs):
+//! `POST URL/start?rid=R`, `POST URL/<code>?rid=R` with the output tail, `POST URL/fail?rid=R` when the
+//! command did not exit on its own terms, `POST URL/log?rid=R` for messages.
+
+use reqwest::Url;
+
+use super::delivery::{HttpRequest, Response};
+use super::protocol::{tail_within, Action, Protocol, RunInfo};
+use super::redact::redact;
+use crate::events::Report;
+
+/// The hosted service keeps at most this much of a body; a server's `Ping-Body-Limit` may lower it.
+const DEFAULT_BODY_LIMIT: usize = 100_000;
+
+pub struct Healthchecks {
+    base: Url,
+    body_limit: usize,
+}
+
+impl Healthchecks {
+    pub fn new(url: &str) -> Result<Healthchecks, String> {
+        let base = Url::parse(url).map_err(|e| format!("{}: {e}", redact(url)))?;
+        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+            return Err(format!(
+                "{}: a ping URL must be http:// or https:// with a host",
+                redact(url)
+            ));
+        }
+        Ok(Healthchecks {
+            base,
+            body_limit: DEFAULT_BODY_LIMIT,
+        })
+    }
+
+    /// `base/suffix?<base query>&rid=R`; a trailing slash on the base is dropped (Healthchecks 404s on `//`).
+    fn url(&self, suffix: &str, run_id: &str) -> String {
+        let mut url = self.base.clone();
+        let path = url.path().trim_end_matches('/').to_string();
+        url.set_path(&format!("{path}/{suffix}"));
+        url.query_pairs_mut().append_pair("rid", run_id);
+        url.to_string()
+    }
+}
+
+impl Protocol for Healthchecks {
+    fn kind(&self) -> &'static str {
+        "healthchecks"
+    }
+
+    fn target(&self) -> String {
+        redact(self.base.as_str())
+    }
+
+    fn start(&mut self, run: &RunInfo) -> Vec<Action> {
+        vec![Action::Http(HttpRequest::post(
+            self.url("start", &run.run_id),
+            Vec::new(),
+        ))]
+    }
+
+    fn finish(&mut self, run: &RunInfo, report: &Report) -> Vec<Action> {
+        let request = match report.outcome.plain_exit() {
+            Some(code) => HttpRequest::post(
+                self.url(&code.to_string(), &run.run_id),
+                tail_within(&report.tail, self.body_limit).to_vec(),
+            ),
+            None => {
+                let line = format!("\ncronbeat: {}\n", report.outcome.describe());
+                let room = self.body_limit.saturating_sub(line.len());
+                let mut body = tail_within(&report.tail, room).to_vec();
+                body.extend_from_slice(&line.as_bytes()[..line.len().min(self.body_limit)]);
+                HttpRequest::post(self.url("fail", &run.run_id), body)
+            }
+        };
+        vec![Action::Http(request)]
+    }
+
+    fn log(&mut self, run: &RunInfo, message: &str) -> Vec<Action> {
+        let body = tail_within(message.as_bytes(), self.body_limit).to_vec();
+        vec![Action::Http(HttpRequest::post(
+            self.url("log", &run.run_id),
+            body,
+        ))]
+    }
+
+    fn on_response(&mut self, response: &Response) {
+        let limit = response
+            .headers
+            .get("ping-body-limit")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        if let Some(limit) = limit {
+            self.body_limit = limit;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_keep_the_base_query_and_add_the_run_id() {
+        let hc = Healthchecks::new("https://hc.example/ping/KEY/my-job/?create=1").unwrap();
+        assert_eq!(
+            hc.url("start", "r1"),
+            "https://hc.example/ping/KEY/my-job/start?create=1&rid=r1"
+        );
+        let hc = Healthchecks::new("https://hc-ping.com/uuid").unwrap();
+        assert_eq!(hc.url("0", "r"), "https://hc-ping.com/uuid/0?rid=r");
+    }
+
+    #[test]
+    fn rejects_non_http() {
+        assert!(Healthchecks::new("ftp://x/y").is_err());
+        assert!(Healthchecks::new("nonsense").is_err());
+    }
+}

@@ -1,0 +1,321 @@
+//! The monitor side of a run: each `--ping` becomes a protocol, and a dispatcher thread delivers
+//! every monitor's pings concurrently, in order per monitor, without ever blocking the job.
+
+mod delivery;
+mod healthchecks;
+mod protocol;
+mod redact;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use serde_json::{json, Map};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+pub use delivery::RetryPolicy;
+pub use protocol::{Action, Protocol, RunInfo};
+pub use redact::redact;
+
+use crate::events::{Event, Observer, Report};
+use crate::log::Logger;
+
+/// Turns one `--ping` value into its protocol. The kind comes from an explicit `KIND+` prefix,
+/// else the service's well-known host, else Healthchecks-compatible.
+pub fn parse(spec: &str) -> Result<Box<dyn Protocol>, String> {
+    let spec = spec.trim();
+    if let Some((kind, rest)) = spec.split_once('+') {
+        if !kind.is_empty()
+            && kind.chars().all(|c| c.is_ascii_alphanumeric())
+            && rest.contains("://")
+        {
+            return match kind {
+                "hc" => Ok(Box::new(healthchecks::Healthchecks::new(rest)?)),
+                other => Err(format!(
+                    "{}: unknown monitor kind {other:?} (known: hc)",
+                    redact(spec)
+                )),
+            };
+        }
+    }
+    Ok(Box::new(healthchecks::Healthchecks::new(spec)?))
+}
+
+/// The host name reported to monitors that carry one.
+pub fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+enum Message {
+    Start,
+    Log(String),
+    Finish(Arc<Report>),
+}
+
+impl Message {
+    fn moment(&self) -> &'static str {
+        match self {
+            Message::Start => "start",
+            Message::Log(_) => "log",
+            Message::Finish(_) => "finish",
+        }
+    }
+}
+
+pub struct Monitors {
+    senders: Vec<UnboundedSender<Message>>,
+    thread: Option<JoinHandle<()>>,
+    start_ping: bool,
+}
+
+impl Monitors {
+    /// Starts the delivery thread. Nothing is sent until the run's events arrive.
+    pub fn start(
+        protocols: Vec<Box<dyn Protocol>>,
+        policy: RetryPolicy,
+        start_ping: bool,
+        run: RunInfo,
+        logger: Logger,
+    ) -> Monitors {
+        if protocols.is_empty() {
+            return Monitors {
+                senders: Vec::new(),
+                thread: None,
+                start_ping,
+            };
+        }
+        let mut senders = Vec::new();
+        let mut receivers = Vec::new();
+        for _ in &protocols {
+            let (tx, rx) = unbounded_channel();
+            senders.push(tx);
+            receivers.push(rx);
+        }
+        let thread = std::thread::Builder::new()
+            .name("monitors".into())
+            .spawn(move || deliver_all(protocols, receivers, policy, run, logger))
+            .ok();
+        Monitors {
+            senders,
+            thread,
+            start_ping,
+        }
+    }
+
+    /// Sends a message to every monitor (Healthchecks `/log`), after any start ping.
+    pub fn log(&self, message: &str) {
+        self.broadcast(|| Message::Log(message.to_string()));
+    }
+
+    fn broadcast(&self, make: impl Fn() -> Message) {
+        for sender in &self.senders {
+            let _ = sender.send(make());
+        }
+    }
+
+    /// Waits until every queued ping was delivered or given up (bounded by the retry policy).
+    pub fn wait(mut self) {
+        self.senders.clear();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Observer for Monitors {
+    fn on_event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::Started { .. } if self.start_ping => self.broadcast(|| Message::Start),
+            Event::Finished(report) => {
+                let report = Arc::new((*report).clone());
+                self.broadcast(|| Message::Finish(report.clone()));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn deliver_all(
+    protocols: Vec<Box<dyn Protocol>>,
+    receivers: Vec<UnboundedReceiver<Message>>,
+    policy: RetryPolicy,
+    run: RunInfo,
+    logger: Logger,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            logger.warn(&format!(
+                "monitors disabled: cannot start the delivery runtime: {e}"
+            ));
+            return;
+        }
+    };
+    let client = match delivery::client() {
+        Ok(c) => c,
+        Err(e) => {
+            logger.warn(&format!("monitors disabled: {e}"));
+            return;
+        }
+    };
+    let run = Arc::new(run);
+    runtime.block_on(async {
+        let tasks: Vec<_> = protocols
+            .into_iter()
+            .zip(receivers)
+            .map(|(protocol, rx)| {
+                tokio::spawn(follow(
+                    protocol,
+                    rx,
+                    client.clone(),
+                    policy,
+                    run.clone(),
+                    logger.clone(),
+                ))
+            })
+            .collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+    });
+}
+
+/// One monitor's life: its messages in order, so a finish never overtakes its start.
+async fn follow(
+    mut protocol: Box<dyn Protocol>,
+    mut rx: UnboundedReceiver<Message>,
+    client: reqwest::Client,
+    policy: RetryPolicy,
+    run: Arc<RunInfo>,
+    logger: Logger,
+) {
+    while let Some(message) = rx.recv().await {
+        let actions = match &message {
+            Message::Start => protocol.start(&run),
+            Message::Log(text) => protocol.log(&run, text),
+            Message::Finish(report) => protocol.finish(&run, report),
+        };
+        for action in actions {
+            let result = perform(&client, protocol.as_mut(), action, &policy).await;
+            report_result(&logger, protocol.as_ref(), message.moment(), result);
+        }
+    }
+}
+
+/// (attempts, Ok(HTTP status or 0 for files) | Err(reason))
+type Outcome = (u32, Result<u16, String>);
+
+async fn perform(
+    client: &reqwest::Client,
+    protocol: &mut dyn Protocol,
+    action: Action,
+    policy: &RetryPolicy,
+) -> Outcome {
+    match action {
+        Action::Http(request) => match delivery::deliver(client, &request, policy).await {
+            Ok(response) => {
+                protocol.on_response(&response);
+                (1, Ok(response.status.as_u16()))
+            }
+            Err(failure) => (failure.attempts, Err(failure.reason)),
+        },
+        Action::WriteFile { path, contents } => {
+            let result = tokio::task::spawn_blocking(move || write_atomically(&path, &contents))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r);
+            (1, result.map(|_| 0))
+        }
+    }
+}
+
+fn report_result(logger: &Logger, protocol: &dyn Protocol, moment: &str, outcome: Outcome) {
+    let (attempts, result) = outcome;
+    let mut fields = Map::new();
+    fields.insert("monitor".into(), json!(protocol.kind()));
+    fields.insert("target".into(), json!(protocol.target()));
+    fields.insert("ping".into(), json!(moment));
+    fields.insert("attempts".into(), json!(attempts));
+    match result {
+        Ok(status) => {
+            fields.insert("status".into(), json!(status));
+            let message = format!("{} ping sent to {}", moment, protocol.target());
+            logger.event("ping_sent", &message, fields);
+        }
+        Err(reason) => {
+            let message = format!(
+                "{} ping to {} failed after {} attempt{}: {}",
+                moment,
+                protocol.target(),
+                attempts,
+                if attempts == 1 { "" } else { "s" },
+                reason
+            );
+            fields.insert("error".into(), json!(reason));
+            logger.warn_event("ping_failed", &message, fields);
+        }
+    }
+}
+
+/// A reader never sees a half-written file: write a temp file beside it, then rename over.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+    temp.write_all(contents)
+        .and_then(|_| temp.as_file().sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    temp.persist(path)
+        .map_err(|e| format!("cannot replace {}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+/// `check --ping`: sends a harmless log message to each monitor and says whether it arrived.
+pub fn probe(
+    specs: &[String],
+    policy: RetryPolicy,
+    run: RunInfo,
+) -> Vec<(String, Result<(), String>)> {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return vec![("monitors".into(), Err(e.to_string()))],
+    };
+    let client = match delivery::client() {
+        Ok(c) => c,
+        Err(e) => return vec![("monitors".into(), Err(e))],
+    };
+    runtime.block_on(async {
+        let mut results = Vec::new();
+        for spec in specs {
+            let mut protocol = match parse(spec) {
+                Ok(p) => p,
+                Err(e) => {
+                    results.push((redact(spec), Err(e)));
+                    continue;
+                }
+            };
+            let mut verdict = Ok(());
+            for action in protocol.log(&run, "cronbeat check: test ping") {
+                if let (_, Err(reason)) = perform(&client, protocol.as_mut(), action, &policy).await
+                {
+                    verdict = Err(reason);
+                }
+            }
+            results.push((protocol.target(), verdict));
+        }
+        results
+    })
+}
