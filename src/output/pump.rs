@@ -4,6 +4,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -90,7 +91,13 @@ pub struct Pump {
 }
 
 impl Pump {
-    pub fn start(source: OwnedFd, stream: Stream, capture: Arc<Capture>) -> io::Result<Pump> {
+    /// Starts copying; `finished` receives one message when the pipe is closed or abandoned.
+    pub fn start(
+        source: OwnedFd,
+        stream: Stream,
+        capture: Arc<Capture>,
+        finished: Sender<()>,
+    ) -> io::Result<Pump> {
         // A larger pipe means fewer wake-ups when the command prints a lot; failure is harmless.
         // SAFETY: F_SETPIPE_SZ takes an int and touches no memory.
         unsafe {
@@ -107,6 +114,7 @@ impl Pump {
             .spawn(move || {
                 copy(source, stream, &capture, &w, &l, epoch);
                 d.store(true, Ordering::Release);
+                let _ = finished.send(());
             })?;
         Ok(Pump {
             handle: Some(handle),

@@ -6,7 +6,7 @@ mod spawn;
 mod terminal;
 
 use std::ffi::OsString;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::Signal;
@@ -20,6 +20,8 @@ pub use signals::SignalPipe;
 
 /// After the group is gone, a pipe still silent this long is held by an escaped process: stop reading.
 const DRAIN_QUIET: Duration = Duration::from_millis(250);
+/// How often a drain that is taking long checks whether the pipe's holder is still ours.
+const DRAIN_CHECK: Duration = Duration::from_millis(50);
 /// How often to look again at a group whose members are not our children (no SIGCHLD for them).
 const GROUP_POLL: Duration = Duration::from_millis(20);
 
@@ -72,13 +74,15 @@ pub fn run(plan: &Plan, signals: &SignalPipe, observer: &mut dyn Observer) -> Fi
         }
     };
     let pid = Pid::from_raw(spawned.pid as i32);
+    let (finished_tx, finished_rx) = mpsc::channel();
     let pumps: Vec<Pump> = [
         (spawned.stdout, Stream::Stdout),
         (spawned.stderr, Stream::Stderr),
     ]
     .into_iter()
-    .filter_map(|(fd, stream)| Pump::start(fd, stream, capture.clone()).ok())
+    .filter_map(|(fd, stream)| Pump::start(fd, stream, capture.clone(), finished_tx.clone()).ok())
     .collect();
+    drop(finished_tx);
     let foreground = terminal::Foreground::hand_over(pid);
     observer.on_event(&Event::Started {
         run_id: &plan.run_id,
@@ -88,7 +92,7 @@ pub fn run(plan: &Plan, signals: &SignalPipe, observer: &mut dyn Observer) -> Fi
     let (status, cause) = watch(plan, pid, start, signals, observer);
     drop(foreground);
     clean_up_group(pid, plan.kill_after, signals, observer);
-    drain(pumps, pid);
+    drain(pumps, &finished_rx, pid);
 
     let status = match status {
         WaitStatus::Exited(_, code) => ChildStatus::Exited(code),
@@ -224,19 +228,22 @@ fn clean_up_group(group: Pid, grace: Duration, signals: &SignalPipe, observer: &
 /// Waits for the pumps to copy everything. A pump blocked writing to a slow reader is waited for
 /// (output is never dropped); one blocked reading a pipe that a process outside the group keeps
 /// open is abandoned once the pipe has been silent for a moment.
-fn drain(pumps: Vec<Pump>, group: Pid) {
-    loop {
-        if pumps.iter().all(Pump::is_done) {
-            break;
+fn drain(pumps: Vec<Pump>, finished: &mpsc::Receiver<()>, group: Pid) {
+    let mut open = pumps.len();
+    while open > 0 {
+        match finished.recv_timeout(DRAIN_CHECK) {
+            Ok(()) => open -= 1,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if !reaper::group_alive(group)
+                    && pumps
+                        .iter()
+                        .all(|p| p.is_done() || p.is_stalled(DRAIN_QUIET))
+                {
+                    return;
+                }
+            }
         }
-        if !reaper::group_alive(group)
-            && pumps
-                .iter()
-                .all(|p| p.is_done() || p.is_stalled(DRAIN_QUIET))
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
     }
     for pump in pumps {
         pump.join();
