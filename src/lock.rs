@@ -16,6 +16,8 @@ pub fn try_lock(path: &Path) -> Result<Acquired, String> {
         .create(true)
         .truncate(false)
         .open(path)
+        // flock works on a read-only descriptor, so an existing lock file on a read-only mount still serves.
+        .or_else(|e| File::open(path).map_err(|_| e))
         .map_err(|e| format!("cannot open lock file {}: {e}", path.display()))?;
     // SAFETY: flock on an fd we own; no memory is touched.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };

@@ -17,6 +17,7 @@ use crate::supervise::{self, signals, Plan, SignalPipe};
 
 /// Parses the command line, runs, and returns the process exit status.
 pub fn main() -> i32 {
+    guard_standard_fds();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
@@ -175,6 +176,19 @@ fn sleep_interruptibly(span: Duration, signals: &SignalPipe) -> Option<i32> {
             .find(|s| signals::is_terminating(*s))
         {
             return Some(sig as i32);
+        }
+    }
+}
+
+/// A closed stdin, stdout or stderr would be reused by the next file cronbeat opens (a pipe, the lock),
+/// and the command's output would land there. Park /dev/null on them instead.
+fn guard_standard_fds() {
+    for fd in 0..=2 {
+        // SAFETY: F_GETFD only queries the descriptor; open(2) of a constant path touches no Rust memory.
+        unsafe {
+            if libc::fcntl(fd, libc::F_GETFD) == -1 {
+                libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            }
         }
     }
 }
