@@ -1,0 +1,512 @@
+#!/usr/bin/env bash
+# Benchmark report: cronbeat side by side with the tools it replaces, measured in one run on this machine.
+#
+#   benches/run.sh              build the release binary, measure, print the report (1 GiB pass-through)
+#   benches/run.sh --quick      the same with a 256 MiB pass-through and fewer repetitions
+#   benches/run.sh --bin PATH   measure an already built binary instead of building one
+#
+# Parts: startup against coreutils `timeout` and bare `true`; output pass-through against a `cat` pipe; peak RSS
+# (GNU time); the cost of a start and a finish ping against a local HTTP server; the hand-written curl wrapper from
+# the Healthchecks docs against the same server. Times are medians (robust to other load on a shared machine).
+#
+# The figures are a report, not a test: the exit status is 0 whatever they are, and non-zero only when a step
+# itself failed (build, a tool, a benchmarked command, a ping that did not reach the server).
+# hyperfine, GNU time and curl are installed with apt-get when missing and possible; without hyperfine the
+# timings fall back to a timed loop.
+set -uo pipefail
+
+usage() {
+    echo "usage:"
+    sed -n 's/^#   benches/  benches/p' "${BASH_SOURCE[0]}"
+}
+
+quick=0
+bin=
+while (($#)); do
+    case $1 in
+    --quick) quick=1 ;;
+    --bin)
+        [[ $# -ge 2 ]] || { echo "benches/run.sh: --bin needs a path" >&2; exit 2; }
+        bin=$2
+        shift
+        ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "benches/run.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if ((quick)); then
+    size=256M size_bytes=$((256 << 20)) size_label="256 MiB"
+    startup_runs=200 startup_warmup=20
+    pass_runs=5 pass_warmup=1 rss_pass_runs=1
+    ping_runs=50 ping_warmup=5
+    curl_runs=20 curl_warmup=3
+else
+    size=1G size_bytes=$((1 << 30)) size_label="1 GiB"
+    startup_runs=500 startup_warmup=50
+    pass_runs=7 pass_warmup=1 rss_pass_runs=2
+    ping_runs=150 ping_warmup=10
+    curl_runs=50 curl_warmup=5
+fi
+rss_runs=5
+rounds=5
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/cronbeat-bench.XXXXXX") || exit 1
+server_pid=
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+    if [[ -n $server_pid ]]; then
+        kill "$server_pid" 2>/dev/null
+        wait "$server_pid" 2>/dev/null
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Settings from the caller's environment would change what is measured (a CRONBEAT_PING would add pings to
+# the plain runs), and a proxy would sit between the clients and the local server.
+while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep '^CRONBEAT_')
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+unset HTTP_PROXY http_proxy HTTPS_PROXY https_proxy ALL_PROXY all_proxy
+export LC_ALL=C
+
+say() { printf '%s\n' "$*" >&2; }
+
+errors=0
+rows=()
+notes=()
+
+# row WHAT CRONBEAT REFERENCE RATIO TARGET RESULT
+row() {
+    local IFS=$'\x1f'
+    rows+=("$*")
+}
+failed_step() { # failed_step WHAT REASON
+    errors=1
+    row "$1" "-" "-" "-" "-" "ERROR"
+    notes+=("$1: $2")
+    say "ERROR: $1: $2"
+}
+not_available() { # not_available WHAT TARGET: the part needs a working --ping
+    if [[ $ping_state == unsupported ]]; then
+        row "$1" "n/a" "-" "-" "$2" "n/a (no --ping support yet)"
+    else
+        row "$1" "-" "-" "-" "$2" "skipped (no working ping)"
+    fi
+}
+
+# Numbers are formatted and compared in awk: bash has no floating point.
+calc() { awk "BEGIN { $1 }" </dev/null; }
+fmt_ms() { calc "v = $1; printf (v < 10 ? \"%.2f ms\" : \"%.1f ms\"), v"; }
+fmt_mib() { calc "printf \"%.1f MiB\", $1 / 1024"; }
+ratio() { calc "printf \"%.2fx\", $1 / $2"; }
+verdict() { calc "print (($1) ? \"PASS\" : \"MISS\")"; } # verdict 'AWK-CONDITION'
+
+apt_install() { # apt_install PACKAGE...
+    local sudo=()
+    command -v apt-get >/dev/null || return 1
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null || return 1
+        sudo=(sudo -n)
+    fi
+    say "installing $* with apt-get"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
+        >>"$work/apt.log" 2>&1 && return 0
+    "${sudo[@]}" apt-get update -qq >>"$work/apt.log" 2>&1 &&
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
+            >>"$work/apt.log" 2>&1
+}
+
+gnu_time_works() { /usr/bin/time -f %M -o "$work/probe" true 2>/dev/null && [[ -s $work/probe ]]; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tools
+
+have_hyperfine=1
+if ! command -v hyperfine >/dev/null; then
+    if ! apt_install hyperfine || ! command -v hyperfine >/dev/null; then
+        have_hyperfine=0
+        notes+=("hyperfine unavailable: timings come from a timed loop in bash (a fork of bash included)")
+    fi
+fi
+have_time=1
+if ! gnu_time_works; then
+    apt_install time >/dev/null 2>&1
+    gnu_time_works || have_time=0
+fi
+have_curl=1
+command -v curl >/dev/null || { apt_install curl && command -v curl >/dev/null; } || have_curl=0
+have_python=1
+command -v python3 >/dev/null || { apt_install python3 && command -v python3 >/dev/null; } || have_python=0
+
+# ---------------------------------------------------------------------------------------------------------------
+# The binary
+
+if [[ -z $bin ]]; then
+    say "building the release binary (cargo build --release --locked)"
+    if ! (cd "$root" && cargo build --release --locked) >&2; then
+        say "benches/run.sh: the release build failed"
+        exit 1
+    fi
+    bin=${CARGO_TARGET_DIR:-$root/target}/release/cronbeat
+    [[ $bin == /* ]] || bin=$root/$bin
+fi
+if [[ ! -x $bin ]]; then
+    say "benches/run.sh: no executable at $bin"
+    exit 1
+fi
+bin_q=$(printf '%q' "$bin")
+
+# ---------------------------------------------------------------------------------------------------------------
+# Timing: bench MODE ROUNDS RUNS WARMUP NAME COMMAND [NAME COMMAND]...
+# MODE exec runs COMMAND as a word list (no shell in the measurement); MODE shell runs it with sh -c.
+# The commands take turns: ROUNDS rounds of RUNS runs each, the order reversed every other round, so that a change
+# of load on a shared machine falls on all of them alike. Warmup runs precede the first round.
+# Sets median_ms[NAME] (median of the round medians) and min_ms[NAME] (fastest run) for each command.
+
+declare -A median_ms min_ms
+
+bench() {
+    local mode=$1 rounds=$2 runs=$3 warmup=$4 round i
+    shift 4
+    local names=() cmds=() order
+    while (($#)); do
+        names+=("$1")
+        cmds+=("$2")
+        shift 2
+    done
+    : >"$work/rounds"
+    for ((round = 0; round < rounds; round++)); do
+        order=()
+        for ((i = 0; i < ${#names[@]}; i++)); do
+            if ((round % 2)); then order=("$i" "${order[@]}"); else order+=("$i"); fi
+        done
+        bench_round "$mode" "$runs" "$((round == 0 ? warmup : 0))" "${order[@]}" || return 1
+    done
+    local name
+    for name in "${names[@]}"; do
+        median_ms[$name]=$(awk -v n="$name" '$1 == n { print $2 }' "$work/rounds" | sort -g |
+            awk '{ v[NR] = $1 } END { printf "%.6f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+        min_ms[$name]=$(awk -v n="$name" '$1 == n { print $3 }' "$work/rounds" | sort -g | head -n 1)
+    done
+}
+
+# bench_round MODE RUNS WARMUP INDEX... (indexes into names/cmds) appends "NAME MEDIAN MIN" lines to $work/rounds.
+bench_round() {
+    local mode=$1 runs=$2 warmup=$3 i
+    shift 3
+    if ((have_hyperfine)); then
+        local args=(--style none --warmup "$warmup" --runs "$runs" --export-csv "$work/hf.csv") list=()
+        [[ $mode == exec ]] && args+=(-N)
+        for i; do
+            args+=(--command-name "${names[i]}")
+            list+=("${cmds[i]}")
+        done
+        if ! hyperfine "${args[@]}" "${list[@]}" >"$work/hf.out" 2>&1; then
+            cat "$work/hf.out" >&2
+            return 1
+        fi
+        awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+                 { printf "%s %.6f %.6f\n", $col["command"], $col["median"] * 1000, $col["min"] * 1000 }' \
+            "$work/hf.csv" >>"$work/rounds"
+    else
+        local stats
+        for i; do
+            stats=$(loop_bench "$mode" "$runs" "$warmup" "${cmds[i]}") || return 1
+            echo "${names[i]} $stats" >>"$work/rounds"
+        done
+    fi
+}
+
+loop_bench() { # loop_bench MODE RUNS WARMUP COMMAND -> "MEDIAN MIN" in ms
+    local mode=$1 runs=$2 warmup=$3 cmd=$4 i t0 t1 times=()
+    one() {
+        if [[ $mode == exec ]]; then
+            (eval "exec $cmd") >/dev/null 2>&1 </dev/null
+        else
+            sh -c "$cmd" >/dev/null 2>&1 </dev/null
+        fi
+    }
+    for ((i = 0; i < warmup; i++)); do one || return 1; done
+    for ((i = 0; i < runs; i++)); do
+        t0=${EPOCHREALTIME/[.,]/}
+        one || return 1
+        t1=${EPOCHREALTIME/[.,]/}
+        times+=($((t1 - t0)))
+    done
+    printf '%s\n' "${times[@]}" | sort -n |
+        awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.6f %.6f\n", m / 1000, v[1] / 1000 }'
+}
+
+# peak_rss RUNS COMMAND... -> the largest peak RSS in KiB over RUNS runs.
+# GNU time reports the larger of cronbeat's own peak and that of the children it reaped.
+peak_rss() {
+    local runs=$1 i v max=0
+    shift
+    for ((i = 0; i < runs; i++)); do
+        if ! /usr/bin/time -f %M -o "$work/rss" "$@" >/dev/null 2>"$work/rss.err" </dev/null; then
+            cat "$work/rss.err" "$work/rss" >&2
+            return 1
+        fi
+        v=$(tail -n 1 "$work/rss")
+        ((v > max)) && max=$v
+    done
+    echo "$max"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# The local monitor: answers every request at once with 200 and an empty body, logs "METHOD PATH" per request.
+
+server_url=
+start_server() {
+    cat >"$work/server.py" <<'EOF'
+import http.server, os, sys
+
+log = open(sys.argv[1], "a", buffering=1)
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        log.write(f"{self.command} {self.path}\n")
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_HEAD = do_PUT = answer
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+with open(sys.argv[2] + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+server.serve_forever()
+EOF
+    : >"$work/requests.log"
+    python3 "$work/server.py" "$work/requests.log" "$work/port" 2>"$work/server.err" &
+    server_pid=$!
+    local i
+    for ((i = 0; i < 200; i++)); do
+        if [[ -s $work/port ]]; then
+            server_url=http://127.0.0.1:$(cat "$work/port")
+            return 0
+        fi
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    cat "$work/server.err" >&2
+    return 1
+}
+
+new_check() { echo "$server_url/$(cat /proc/sys/kernel/random/uuid)"; }
+requests_to() { # requests_to CHECK-URL SUFFIX -> how many requests the server got for CHECK/SUFFIX
+    local path=${1#"$server_url"}
+    grep -c -E -- " $path/$2(\?|\$)" "$work/requests.log"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+
+say "cronbeat benchmark ($size_label pass-through): $bin"
+started=$SECONDS
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# 1. Startup --------------------------------------------------------------------------------------------------
+say "1/5 startup: cronbeat -- true vs timeout 60 true vs true"
+what="startup: -- true vs timeout 60 true"
+if bench exec "$rounds" "$((startup_runs / rounds))" "$startup_warmup" \
+    cb_true "$bin_q -- true" timeout_true "timeout 60 true" bare_true "true"; then
+    cb=${median_ms[cb_true]} ref=${median_ms[timeout_true]} bare=${median_ms[bare_true]}
+    row "$what" "$(fmt_ms "$cb")" "$(fmt_ms "$ref")" "$(ratio "$cb" "$ref")" "< 1.50x" "$(verdict "$cb / $ref < 1.5")"
+    row "startup: -- true vs bare true" "$(fmt_ms "$cb")" "$(fmt_ms "$bare")" "$(ratio "$cb" "$bare")" "-" "info"
+    # The fastest run is what the machine gives with no competition; the median includes the load of the moment.
+    cb=${min_ms[cb_true]} ref=${min_ms[timeout_true]} bare=${min_ms[bare_true]}
+    notes+=("startup, fastest runs: cronbeat $(fmt_ms "$cb"), timeout $(fmt_ms "$ref") ($(ratio "$cb" "$ref")), true $(fmt_ms "$bare")")
+else
+    failed_step "$what" "the startup benchmark failed"
+fi
+
+# 2. Pass-through ---------------------------------------------------------------------------------------------
+say "2/5 pass-through: cronbeat -- head -c $size /dev/zero vs head -c $size /dev/zero | cat"
+what="pass-through $size_label vs head | cat"
+if bench shell "$pass_runs" 1 "$pass_warmup" \
+    cb_pass "$bin_q -- head -c $size /dev/zero > /dev/null" \
+    cat_pass "head -c $size /dev/zero | cat > /dev/null"; then
+    cb=${median_ms[cb_pass]} ref=${median_ms[cat_pass]}
+    row "$what" "$(fmt_ms "$cb")" "$(fmt_ms "$ref")" "$(ratio "$cb" "$ref")" "< 1.15x" "$(verdict "$cb / $ref < 1.15")"
+    notes+=("pass-through throughput: cronbeat $(calc "printf \"%.2f\", $size_bytes / 1073741824 / ($cb / 1000)") GiB/s, cat pipe $(calc "printf \"%.2f\", $size_bytes / 1073741824 / ($ref / 1000)") GiB/s")
+else
+    failed_step "$what" "the pass-through benchmark failed"
+fi
+# A fast pass-through that loses bytes would be worthless: count them once.
+passed=$("$bin" -- head -c "$size" /dev/zero | wc -c)
+if [[ $passed != "$size_bytes" ]]; then
+    failed_step "pass-through byte count" "cronbeat passed $passed bytes of $size_bytes"
+fi
+
+# Monitor (needed by parts 3-monitor, 4 and 5) ----------------------------------------------------------------
+# --ping counts as supported when a wrapped `true` delivers both its start and its finish ping.
+ping_state=unsupported
+if ((!have_python)); then
+    failed_step "local monitor" "python3 is not available to run the local HTTP server"
+    ping_state=error
+elif ! start_server; then
+    failed_step "local monitor" "the local HTTP server did not start"
+    ping_state=error
+else
+    check=$(new_check)
+    "$bin" --ping "$check" -- true >/dev/null 2>"$work/probe.err" </dev/null
+    rc=$?
+    starts=$(requests_to "$check" start) finishes=$(requests_to "$check" 0)
+    if ((rc == 0 && starts == 1 && finishes == 1)); then
+        ping_state=ok
+    elif ((starts + finishes == 0)) && [[ ! -s $work/requests.log ]]; then
+        say "note: cronbeat --ping sent nothing (exit status $rc): no --ping support yet"
+        ping_state=unsupported
+    else
+        cat "$work/probe.err" >&2
+        failed_step "ping probe" "cronbeat --ping exit $rc; server got $starts start and $finishes finish requests (want 1 and 1)"
+        ping_state=error
+    fi
+fi
+
+# 3. Peak RSS -------------------------------------------------------------------------------------------------
+say "3/5 peak RSS (GNU time %M)"
+if ((!have_time)); then
+    failed_step "peak RSS" "GNU time (/usr/bin/time -f %M) is not available"
+else
+    if kib=$(peak_rss "$rss_runs" "$bin" -- true) && ref=$(peak_rss "$rss_runs" true); then
+        row "peak RSS: -- true (ref: true alone)" "$(fmt_mib "$kib")" "$(fmt_mib "$ref")" "-" "< 8 MiB" "$(verdict "$kib < 8192")"
+    else
+        failed_step "peak RSS: -- true" "the measured run failed"
+    fi
+    if kib=$(peak_rss "$rss_pass_runs" "$bin" -- head -c "$size" /dev/zero) &&
+        ref=$(peak_rss 1 head -c "$size" /dev/zero); then
+        row "peak RSS: $size_label pass-through (ref: head)" "$(fmt_mib "$kib")" "$(fmt_mib "$ref")" "-" "< 8 MiB" "$(verdict "$kib < 8192")"
+    else
+        failed_step "peak RSS: $size_label pass-through" "the measured run failed"
+    fi
+    what="peak RSS: --ping URL -- true"
+    case $ping_state in
+    ok)
+        check=$(new_check)
+        if kib=$(peak_rss "$rss_runs" "$bin" --ping "$check" -- true); then
+            got=$(requests_to "$check" 0)
+            if ((got == rss_runs)); then
+                row "$what" "$(fmt_mib "$kib")" "-" "-" "< 8 MiB" "$(verdict "$kib < 8192")"
+            else
+                failed_step "$what" "server got $got finish requests for $rss_runs runs"
+            fi
+        else
+            failed_step "$what" "the measured run failed"
+        fi
+        ;;
+    *) not_available "$what" "< 8 MiB" ;;
+    esac
+fi
+
+# 4. Cost of the pings ----------------------------------------------------------------------------------------
+say "4/5 pings: cronbeat --ping URL -- true vs cronbeat -- true"
+what="pings: --ping URL -- true vs -- true"
+case $ping_state in
+ok)
+    check=$(new_check)
+    if bench exec "$rounds" "$((ping_runs / rounds))" "$ping_warmup" \
+        cb_ping "$bin_q --ping $check -- true" cb_plain "$bin_q -- true"; then
+        cb=${median_ms[cb_ping]} ref=${median_ms[cb_plain]}
+        want=$((ping_runs / rounds * rounds + ping_warmup))
+        starts=$(requests_to "$check" start) finishes=$(requests_to "$check" 0)
+        if ((starts == want && finishes == want)); then
+            row "$what" "$(fmt_ms "$cb")" "$(fmt_ms "$ref")" "$(ratio "$cb" "$ref") $(calc "printf \"(%+.2f ms)\", $cb - $ref")" \
+                "+ < 10 ms" "$(verdict "$cb - $ref < 10")"
+            notes+=("pings: the server received $starts start and $finishes finish requests for $want runs")
+        else
+            failed_step "$what" "server got $starts start and $finishes finish requests for $want runs"
+        fi
+    else
+        failed_step "$what" "the ping benchmark failed"
+    fi
+    ;;
+*) not_available "$what" "+ < 10 ms" ;;
+esac
+
+# 5. The hand-written curl wrapper ----------------------------------------------------------------------------
+say "5/5 cronbeat --ping URL -- true vs the curl wrapper from the Healthchecks docs"
+what="--ping URL -- true vs curl wrapper"
+# dash expands $? before the command substitution runs, so the finish URL carries the job's status.
+cat >"$work/classic.sh" <<'EOF'
+url=$1 log=$2
+curl -fsS -m 10 --retry 5 -o /dev/null "$url/start"
+true >"$log" 2>&1
+curl -fsS -m 10 --retry 5 --data-raw "$(tail -c 10000 "$log")" -o /dev/null "$url/$?"
+EOF
+case $ping_state in
+ok)
+    if ((!have_curl)); then
+        failed_step "$what" "curl is not available"
+    else
+        check=$(new_check) classic_check=$(new_check)
+        if bench exec "$rounds" "$((curl_runs / rounds))" "$curl_warmup" \
+            cb_hc "$bin_q --ping $check -- true" \
+            classic "sh $(printf '%q' "$work/classic.sh") $classic_check $(printf '%q' "$work/classic.log")"; then
+            cb=${median_ms[cb_hc]} ref=${median_ms[classic]}
+            want=$((curl_runs / rounds * rounds + curl_warmup))
+            got=("$(requests_to "$check" start)" "$(requests_to "$check" 0)"
+                "$(requests_to "$classic_check" start)" "$(requests_to "$classic_check" 0)")
+            if [[ ${got[*]} == "$want $want $want $want" ]]; then
+                row "$what" "$(fmt_ms "$cb")" "$(fmt_ms "$ref")" "$(ratio "$cb" "$ref")" "<= 1.00x" "$(verdict "$cb <= $ref")"
+            else
+                failed_step "$what" "server got start/finish ${got[0]}/${got[1]} (cronbeat) and ${got[2]}/${got[3]} (curl wrapper) for $want runs"
+            fi
+        else
+            failed_step "$what" "the curl wrapper benchmark failed"
+        fi
+    fi
+    ;;
+*) not_available "$what" "<= 1.00x" ;;
+esac
+
+# ---------------------------------------------------------------------------------------------------------------
+# Report
+
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+echo
+echo "cronbeat benchmark report ($size_label pass-through$( ((quick)) && echo ", --quick"))"
+echo "machine:  ${cpu:-unknown CPU}, $(nproc) cores, $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576; exit }' /proc/meminfo) RAM, $(uname -sr)"
+echo "load:     $load_before at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end (1, 5, 15 min), $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "binary:   $bin ($(stat -c %s "$bin") bytes, $("$bin" --version 2>/dev/null), git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown))"
+if ((have_hyperfine)); then
+    timer=$(hyperfine --version)
+else
+    timer="a timed bash loop"
+fi
+echo "timing:   $timer, medians, commands taking turns; runs each: startup $startup_runs, pass-through $pass_runs, pings $ping_runs, curl $curl_runs"
+echo
+fmt='%-46s %12s %12s %22s %10s  %s\n'
+# shellcheck disable=SC2059
+printf "$fmt" what cronbeat reference ratio target result
+# shellcheck disable=SC2059
+printf "$fmt" "$(printf '%.0s-' {1..46})" "------------" "------------" "----------------------" "----------" "------"
+for r in "${rows[@]}"; do
+    IFS=$'\x1f' read -r -a f <<<"$r"
+    # shellcheck disable=SC2059
+    printf "$fmt" "${f[@]}"
+done
+if ((${#notes[@]})); then
+    echo
+    for n in "${notes[@]}"; do echo "note: $n"; done
+fi
+echo
+echo "measured in $((SECONDS - started)) s"
+exit "$errors"
