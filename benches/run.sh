@@ -45,7 +45,7 @@ if ((quick)); then
 else
     size=1G size_bytes=$((1 << 30)) size_label="1 GiB"
     startup_runs=500 startup_warmup=50
-    pass_runs=7 pass_warmup=1 rss_pass_runs=2
+    pass_runs=9 pass_warmup=1 rss_pass_runs=2
     ping_runs=150 ping_warmup=10
     curl_runs=50 curl_warmup=5
 fi
