@@ -1,9 +1,11 @@
 //! The command-line definition. Every option is an `Option` so that the config file can tell "not given"
 //! from "given as the default" and the precedence rules (command line > environment > job > defaults) hold.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{ArgAction, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgMatches, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::units::{parse_duration, parse_size, Duration};
 
@@ -106,7 +108,8 @@ pub struct RunArgs {
     #[arg(short, long, env = "CRONBEAT_QUIET", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Output")]
     pub quiet: Option<bool>,
 
-    /// Monitor to report to (repeatable): a Healthchecks ping URL, or KIND+URL
+    /// Monitor to report to (repeatable): a Healthchecks ping URL, or KIND+URL.
+    /// CRONBEAT_PING holds one or more, separated by whitespace
     #[arg(long = "ping", value_name = "URL", help_heading = "Monitors")]
     pub pings: Vec<String>,
 
@@ -151,7 +154,76 @@ pub struct RunArgs {
 
     /// The command to run and its arguments
     #[arg(last = true, value_name = "COMMAND")]
-    pub command: Vec<std::ffi::OsString>,
+    pub command: Vec<OsString>,
+
+    /// Config keys whose value came from a `CRONBEAT_*` environment variable rather than the command line.
+    #[arg(skip)]
+    pub from_env: Vec<&'static str>,
+}
+
+impl RunArgs {
+    fn note_sources(&mut self, matches: &ArgMatches) {
+        // clap reports an absent flag as `false`; absent must stay unset so the config file decides, while an
+        // explicit `CRONBEAT_QUIET=0` is a value like any other and overrides the file.
+        let absent = |id: &str| matches.value_source(id) == Some(ValueSource::DefaultValue);
+        if absent("quiet") {
+            self.quiet = None;
+        }
+        if absent("no_start_ping") {
+            self.no_start_ping = None;
+        }
+        if absent("verbose") {
+            self.verbose = None;
+        }
+        for key in crate::settings::Layer::KEYS {
+            let id = if *key == "ping" { "pings" } else { key };
+            // Asking clap about an id it does not know panics in debug builds; config-only keys have none.
+            let from_env = matches.ids().any(|present| present.as_str() == id)
+                && matches.value_source(id) == Some(ValueSource::EnvVariable);
+            let ping_from_env = *key == "ping"
+                && self.pings.is_empty()
+                && std::env::var_os(PING_ENV).is_some_and(|v| !v.is_empty());
+            if from_env || ping_from_env {
+                self.from_env.push(key);
+            }
+        }
+    }
+
+    /// Where the value of config key `key` came from: its flag or its environment variable.
+    pub fn origin(&self, key: &str) -> String {
+        if self.from_env.contains(&key) {
+            env_name(key)
+        } else {
+            format!("--{}", key.replace('_', "-"))
+        }
+    }
+}
+
+/// `--ping` is repeatable, so its variable is read by hand (clap would split on one fixed character).
+pub const PING_ENV: &str = "CRONBEAT_PING";
+
+/// The environment variable of config key `key`: `ping_timeout` → `CRONBEAT_PING_TIMEOUT`.
+pub fn env_name(key: &str) -> String {
+    format!("CRONBEAT_{}", key.to_ascii_uppercase())
+}
+
+/// Parses a command line (the program name first), keeping track of what the environment supplied.
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = command().try_get_matches_from(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if matches.subcommand().is_none() {
+        cli.run.note_sources(&matches);
+    }
+    Ok(cli)
+}
+
+/// The settings the `CRONBEAT_*` environment gives on its own, as a run without options would see them.
+pub fn environment() -> Result<RunArgs, clap::Error> {
+    parse_from(["cronbeat"]).map(|cli| cli.run)
 }
 
 /// The clap definition, for the man page and completions.

@@ -35,7 +35,7 @@ impl Logger {
         }
     }
 
-    /// A warning or error: always shown (unless held back by quiet mode and the run succeeds).
+    /// A warning: always shown (unless held back by quiet mode and the run succeeds).
     pub fn warn(&self, message: &str) {
         self.emit("warning", message, Map::new());
     }
@@ -43,6 +43,11 @@ impl Logger {
     /// A warning that is also an event, with fields for the JSON form.
     pub fn warn_event(&self, name: &str, message: &str, fields: Map<String, Value>) {
         self.emit(name, message, fields);
+    }
+
+    /// An error that stops cronbeat: always shown (it fails the run, so quiet mode releases it too).
+    pub fn error(&self, message: &str) {
+        self.emit("error", message, Map::new());
     }
 
     /// An event line: shown with `-v` or in JSON format.
@@ -63,6 +68,7 @@ impl Logger {
             LogFormat::Json => {
                 let mut object = Map::new();
                 object.insert("time".into(), json!(rfc3339_now()));
+                object.insert("level".into(), json!(level(name)));
                 object.insert("event".into(), json!(name));
                 object.insert("message".into(), json!(message));
                 object.extend(fields);
@@ -93,6 +99,15 @@ impl Logger {
 fn write_line(line: &str) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{line}");
+}
+
+/// Lets a log pipeline filter on severity without knowing every event name.
+fn level(event: &str) -> &'static str {
+    match event {
+        "error" => "error",
+        "warning" => "warning",
+        _ => "info",
+    }
 }
 
 fn rfc3339_now() -> String {

@@ -3,75 +3,170 @@
 
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-
-use crate::cli::{Cli, RunArgs};
+use crate::cli::{self, Action, LogFormat, RunArgs};
 use crate::config::ConfigFile;
 use crate::events::Fanout;
 use crate::lock::{self, Acquired};
 use crate::log::Logger;
 use crate::monitor::{self, Monitors, RetryPolicy, RunInfo};
 use crate::outcome::{EXIT_LOCKED, EXIT_USAGE};
-use crate::settings::{Layer, Settings};
+use crate::settings::{Invalid, Layer, Settings};
 use crate::supervise::{self, signals, Plan, SignalPipe};
 
 /// Parses the command line, runs, and returns the process exit status.
 pub fn main() -> i32 {
     guard_standard_fds();
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match cli::parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(e, &args),
     };
     match cli.action {
-        Some(crate::cli::Action::Check(_)) => {
-            eprintln!("cronbeat: check is not available yet");
-            EXIT_USAGE
-        }
-        None => match settings_from(cli.run) {
-            Ok(settings) => execute(settings),
-            Err(message) => {
-                eprintln!("cronbeat: {message}");
-                EXIT_USAGE
+        Some(Action::Check(check)) => crate::check::main(&check),
+        None => {
+            let format = cli.run.log_format.unwrap_or(LogFormat::Text);
+            match settings_from(cli.run) {
+                Ok(settings) => execute(settings),
+                Err(message) => {
+                    Logger::new(false, format, false).error(&message);
+                    EXIT_USAGE
+                }
             }
-        },
+        }
     }
 }
 
 /// clap's help and version go to stdout with status 0; its errors become one line and status 2.
-fn usage_error(e: clap::Error) -> i32 {
+fn usage_error(e: clap::Error, args: &[std::ffi::OsString]) -> i32 {
     use clap::error::ErrorKind;
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let _ = e.print();
         return 0;
     }
+    let message = usage_message(&e, args);
+    let format = if wants_json(args) {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    };
+    Logger::new(false, format, false).error(&message);
+    EXIT_USAGE
+}
+
+/// clap's error as one line, naming the environment variable when that is where the bad value came from.
+pub(crate) fn usage_message(e: &clap::Error, args: &[std::ffi::OsString]) -> String {
     let rendered = e.render().to_string();
     let first = rendered
         .lines()
         .next()
         .unwrap_or("invalid arguments")
         .trim_start_matches("error: ");
-    eprintln!("cronbeat: {first} (see cronbeat --help)");
-    EXIT_USAGE
+    match env_culprit(e, args) {
+        Some(var) => format!("{var}: {first}"),
+        None => format!("{first} (see cronbeat --help)"),
+    }
 }
 
-fn settings_from(args: RunArgs) -> Result<Settings, String> {
-    let cli_layer = Layer::from_args(&args);
-    let (job_layer, defaults) = match &args.config {
-        Some(path) => {
-            let file = ConfigFile::load(path)?;
-            let job = match &args.job {
-                Some(name) => file.job(name)?,
-                None => Layer::default(),
-            };
-            (job, file.defaults.clone())
-        }
-        None if args.job.is_some() => {
-            return Err("--job needs --config (or CRONBEAT_CONFIG)".into())
-        }
-        None => (Layer::default(), Layer::default()),
+/// The environment variable that supplied a rejected value, when the option was not on the command line:
+/// clap's message names only the option, which sends the reader looking in the wrong place.
+fn env_culprit(e: &clap::Error, args: &[std::ffi::OsString]) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    let ContextValue::String(arg) = e.get(ContextKind::InvalidArg)? else {
+        return None;
     };
-    let merged = cli_layer.over(job_layer).over(defaults);
-    Settings::resolve(merged, args.command, args.job)
+    let long = arg.split_whitespace().next()?.strip_prefix("--")?;
+    let command = cli::command();
+    let definition = command
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))?;
+    let var = definition.get_env()?.to_str()?.to_string();
+    let given = options_part(args).any(|a| {
+        a == format!("--{long}").as_str()
+            || a.starts_with(&format!("--{long}="))
+            || definition
+                .get_short()
+                .is_some_and(|s| a.starts_with('-') && !a.starts_with("--") && a.contains(s))
+    });
+    (!given && std::env::var_os(&var).is_some()).then_some(var)
+}
+
+/// The arguments before `--`, lossily as text (enough to recognise cronbeat's own options).
+fn options_part(args: &[std::ffi::OsString]) -> impl Iterator<Item = String> + '_ {
+    args.iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .take_while(|a| a != "--")
+}
+
+/// Whether JSON lines were asked for, judged from the raw arguments because parsing them failed.
+fn wants_json(args: &[std::ffi::OsString]) -> bool {
+    let words: Vec<String> = options_part(args).collect();
+    let on_command_line = words.iter().enumerate().find_map(|(i, w)| {
+        if w == "--log-format" {
+            words.get(i + 1).map(|v| v == "json")
+        } else {
+            w.strip_prefix("--log-format=").map(|v| v == "json")
+        }
+    });
+    on_command_line.unwrap_or_else(|| {
+        std::env::var(cli::env_name("log_format")).is_ok_and(|v| v.trim() == "json")
+    })
+}
+
+/// Merges command line and environment > job > defaults into the settings of this run. Errors name where the
+/// offending value came from: an option, an environment variable or the file, line and key.
+fn settings_from(args: RunArgs) -> Result<Settings, String> {
+    let file = args.config.as_deref().map(ConfigFile::load).transpose()?;
+    let (job, defaults) = match (&file, &args.job) {
+        (Some(file), Some(name)) => (file.job(name)?, file.defaults.clone()),
+        (Some(file), None) => (Layer::default(), file.defaults.clone()),
+        (None, Some(_)) => {
+            return Err(format!(
+                "--job needs --config (or {})",
+                cli::env_name("config")
+            ))
+        }
+        (None, None) => (Layer::default(), Layer::default()),
+    };
+    let sources = Sources {
+        args: &args,
+        file: file.as_ref(),
+        job_name: args.job.as_deref(),
+        job: &job,
+        defaults: &defaults,
+    };
+    let cli_layer = Layer::from_args(&args);
+    let merged = cli_layer.over(job.clone()).over(defaults.clone());
+    Settings::resolve(merged, args.command.clone(), args.job.clone())
+        .map_err(|invalid| sources.blame(invalid))
+}
+
+/// The layers of one resolution, to say which one an invalid value came from.
+pub(crate) struct Sources<'a> {
+    pub args: &'a RunArgs,
+    pub file: Option<&'a ConfigFile>,
+    pub job_name: Option<&'a str>,
+    pub job: &'a Layer,
+    pub defaults: &'a Layer,
+}
+
+impl Sources<'_> {
+    pub fn blame(&self, invalid: Invalid) -> String {
+        let Invalid { key, message } = invalid;
+        let cli_layer = Layer::from_args(self.args);
+        if cli_layer.sets(key) {
+            return format!("{}: {message}", self.args.origin(key));
+        }
+        if let Some(file) = self.file {
+            if let (Some(name), true) = (self.job_name, self.job.sets(key)) {
+                return file.error(&["jobs", name, key], message);
+            }
+            if self.defaults.sets(key) {
+                return file.error(&["defaults", key], message);
+            }
+        }
+        message
+    }
 }
 
 fn execute(settings: Settings) -> i32 {
@@ -91,7 +186,8 @@ fn execute(settings: Settings) -> i32 {
     let signals = match supervise::prepare() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("cronbeat: cannot set up signal handling: {e}");
+            logger.error(&format!("cannot set up signal handling: {e}"));
+            logger.release(true);
             return 126;
         }
     };
@@ -100,14 +196,16 @@ fn execute(settings: Settings) -> i32 {
         Some(path) => match lock::try_lock(path) {
             Ok(Acquired::Held(file)) => Some(file),
             Ok(Acquired::Busy) => {
-                eprintln!(
-                    "cronbeat: skipped: another run holds the lock {}",
+                logger.warn(&format!(
+                    "skipped: another run holds the lock {}",
                     path.display()
-                );
+                ));
+                logger.release(true);
                 return EXIT_LOCKED;
             }
             Err(message) => {
-                eprintln!("cronbeat: {message}");
+                logger.error(&message);
+                logger.release(true);
                 return EXIT_USAGE;
             }
         },
