@@ -55,12 +55,19 @@ fn usage_error(e: clap::Error, args: &[std::ffi::OsString]) -> i32 {
 
 /// clap's error as one line, naming the environment variable when that is where the bad value came from.
 pub(crate) fn usage_message(e: &clap::Error, args: &[std::ffi::OsString]) -> String {
+    // The first paragraph says what is wrong (a list of missing options spans several lines); the rest is
+    // tips and usage.
     let rendered = e.render().to_string();
-    let first = rendered
+    let paragraph: Vec<&str> = rendered
         .lines()
-        .next()
-        .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ");
+        .map(str::trim)
+        .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+        .collect();
+    let joined = paragraph.join(" ");
+    let first = match joined.trim_start_matches("error: ") {
+        "" => "invalid arguments",
+        text => text,
+    };
     match env_culprit(e, args) {
         Some(var) => format!("{var}: {first}"),
         None => format!("{first} (see cronbeat --help)"),
