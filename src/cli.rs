@@ -14,11 +14,24 @@ Exit status: the command's own; 128+N if it died of signal N; 124 when the --tim
 126 when it could not be executed, 127 when it was not found; 2 for cronbeat's own usage or config errors; \
 75 when --lock is held by another run and this run was skipped.";
 
+const LONG_ABOUT: &str = "\
+Run a scheduled command visibly and bounded.
+
+cronbeat starts COMMAND directly (no shell) in its own process group, tells every monitor that the run \
+started, passes the command's output through untouched while keeping a bounded tail of it, kills the command \
+when it overruns --timeout, forwards signals so shutdowns are graceful, reaps zombies when it runs as PID 1, \
+reports how the run ended (exit status, duration, output tail) and exits with a status that tells the truth \
+about the run. A monitor that cannot be reached never changes that status: it is a warning.
+
+Settings come from the command line, then CRONBEAT_* environment variables, then the config file's \
+[jobs.NAME] table, then its [defaults]. When all is well cronbeat prints nothing of its own.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "cronbeat",
     version,
     about = "Run a scheduled command visibly and bounded: heartbeats, deadlines, signals, reaping, a truthful exit status",
+    long_about = LONG_ABOUT,
     after_help = AFTER_HELP,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
