@@ -101,10 +101,32 @@ fn json_reports_a_timeout() {
     let lines = json_lines(&out.stderr);
     let timed_out = event(&lines, "timed_out");
     assert_eq!(timed_out["timeout_seconds"], 0.2);
+    assert_eq!(timed_out["level"], "warning");
     let finished = event(&lines, "finished");
     assert_eq!(finished["exit_status"], 124);
     assert_eq!(finished["outcome"], "timeout");
     assert_eq!(finished["signal"], "SIGTERM");
+}
+
+/// Without -v a deadline still leaves one line: cron mails output, not exit statuses.
+#[test]
+fn a_timeout_is_a_warning_even_without_verbose() {
+    let dir = Dir::new();
+    let args = [
+        "--timeout",
+        "200ms",
+        "--kill-after",
+        "2s",
+        "--",
+        "sleep",
+        "10",
+    ];
+    let out = cronbeat(&args, &[], dir.path());
+    assert_eq!(out.code, Some(124));
+    assert_eq!(
+        out.stderr_lines(),
+        ["cronbeat: timed out after 200ms, sending SIGTERM"]
+    );
 }
 
 #[test]
