@@ -3,15 +3,18 @@
 //! whether it is usable.
 
 use std::ffi::OsString;
+use std::path::Path;
 
 use crate::cli::{self, CheckArgs};
 use crate::config::ConfigFile;
+use crate::monitor::{self, RetryPolicy, RunInfo};
 use crate::outcome::EXIT_USAGE;
 use crate::run::Sources;
 use crate::settings::{Layer, Settings};
 
 /// Prints one `ok` line per valid job on stdout and one error line per invalid one on stderr; exit status 0
-/// when everything is valid, else 2.
+/// when everything is valid, else 2. With `--ping` (and a valid file) each monitor also gets a test message
+/// and a line saying whether it was reached; exit status 1 if one was not.
 pub fn main(args: &CheckArgs) -> i32 {
     let env = match cli::environment() {
         Ok(env) => env,
@@ -42,9 +45,13 @@ pub fn main(args: &CheckArgs) -> i32 {
     };
 
     let mut failed = false;
+    let mut valid = Vec::new();
     if names.is_empty() {
         match defaults_alone(&env, &file) {
-            Ok(()) => println!("{}: ok: no jobs, [defaults] are valid", file.path.display()),
+            Ok(settings) => {
+                println!("{}: ok: no jobs, [defaults] are valid", file.path.display());
+                valid.push(settings);
+            }
             Err(message) => {
                 eprintln!("cronbeat: {message}");
                 failed = true;
@@ -53,11 +60,14 @@ pub fn main(args: &CheckArgs) -> i32 {
     }
     for name in names {
         match resolve(&env, &file, name) {
-            Ok(settings) => println!(
-                "{}: ok: {name}: {}",
-                file.path.display(),
-                summary(&settings)
-            ),
+            Ok(settings) => {
+                println!(
+                    "{}: ok: {name}: {}",
+                    file.path.display(),
+                    summary(&settings)
+                );
+                valid.push(settings);
+            }
             Err(message) => {
                 eprintln!("cronbeat: {message}");
                 failed = true;
@@ -67,11 +77,62 @@ pub fn main(args: &CheckArgs) -> i32 {
     if failed {
         return EXIT_USAGE;
     }
-    if args.ping {
-        eprintln!("cronbeat: check --ping: test pings are not available in this build");
-        return EXIT_USAGE;
+    if args.ping && !probe_all(&file.path, &valid) {
+        return EXIT_UNREACHABLE;
     }
     0
+}
+
+/// `check --ping` found a monitor it could not reach (the file itself is valid).
+pub const EXIT_UNREACHABLE: i32 = 1;
+
+/// Sends each job's monitors a harmless test message (a Healthchecks `/log` ping, which changes no check's
+/// state) with the job's own timeout and retries, all jobs at once, and prints one line per monitor.
+/// Returns whether every monitor was reached.
+fn probe_all(path: &Path, jobs: &[Settings]) -> bool {
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let probes: Vec<_> = jobs
+            .iter()
+            .map(|settings| {
+                scope.spawn(|| {
+                    let policy = RetryPolicy {
+                        timeout: settings.ping_timeout,
+                        retries: settings.ping_retries,
+                    };
+                    let run = RunInfo {
+                        run_id: uuid::Uuid::new_v4().to_string(),
+                        job: settings.job.clone(),
+                        host: monitor::host_name(),
+                    };
+                    monitor::probe(&settings.pings, policy, run)
+                })
+            })
+            .collect();
+        probes
+            .into_iter()
+            .map(|p| p.join().unwrap_or_default())
+            .collect()
+    });
+    let mut all_reached = true;
+    for (settings, results) in jobs.iter().zip(results) {
+        let name = settings.job.as_deref().unwrap_or("[defaults]");
+        if results.is_empty() {
+            println!("{}: ping: {name}: no monitors", path.display());
+        }
+        for (target, result) in results {
+            match result {
+                Ok(()) => println!("{}: ping: {name}: {target}: reached", path.display()),
+                Err(reason) => {
+                    all_reached = false;
+                    eprintln!(
+                        "cronbeat: {}: ping: {name}: {target}: not reached: {reason}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+    all_reached
 }
 
 /// The settings a run of job `name` would get from this file and the current environment.
@@ -91,7 +152,7 @@ fn resolve(env: &cli::RunArgs, file: &ConfigFile, name: &str) -> Result<Settings
 }
 
 /// Validates `[defaults]` of a file without jobs, as `cronbeat --config F -- COMMAND` would use them.
-fn defaults_alone(env: &cli::RunArgs, file: &ConfigFile) -> Result<(), String> {
+fn defaults_alone(env: &cli::RunArgs, file: &ConfigFile) -> Result<Settings, String> {
     let empty = Layer::default();
     let sources = Sources {
         args: env,
@@ -103,9 +164,7 @@ fn defaults_alone(env: &cli::RunArgs, file: &ConfigFile) -> Result<(), String> {
     let merged = Layer::from_args(env).over(file.defaults.clone());
     // Such a file is used with a command after `--`; any command stands in for it.
     let stand_in = vec![OsString::from("true")];
-    Settings::resolve(merged, stand_in, None)
-        .map(drop)
-        .map_err(|e| sources.blame(e))
+    Settings::resolve(merged, stand_in, None).map_err(|e| sources.blame(e))
 }
 
 /// What the job will do, in a few words: the command line, its bounds and its monitors.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cli::{LogFormat, RunArgs};
-use crate::units;
+use crate::{monitor, units};
 
 pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(10);
 pub const DEFAULT_TAIL: u64 = 10 * 1024;
@@ -245,9 +245,18 @@ impl Settings {
                 ))
             }
         };
+        // Monitors are parsed here, not when the run starts, so a bad URL is blamed on the key that holds it
+        // and `check` catches it.
         let mut pings = merged.ping.map(OneOrMany::into_vec).unwrap_or_default();
+        for spec in &pings {
+            monitor::parse(spec).map_err(|e| Invalid::new("ping", e))?;
+        }
         if let Some(path) = &merged.ping_file {
-            pings.extend(read_ping_file(path).map_err(|e| Invalid::new("ping_file", e))?);
+            for spec in read_ping_file(path).map_err(|e| Invalid::new("ping_file", e))? {
+                monitor::parse(&spec)
+                    .map_err(|e| Invalid::new("ping_file", format!("{}: {e}", path.display())))?;
+                pings.push(spec);
+            }
         }
         let ping_timeout = merged
             .ping_timeout

@@ -1,7 +1,11 @@
 //! `cronbeat check`: validates the whole file as runs would see it, runs nothing, one line per job.
 
+mod http_server;
 mod invoke;
 
+use std::time::Duration;
+
+use http_server::{refused_url, Behavior, Server};
 use invoke::{assert_one_line_error, cronbeat, Dir};
 
 fn two_jobs(dir: &Dir) -> (String, std::path::PathBuf) {
@@ -181,4 +185,133 @@ fn a_file_without_jobs_checks_its_defaults() {
     let config = dir.write("d.toml", "[defaults]\ntail = \"2G\"\n");
     let out = cronbeat(&["check", "--config", &config], &[], dir.path());
     assert_one_line_error(&out, &[&format!("{config}:2: defaults.tail: ")]);
+}
+
+const UUID_A: &str = "0b6f1c3e-7d2a-4c59-9a41-5e8f2d7c1a01";
+const UUID_B: &str = "0b6f1c3e-7d2a-4c59-9a41-5e8f2d7c1a02";
+
+#[test]
+fn ping_sends_a_log_message_to_each_monitor_and_says_which_were_reached() {
+    let server = Server::start();
+    let dir = Dir::new();
+    let marker = dir.join("ran");
+    let config = dir.write(
+        "cronbeat.toml",
+        &format!(
+            r#"
+[defaults]
+ping_timeout = "2s"
+ping_retries = 0
+
+[jobs.a]
+command = ["touch", {m:?}]
+ping = "{url}/{UUID_A}"
+
+[jobs.b]
+command = ["touch", {m:?}]
+ping = ["{url}/{UUID_B}", "{refused}/down"]
+"#,
+            m = marker.display().to_string(),
+            url = server.url(),
+            refused = refused_url(),
+        ),
+    );
+    let out = cronbeat(&["check", "--config", &config, "--ping"], &[], dir.path());
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    let host = server.url().trim_start_matches("http://").to_string();
+    assert!(
+        out.stdout
+            .contains(&format!("{config}: ping: a: {host}/…: reached\n")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("{config}: ping: b: {host}/…: reached\n")),
+        "{}",
+        out.stdout
+    );
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(
+        lines[0].starts_with(&format!("cronbeat: {config}: ping: b: 127.0.0.1:")),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains(": not reached: "), "{}", lines[0]);
+    // The URLs are secrets: only their hosts are printed.
+    for uuid in [UUID_A, UUID_B] {
+        assert!(!out.stdout.contains(uuid) && !out.stderr.contains(uuid));
+    }
+
+    let mut requests = server.wait_for(2, Duration::from_secs(5));
+    requests.sort_by(|x, y| x.path.cmp(&y.path));
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    for (request, uuid) in requests.iter().zip([UUID_A, UUID_B]) {
+        assert_eq!(request.method, "POST");
+        assert_eq!(
+            request.path,
+            format!("/{uuid}/log"),
+            "a /log ping changes no check's state"
+        );
+        let rid = request.param("rid").expect("a run id");
+        assert!(uuid::Uuid::parse_str(rid).is_ok(), "{rid}");
+        assert!(
+            request.text().contains("cronbeat check"),
+            "{}",
+            request.text()
+        );
+    }
+    assert!(!marker.exists(), "check ran a command");
+}
+
+#[test]
+fn ping_exits_0_when_every_monitor_is_reached_and_1_on_an_http_error() {
+    let server = Server::start();
+    let dir = Dir::new();
+    let config = dir.write(
+        "cronbeat.toml",
+        &format!(
+            "[jobs.a]\ncommand = [\"true\"]\nping = \"{}/{UUID_A}\"\n",
+            server.url()
+        ),
+    );
+    let out = cronbeat(&["check", "--config", &config, "--ping"], &[], dir.path());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 2, "{}", out.stdout);
+    assert_eq!(out.stderr, "");
+
+    // A 404 (a wrong UUID) is not retried and not reached.
+    server.respond("", Behavior::status(404));
+    let out = cronbeat(&["check", "--config", &config, "--ping"], &[], dir.path());
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not reached: HTTP 404"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
+
+    // Without --ping nothing is sent.
+    let before = server.requests().len();
+    let out = cronbeat(&["check", "--config", &config], &[], dir.path());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let after = server.wait_for(before + 1, Duration::from_millis(300));
+    assert_eq!(after.len(), before, "check without --ping sent a request");
+}
+
+#[test]
+fn an_invalid_ping_url_is_a_config_error() {
+    let dir = Dir::new();
+    let config = dir.write(
+        "cronbeat.toml",
+        "[jobs.a]\ncommand = [\"true\"]\nping = [\"https://hc-ping.com/x\", \"ftp://example.com/secret\"]\n",
+    );
+    let out = cronbeat(&["check", "--config", &config], &[], dir.path());
+    assert_one_line_error(&out, &[&format!("cronbeat: {config}:3: jobs.a.ping: ")]);
+    assert!(!out.stderr.contains("secret"), "{}", out.stderr);
+    let out = cronbeat(&["--config", &config, "--job", "a"], &[], dir.path());
+    assert_one_line_error(&out, &[&format!("cronbeat: {config}:3: jobs.a.ping: ")]);
+    let out = cronbeat(&["--ping", "nonsense", "--", "true"], &[], dir.path());
+    assert_one_line_error(&out, &["cronbeat: --ping: "]);
 }

@@ -255,7 +255,7 @@ command = ["true"]
         ("jitter", "true", Some("1 parsec")),
         ("tail", r#""lots""#, Some("lots")),
         ("quiet", r#""yes please""#, Some("maybe")),
-        ("ping", "5", None),
+        ("ping", "5", Some("ftp://example.com/x")),
         ("ping_file", &format!("{missing:?}"), Some(&missing)),
         ("no_start_ping", "1", Some("maybe")),
         ("ping_timeout", r#""0s""#, Some("0")),

@@ -128,8 +128,10 @@ fn check_section(cmd: &Command) -> Roff {
         roman(
             " validates a config file without running anything: every job (or the one named) is resolved \
              exactly as a run would resolve it, environment included, and each valid job gets one line on \
-             standard output. Any error is one line on standard error and the exit status is 2. It is the \
-             first thing to run after editing the file.",
+             standard output. Any error is one line on standard error and the exit status is 2. With --ping \
+             each job's monitors also get a harmless test message (a Healthchecks /log ping, which changes no \
+             check's state) and one line each says whether it was reached; the exit status is 1 if one was \
+             not. It is the first thing to run after editing the file.",
         ),
     ]);
     for arg in check.get_arguments().filter(|a| !a.is_hide_set()) {
