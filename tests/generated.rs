@@ -155,3 +155,26 @@ fn the_bash_completion_parses() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The README's key table lists every config key with its environment variable, so it cannot fall behind.
+#[test]
+fn the_readme_documents_every_key() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for key in cronbeat::settings::Layer::KEYS {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{key}` |")))
+            .unwrap_or_else(|| panic!("README.md has no row for the key `{key}`"));
+        if *key != "command" {
+            let var = format!("CRONBEAT_{}", key.to_uppercase());
+            assert!(
+                row.contains(&format!("`{var}`")),
+                "README row of `{key}` lacks {var}"
+            );
+        }
+    }
+    assert!(
+        readme.contains(REGENERATE),
+        "README.md must name: {REGENERATE}"
+    );
+}

@@ -434,7 +434,7 @@ Description=Nightly backup
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/cronbeat --config /etc/cronbeat.toml --job backup
+ExecStart=/usr/local/bin/cronbeat --config /etc/cronbeat.toml --job backup
 KillMode=mixed
 TimeoutStopSec=90
 
