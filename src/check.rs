@@ -21,7 +21,7 @@ pub fn main(args: &CheckArgs) -> i32 {
         Err(e) => {
             eprintln!(
                 "cronbeat: {}",
-                crate::run::usage_message(&e, &[OsString::from("cronbeat")])
+                cli::usage_message(&e, &[OsString::from("cronbeat")])
             );
             return EXIT_USAGE;
         }

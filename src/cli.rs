@@ -239,6 +239,72 @@ pub fn environment() -> Result<RunArgs, clap::Error> {
     parse_from(["cronbeat"]).map(|cli| cli.run)
 }
 
+/// clap's error as one line, naming the environment variable when that is where the bad value came from.
+pub fn usage_message(e: &clap::Error, args: &[OsString]) -> String {
+    // The first paragraph says what is wrong (a list of missing options spans several lines); the rest is
+    // tips and usage.
+    let rendered = e.render().to_string();
+    let paragraph: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+        .collect();
+    let joined = paragraph.join(" ");
+    let first = match joined.trim_start_matches("error: ") {
+        "" => "invalid arguments",
+        text => text,
+    };
+    match env_culprit(e, args) {
+        Some(var) => format!("{var}: {first}"),
+        None => format!("{first} (see cronbeat --help)"),
+    }
+}
+
+/// The environment variable that supplied a rejected value, when the option was not on the command line:
+/// clap's message names only the option, which sends the reader looking in the wrong place.
+fn env_culprit(e: &clap::Error, args: &[OsString]) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    let ContextValue::String(arg) = e.get(ContextKind::InvalidArg)? else {
+        return None;
+    };
+    let long = arg.split_whitespace().next()?.strip_prefix("--")?;
+    let command = command();
+    let definition = command
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))?;
+    let var = definition.get_env()?.to_str()?.to_string();
+    let given = options_part(args).any(|a| {
+        a == format!("--{long}").as_str()
+            || a.starts_with(&format!("--{long}="))
+            || definition
+                .get_short()
+                .is_some_and(|s| a.starts_with('-') && !a.starts_with("--") && a.contains(s))
+    });
+    (!given && std::env::var_os(&var).is_some()).then_some(var)
+}
+
+/// The arguments before `--`, lossily as text (enough to recognise cronbeat's own options).
+fn options_part(args: &[OsString]) -> impl Iterator<Item = String> + '_ {
+    args.iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .take_while(|a| a != "--")
+}
+
+/// Whether JSON lines were asked for, judged from the raw arguments because parsing them failed.
+pub fn wants_json(args: &[OsString]) -> bool {
+    let words: Vec<String> = options_part(args).collect();
+    let on_command_line = words.iter().enumerate().find_map(|(i, w)| {
+        if w == "--log-format" {
+            words.get(i + 1).map(|v| v == "json")
+        } else {
+            w.strip_prefix("--log-format=").map(|v| v == "json")
+        }
+    });
+    on_command_line
+        .unwrap_or_else(|| std::env::var(env_name("log_format")).is_ok_and(|v| v.trim() == "json"))
+}
+
 /// The clap definition, for the man page and completions.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
