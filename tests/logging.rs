@@ -1,8 +1,10 @@
 //! cronbeat's own lines (SPEC item 11): silent when all is well, one `cronbeat: …` line per warning or error,
 //! a line per event with `-v`, and one JSON object per line with `--log-format json`.
 
+mod http_server;
 mod invoke;
 
+use http_server::{refused_url, Server};
 use invoke::{cronbeat, Dir};
 use serde_json::Value;
 
@@ -241,4 +243,53 @@ fn quiet_hides_everything_of_a_successful_run_only() {
     assert_eq!(out.stdout, "out\n");
     let lines = json_lines(&out.stderr);
     assert_eq!(event(&lines, "finished")["exit_status"], 4);
+}
+
+#[test]
+fn pings_sent_and_failed_are_json_events() {
+    let server = Server::start();
+    let dir = Dir::new();
+    let reached = format!("{}/0b6f1c3e-7d2a-4c59-9a41-5e8f2d7c1a01", server.url());
+    let refused = format!("{}/0b6f1c3e-7d2a-4c59-9a41-5e8f2d7c1a02", refused_url());
+    let args = [
+        "--log-format",
+        "json",
+        "--ping",
+        &reached,
+        "--ping",
+        &refused,
+        "--ping-retries",
+        "0",
+        "--ping-timeout",
+        "2s",
+        "--",
+        "sh",
+        "-c",
+        "exit 5",
+    ];
+    let out = cronbeat(&args, &[], dir.path());
+    assert_eq!(
+        out.code,
+        Some(5),
+        "an unreachable monitor never changes the status"
+    );
+    let lines = json_lines(&out.stderr);
+    let sent: Vec<_> = lines.iter().filter(|l| l["event"] == "ping_sent").collect();
+    assert_eq!(sent.len(), 2, "start and finish: {}", out.stderr);
+    let failed: Vec<_> = lines
+        .iter()
+        .filter(|l| l["event"] == "ping_failed")
+        .collect();
+    assert_eq!(failed.len(), 2, "start and finish: {}", out.stderr);
+    for line in sent.iter().chain(&failed) {
+        assert_eq!(line["monitor"], "healthchecks");
+        let target = line["target"].as_str().unwrap();
+        assert!(target.starts_with("127.0.0.1:"), "{target}");
+    }
+    assert!(failed.iter().all(|l| l["level"] == "warning"));
+    assert!(
+        !out.stderr.contains("0b6f1c3e"),
+        "a ping URL leaked: {}",
+        out.stderr
+    );
 }
