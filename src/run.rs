@@ -110,6 +110,8 @@ impl Sources<'_> {
 }
 
 fn execute(settings: Settings) -> i32 {
+    let logger = Logger::new(settings.verbose, settings.log_format, settings.quiet);
+    // Settings::resolve has parsed every monitor already; this only turns them into protocols.
     let protocols = match settings
         .pings
         .iter()
@@ -118,11 +120,11 @@ fn execute(settings: Settings) -> i32 {
     {
         Ok(p) => p,
         Err(message) => {
-            eprintln!("cronbeat: --ping {message}");
+            logger.error(&format!("--ping: {message}"));
+            logger.release(true);
             return EXIT_USAGE;
         }
     };
-    let logger = Logger::new(settings.verbose, settings.log_format, settings.quiet);
     let signals = match supervise::prepare() {
         Ok(s) => s,
         Err(e) => {
