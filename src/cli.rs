@@ -1,9 +1,11 @@
 //! The command-line definition. Every option is an `Option` so that the config file can tell "not given"
 //! from "given as the default" and the precedence rules (command line > environment > job > defaults) hold.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{ArgAction, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgMatches, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::units::{parse_duration, parse_size, Duration};
 
@@ -12,11 +14,24 @@ Exit status: the command's own; 128+N if it died of signal N; 124 when the --tim
 126 when it could not be executed, 127 when it was not found; 2 for cronbeat's own usage or config errors; \
 75 when --lock is held by another run and this run was skipped.";
 
+const LONG_ABOUT: &str = "\
+Run a scheduled command visibly and bounded.
+
+cronbeat starts COMMAND directly (no shell) in its own process group, tells every monitor that the run \
+started, passes the command's output through untouched while keeping a bounded tail of it, kills the command \
+when it overruns --timeout, forwards signals so shutdowns are graceful, reaps zombies when it runs as PID 1, \
+reports how the run ended (exit status, duration, output tail) and exits with a status that tells the truth \
+about the run. A monitor that cannot be reached never changes that status: it is a warning.
+
+Settings come from the command line, then CRONBEAT_* environment variables, then the config file's \
+[jobs.NAME] table, then its [defaults]. When all is well cronbeat prints nothing of its own.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "cronbeat",
     version,
     about = "Run a scheduled command visibly and bounded: heartbeats, deadlines, signals, reaping, a truthful exit status",
+    long_about = LONG_ABOUT,
     after_help = AFTER_HELP,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
@@ -106,7 +121,8 @@ pub struct RunArgs {
     #[arg(short, long, env = "CRONBEAT_QUIET", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Output")]
     pub quiet: Option<bool>,
 
-    /// Monitor to report to (repeatable): a Healthchecks ping URL, or KIND+URL
+    /// Monitor to report to (repeatable): a Healthchecks ping URL, or KIND+URL.
+    /// CRONBEAT_PING holds one or more, separated by whitespace
     #[arg(long = "ping", value_name = "URL", help_heading = "Monitors")]
     pub pings: Vec<String>,
 
@@ -151,7 +167,142 @@ pub struct RunArgs {
 
     /// The command to run and its arguments
     #[arg(last = true, value_name = "COMMAND")]
-    pub command: Vec<std::ffi::OsString>,
+    pub command: Vec<OsString>,
+
+    /// Config keys whose value came from a `CRONBEAT_*` environment variable rather than the command line.
+    #[arg(skip)]
+    pub from_env: Vec<&'static str>,
+}
+
+impl RunArgs {
+    fn note_sources(&mut self, matches: &ArgMatches) {
+        // clap reports an absent flag as `false`; absent must stay unset so the config file decides, while an
+        // explicit `CRONBEAT_QUIET=0` is a value like any other and overrides the file.
+        let absent = |id: &str| matches.value_source(id) == Some(ValueSource::DefaultValue);
+        if absent("quiet") {
+            self.quiet = None;
+        }
+        if absent("no_start_ping") {
+            self.no_start_ping = None;
+        }
+        if absent("verbose") {
+            self.verbose = None;
+        }
+        for key in crate::settings::Layer::KEYS {
+            let id = if *key == "ping" { "pings" } else { key };
+            // Asking clap about an id it does not know panics in debug builds; config-only keys have none.
+            let from_env = matches.ids().any(|present| present.as_str() == id)
+                && matches.value_source(id) == Some(ValueSource::EnvVariable);
+            let ping_from_env = *key == "ping"
+                && self.pings.is_empty()
+                && std::env::var_os(PING_ENV).is_some_and(|v| !v.is_empty());
+            if from_env || ping_from_env {
+                self.from_env.push(key);
+            }
+        }
+    }
+
+    /// Where the value of config key `key` came from: its flag or its environment variable.
+    pub fn origin(&self, key: &str) -> String {
+        if self.from_env.contains(&key) {
+            env_name(key)
+        } else {
+            format!("--{}", key.replace('_', "-"))
+        }
+    }
+}
+
+/// `--ping` is repeatable, so its variable is read by hand (clap would split on one fixed character).
+pub const PING_ENV: &str = "CRONBEAT_PING";
+
+/// The environment variable of config key `key`: `ping_timeout` → `CRONBEAT_PING_TIMEOUT`.
+pub fn env_name(key: &str) -> String {
+    format!("CRONBEAT_{}", key.to_ascii_uppercase())
+}
+
+/// Parses a command line (the program name first), keeping track of what the environment supplied.
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = command().try_get_matches_from(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if matches.subcommand().is_none() {
+        cli.run.note_sources(&matches);
+    }
+    Ok(cli)
+}
+
+/// The settings the `CRONBEAT_*` environment gives on its own, as a run without options would see them.
+pub fn environment() -> Result<RunArgs, clap::Error> {
+    parse_from(["cronbeat"]).map(|cli| cli.run)
+}
+
+/// clap's error as one line, naming the environment variable when that is where the bad value came from.
+pub fn usage_message(e: &clap::Error, args: &[OsString]) -> String {
+    // The first paragraph says what is wrong (a list of missing options spans several lines); the rest is
+    // tips and usage.
+    let rendered = e.render().to_string();
+    let paragraph: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+        .collect();
+    let joined = paragraph.join(" ");
+    let first = match joined.trim_start_matches("error: ") {
+        "" => "invalid arguments",
+        text => text,
+    };
+    match env_culprit(e, args) {
+        Some(var) => format!("{var}: {first}"),
+        None => format!("{first} (see cronbeat --help)"),
+    }
+}
+
+/// The environment variable that supplied a rejected value, when the option was not on the command line:
+/// clap's message names only the option, which sends the reader looking in the wrong place.
+fn env_culprit(e: &clap::Error, args: &[OsString]) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    let ContextValue::String(arg) = e.get(ContextKind::InvalidArg)? else {
+        return None;
+    };
+    let long = arg.split_whitespace().next()?.strip_prefix("--")?;
+    let command = command();
+    let definition = command
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))?;
+    let var = definition.get_env()?.to_str()?.to_string();
+    let given = options_part(args).any(|a| {
+        a == format!("--{long}").as_str()
+            || a.starts_with(&format!("--{long}="))
+            || definition
+                .get_short()
+                .is_some_and(|s| a.starts_with('-') && !a.starts_with("--") && a.contains(s))
+    });
+    (!given && std::env::var_os(&var).is_some()).then_some(var)
+}
+
+/// The arguments before `--`, lossily as text (enough to recognise cronbeat's own options).
+fn options_part(args: &[OsString]) -> impl Iterator<Item = String> + '_ {
+    args.iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .take_while(|a| a != "--")
+}
+
+/// Whether JSON lines were asked for, judged from the raw arguments because parsing them failed.
+pub fn wants_json(args: &[OsString]) -> bool {
+    let words: Vec<String> = options_part(args).collect();
+    let on_command_line = words.iter().enumerate().find_map(|(i, w)| {
+        if w == "--log-format" {
+            words.get(i + 1).map(|v| v == "json")
+        } else {
+            w.strip_prefix("--log-format=").map(|v| v == "json")
+        }
+    });
+    on_command_line
+        .unwrap_or_else(|| std::env::var(env_name("log_format")).is_ok_and(|v| v.trim() == "json"))
 }
 
 /// The clap definition, for the man page and completions.

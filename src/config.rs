@@ -1,54 +1,310 @@
 //! The TOML config file: `[defaults]` and named `[jobs.NAME]` tables, each a settings layer.
+//!
+//! Every error is one line that names the file, the line, the key path and what is wrong
+//! (`/etc/cronbeat.toml:7: jobs.backup.timeout: invalid duration "5x": …`), because it ends up in a cron
+//! mail, a pod log or the journal, where a multi-line report with a source excerpt would be torn apart.
 
 use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use toml::de::{DeTable, DeValue};
 
 use crate::settings::Layer;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    defaults: Layer,
+    #[serde(default)]
+    jobs: BTreeMap<String, Layer>,
+}
+
+#[derive(Debug, Default)]
 pub struct ConfigFile {
-    #[serde(default)]
-    pub defaults: Layer,
-    #[serde(default)]
-    pub jobs: BTreeMap<String, Layer>,
-    #[serde(skip)]
     pub path: PathBuf,
+    pub defaults: Layer,
+    pub jobs: BTreeMap<String, Layer>,
+    /// The source, kept to point errors found after parsing at their line.
+    text: String,
 }
 
 impl ConfigFile {
     pub fn load(path: &Path) -> Result<ConfigFile, String> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-        let mut file: ConfigFile = toml::from_str(&text).map_err(|e| {
-            let message = e.message().replace('\n', " ");
-            let line = e
-                .span()
-                .map(|span| text[..span.start].matches('\n').count() + 1);
-            match line {
-                Some(line) => format!("{}:{line}: {message}", path.display()),
-                None => format!("{}: {message}", path.display()),
-            }
+            .map_err(|e| format!("{}: cannot read config file: {e}", path.display()))?;
+        ConfigFile::parse(path, text)
+    }
+
+    /// Parses `text` as the content of `path` and checks what the types alone cannot: a command in every
+    /// job and none in the defaults.
+    pub fn parse(path: &Path, text: String) -> Result<ConfigFile, String> {
+        let doc = DeTable::parse(&text).map_err(|e| {
+            let at = e.span().map(|s| line_of(&text, s.start));
+            locate(path, at, &[], &one_line(e.message()))
         })?;
-        file.path = path.to_path_buf();
+        let raw: Raw = toml::from_str(&text).map_err(|e| {
+            let mut keys = Vec::new();
+            let mut at = None;
+            if let Some(span) = e.span() {
+                keys = key_path_at(doc.get_ref(), span.start).unwrap_or_default();
+                at = Some(line_of(&text, span.start));
+            }
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            locate(path, at, &keys, &reword(e.message()))
+        })?;
+        let file = ConfigFile {
+            path: path.to_path_buf(),
+            defaults: raw.defaults,
+            jobs: raw.jobs,
+            text,
+        };
+        file.check_commands()?;
         Ok(file)
+    }
+
+    fn check_commands(&self) -> Result<(), String> {
+        if self.defaults.command.is_some() {
+            return Err(self.error(
+                &["defaults", "command"],
+                "a command belongs in a [jobs.NAME] table, not in [defaults]",
+            ));
+        }
+        for (name, job) in &self.jobs {
+            let keys = ["jobs", name.as_str(), "command"];
+            match &job.command {
+                None => {
+                    return Err(self.error(
+                        &keys,
+                        "missing: every job needs one, e.g. command = [\"/usr/local/bin/backup\", \"--full\"]",
+                    ))
+                }
+                Some(command) if command.is_empty() => {
+                    return Err(self.error(&keys, "is empty: name the program to run"))
+                }
+                Some(command) if command[0].is_empty() => {
+                    return Err(self.error(&keys, "the program name is empty"))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
     }
 
     /// The layer of the named job, or an error naming the file and the jobs it does have.
     pub fn job(&self, name: &str) -> Result<Layer, String> {
         self.jobs.get(name).cloned().ok_or_else(|| {
             let known: Vec<&str> = self.jobs.keys().map(String::as_str).collect();
-            format!(
-                "{}: no job named {name:?} (jobs: {})",
-                self.path.display(),
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
+            let known = if known.is_empty() {
+                "the file has none".to_string()
+            } else {
+                format!("the file has {}", known.join(", "))
+            };
+            locate(
+                &self.path,
+                None,
+                &["jobs", name],
+                &format!("no such job ({known})"),
             )
         })
+    }
+
+    /// One error line about the value at `keys` (e.g. `["jobs", "backup", "timeout"]`), with its line when the
+    /// file has it.
+    pub fn error(&self, keys: &[&str], message: impl Display) -> String {
+        let at = DeTable::parse(&self.text)
+            .ok()
+            .and_then(|doc| offset_of(doc.get_ref(), keys))
+            .map(|offset| line_of(&self.text, offset));
+        locate(&self.path, at, keys, &message.to_string())
+    }
+}
+
+/// `file:line: key.path: message`, leaving out what is unknown.
+fn locate(path: &Path, line: Option<usize>, keys: &[&str], message: &str) -> String {
+    let mut out = path.display().to_string();
+    if let Some(line) = line {
+        out.push_str(&format!(":{line}"));
+    }
+    out.push_str(": ");
+    if !keys.is_empty() {
+        out.push_str(&dotted(keys));
+        out.push_str(": ");
+    }
+    out.push_str(message);
+    out
+}
+
+/// Keys joined with dots, quoted where TOML would need quotes (`jobs."nightly backup".timeout`).
+fn dotted(keys: &[&str]) -> String {
+    let bare = |k: &str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    keys.iter()
+        .map(|k| {
+            if bare(k) {
+                k.to_string()
+            } else {
+                format!("{k:?}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// toml speaks of serde's fields; the file has keys.
+fn reword(message: &str) -> String {
+    let message = one_line(message);
+    match message.strip_prefix("unknown field ") {
+        Some(rest) => format!("unknown key {rest}"),
+        None => message,
+    }
+}
+
+/// The path of keys leading to the key written at `offset`, else to the innermost value that covers it.
+/// (The span of a table opened by a `[header]` can start at the header, so keys are looked at first.)
+fn key_path_at(table: &DeTable<'_>, offset: usize) -> Option<Vec<String>> {
+    find_path(table, &|key, _| key.contains(&offset))
+        .or_else(|| find_path(table, &|_, value| value.contains(&offset)))
+}
+
+type Span = std::ops::Range<usize>;
+
+fn find_path(table: &DeTable<'_>, hit: &dyn Fn(&Span, &Span) -> bool) -> Option<Vec<String>> {
+    for (key, value) in table.iter() {
+        if let DeValue::Table(inner) = value.get_ref() {
+            if let Some(mut rest) = find_path(inner, hit) {
+                rest.insert(0, key.get_ref().to_string());
+                return Some(rest);
+            }
+        }
+        if hit(&key.span(), &value.span()) {
+            return Some(vec![key.get_ref().to_string()]);
+        }
+    }
+    None
+}
+
+/// Where the deepest existing key of `keys` is written.
+fn offset_of(table: &DeTable<'_>, keys: &[&str]) -> Option<usize> {
+    let (first, rest) = keys.split_first()?;
+    let (key, value) = table.iter().find(|(k, _)| k.get_ref() == first)?;
+    let deeper = match value.get_ref() {
+        DeValue::Table(inner) => offset_of(inner, rest),
+        _ => None,
+    };
+    deeper.or(Some(key.span().start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ConfigFile, String> {
+        ConfigFile::parse(Path::new("/etc/cronbeat.toml"), text.to_string())
+    }
+
+    #[test]
+    fn jobs_and_defaults() {
+        let file = parse(
+            "[defaults]\ntimeout = \"30m\"\n\n[jobs.backup]\ncommand = [\"/bin/backup\", \"--full\"]\nping = \"https://hc-ping.com/x\"\ntail = \"4K\"\n",
+        )
+        .unwrap();
+        assert_eq!(file.defaults.timeout.unwrap().get().as_secs(), 1800);
+        let job = file.job("backup").unwrap();
+        assert_eq!(job.command.unwrap(), ["/bin/backup", "--full"]);
+        assert_eq!(job.tail.unwrap().0, 4096);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let e = parse("[jobs.backup]\ncommand = [\"x\"]\ntimeout = \"5x\"\n").unwrap_err();
+        assert!(
+            e.starts_with("/etc/cronbeat.toml:3: jobs.backup.timeout: invalid duration \"5x\""),
+            "{e}"
+        );
+        let e = parse("[jobs.backup]\ncommand = [\"x\"]\ntiemout = \"5m\"\n").unwrap_err();
+        assert!(
+            e.starts_with("/etc/cronbeat.toml:3: jobs.backup.tiemout: unknown key `tiemout`"),
+            "{e}"
+        );
+        let e = parse("[defaults]\nping_retries = \"three\"\n").unwrap_err();
+        assert!(
+            e.starts_with("/etc/cronbeat.toml:2: defaults.ping_retries: invalid type"),
+            "{e}"
+        );
+        let e = parse("[jobs.a]\ncommand = [\"x\"]\nping = 5\n").unwrap_err();
+        assert!(e.starts_with("/etc/cronbeat.toml:3: jobs.a.ping: "), "{e}");
+        let e = parse("[jobs.a]\ncommand = [\"x\"]\ntail = \"lots\"\n").unwrap_err();
+        assert!(
+            e.starts_with("/etc/cronbeat.toml:3: jobs.a.tail: invalid size"),
+            "{e}"
+        );
+        let e = parse("[jobs.a]\ncommand = [\"x\"]\nlog_format = \"xml\"\n").unwrap_err();
+        assert!(
+            e.starts_with("/etc/cronbeat.toml:3: jobs.a.log_format: "),
+            "{e}"
+        );
+        let e = parse("[job.a]\ncommand = [\"x\"]\n").unwrap_err();
+        assert!(
+            e.starts_with("/etc/cronbeat.toml:1: job: unknown key `job`"),
+            "{e}"
+        );
+        let e = parse("[jobs.a]\ncommand = [\"x\"\n").unwrap_err();
+        assert!(e.starts_with("/etc/cronbeat.toml:2: "), "{e}");
+        for e in [
+            parse("[jobs.a]\ncommand = [\"x\"]\ntimeout = \"5x\"\n").unwrap_err(),
+            parse("[jobs.a]\ncommand = [\"x\"\n").unwrap_err(),
+            parse("[jobs.a]\ncommand = [\"x\"]\nquiet = \"yes\"\n").unwrap_err(),
+        ] {
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn commands_are_checked() {
+        let e = parse("[jobs.a]\ntimeout = \"5m\"\n").unwrap_err();
+        assert!(
+            e.starts_with("/etc/cronbeat.toml:1: jobs.a.command: missing"),
+            "{e}"
+        );
+        let e = parse("[jobs.a]\ncommand = []\n").unwrap_err();
+        assert!(
+            e.starts_with("/etc/cronbeat.toml:2: jobs.a.command: is empty"),
+            "{e}"
+        );
+        let e = parse("[defaults]\ncommand = [\"x\"]\n").unwrap_err();
+        assert!(
+            e.starts_with("/etc/cronbeat.toml:2: defaults.command: "),
+            "{e}"
+        );
+        let file = parse("[jobs.\"nightly backup\"]\ncommand = [\"x\"]\n").unwrap();
+        let e = file.error(&["jobs", "nightly backup", "timeout"], "bad");
+        assert_eq!(
+            e,
+            "/etc/cronbeat.toml:1: jobs.\"nightly backup\".timeout: bad"
+        );
+        let e = file.job("other").unwrap_err();
+        assert!(
+            e.starts_with("/etc/cronbeat.toml: jobs.other: no such job"),
+            "{e}"
+        );
+        assert!(e.contains("nightly backup"), "{e}");
     }
 }

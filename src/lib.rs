@@ -1,5 +1,6 @@
 //! cronbeat: run a scheduled command visibly and bounded.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod events;

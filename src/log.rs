@@ -1,5 +1,7 @@
 //! cronbeat's own lines on stderr: silent when all is well, one `cronbeat: …` line per warning,
 //! a line per event with `-v`, one JSON object per event with `--log-format json`.
+//! Stepping in on the command (the deadline, a SIGKILL) is a warning: without it a cron job killed at its
+//! deadline would leave no trace in the mail cron sends.
 //! In `--quiet` mode lines are held back and shown only if the run fails.
 
 use std::io::Write;
@@ -35,14 +37,19 @@ impl Logger {
         }
     }
 
-    /// A warning or error: always shown (unless held back by quiet mode and the run succeeds).
+    /// A warning: always shown (unless held back by quiet mode and the run succeeds).
     pub fn warn(&self, message: &str) {
-        self.emit("warning", message, Map::new());
+        self.emit("warning", "warning", message, Map::new());
     }
 
-    /// A warning that is also an event, with fields for the JSON form.
+    /// An event that is also a warning (cronbeat stepped in, a ping failed): always shown, with its fields.
     pub fn warn_event(&self, name: &str, message: &str, fields: Map<String, Value>) {
-        self.emit(name, message, fields);
+        self.emit("warning", name, message, fields);
+    }
+
+    /// An error that stops cronbeat: always shown (it fails the run, so quiet mode releases it too).
+    pub fn error(&self, message: &str) {
+        self.emit("error", "error", message, Map::new());
     }
 
     /// An event line: shown with `-v` or in JSON format.
@@ -52,17 +59,19 @@ impl Logger {
             inner.verbose || inner.format == LogFormat::Json
         };
         if show {
-            self.emit(name, message, fields);
+            self.emit("info", name, message, fields);
         }
     }
 
-    fn emit(&self, name: &str, message: &str, fields: Map<String, Value>) {
+    /// `level` lets a log pipeline filter on severity without knowing every event name.
+    fn emit(&self, level: &str, name: &str, message: &str, fields: Map<String, Value>) {
         let mut inner = self.lock();
         let line = match inner.format {
             LogFormat::Text => format!("cronbeat: {message}"),
             LogFormat::Json => {
                 let mut object = Map::new();
                 object.insert("time".into(), json!(rfc3339_now()));
+                object.insert("level".into(), json!(level));
                 object.insert("event".into(), json!(name));
                 object.insert("message".into(), json!(message));
                 object.extend(fields);
@@ -125,12 +134,12 @@ impl Observer for Logger {
                     "timed out after {}, sending SIGTERM",
                     humantime::format_duration(*after)
                 );
-                self.event("timed_out", &msg, f);
+                self.warn_event("timed_out", &msg, f);
             }
             Event::Killed { reason } => {
                 let mut f = Map::new();
                 f.insert("reason".into(), json!(reason));
-                self.event("killed", &format!("sent SIGKILL: {reason}"), f);
+                self.warn_event("killed", &format!("sent SIGKILL: {reason}"), f);
             }
             Event::Finished(report) => {
                 let mut f = Map::new();

@@ -3,78 +3,115 @@
 
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-
-use crate::cli::{Cli, RunArgs};
+use crate::cli::{self, Action, LogFormat, RunArgs};
 use crate::config::ConfigFile;
 use crate::events::Fanout;
 use crate::lock::{self, Acquired};
 use crate::log::Logger;
 use crate::monitor::{self, Monitors, RetryPolicy, RunInfo};
 use crate::outcome::{EXIT_LOCKED, EXIT_USAGE};
-use crate::settings::{Layer, Settings};
+use crate::settings::{Invalid, Layer, Settings};
 use crate::supervise::{self, signals, Plan, SignalPipe};
 
 /// Parses the command line, runs, and returns the process exit status.
 pub fn main() -> i32 {
     guard_standard_fds();
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match cli::parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(e, &args),
     };
     match cli.action {
-        Some(crate::cli::Action::Check(_)) => {
-            eprintln!("cronbeat: check is not available yet");
-            EXIT_USAGE
-        }
-        None => match settings_from(cli.run) {
-            Ok(settings) => execute(settings),
-            Err(message) => {
-                eprintln!("cronbeat: {message}");
-                EXIT_USAGE
+        Some(Action::Check(check)) => crate::check::main(&check),
+        None => {
+            let format = cli.run.log_format.unwrap_or(LogFormat::Text);
+            match settings_from(cli.run) {
+                Ok(settings) => execute(settings),
+                Err(message) => {
+                    Logger::new(false, format, false).error(&message);
+                    EXIT_USAGE
+                }
             }
-        },
+        }
     }
 }
 
 /// clap's help and version go to stdout with status 0; its errors become one line and status 2.
-fn usage_error(e: clap::Error) -> i32 {
+fn usage_error(e: clap::Error, args: &[std::ffi::OsString]) -> i32 {
     use clap::error::ErrorKind;
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let _ = e.print();
         return 0;
     }
-    let rendered = e.render().to_string();
-    let first = rendered
-        .lines()
-        .next()
-        .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ");
-    eprintln!("cronbeat: {first} (see cronbeat --help)");
+    let message = cli::usage_message(&e, args);
+    let format = if cli::wants_json(args) {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    };
+    Logger::new(false, format, false).error(&message);
     EXIT_USAGE
 }
 
+/// Merges command line and environment > job > defaults into the settings of this run. Errors name where the
+/// offending value came from: an option, an environment variable or the file, line and key.
 fn settings_from(args: RunArgs) -> Result<Settings, String> {
-    let cli_layer = Layer::from_args(&args);
-    let (job_layer, defaults) = match &args.config {
-        Some(path) => {
-            let file = ConfigFile::load(path)?;
-            let job = match &args.job {
-                Some(name) => file.job(name)?,
-                None => Layer::default(),
-            };
-            (job, file.defaults.clone())
+    let file = args.config.as_deref().map(ConfigFile::load).transpose()?;
+    let (job, defaults) = match (&file, &args.job) {
+        (Some(file), Some(name)) => (file.job(name)?, file.defaults.clone()),
+        (Some(file), None) => (Layer::default(), file.defaults.clone()),
+        (None, Some(_)) => {
+            return Err(format!(
+                "--job needs --config (or {})",
+                cli::env_name("config")
+            ))
         }
-        None if args.job.is_some() => {
-            return Err("--job needs --config (or CRONBEAT_CONFIG)".into())
-        }
-        None => (Layer::default(), Layer::default()),
+        (None, None) => (Layer::default(), Layer::default()),
     };
-    let merged = cli_layer.over(job_layer).over(defaults);
-    Settings::resolve(merged, args.command, args.job)
+    let sources = Sources {
+        args: &args,
+        file: file.as_ref(),
+        job_name: args.job.as_deref(),
+        job: &job,
+        defaults: &defaults,
+    };
+    let cli_layer = Layer::from_args(&args);
+    let merged = cli_layer.over(job.clone()).over(defaults.clone());
+    Settings::resolve(merged, args.command.clone(), args.job.clone())
+        .map_err(|invalid| sources.blame(invalid))
+}
+
+/// The layers of one resolution, to say which one an invalid value came from.
+pub(crate) struct Sources<'a> {
+    pub args: &'a RunArgs,
+    pub file: Option<&'a ConfigFile>,
+    pub job_name: Option<&'a str>,
+    pub job: &'a Layer,
+    pub defaults: &'a Layer,
+}
+
+impl Sources<'_> {
+    pub fn blame(&self, invalid: Invalid) -> String {
+        let Invalid { key, message } = invalid;
+        let cli_layer = Layer::from_args(self.args);
+        if cli_layer.sets(key) {
+            return format!("{}: {message}", self.args.origin(key));
+        }
+        if let Some(file) = self.file {
+            if let (Some(name), true) = (self.job_name, self.job.sets(key)) {
+                return file.error(&["jobs", name, key], message);
+            }
+            if self.defaults.sets(key) {
+                return file.error(&["defaults", key], message);
+            }
+        }
+        message
+    }
 }
 
 fn execute(settings: Settings) -> i32 {
+    let logger = Logger::new(settings.verbose, settings.log_format, settings.quiet);
+    // Settings::resolve has parsed every monitor already; this only turns them into protocols.
     let protocols = match settings
         .pings
         .iter()
@@ -83,15 +120,16 @@ fn execute(settings: Settings) -> i32 {
     {
         Ok(p) => p,
         Err(message) => {
-            eprintln!("cronbeat: --ping {message}");
+            logger.error(&format!("--ping: {message}"));
+            logger.release(true);
             return EXIT_USAGE;
         }
     };
-    let logger = Logger::new(settings.verbose, settings.log_format, settings.quiet);
     let signals = match supervise::prepare() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("cronbeat: cannot set up signal handling: {e}");
+            logger.error(&format!("cannot set up signal handling: {e}"));
+            logger.release(true);
             return 126;
         }
     };
@@ -100,14 +138,16 @@ fn execute(settings: Settings) -> i32 {
         Some(path) => match lock::try_lock(path) {
             Ok(Acquired::Held(file)) => Some(file),
             Ok(Acquired::Busy) => {
-                eprintln!(
-                    "cronbeat: skipped: another run holds the lock {}",
+                logger.warn(&format!(
+                    "skipped: another run holds the lock {}",
                     path.display()
-                );
+                ));
+                logger.release(true);
                 return EXIT_LOCKED;
             }
             Err(message) => {
-                eprintln!("cronbeat: {message}");
+                logger.error(&message);
+                logger.release(true);
                 return EXIT_USAGE;
             }
         },

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cli::{LogFormat, RunArgs};
-use crate::units;
+use crate::{monitor, units};
 
 pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(10);
 pub const DEFAULT_TAIL: u64 = 10 * 1024;
@@ -21,27 +21,59 @@ pub struct Size(pub u64);
 
 impl<'de> Deserialize<'de> for Size {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(u64),
-            Text(String),
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Size;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number of bytes or a size such as \"10K\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Size, E> {
+                Ok(Size(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Size, E> {
+                u64::try_from(n)
+                    .map(Size)
+                    .map_err(|_| E::custom(format!("invalid size {n}: must not be negative")))
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Size, E> {
+                units::parse_size(text).map(Size).map_err(E::custom)
+            }
         }
-        match Raw::deserialize(d)? {
-            Raw::Number(n) => Ok(Size(n)),
-            Raw::Text(t) => units::parse_size(&t)
-                .map(Size)
-                .map_err(serde::de::Error::custom),
-        }
+        d.deserialize_any(Visitor)
     }
 }
 
 /// `ping = "url"` or `ping = ["url", "url"]`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OneOrMany {
     One(String),
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a URL or an array of URLs")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(text.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<OneOrMany, A::Error> {
+                let mut all = Vec::new();
+                while let Some(url) = seq.next_element::<String>()? {
+                    all.push(url);
+                }
+                Ok(OneOrMany::Many(all))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 impl OneOrMany {
@@ -56,7 +88,7 @@ impl OneOrMany {
 /// One source of settings. Every field is optional; the first source that sets a field wins.
 /// Field names are the config file's keys.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table of settings")]
 pub struct Layer {
     pub command: Option<Vec<String>>,
     pub timeout: Option<units::Duration>,
@@ -74,36 +106,49 @@ pub struct Layer {
     pub log_format: Option<LogFormat>,
 }
 
-macro_rules! merge_fields {
-    ($high:expr, $low:expr, $($field:ident),*) => {
-        Layer { $($field: $high.$field.or($low.$field)),* }
+/// Declares the merge and the key list from one list of fields, so a new field cannot be forgotten in either.
+macro_rules! layer_fields {
+    ($($field:ident),* $(,)?) => {
+        impl Layer {
+            /// Every config key.
+            pub const KEYS: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            /// Fields set here win; the rest come from `lower`.
+            pub fn over(self, lower: Layer) -> Layer {
+                Layer { $($field: self.$field.or(lower.$field)),* }
+            }
+
+            /// Whether this layer sets `key`: the merged value of `key` came from the first layer that does.
+            pub fn sets(&self, key: &str) -> bool {
+                match key {
+                    $(stringify!($field) => self.$field.is_some(),)*
+                    _ => false,
+                }
+            }
+        }
     };
 }
 
-impl Layer {
-    /// Fields set here win; the rest come from `lower`.
-    pub fn over(self, lower: Layer) -> Layer {
-        merge_fields!(
-            self,
-            lower,
-            command,
-            timeout,
-            kill_after,
-            lock,
-            jitter,
-            tail,
-            quiet,
-            ping,
-            ping_file,
-            no_start_ping,
-            ping_timeout,
-            ping_retries,
-            verbose,
-            log_format
-        )
-    }
+layer_fields!(
+    command,
+    timeout,
+    kill_after,
+    lock,
+    jitter,
+    tail,
+    quiet,
+    ping,
+    ping_file,
+    no_start_ping,
+    ping_timeout,
+    ping_retries,
+    verbose,
+    log_format,
+);
 
-    /// The command line and environment (clap has already applied the environment variables).
+impl Layer {
+    /// The command line and environment (clap has already applied the environment variables, and left
+    /// unset what neither gave). `--ping` reads `CRONBEAT_PING` here: several URLs, whitespace-separated.
     pub fn from_args(args: &RunArgs) -> Layer {
         let ping = if !args.pings.is_empty() {
             Some(OneOrMany::Many(args.pings.clone()))
@@ -120,13 +165,13 @@ impl Layer {
             lock: args.lock.clone(),
             jitter: args.jitter,
             tail: args.tail.map(Size),
-            quiet: args.quiet.filter(|q| *q),
+            quiet: args.quiet,
             ping,
             ping_file: args.ping_file.clone(),
-            no_start_ping: args.no_start_ping.filter(|q| *q),
+            no_start_ping: args.no_start_ping,
             ping_timeout: args.ping_timeout,
             ping_retries: args.ping_retries,
-            verbose: args.verbose.filter(|q| *q),
+            verbose: args.verbose,
             log_format: args.log_format,
         }
     }
@@ -152,42 +197,80 @@ pub struct Settings {
     pub log_format: LogFormat,
 }
 
+/// A setting that cannot be used, and the key it belongs to, so the caller can name where the value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    fn new(key: &'static str, message: impl Into<String>) -> Invalid {
+        Invalid {
+            key,
+            message: message.into(),
+        }
+    }
+}
+
 impl Settings {
     /// Builds the settings from the merged layers. `command_line` is what followed `--`.
     pub fn resolve(
         merged: Layer,
         command_line: Vec<OsString>,
         job: Option<String>,
-    ) -> Result<Settings, String> {
+    ) -> Result<Settings, Invalid> {
         let command = match (command_line.is_empty(), merged.command) {
-            (false, Some(_)) => return Err(
-                "a command was given both after `--` and in the config file's job; give it once"
-                    .into(),
-            ),
+            (false, Some(_)) => {
+                return Err(Invalid::new(
+                    "command",
+                    "a command is also given after `--`; give it once",
+                ))
+            }
             (false, None) => command_line,
-            (true, Some(cmd)) if !cmd.is_empty() => cmd.into_iter().map(OsString::from).collect(),
-            (true, Some(_)) => return Err("the job's `command` is empty".into()),
+            (true, Some(cmd)) if cmd.first().is_some_and(|program| !program.is_empty()) => {
+                cmd.into_iter().map(OsString::from).collect()
+            }
+            (true, Some(cmd)) if cmd.is_empty() => {
+                return Err(Invalid::new(
+                    "command",
+                    "is empty (expected e.g. [\"/usr/local/bin/backup\", \"--full\"])",
+                ))
+            }
+            (true, Some(_)) => return Err(Invalid::new("command", "the program name is empty")),
             (true, None) => {
-                return Err(
-                    "no command given (usage: cronbeat [OPTIONS] -- <COMMAND> [ARGS]...)".into(),
-                )
+                return Err(Invalid::new(
+                    "command",
+                    "no command given (usage: cronbeat [OPTIONS] -- <COMMAND> [ARGS]...)",
+                ))
             }
         };
+        // Monitors are parsed here, not when the run starts, so a bad URL is blamed on the key that holds it
+        // and `check` catches it.
         let mut pings = merged.ping.map(OneOrMany::into_vec).unwrap_or_default();
+        for spec in &pings {
+            monitor::parse(spec).map_err(|e| Invalid::new("ping", e))?;
+        }
         if let Some(path) = &merged.ping_file {
-            pings.extend(read_ping_file(path)?);
+            for spec in read_ping_file(path).map_err(|e| Invalid::new("ping_file", e))? {
+                monitor::parse(&spec)
+                    .map_err(|e| Invalid::new("ping_file", format!("{}: {e}", path.display())))?;
+                pings.push(spec);
+            }
         }
         let ping_timeout = merged
             .ping_timeout
             .map_or(DEFAULT_PING_TIMEOUT, units::Duration::get);
         if ping_timeout.is_zero() {
-            return Err("--ping-timeout must be greater than zero".into());
+            return Err(Invalid::new("ping_timeout", "must be greater than zero"));
         }
         let tail = merged.tail.map_or(DEFAULT_TAIL, |s| s.0);
         let tail = usize::try_from(tail)
             .ok()
             .filter(|t| *t <= 1 << 30)
-            .ok_or_else(|| format!("--tail {tail} is too large (at most 1GiB)"))?;
+            .ok_or_else(|| {
+                Invalid::new("tail", format!("{tail} bytes is too large (at most 1GiB)"))
+            })?;
         Ok(Settings {
             command,
             job,
@@ -218,7 +301,7 @@ impl Settings {
 /// One monitor URL a line; blank lines and `#` comments are skipped.
 fn read_ping_file(path: &std::path::Path) -> Result<Vec<String>, String> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read --ping-file {}: {e}", path.display()))?;
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Ok(text
         .lines()
         .map(str::trim)

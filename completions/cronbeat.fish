@@ -1,0 +1,52 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_cronbeat_global_optspecs
+    string join \n config= job= timeout= kill-after= lock= jitter= tail= q/quiet ping= ping-file= no-start-ping ping-timeout= ping-retries= v/verbose log-format= h/help V/version
+end
+
+function __fish_cronbeat_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_cronbeat_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_cronbeat_using_subcommand
+    set -l cmd (__fish_cronbeat_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l config -d 'Read settings from this TOML file' -r -F
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l job -d 'Run the job of this name from the config file' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l timeout -d 'Kill the command when it runs longer than DUR (e.g. 90s, 5m, 1h 30m); exit status 124' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l kill-after -d 'Grace between SIGTERM and SIGKILL on timeout, forwarded stop signals and leftovers [default: 10s]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l lock -d 'Skip this run when another run holds this lock file (flock)' -r -F
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l jitter -d 'Sleep a random time in [0, DUR) before starting, to spread a fleet' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l tail -d 'Bytes of combined output kept for the finish report; 0 keeps none [default: 10240]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping -d 'Monitor to report to (repeatable): a Healthchecks ping URL, or KIND+URL. CRONBEAT_PING holds one or more, separated by whitespace' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-file -d 'Read monitor URLs from this file, one per line (keeps secrets out of `ps`)' -r -F
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-timeout -d 'Time limit of one ping attempt: connect, TLS, send and receive [default: 5s]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-retries -d 'Retries after a failed ping attempt [default: 3]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l log-format -d 'Format of cronbeat\'s own lines on stderr [default: text]' -r -f -a "text\t''
+json\t''"
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -s q -l quiet -d 'Hold the command\'s output back and show it only when the run fails'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l no-start-ping -d 'Do not send the start ping'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -s v -l verbose -d 'Print a line per event on stderr'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -s V -l version -d 'Print version'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "check" -d 'Validate the configuration without running anything'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l config -d 'Config file to validate' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l job -d 'Only validate this job (default: every job)' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l ping -d 'Also send a harmless test ping to each monitor and report whether it is reachable'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -s h -l help -d 'Print help'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check help" -f -a "check" -d 'Validate the configuration without running anything'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
