@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cli::{LogFormat, RunArgs};
+use crate::monitor::WebhookConfig;
 use crate::units;
 
 pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(10);
@@ -72,6 +73,8 @@ pub struct Layer {
     pub ping_retries: Option<u32>,
     pub verbose: Option<bool>,
     pub log_format: Option<LogFormat>,
+    /// Method, headers and body templates of `webhook+` monitors.
+    pub webhook: Option<WebhookConfig>,
 }
 
 macro_rules! merge_fields {
@@ -99,7 +102,8 @@ impl Layer {
             ping_timeout,
             ping_retries,
             verbose,
-            log_format
+            log_format,
+            webhook
         )
     }
 
@@ -128,6 +132,7 @@ impl Layer {
             ping_retries: args.ping_retries,
             verbose: args.verbose.filter(|q| *q),
             log_format: args.log_format,
+            webhook: None,
         }
     }
 }
@@ -150,6 +155,7 @@ pub struct Settings {
     pub ping_retries: u32,
     pub verbose: bool,
     pub log_format: LogFormat,
+    pub webhook: Option<WebhookConfig>,
 }
 
 impl Settings {
@@ -211,6 +217,7 @@ impl Settings {
             ping_retries: merged.ping_retries.unwrap_or(DEFAULT_PING_RETRIES),
             verbose: merged.verbose.unwrap_or(false),
             log_format: merged.log_format.unwrap_or(LogFormat::Text),
+            webhook: merged.webhook,
         })
     }
 }

@@ -1,10 +1,19 @@
 //! The monitor side of a run: each `--ping` becomes a protocol, and a dispatcher thread delivers
 //! every monitor's pings concurrently, in order per monitor, without ever blocking the job.
 
+mod betterstack;
+mod cronhub;
+mod cronitor;
 mod delivery;
+mod dms;
 mod healthchecks;
+mod metrics;
 mod protocol;
+mod pushgateway;
 mod redact;
+mod sentry;
+mod textfile;
+mod webhook;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,29 +25,91 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 pub use delivery::RetryPolicy;
 pub use protocol::{Action, Protocol, RunInfo};
 pub use redact::redact;
+pub use webhook::WebhookConfig;
 
 use crate::events::{Event, Observer, Report};
 use crate::log::Logger;
 
-/// Turns one `--ping` value into its protocol. The kind comes from an explicit `KIND+` prefix,
-/// else the service's well-known host, else Healthchecks-compatible.
+/// The `KIND+` prefixes `--ping` accepts (besides `textfile:PATH`).
+pub const KINDS: [&str; 8] = [
+    "hc",
+    "cronitor",
+    "sentry",
+    "betterstack",
+    "dms",
+    "cronhub",
+    "pushgateway",
+    "webhook",
+];
+
+/// Turns one `--ping` value into its protocol, with the default webhook settings.
 pub fn parse(spec: &str) -> Result<Box<dyn Protocol>, String> {
+    parse_with(spec, None)
+}
+
+/// Turns one `--ping` value into its protocol. The kind comes from an explicit `KIND+` prefix
+/// (or `textfile:`), else the service's well-known host, else Healthchecks-compatible.
+/// `webhook` is the config file's `webhook` table, for `webhook+` monitors.
+pub fn parse_with(
+    spec: &str,
+    webhook: Option<&WebhookConfig>,
+) -> Result<Box<dyn Protocol>, String> {
     let spec = spec.trim();
+    if let Some(path) = spec.strip_prefix("textfile:") {
+        return Ok(Box::new(textfile::Textfile::new(path)?));
+    }
     if let Some((kind, rest)) = spec.split_once('+') {
         if !kind.is_empty()
             && kind.chars().all(|c| c.is_ascii_alphanumeric())
             && rest.contains("://")
         {
-            return match kind {
-                "hc" => Ok(Box::new(healthchecks::Healthchecks::new(rest)?)),
-                other => Err(format!(
-                    "{}: unknown monitor kind {other:?} (known: hc)",
-                    redact(spec)
-                )),
-            };
+            return build(kind, rest, webhook).unwrap_or_else(|| {
+                Err(format!(
+                    "{}: unknown monitor kind {kind:?} (known: {}, and textfile:PATH)",
+                    redact(spec),
+                    KINDS.join(", ")
+                ))
+            });
         }
     }
-    Ok(Box::new(healthchecks::Healthchecks::new(spec)?))
+    let kind = reqwest::Url::parse(spec)
+        .ok()
+        .and_then(|url| url.host_str().map(kind_of_host))
+        .unwrap_or("hc");
+    build(kind, spec, webhook).expect("a known kind")
+}
+
+/// The kind a service's well-known host implies; anything else speaks Healthchecks.
+fn kind_of_host(host: &str) -> &'static str {
+    match host {
+        "cronitor.link" => "cronitor",
+        "uptime.betterstack.com" => "betterstack",
+        "nosnch.in" => "dms",
+        "cronhub.io" => "cronhub",
+        host if sentry::is_ingest_host(host) => "sentry",
+        _ => "hc",
+    }
+}
+
+fn build(
+    kind: &str,
+    url: &str,
+    webhook: Option<&WebhookConfig>,
+) -> Option<Result<Box<dyn Protocol>, String>> {
+    fn boxed<P: Protocol + 'static>(p: Result<P, String>) -> Result<Box<dyn Protocol>, String> {
+        p.map(|p| Box::new(p) as Box<dyn Protocol>)
+    }
+    Some(match kind {
+        "hc" => boxed(healthchecks::Healthchecks::new(url)),
+        "cronitor" => boxed(cronitor::Cronitor::new(url)),
+        "sentry" => boxed(sentry::Sentry::new(url)),
+        "betterstack" => boxed(betterstack::BetterStack::new(url)),
+        "dms" => boxed(dms::DeadMansSnitch::new(url)),
+        "cronhub" => boxed(cronhub::Cronhub::new(url)),
+        "pushgateway" => boxed(pushgateway::Pushgateway::new(url)),
+        "webhook" => boxed(webhook::Webhook::new(url, webhook)),
+        _ => return None,
+    })
 }
 
 /// The host name reported to monitors that carry one.
@@ -318,4 +389,36 @@ pub fn probe(
         }
         results
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(spec: &str) -> &'static str {
+        parse(spec).map(|p| p.kind()).unwrap_or("error")
+    }
+
+    #[test]
+    fn kind_from_prefix_then_host_then_healthchecks() {
+        assert_eq!(kind("https://hc-ping.com/uuid"), "healthchecks");
+        assert_eq!(kind("https://hc.example/ping/uuid"), "healthchecks");
+        assert_eq!(kind("hc+https://cronitor.link/p/k/m"), "healthchecks");
+        assert_eq!(kind("https://cronitor.link/p/k/m"), "cronitor");
+        assert_eq!(kind("cronitor+http://127.0.0.1:1/p/k/m"), "cronitor");
+        assert_eq!(kind("https://k@o1.ingest.sentry.io/4?monitor=m"), "sentry");
+        assert_eq!(kind("sentry+http://k@127.0.0.1:1/4?monitor=m"), "sentry");
+        assert_eq!(
+            kind("https://uptime.betterstack.com/api/v1/heartbeat/t"),
+            "betterstack"
+        );
+        assert_eq!(kind("https://nosnch.in/t"), "dms");
+        assert_eq!(kind("https://cronhub.io/ping/u"), "cronhub");
+        assert_eq!(kind("pushgateway+http://pgw:9091/?job=j"), "pushgateway");
+        assert_eq!(kind("textfile:/tmp/x.prom"), "textfile");
+        assert_eq!(kind("webhook+https://ops.example/hook"), "webhook");
+        let err = parse("nagios+https://x/y").err().unwrap();
+        assert!(err.contains("unknown monitor kind \"nagios\""), "{err}");
+        assert!(err.contains("pushgateway"), "{err}");
+    }
 }
