@@ -337,13 +337,18 @@ fn report_result(logger: &Logger, protocol: &dyn Protocol, moment: &str, outcome
 /// A reader never sees a half-written file: write a temp file beside it, then rename over.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), String> {
     use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut temp = tempfile::NamedTempFile::new_in(dir)
         .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
-    temp.write_all(contents)
+    // A temp file is private (0600); the collector reading the result usually runs as another user.
+    let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+    temp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .and_then(|_| temp.write_all(contents))
         .and_then(|_| temp.as_file().sync_all())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     temp.persist(path)
@@ -420,5 +425,20 @@ mod tests {
         let err = parse("nagios+https://x/y").err().unwrap();
         assert!(err.contains("unknown monitor kind \"nagios\""), "{err}");
         assert!(err.contains("pushgateway"), "{err}");
+    }
+
+    #[test]
+    fn atomic_files_are_readable_by_others_or_keep_their_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.prom");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        write_atomically(&path, b"a").unwrap();
+        assert_eq!(mode(&path), 0o644);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomically(&path, b"b").unwrap();
+        assert_eq!(mode(&path), 0o640);
+        assert_eq!(std::fs::read(&path).unwrap(), b"b");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
