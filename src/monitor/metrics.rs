@@ -25,7 +25,8 @@ pub const ALL: [&str; 6] = [
     OUTCOME,
 ];
 
-/// The values `cronbeat_outcome{outcome=…}` takes; see `Outcome::word`.
+/// The values `cronbeat_outcome{outcome=…}` always has, so alerts can test for 0; see `Outcome::word`.
+/// A word not listed here still gets its sample.
 pub const OUTCOMES: [&str; 5] = ["success", "failure", "timeout", "signal", "not_started"];
 
 fn help(name: &str) -> &'static str {
@@ -73,9 +74,13 @@ pub fn at_finish(report: &Report) -> Values {
     values.push((DURATION, plain(seconds(report.duration))));
     values.push((EXIT_STATUS, plain(report.outcome.exit_code().to_string())));
     let word = report.outcome.word();
+    let mut words = OUTCOMES.to_vec();
+    if !words.contains(&word) {
+        words.push(word);
+    }
     values.push((
         OUTCOME,
-        OUTCOMES
+        words
             .iter()
             .map(|o| Sample {
                 outcome: Some(o.to_string()),
