@@ -1,6 +1,7 @@
 //! Better Stack heartbeats: one POST at the finish, to `/<token>`, `/<token>/<exit code>` or
 //! `/<token>/fail`, with the output as the body; no start ping.
 
+mod http_server;
 mod monitors_support;
 
 use monitors_support::*;

@@ -1,5 +1,6 @@
 //! Cronhub: `GET /start/<uuid>` then `/finish/<uuid>` or `/fail/<uuid>`, from a `/ping/<uuid>` URL.
 
+mod http_server;
 mod monitors_support;
 
 use monitors_support::*;

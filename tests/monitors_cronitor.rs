@@ -1,6 +1,7 @@
 //! Cronitor telemetry: `state=run` then `state=complete|fail` with the run id as `series`, the host,
 //! the exit status, the duration and the end of the output as `message`; the URL's own query is kept.
 
+mod http_server;
 mod monitors_support;
 
 use monitors_support::*;

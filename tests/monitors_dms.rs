@@ -1,5 +1,6 @@
 //! Dead Man's Snitch: one check-in at the finish, `GET /<token>?s=<exit status>&m=<message>`.
 
+mod http_server;
 mod monitors_support;
 
 use monitors_support::*;

@@ -1,6 +1,7 @@
 //! Healthchecks: `/start`, then `/<code>` or `/fail`, all with the run id as `rid`; the body is the
 //! tail of the output, never more than the server's `Ping-Body-Limit`.
 
+mod http_server;
 mod monitors_support;
 
 use monitors_support::*;

@@ -1,6 +1,7 @@
 //! One run, several services: each hears the start and the finish in its own protocol, all with the
 //! same run id, the one the command sees in CRONBEAT_RUN_ID.
 
+mod http_server;
 mod monitors_support;
 
 use monitors_support::*;
@@ -13,7 +14,7 @@ fn three_services_one_run_id() {
     let pings = [
         format!("{}/uuid", hc.base()),
         format!("cronitor+{}/p/KEY/job", cronitor.base()),
-        format!("sentry+http://PK@127.0.0.1:{}/9?monitor=job", sentry.port),
+        format!("sentry+http://PK@127.0.0.1:{}/9?monitor=job", sentry.port()),
     ];
     let run = Ending::Failure.run(&pings);
     let rid = run.run_id();

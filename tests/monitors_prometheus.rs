@@ -2,6 +2,7 @@
 //! written to a node_exporter textfile (whole-file replace). The real Pushgateway comes from
 //! CRONBEAT_TEST_PUSHGATEWAY (host:port, started by .ci/run) and the textfile is checked by `promtool`.
 
+mod http_server;
 mod monitors_support;
 
 use std::collections::BTreeMap;

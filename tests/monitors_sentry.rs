@@ -1,6 +1,7 @@
 //! Sentry Crons: two JSON check-ins to `/api/<project>/cron/<slug>/<key>/`, `in_progress` then
 //! `ok`/`error`, sharing the run id as `check_in_id`; `monitor_config` from the DSN's query.
 
+mod http_server;
 mod monitors_support;
 
 use monitors_support::*;
@@ -10,7 +11,7 @@ fn check(ending: Ending) {
     let server = Server::start();
     let spec = format!(
         "sentry+http://PUBKEY@127.0.0.1:{}/42?monitor=nightly-backup&environment=staging",
-        server.port
+        server.port()
     );
     let run = ending.run(&[spec]);
     let rid = run.run_id();
@@ -73,7 +74,7 @@ fn monitor_upsert_rides_on_every_check_in() {
     let spec = format!(
         "sentry+http://PUBKEY@127.0.0.1:{}/7?monitor=hourly&schedule=0+*+*+*+*\
          &checkin_margin=5&max_runtime=90m&timezone=Europe/Berlin",
-        server.port
+        server.port()
     );
     Ending::Failure.run(&[spec]);
     let requests = server.received();
@@ -92,7 +93,7 @@ fn monitor_upsert_rides_on_every_check_in() {
     let server = Server::start();
     let spec = format!(
         "sentry+http://K@127.0.0.1:{}/7?monitor=m&schedule=2h",
-        server.port
+        server.port()
     );
     Ending::Success.run(&[spec]);
     assert_eq!(

@@ -1,6 +1,7 @@
 //! Generic webhook: a JSON document per event by default; method, headers and body templates
 //! (with JSON-escaped placeholders) from the config file's `webhook` table.
 
+mod http_server;
 mod monitors_support;
 
 use monitors_support::*;

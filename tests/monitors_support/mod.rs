@@ -1,11 +1,10 @@
-//! What the monitor tests share: a recording HTTP server on 127.0.0.1:0, the real cronbeat binary run
-//! under a hard outer timeout, and the four ways a run ends (success, failure, overrun, signal).
+//! What the monitor tests share: a few helpers over the recording HTTP server (`tests/http_server`), the
+//! real cronbeat binary run under a hard outer timeout, and the four ways a run ends (success, failure,
+//! overrun, signal). A test file declares `mod http_server;` before `mod monitors_support;`.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc;
 use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cronbeat");
@@ -13,177 +12,62 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_cronbeat");
 /// No cronbeat run in these tests may take longer; past it the run is killed and the test fails.
 pub const RUN_LIMIT: Duration = Duration::from_secs(30);
 
-/// One request as the server saw it.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub method: String,
-    /// Without the query string, as sent.
-    pub path: String,
-    /// Percent-decoded, in order.
-    pub params: Vec<(String, String)>,
-    /// Names lowercased.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+pub use crate::http_server::{Behavior, Request, Server};
+
+/// What the monitor tests ask of a recorded request besides the shared server's own helpers.
+pub trait RequestExt {
+    fn param_names(&self) -> Vec<&str>;
+    fn json(&self) -> serde_json::Value;
 }
 
-impl Request {
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn param_names(&self) -> Vec<&str> {
+impl RequestExt for Request {
+    fn param_names(&self) -> Vec<&str> {
         self.params.iter().map(|(n, _)| n.as_str()).collect()
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    pub fn json(&self) -> serde_json::Value {
+    fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.text()))
     }
 }
 
-/// Answers every request `200` with `headers`, and hands each one to the test.
-pub struct Server {
-    pub port: u16,
-    requests: Receiver<Request>,
-}
-
-impl Server {
-    pub fn start() -> Server {
-        Server::with_headers(&[])
-    }
-
-    pub fn with_headers(headers: &[(&str, &str)]) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().unwrap().port();
-        let (tx, rx) = mpsc::channel();
-        let extra: String = headers
-            .iter()
-            .map(|(n, v)| format!("{n}: {v}\r\n"))
-            .collect();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { return };
-                let tx = tx.clone();
-                let extra = extra.clone();
-                std::thread::spawn(move || serve(stream, tx, &extra));
-            }
-        });
-        Server { port, requests: rx }
-    }
-
+pub trait ServerExt {
+    /// A server that answers every request `200` with these headers.
+    fn with_headers(headers: &[(&str, &str)]) -> Server;
     /// `http://127.0.0.1:PORT`
-    pub fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Every request received so far. cronbeat waits for its pings to be answered before it exits, and
-    /// the server records a request before answering it, so after a run this is complete.
-    pub fn received(&self) -> Vec<Request> {
-        self.requests.try_iter().collect()
-    }
+    fn base(&self) -> String;
+    fn port(&self) -> u16;
+    /// Every request so far. cronbeat waits for its pings to be answered before it exits, and the
+    /// server records a request before answering it, so after a run this is complete.
+    fn received(&self) -> Vec<Request>;
 }
 
-fn serve(stream: TcpStream, tx: Sender<Request>, extra: &str) {
-    let mut writer = stream.try_clone().expect("clone stream");
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or_default().to_string();
-        let target = parts.next().unwrap_or_default().to_string();
-        let mut headers = Vec::new();
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
-            }
-        }
-        let chunked = headers
+impl ServerExt for Server {
+    fn with_headers(headers: &[(&str, &str)]) -> Server {
+        let server = Server::start();
+        let answer = headers
             .iter()
-            .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
-        assert!(!chunked, "cronbeat must not send chunked bodies");
-        let length = headers
-            .iter()
-            .find(|(n, _)| n == "content-length")
-            .and_then(|(_, v)| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-        let request = Request {
-            method,
-            path: path.to_string(),
-            params: parse_query(query),
-            headers,
-            body,
-        };
-        let _ = tx.send(request);
-        let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n{extra}\r\nOK");
-        if writer.write_all(answer.as_bytes()).is_err() {
-            return;
-        }
+            .fold(Behavior::status(200), |b, (n, v)| b.header(n, v));
+        server.respond("", answer);
+        server
     }
-}
 
-pub fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(n), decode(v))
-        })
-        .collect()
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
+    fn base(&self) -> String {
+        self.url()
     }
-    String::from_utf8_lossy(&out).into_owned()
+
+    fn port(&self) -> u16 {
+        self.addr().port()
+    }
+
+    fn received(&self) -> Vec<Request> {
+        let requests = self.requests();
+        assert!(
+            requests.iter().all(|r| !r.chunked),
+            "cronbeat must not send chunked bodies: {requests:#?}"
+        );
+        requests
+    }
 }
 
 /// A finished cronbeat run.
