@@ -104,7 +104,7 @@ fn probe_all(path: &Path, jobs: &[Settings]) -> bool {
                         job: settings.job.clone(),
                         host: monitor::host_name(),
                     };
-                    monitor::probe(&settings.pings, policy, run)
+                    monitor::probe(&settings.pings, settings.webhook.as_ref(), policy, run)
                 })
             })
             .collect();
@@ -121,7 +121,7 @@ fn probe_all(path: &Path, jobs: &[Settings]) -> bool {
         }
         for (target, result) in results {
             match result {
-                Ok(()) => println!("{}: ping: {name}: {target}: reached", path.display()),
+                Ok(verdict) => println!("{}: ping: {name}: {target}: {verdict}", path.display()),
                 Err(reason) => {
                     all_reached = false;
                     eprintln!(

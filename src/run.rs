@@ -115,7 +115,7 @@ fn execute(settings: Settings) -> i32 {
     let protocols = match settings
         .pings
         .iter()
-        .map(|spec| monitor::parse(spec))
+        .map(|spec| monitor::parse_with(spec, settings.webhook.as_ref()))
         .collect::<Result<Vec<_>, _>>()
     {
         Ok(p) => p,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cli::{LogFormat, RunArgs};
+use crate::monitor::WebhookConfig;
 use crate::{monitor, units};
 
 pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(10);
@@ -104,6 +105,8 @@ pub struct Layer {
     pub ping_retries: Option<u32>,
     pub verbose: Option<bool>,
     pub log_format: Option<LogFormat>,
+    /// Method, headers and body templates of `webhook+` monitors.
+    pub webhook: Option<WebhookConfig>,
 }
 
 /// Declares the merge and the key list from one list of fields, so a new field cannot be forgotten in either.
@@ -144,6 +147,7 @@ layer_fields!(
     ping_retries,
     verbose,
     log_format,
+    webhook,
 );
 
 impl Layer {
@@ -173,6 +177,7 @@ impl Layer {
             ping_retries: args.ping_retries,
             verbose: args.verbose,
             log_format: args.log_format,
+            webhook: None,
         }
     }
 }
@@ -195,6 +200,7 @@ pub struct Settings {
     pub ping_retries: u32,
     pub verbose: bool,
     pub log_format: LogFormat,
+    pub webhook: Option<WebhookConfig>,
 }
 
 /// A setting that cannot be used, and the key it belongs to, so the caller can name where the value came from.
@@ -248,12 +254,13 @@ impl Settings {
         // Monitors are parsed here, not when the run starts, so a bad URL is blamed on the key that holds it
         // and `check` catches it.
         let mut pings = merged.ping.map(OneOrMany::into_vec).unwrap_or_default();
+        let webhook = merged.webhook.as_ref();
         for spec in &pings {
-            monitor::parse(spec).map_err(|e| Invalid::new("ping", e))?;
+            monitor::parse_with(spec, webhook).map_err(|e| Invalid::new("ping", e))?;
         }
         if let Some(path) = &merged.ping_file {
             for spec in read_ping_file(path).map_err(|e| Invalid::new("ping_file", e))? {
-                monitor::parse(&spec)
+                monitor::parse_with(&spec, webhook)
                     .map_err(|e| Invalid::new("ping_file", format!("{}: {e}", path.display())))?;
                 pings.push(spec);
             }
@@ -294,6 +301,7 @@ impl Settings {
             ping_retries: merged.ping_retries.unwrap_or(DEFAULT_PING_RETRIES),
             verbose: merged.verbose.unwrap_or(false),
             log_format: merged.log_format.unwrap_or(LogFormat::Text),
+            webhook: merged.webhook,
         })
     }
 }

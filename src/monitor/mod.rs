@@ -1,10 +1,19 @@
 //! The monitor side of a run: each `--ping` becomes a protocol, and a dispatcher thread delivers
 //! every monitor's pings concurrently, in order per monitor, without ever blocking the job.
 
+mod betterstack;
+mod cronhub;
+mod cronitor;
 mod delivery;
+mod dms;
 mod healthchecks;
+mod metrics;
 mod protocol;
+mod pushgateway;
 mod redact;
+mod sentry;
+mod textfile;
+mod webhook;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,29 +25,91 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 pub use delivery::RetryPolicy;
 pub use protocol::{Action, Protocol, RunInfo};
 pub use redact::redact;
+pub use webhook::WebhookConfig;
 
 use crate::events::{Event, Observer, Report};
 use crate::log::Logger;
 
-/// Turns one `--ping` value into its protocol. The kind comes from an explicit `KIND+` prefix,
-/// else the service's well-known host, else Healthchecks-compatible.
+/// The `KIND+` prefixes `--ping` accepts (besides `textfile:PATH`).
+pub const KINDS: [&str; 8] = [
+    "hc",
+    "cronitor",
+    "sentry",
+    "betterstack",
+    "dms",
+    "cronhub",
+    "pushgateway",
+    "webhook",
+];
+
+/// Turns one `--ping` value into its protocol, with the default webhook settings.
 pub fn parse(spec: &str) -> Result<Box<dyn Protocol>, String> {
+    parse_with(spec, None)
+}
+
+/// Turns one `--ping` value into its protocol. The kind comes from an explicit `KIND+` prefix
+/// (or `textfile:`), else the service's well-known host, else Healthchecks-compatible.
+/// `webhook` is the config file's `webhook` table, for `webhook+` monitors.
+pub fn parse_with(
+    spec: &str,
+    webhook: Option<&WebhookConfig>,
+) -> Result<Box<dyn Protocol>, String> {
     let spec = spec.trim();
+    if let Some(path) = spec.strip_prefix("textfile:") {
+        return Ok(Box::new(textfile::Textfile::new(path)?));
+    }
     if let Some((kind, rest)) = spec.split_once('+') {
         if !kind.is_empty()
             && kind.chars().all(|c| c.is_ascii_alphanumeric())
             && rest.contains("://")
         {
-            return match kind {
-                "hc" => Ok(Box::new(healthchecks::Healthchecks::new(rest)?)),
-                other => Err(format!(
-                    "{}: unknown monitor kind {other:?} (known: hc)",
-                    redact(spec)
-                )),
-            };
+            return build(kind, rest, webhook).unwrap_or_else(|| {
+                Err(format!(
+                    "{}: unknown monitor kind {kind:?} (known: {}, and textfile:PATH)",
+                    redact(spec),
+                    KINDS.join(", ")
+                ))
+            });
         }
     }
-    Ok(Box::new(healthchecks::Healthchecks::new(spec)?))
+    let kind = reqwest::Url::parse(spec)
+        .ok()
+        .and_then(|url| url.host_str().map(kind_of_host))
+        .unwrap_or("hc");
+    build(kind, spec, webhook).expect("a known kind")
+}
+
+/// The kind a service's well-known host implies; anything else speaks Healthchecks.
+fn kind_of_host(host: &str) -> &'static str {
+    match host {
+        "cronitor.link" => "cronitor",
+        "uptime.betterstack.com" => "betterstack",
+        "nosnch.in" => "dms",
+        "cronhub.io" => "cronhub",
+        host if sentry::is_ingest_host(host) => "sentry",
+        _ => "hc",
+    }
+}
+
+fn build(
+    kind: &str,
+    url: &str,
+    webhook: Option<&WebhookConfig>,
+) -> Option<Result<Box<dyn Protocol>, String>> {
+    fn boxed<P: Protocol + 'static>(p: Result<P, String>) -> Result<Box<dyn Protocol>, String> {
+        p.map(|p| Box::new(p) as Box<dyn Protocol>)
+    }
+    Some(match kind {
+        "hc" => boxed(healthchecks::Healthchecks::new(url)),
+        "cronitor" => boxed(cronitor::Cronitor::new(url)),
+        "sentry" => boxed(sentry::Sentry::new(url)),
+        "betterstack" => boxed(betterstack::BetterStack::new(url)),
+        "dms" => boxed(dms::DeadMansSnitch::new(url)),
+        "cronhub" => boxed(cronhub::Cronhub::new(url)),
+        "pushgateway" => boxed(pushgateway::Pushgateway::new(url)),
+        "webhook" => boxed(webhook::Webhook::new(url, webhook)),
+        _ => return None,
+    })
 }
 
 /// The host name reported to monitors that carry one.
@@ -266,13 +337,18 @@ fn report_result(logger: &Logger, protocol: &dyn Protocol, moment: &str, outcome
 /// A reader never sees a half-written file: write a temp file beside it, then rename over.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), String> {
     use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut temp = tempfile::NamedTempFile::new_in(dir)
         .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
-    temp.write_all(contents)
+    // A temp file is private (0600); the collector reading the result usually runs as another user.
+    let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+    temp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .and_then(|_| temp.write_all(contents))
         .and_then(|_| temp.as_file().sync_all())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     temp.persist(path)
@@ -280,12 +356,14 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// `check --ping`: sends a harmless log message to each monitor and says whether it arrived.
+/// `check --ping`: sends a harmless log message to each monitor and says what became of it:
+/// `Ok("reached")`, `Ok(why it was not tested)` for kinds with nothing harmless to send, or `Err(reason)`.
 pub fn probe(
     specs: &[String],
+    webhook: Option<&WebhookConfig>,
     policy: RetryPolicy,
     run: RunInfo,
-) -> Vec<(String, Result<(), String>)> {
+) -> Vec<(String, Result<String, String>)> {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -300,15 +378,23 @@ pub fn probe(
     runtime.block_on(async {
         let mut results = Vec::new();
         for spec in specs {
-            let mut protocol = match parse(spec) {
+            let mut protocol = match parse_with(spec, webhook) {
                 Ok(p) => p,
                 Err(e) => {
                     results.push((redact(spec), Err(e)));
                     continue;
                 }
             };
-            let mut verdict = Ok(());
-            for action in protocol.log(&run, "cronbeat check: test ping") {
+            let actions = protocol.log(&run, "cronbeat check: test ping");
+            let mut verdict = Ok(if actions.is_empty() {
+                format!(
+                    "not tested: a {} monitor has no harmless test ping (it would record a run)",
+                    protocol.kind()
+                )
+            } else {
+                "reached".to_string()
+            });
+            for action in actions {
                 if let (_, Err(reason)) = perform(&client, protocol.as_mut(), action, &policy).await
                 {
                     verdict = Err(reason);
@@ -318,4 +404,51 @@ pub fn probe(
         }
         results
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(spec: &str) -> &'static str {
+        parse(spec).map(|p| p.kind()).unwrap_or("error")
+    }
+
+    #[test]
+    fn kind_from_prefix_then_host_then_healthchecks() {
+        assert_eq!(kind("https://hc-ping.com/uuid"), "healthchecks");
+        assert_eq!(kind("https://hc.example/ping/uuid"), "healthchecks");
+        assert_eq!(kind("hc+https://cronitor.link/p/k/m"), "healthchecks");
+        assert_eq!(kind("https://cronitor.link/p/k/m"), "cronitor");
+        assert_eq!(kind("cronitor+http://127.0.0.1:1/p/k/m"), "cronitor");
+        assert_eq!(kind("https://k@o1.ingest.sentry.io/4?monitor=m"), "sentry");
+        assert_eq!(kind("sentry+http://k@127.0.0.1:1/4?monitor=m"), "sentry");
+        assert_eq!(
+            kind("https://uptime.betterstack.com/api/v1/heartbeat/t"),
+            "betterstack"
+        );
+        assert_eq!(kind("https://nosnch.in/t"), "dms");
+        assert_eq!(kind("https://cronhub.io/ping/u"), "cronhub");
+        assert_eq!(kind("pushgateway+http://pgw:9091/?job=j"), "pushgateway");
+        assert_eq!(kind("textfile:/tmp/x.prom"), "textfile");
+        assert_eq!(kind("webhook+https://ops.example/hook"), "webhook");
+        let err = parse("nagios+https://x/y").err().unwrap();
+        assert!(err.contains("unknown monitor kind \"nagios\""), "{err}");
+        assert!(err.contains("pushgateway"), "{err}");
+    }
+
+    #[test]
+    fn atomic_files_are_readable_by_others_or_keep_their_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.prom");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        write_atomically(&path, b"a").unwrap();
+        assert_eq!(mode(&path), 0o644);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomically(&path, b"b").unwrap();
+        assert_eq!(mode(&path), 0o640);
+        assert_eq!(std::fs::read(&path).unwrap(), b"b");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 }

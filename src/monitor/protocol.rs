@@ -1,8 +1,12 @@
 //! What every monitoring service implements: the requests for each moment of a run.
 
 use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::Url;
 
 use super::delivery::{HttpRequest, Response};
+use super::redact::redact;
 use crate::events::Report;
 
 /// Facts about the run that every protocol may carry.
@@ -37,6 +41,60 @@ pub trait Protocol: Send {
     fn on_response(&mut self, _response: &Response) {}
 }
 
+/// A monitor URL: http or https, with a host. Errors never show more of it than `redact` does.
+pub fn http_url(spec: &str) -> Result<Url, String> {
+    let url = Url::parse(spec).map_err(|e| format!("{}: {e}", redact(spec)))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "{}: a monitor URL must be http:// or https:// with a host",
+            redact(spec)
+        ));
+    }
+    Ok(url)
+}
+
+/// The output tail, plus one line saying what happened when the command did not exit on its own
+/// terms (deadline, signal, exec failure), within `limit` bytes: the line is kept, the tail gives way.
+pub fn report_body(report: &Report, limit: usize) -> Vec<u8> {
+    if report.outcome.plain_exit().is_some() {
+        return tail_within(&report.tail, limit).to_vec();
+    }
+    let line = format!("\ncronbeat: {}\n", report.outcome.describe());
+    let room = limit.saturating_sub(line.len());
+    let mut body = tail_within(&report.tail, room).to_vec();
+    body.extend_from_slice(&line.as_bytes()[..line.len().min(limit)]);
+    body
+}
+
+/// The report as text for services that take a short message: invalid UTF-8 replaced, at most
+/// `max_chars` characters, the end kept.
+pub fn report_message(report: &Report, max_chars: usize) -> String {
+    let body = report_body(report, max_chars.saturating_mul(4));
+    let text = String::from_utf8_lossy(&body);
+    last_chars(text.trim_start_matches('\n'), max_chars).to_string()
+}
+
+/// The last `max` characters of `text`.
+pub fn last_chars(text: &str, max: usize) -> &str {
+    if max == 0 {
+        return "";
+    }
+    match text.char_indices().rev().nth(max - 1) {
+        Some((start, _)) => &text[start..],
+        None => text,
+    }
+}
+
+/// Seconds with millisecond precision, as monitors expect durations and timestamps.
+pub fn seconds(duration: Duration) -> String {
+    format!("{:.3}", duration.as_secs_f64())
+}
+
+/// Unix time in seconds (millisecond precision).
+pub fn unix_seconds(time: SystemTime) -> String {
+    seconds(time.duration_since(UNIX_EPOCH).unwrap_or_default())
+}
+
 /// The tail for a report body: at most `limit` bytes, the end kept, cut on a UTF-8 boundary where one is near.
 pub fn tail_within(tail: &[u8], limit: usize) -> &[u8] {
     if tail.len() <= limit {
@@ -54,7 +112,7 @@ pub fn tail_within(tail: &[u8], limit: usize) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
-    use super::tail_within;
+    use super::{last_chars, seconds, tail_within};
 
     #[test]
     fn keeps_the_end_on_a_char_boundary() {
@@ -62,5 +120,13 @@ mod tests {
         assert_eq!(tail_within(b"abc", 10), b"abc");
         let text = "aé€".as_bytes(); // 1 + 2 + 3 bytes
         assert_eq!(tail_within(text, 4), "€".as_bytes());
+    }
+
+    #[test]
+    fn last_chars_counts_characters() {
+        assert_eq!(last_chars("aé€x", 2), "€x");
+        assert_eq!(last_chars("abc", 5), "abc");
+        assert_eq!(last_chars("abc", 0), "");
+        assert_eq!(seconds(std::time::Duration::from_millis(1500)), "1.500");
     }
 }

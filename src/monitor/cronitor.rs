@@ -1,0 +1,111 @@
+//! Cronitor telemetry: `GET …/p/<api-key>/<monitor>?state=run|complete|fail` with `series` (the run id),
+//! `host`, and on the finish `status_code`, `duration` and the output tail as `message`.
+//! Query parameters already on the URL (`env=production`) are kept on every request.
+
+use reqwest::Url;
+
+use super::delivery::HttpRequest;
+use super::protocol::{http_url, last_chars, report_message, seconds, Action, Protocol, RunInfo};
+use super::redact::redact;
+use crate::events::Report;
+
+/// Cronitor keeps at most this many characters of a message.
+pub const MESSAGE_LIMIT: usize = 2000;
+
+pub struct Cronitor {
+    base: Url,
+}
+
+impl Cronitor {
+    pub fn new(spec: &str) -> Result<Cronitor, String> {
+        Ok(Cronitor {
+            base: http_url(spec)?,
+        })
+    }
+
+    fn url(&self, state: Option<&str>, run: &RunInfo, extra: &[(&str, &str)]) -> String {
+        let mut url = self.base.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(state) = state {
+                query.append_pair("state", state);
+            }
+            query.append_pair("series", &run.run_id);
+            query.append_pair("host", &run.host);
+            for (name, value) in extra {
+                query.append_pair(name, value);
+            }
+        }
+        url.to_string()
+    }
+}
+
+impl Protocol for Cronitor {
+    fn kind(&self) -> &'static str {
+        "cronitor"
+    }
+
+    fn target(&self) -> String {
+        redact(self.base.as_str())
+    }
+
+    fn start(&mut self, run: &RunInfo) -> Vec<Action> {
+        vec![Action::Http(HttpRequest::get(self.url(
+            Some("run"),
+            run,
+            &[],
+        )))]
+    }
+
+    fn finish(&mut self, run: &RunInfo, report: &Report) -> Vec<Action> {
+        let state = if report.outcome.succeeded() {
+            "complete"
+        } else {
+            "fail"
+        };
+        let status = report.outcome.exit_code().to_string();
+        let duration = seconds(report.duration);
+        let message = report_message(report, MESSAGE_LIMIT);
+        let mut extra = vec![("status_code", status.as_str()), ("duration", &duration)];
+        if !message.is_empty() {
+            extra.push(("message", &message));
+        }
+        vec![Action::Http(HttpRequest::get(self.url(
+            Some(state),
+            run,
+            &extra,
+        )))]
+    }
+
+    /// A tick (no `state`) carrying the message.
+    fn log(&mut self, run: &RunInfo, message: &str) -> Vec<Action> {
+        let message = last_chars(message, MESSAGE_LIMIT);
+        vec![Action::Http(HttpRequest::get(self.url(
+            None,
+            run,
+            &[("message", message)],
+        )))]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run() -> RunInfo {
+        RunInfo {
+            run_id: "r1".into(),
+            job: None,
+            host: "web 1".into(),
+        }
+    }
+
+    #[test]
+    fn keeps_the_users_query_and_adds_the_run() {
+        let c = Cronitor::new("https://cronitor.link/p/KEY/nightly?env=staging").unwrap();
+        assert_eq!(
+            c.url(Some("run"), &run(), &[]),
+            "https://cronitor.link/p/KEY/nightly?env=staging&state=run&series=r1&host=web+1"
+        );
+    }
+}
