@@ -13,6 +13,8 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 pub struct Output {
     pub code: Option<i32>,
+    /// The bytes as written, for byte-exact comparisons.
+    pub raw_stdout: Vec<u8>,
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
@@ -65,9 +67,11 @@ pub fn cronbeat(args: &[&str], env: &[(&str, &str)], dir: &Path) -> Output {
         std::thread::sleep(Duration::from_millis(5));
     };
     let elapsed = started.elapsed();
+    let raw_stdout = out.join().unwrap();
     Output {
         code: status.code(),
-        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
+        stdout: String::from_utf8_lossy(&raw_stdout).into_owned(),
+        raw_stdout,
         stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
         elapsed,
     }

@@ -1,0 +1,143 @@
+//! A hostile environment: a reader that goes away, a full temp directory, no environment at all,
+//! a lock path that cannot be written. The command's status and output still come through.
+
+mod http_server;
+mod invoke;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use http_server::Server;
+use invoke::{assert_one_line_error, cronbeat, Dir, BIN};
+
+#[test]
+fn a_reader_that_goes_away_gives_the_child_sigpipe_and_the_finish_ping_still_goes() {
+    let server = Server::start();
+    let url = format!("{}/pipe-check", server.url());
+    // `cronbeat -- yes | head -1`, as a shell would run it.
+    let script = format!("{BIN} --ping {url} -- yes | head -1; echo \"status=${{PIPESTATUS[0]}}\"");
+    let out = Command::new("bash")
+        .args(["-c", &script])
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout,
+        "y\nstatus=141\n",
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let requests = server.wait_for(2, Duration::from_secs(10));
+    assert_eq!(requests.len(), 2);
+    assert!(requests[0].path.ends_with("/start"));
+    assert!(requests[1].path.ends_with("/fail"), "{}", requests[1].path);
+    assert!(
+        requests[1].text().contains("SIGPIPE"),
+        "{}",
+        requests[1].text()
+    );
+}
+
+#[test]
+fn a_closed_stdout_does_not_swallow_the_status_or_stderr() {
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            &format!("{BIN} -- sh -c 'echo out; echo err >&2; exit 5' >&-"),
+        ])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+}
+
+/// A tmpfs of 64 KiB as TMPDIR, so the quiet spool fills up mid-run. Needs mount rights.
+fn tiny_tmpfs(dir: &Dir) -> Option<String> {
+    let mount = dir.join("tiny");
+    std::fs::create_dir(&mount).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&mount)
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    ok.then(|| mount.to_str().unwrap().to_string())
+}
+
+#[test]
+fn a_full_temp_directory_in_quiet_mode_shows_the_output_rather_than_lose_it() {
+    let dir = Dir::new();
+    let Some(tmp) = tiny_tmpfs(&dir) else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    // 1 MB through a 64 KiB spool, then a failure: everything must still be shown, in order.
+    let out = cronbeat(
+        &["--quiet", "--", "sh", "-c", "seq 1 150000; exit 1"],
+        &[("TMPDIR", &tmp)],
+        dir.path(),
+    );
+    let _ = Command::new("umount").arg(&tmp).status();
+    assert_eq!(out.code, Some(1));
+    let expected: String = (1..=150000).map(|n| format!("{n}\n")).collect();
+    assert_eq!(out.stdout.len(), expected.len());
+    assert!(out.stdout == expected, "output lost or reordered");
+}
+
+#[test]
+fn an_unwritable_temp_directory_in_quiet_mode_shows_a_failing_run() {
+    let dir = Dir::new();
+    let out = cronbeat(
+        &["--quiet", "--", "sh", "-c", "echo kept; exit 4"],
+        &[("TMPDIR", "/proc/no-such-dir")],
+        dir.path(),
+    );
+    assert_eq!(out.code, Some(4));
+    assert_eq!(out.stdout, "kept\n");
+}
+
+#[test]
+fn an_empty_environment_still_runs_and_passes_the_run_id() {
+    let out = Command::new(BIN)
+        .args([
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo \"home=${HOME-unset} rid=$CRONBEAT_RUN_ID\"",
+        ])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(line.starts_with("home=unset rid="), "{line}");
+    assert_eq!(line.trim().len(), "home=unset rid=".len() + 36);
+}
+
+#[test]
+fn a_lock_path_that_cannot_be_created_is_an_error_before_the_command_starts() {
+    let dir = Dir::new();
+    let marker = dir.join("ran");
+    let out = cronbeat(
+        &[
+            "--lock",
+            "/proc/cronbeat-test.lock",
+            "--",
+            "touch",
+            marker.to_str().unwrap(),
+        ],
+        &[],
+        dir.path(),
+    );
+    assert_one_line_error(&out, &["/proc/cronbeat-test.lock"]);
+    assert!(!marker.exists(), "the command ran although the lock failed");
+}
