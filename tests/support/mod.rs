@@ -392,6 +392,21 @@ impl Output {
         self
     }
 
+    /// Asserts cronbeat added no line of its own to stderr (the command's lines may be there).
+    #[track_caller]
+    pub fn assert_no_cronbeat_lines(&self) -> &Self {
+        assert!(
+            !self
+                .stderr_text()
+                .lines()
+                .any(|l| l.starts_with("cronbeat:")),
+            "expected no `cronbeat:` line on stderr from {}\n{}",
+            self.what,
+            self.dump()
+        );
+        self
+    }
+
     /// Asserts stderr is exactly one `cronbeat: ...` line, and returns it.
     #[track_caller]
     pub fn one_error_line(&self) -> String {
@@ -568,8 +583,13 @@ impl Gate {
         Gate { dir: temp_dir() }
     }
 
-    fn path(&self) -> PathBuf {
+    pub fn path(&self) -> PathBuf {
         self.dir.path().join("open")
+    }
+
+    /// A shell snippet that opens the gate, for one process of a script to let another go on.
+    pub fn open_script(&self) -> String {
+        format!("touch '{}'", self.path().display())
     }
 
     /// A shell snippet that blocks until the gate is opened.
@@ -588,5 +608,28 @@ impl Gate {
 impl Default for Gate {
     fn default() -> Self {
         Gate::new()
+    }
+}
+
+/// Waits until `pid` has a handler for `sig` (its /proc status lists the signal as caught), so a
+/// signal sent afterwards reaches the handler and not the default action.
+pub fn wait_until_catching(pid: i32, sig: i32, within: Duration) {
+    let until = Instant::now() + within;
+    loop {
+        let caught = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("SigCgt:"))
+                    .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            });
+        if caught.is_some_and(|mask| mask & (1 << (sig - 1)) != 0) {
+            return;
+        }
+        assert!(
+            Instant::now() < until,
+            "process {pid} never installed a handler for signal {sig}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
