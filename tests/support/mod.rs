@@ -24,6 +24,7 @@ pub struct Cronbeat {
     env: Vec<(OsString, Option<OsString>)>,
     dir: Option<PathBuf>,
     stdin: Option<Vec<u8>>,
+    interactive: bool,
     limit: Duration,
 }
 
@@ -50,6 +51,7 @@ impl Cronbeat {
             env: Vec::new(),
             dir: None,
             stdin: None,
+            interactive: false,
             limit: DEFAULT_LIMIT,
         }
     }
@@ -86,6 +88,12 @@ impl Cronbeat {
         self
     }
 
+    /// Keeps stdin open for [`Running::write_stdin`] instead.
+    pub fn interactive(mut self) -> Self {
+        self.interactive = true;
+        self
+    }
+
     /// The hard outer timeout: past it the run is killed (with its descendants) and the test fails.
     pub fn limit(mut self, limit: Duration) -> Self {
         self.limit = limit;
@@ -110,7 +118,7 @@ impl Cronbeat {
         if let Some(dir) = &self.dir {
             cmd.current_dir(dir);
         }
-        cmd.stdin(if self.stdin.is_some() {
+        cmd.stdin(if self.stdin.is_some() || self.interactive {
             Stdio::piped()
         } else {
             Stdio::null()
@@ -148,6 +156,7 @@ impl Cronbeat {
                 let _ = stdin.write_all(&bytes);
             });
         }
+        let input = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let (line_tx, lines) = mpsc::channel();
@@ -174,6 +183,7 @@ impl Cronbeat {
             exited,
             status: None,
             seen: Vec::new(),
+            input,
         }
     }
 }
@@ -221,9 +231,21 @@ pub struct Running {
     exited: Receiver<(ExitStatus, Instant)>,
     status: Option<(ExitStatus, Instant)>,
     seen: Vec<String>,
+    input: Option<std::process::ChildStdin>,
 }
 
 impl Running {
+    /// Writes to the stdin of an [`Cronbeat::interactive`] run.
+    pub fn write_stdin(&mut self, bytes: &[u8]) {
+        let input = self.input.as_mut().expect("an interactive run");
+        input.write_all(bytes).expect("write to stdin");
+        input.flush().expect("flush stdin");
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.input = None;
+    }
+
     pub fn pid(&self) -> i32 {
         self.pid
     }
@@ -308,9 +330,10 @@ impl Running {
     }
 
     fn fail(&mut self, why: &str) -> ! {
+        let tree = describe_tree(self.pid);
         kill_tree(self.pid);
         panic!(
-            "{why}: {} (after {:?}; lines so far: {:?})",
+            "{why}: {} (after {:?}; lines so far: {:?})\nprocesses:\n{tree}",
             self.what,
             self.started.elapsed(),
             self.seen
@@ -536,6 +559,28 @@ pub fn descendants(root: i32) -> Vec<i32> {
     }
     found.remove(&root);
     found.into_iter().collect()
+}
+
+/// `pid` and its descendants, one line each, for a failure message.
+pub fn describe_tree(pid: i32) -> String {
+    std::iter::once(pid)
+        .chain(descendants(pid))
+        .map(|p| {
+            let wchan = std::fs::read_to_string(format!("/proc/{p}/wchan")).unwrap_or_default();
+            let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+            let masks: Vec<&str> = status
+                .lines()
+                .filter(|l| l.starts_with("Sig") || l.starts_with("ShdPnd"))
+                .collect();
+            format!(
+                "  {p} {:?} wchan={wchan} {} {}",
+                proc_stat(p),
+                cmdline(p),
+                masks.join(" ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Kills `pid` and everything under it, so a failing test leaves nothing running.
