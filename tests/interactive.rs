@@ -79,3 +79,23 @@ fn ctrl_c_reaches_a_command_that_handles_it() {
     run.wait_for_line_containing("got INT");
     run.wait().assert_code(0);
 }
+
+#[test]
+fn the_terminal_is_given_back_when_the_command_ends() {
+    // A shell without job control runs cronbeat in its own process group; once cronbeat returns,
+    // that shell must be able to read the terminal again (else SIGTTIN stops it and this hangs).
+    if !have("script") {
+        eprintln!("skipped: script (util-linux) is not installed");
+        return;
+    }
+    let line = format!("exec sh -c \"'{BIN}' -- true; echo ready; read x; echo got \\$x\"");
+    let mut run = Cronbeat::program("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("SHELL", "/bin/sh")
+        .interactive()
+        .spawn();
+    run.wait_for_line("ready");
+    run.write_stdin(b"back\n");
+    run.wait_for_line("got back");
+    run.wait().assert_code(0);
+}
