@@ -301,7 +301,7 @@ impl Running {
         };
         self.status = Some((status, ended));
         // Cronbeat is gone; only something it left behind could still hold its streams open.
-        let streams_by = Instant::now().max(self.deadline) + Duration::from_secs(2);
+        let streams_by = Instant::now() + Duration::from_secs(5);
         let stdout = self.join_reader(|r| r.stdout_reader.take(), streams_by, "stdout");
         let stderr = self.join_reader(|r| r.stderr_reader.take(), streams_by, "stderr");
         Output {
