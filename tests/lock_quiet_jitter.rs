@@ -65,9 +65,11 @@ fn the_lock_is_not_inherited_by_the_command() {
 fn an_unopenable_lock_path_is_a_usage_error_and_the_command_is_not_run() {
     let dir = temp_dir();
     let marker = dir.path().join("ran");
+    let file = dir.path().join("a file");
+    std::fs::write(&file, b"").unwrap();
     for lock in [
         dir.path().join("no such dir").join("job.lock"),
-        dir.path().to_path_buf(),
+        file.join("job.lock"),
     ] {
         let out = cronbeat([
             "--lock",
