@@ -2,12 +2,15 @@
 //! a poll loop so a slow reader of cronbeat's stdout stalls only the copy, never the deadline or signals.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::{write_all_fd, Spool, Stream, Tail};
 
@@ -85,13 +88,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Pump {
     handle: Option<JoinHandle<()>>,
     done: Arc<AtomicBool>,
-    writing: Arc<AtomicBool>,
     last_read: Arc<AtomicU64>,
     epoch: Instant,
+    /// Set by `finish`; dropping the write end `stop` wakes a copy loop that waits for data.
+    stopping: Arc<AtomicBool>,
+    stop: Option<OwnedFd>,
 }
 
 impl Pump {
-    /// Starts copying; `finished` receives one message when the pipe is closed or abandoned.
+    /// Starts copying; `finished` receives one message when the copy ends (pipe closed or `finish`).
     pub fn start(
         source: OwnedFd,
         stream: Stream,
@@ -103,25 +108,29 @@ impl Pump {
         unsafe {
             libc::fcntl(source.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE);
         }
+        // Non-blocking, so the loop can wait for data or for `finish` at once (see `copy`).
+        fcntl(&source, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+        let (stop_rx, stop_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
         let done = Arc::new(AtomicBool::new(false));
-        let writing = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::new(AtomicBool::new(false));
         let last_read = Arc::new(AtomicU64::new(0));
         let epoch = Instant::now();
-        let (d, w, l) = (done.clone(), writing.clone(), last_read.clone());
+        let (d, s, l) = (done.clone(), stopping.clone(), last_read.clone());
         let handle = std::thread::Builder::new()
             .name(format!("pump-{stream:?}"))
             .stack_size(64 * 1024)
             .spawn(move || {
-                copy(source, stream, &capture, &w, &l, epoch);
+                copy(source, &stop_rx, &s, stream, &capture, &l, epoch);
                 d.store(true, Ordering::Release);
                 let _ = finished.send(());
             })?;
         Ok(Pump {
             handle: Some(handle),
             done,
-            writing,
             last_read,
             epoch,
+            stopping,
+            stop: Some(stop_tx),
         })
     }
 
@@ -129,12 +138,21 @@ impl Pump {
         self.done.load(Ordering::Acquire)
     }
 
-    /// Blocked reading a pipe that has been silent for `quiet`: whoever holds it open is not the command.
-    pub fn is_stalled(&self, quiet: Duration) -> bool {
+    /// Nothing has come through the pipe for `quiet`.
+    pub fn is_quiet(&self, quiet: Duration) -> bool {
         let last = Duration::from_millis(self.last_read.load(Ordering::Relaxed));
-        !self.writing.load(Ordering::Relaxed) && self.epoch.elapsed().saturating_sub(last) >= quiet
+        self.epoch.elapsed().saturating_sub(last) >= quiet
     }
 
+    /// Copies what is in the pipe now, then stops, even if a process outside the command's
+    /// group still holds the pipe open. Blocks only while writing to a slow reader.
+    pub fn finish(mut self) {
+        self.stopping.store(true, Ordering::Release);
+        drop(self.stop.take());
+        self.join();
+    }
+
+    /// Copies until the pipe is closed by every writer.
     pub fn join(mut self) {
         if let Some(h) = self.handle.take() {
             let _ = h.join();
@@ -144,40 +162,57 @@ impl Pump {
 
 fn copy(
     source: OwnedFd,
+    stop: &OwnedFd,
+    stopping: &AtomicBool,
     stream: Stream,
     capture: &Capture,
-    writing: &AtomicBool,
     last_read: &AtomicU64,
     epoch: Instant,
 ) {
     let mut buf = vec![0u8; BUFFER];
     let mut forwarding = true;
+    // Past `finish`, only what was in the pipe at that moment: a writer outside the group could go on forever.
+    let mut budget: Option<usize> = None;
     loop {
-        // SAFETY: buf is valid for BUFFER bytes and the fd is owned by this thread.
+        if budget.is_none() && stopping.load(Ordering::Acquire) {
+            budget = Some(buffered(&source));
+        }
+        let want = budget.map_or(BUFFER, |b| b.min(BUFFER));
+        if want == 0 {
+            return;
+        }
+        // SAFETY: buf is valid for BUFFER >= want bytes and the fd is owned by this thread.
         let n = unsafe {
             libc::read(
                 source.as_raw_fd(),
                 buf.as_mut_ptr() as *mut libc::c_void,
-                BUFFER,
+                want,
             )
         };
         if n < 0 {
-            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
+            match io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EAGAIN) if budget.is_none() => {
+                    // On a stop, the check at the top of the loop sets the budget.
+                    wait_readable(&source, stop);
+                    continue;
+                }
+                _ => return,
             }
-            break;
         }
         if n == 0 {
-            break;
+            return;
+        }
+        let n = n as usize;
+        if let Some(b) = budget.as_mut() {
+            *b -= n.min(*b);
         }
         last_read.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
-        writing.store(true, Ordering::Relaxed);
-        let chunk = &buf[..n as usize];
+        let chunk = &buf[..n];
         if forwarding {
             if let Err(e) = capture.deliver(stream, chunk) {
                 if e.raw_os_error() == Some(libc::EPIPE) {
                     // Our reader went away: close the pipe so the command gets SIGPIPE, as it would without us.
-                    writing.store(false, Ordering::Relaxed);
                     return;
                 }
                 // Any other write error: keep draining so the command never blocks, but stop writing.
@@ -186,6 +221,27 @@ fn copy(
         } else {
             lock(&capture.tail).push(chunk);
         }
-        writing.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Blocks until the pipe has data (or is closed) or `finish` was called.
+fn wait_readable(source: &OwnedFd, stop: &OwnedFd) {
+    let mut fds = [
+        PollFd::new(source.as_fd(), PollFlags::POLLIN),
+        PollFd::new(stop.as_fd(), PollFlags::POLLIN),
+    ];
+    // EINTR or any other error just sends the loop round again.
+    let _ = poll(&mut fds, PollTimeout::NONE);
+}
+
+/// Bytes waiting in the pipe.
+fn buffered(source: &OwnedFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int to the pointer given.
+    let rc = unsafe { libc::ioctl(source.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if rc == 0 {
+        n.max(0) as usize
+    } else {
+        0
     }
 }

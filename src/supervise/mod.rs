@@ -22,6 +22,8 @@ pub use signals::SignalPipe;
 const DRAIN_QUIET: Duration = Duration::from_millis(250);
 /// How often a drain that is taking long checks whether the pipe's holder is still ours.
 const DRAIN_CHECK: Duration = Duration::from_millis(50);
+/// After the group is gone, output from an escaped process is passed on at most this long.
+const DRAIN_CAP: Duration = Duration::from_secs(1);
 /// How often to look again at a group whose members are not our children (no SIGCHLD for them).
 const GROUP_POLL: Duration = Duration::from_millis(20);
 
@@ -225,22 +227,27 @@ fn clean_up_group(group: Pid, grace: Duration, signals: &SignalPipe, observer: &
     let _ = reaper::reap(group);
 }
 
-/// Waits for the pumps to copy everything. A pump blocked writing to a slow reader is waited for
-/// (output is never dropped); one blocked reading a pipe that a process outside the group keeps
-/// open is abandoned once the pipe has been silent for a moment.
+/// Waits for the pumps to copy everything. Once the group is gone all of its output is in the
+/// pipes; a pipe that stays open after that is held by a process that escaped the group, whose
+/// output is passed on only until the pipe falls silent or `DRAIN_CAP` passes. Then the pumps
+/// copy what is buffered and stop. A pump writing to a slow reader is waited for: nothing is dropped.
 fn drain(pumps: Vec<Pump>, finished: &mpsc::Receiver<()>, group: Pid) {
     let mut open = pumps.len();
+    let mut gone_at: Option<Instant> = None;
     while open > 0 {
         match finished.recv_timeout(DRAIN_CHECK) {
             Ok(()) => open -= 1,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                if !reaper::group_alive(group)
-                    && pumps
-                        .iter()
-                        .all(|p| p.is_done() || p.is_stalled(DRAIN_QUIET))
-                {
-                    return;
+                if gone_at.is_none() && !reaper::group_alive(group) {
+                    gone_at = Some(Instant::now());
+                }
+                if let Some(at) = gone_at {
+                    let quiet = pumps.iter().all(|p| p.is_done() || p.is_quiet(DRAIN_QUIET));
+                    if quiet || at.elapsed() >= DRAIN_CAP {
+                        pumps.into_iter().for_each(Pump::finish);
+                        return;
+                    }
                 }
             }
         }
