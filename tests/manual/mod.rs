@@ -31,6 +31,7 @@ pub fn render() -> Vec<u8> {
     page.roff(exit_status_section());
     page.roff(signals_section());
     page.roff(heartbeats_section());
+    page.roff(monitor_kinds_section());
     page.roff(examples_section());
     page.roff(see_also_section());
     page.0
@@ -365,6 +366,69 @@ fn heartbeats_section() -> Roff {
             roman(" to keep them out of ps(1)."),
         ],
     );
+    roff
+}
+
+/// One short entry per monitoring service: how it is recognised, what it receives, a copy-paste example.
+fn monitor_kinds_section() -> Roff {
+    let mut roff = section("MONITOR KINDS");
+    let kinds: [(&str, &str, &str); 9] = [
+        (
+            "Healthchecks (hc+, hc-ping.com, or any other URL)",
+            "POST URL/start, then URL/<exit code> or URL/fail, each with ?rid=<run id>; the body is the output \
+             tail, within the server's Ping-Body-Limit.",
+            "cronbeat --ping https://hc-ping.com/UUID -- sync.sh",
+        ),
+        (
+            "Cronitor (cronitor+, cronitor.link)",
+            "Telemetry state=run, then complete or fail, with series (the run id), host, status_code, duration \
+             and the last 2000 characters of output as message; env from the URL's env= parameter.",
+            "cronbeat --ping 'https://cronitor.link/p/KEY/backup?env=prod' -- backup.sh",
+        ),
+        (
+            "Sentry Crons (sentry+, *.ingest.sentry.io)",
+            "The project DSN plus ?monitor=SLUG: check-ins in_progress, then ok or error with duration, the run \
+             id as check_in_id. schedule=, checkin_margin=, max_runtime=, timezone= create or update the monitor.",
+            "cronbeat --ping 'https://KEY@o1.ingest.sentry.io/42?monitor=backup' -- backup.sh",
+        ),
+        (
+            "Better Stack (betterstack+, uptime.betterstack.com)",
+            "One POST at the end: the heartbeat URL, URL/<exit code> or URL/fail, the output tail as body.",
+            "cronbeat --ping https://uptime.betterstack.com/api/v1/heartbeat/TOKEN -- backup.sh",
+        ),
+        (
+            "Dead Man's Snitch (dms+, nosnch.in)",
+            "One check-in at the end with s=<exit status> and m=<last 1000 characters of output>.",
+            "cronbeat --ping https://nosnch.in/TOKEN -- backup.sh",
+        ),
+        (
+            "Cronhub (cronhub+, cronhub.io)",
+            "/start/UUID, then /finish/UUID or /fail/UUID.",
+            "cronbeat --ping https://cronhub.io/ping/UUID -- backup.sh",
+        ),
+        (
+            "Prometheus Pushgateway (pushgateway+)",
+            "POST to /metrics/job/JOB[/instance/I]: last start, last completion, duration, exit status, outcome, \
+             and the last success only after a success (a failure leaves it in place).",
+            "cronbeat --ping 'pushgateway+http://pgw:9091/?job=backup' -- backup.sh",
+        ),
+        (
+            "node_exporter textfile (textfile:)",
+            "The same metrics in a *.prom file, replaced whole (temp file and rename) at the start and the end.",
+            "cronbeat --ping textfile:/var/lib/node_exporter/textfile/backup.prom -- backup.sh",
+        ),
+        (
+            "Webhook (webhook+)",
+            "A JSON POST per event (start, success, failure) with run_id, job, host, exit_status, signal, \
+             duration, outcome, message and output_tail; method, headers and body templates come from the \
+             webhook table of the config file.",
+            "cronbeat --ping webhook+https://ops.example/hooks/cron -- backup.sh",
+        ),
+    ];
+    for (name, what, command) in kinds {
+        item(&mut roff, vec![bold(name)], what);
+        example(&mut roff, command);
+    }
     roff
 }
 
