@@ -135,7 +135,7 @@ pub struct RunArgs {
     )]
     pub overlap: Option<Overlap>,
 
-    /// Longest wait for --lock with --overlap wait (default: no limit) or after a replaced run was killed [default: 5s]
+    /// Longest wait for --lock: with --overlap wait (no limit unless given), and with --overlap replace after the running one was killed (5s unless given)
     #[arg(long, env = "CRONBEAT_LOCK_WAIT", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
     pub lock_wait: Option<Duration>,
 
@@ -153,15 +153,15 @@ pub struct RunArgs {
     pub jitter_seed: Option<JitterSeed>,
 
     /// Exit statuses that count as success, e.g. 0,3 or 0,10-12 (the exit status itself stays the command's) [default: 0]
-    #[arg(long, env = "CRONBEAT_SUCCESS_CODES", value_name = "CODES", value_parser = parse_exit_codes, help_heading = "Success")]
+    #[arg(long, env = "CRONBEAT_SUCCESS_CODES", value_name = "CODES", value_parser = parse_exit_codes, help_heading = "Success rules")]
     pub success_codes: Option<ExitCodes>,
 
     /// Report the run as failed when the command wrote anything to stderr
-    #[arg(long, env = "CRONBEAT_STDERR_FAILS", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Success")]
+    #[arg(long, env = "CRONBEAT_STDERR_FAILS", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Success rules")]
     pub stderr_fails: Option<bool>,
 
     /// Report the run as failed when it finished sooner than DUR ("finished too quickly")
-    #[arg(long, env = "CRONBEAT_MIN_RUNTIME", value_name = "DUR", value_parser = parse_duration, help_heading = "Success")]
+    #[arg(long, env = "CRONBEAT_MIN_RUNTIME", value_name = "DUR", value_parser = parse_duration, help_heading = "Success rules")]
     pub min_runtime: Option<Duration>,
 
     /// Bytes of combined output kept for the finish report; 0 keeps none [default: 10240]

@@ -103,9 +103,16 @@ pub fn obtain(
                 path.display()
             )))
         }
-        Overlap::Wait => wait_for(&file, path, want.lock_wait, signals, &mut || {
-            waiting(&status)
-        })?,
+        Overlap::Wait => {
+            logger.event(
+                "lock_wait",
+                &format!("{status}: another run holds it"),
+                serde_json::Map::new(),
+            );
+            wait_for(&file, path, want.lock_wait, signals, &mut || {
+                waiting(&status)
+            })?
+        }
         Overlap::Replace => {
             let waited = replace(want, &file, signals, logger, &mut || waiting(&status))?;
             if let Waited::TimedOut = waited {
