@@ -25,6 +25,8 @@ use crate::supervise::{signals, SignalPipe};
 const POLL: Duration = Duration::from_millis(50);
 /// How long a replacing run gives a fresh holder to write its pid into the file.
 const HOLDER_GRACE: Duration = Duration::from_millis(500);
+/// How long a replaced cronbeat whose command was killed gets to release the lock before it is killed too.
+const REPORT_GRACE: Duration = Duration::from_secs(1);
 
 /// What a run asks of the lock.
 pub struct Wanted<'a> {
@@ -200,9 +202,14 @@ fn replace(
         "sent SIGKILL: the previous run was still holding the lock after the --kill-after grace",
         serde_json::Map::new(),
     );
-    // The command's group first, while its cronbeat still lives and its pgid cannot have been reused.
+    // The command's group first, while its cronbeat still lives and its pgid cannot have been reused;
+    // that cronbeat then reaps it, releases the lock and reports its run, if given a moment.
     if let Some(group) = holder.group.filter(|g| *g > 1) {
         let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+        match wait_for(file, path, Some(REPORT_GRACE), signals, waiting)? {
+            Waited::TimedOut => {}
+            done => return Ok(done),
+        }
     }
     if holds_flock(holder.pid, inode) {
         let _ = kill(Pid::from_raw(holder.pid), Signal::SIGKILL);
