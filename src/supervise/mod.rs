@@ -94,7 +94,12 @@ pub fn run(plan: &Plan, signals: &SignalPipe, observer: &mut dyn Observer) -> Fi
 
     let (status, cause) = watch(plan, pid, start, &capture, signals, observer);
     drop(foreground);
-    clean_up_group(pid, plan.kill_after, signals, observer);
+    let running = Running {
+        pid: spawned.pid,
+        since: start,
+        capture: &capture,
+    };
+    clean_up_group(pid, plan.kill_after, signals, observer, &running);
     drain(pumps, &finished_rx, pid);
 
     let status = match status {
@@ -232,7 +237,14 @@ fn terminate(group: Pid) {
 }
 
 /// What is left of the group after the main child exited: SIGTERM, the grace, then SIGKILL.
-fn clean_up_group(group: Pid, grace: Duration, signals: &SignalPipe, observer: &mut dyn Observer) {
+/// The observers' timers keep running meanwhile: the job is not over while its leftovers live.
+fn clean_up_group(
+    group: Pid,
+    grace: Duration,
+    signals: &SignalPipe,
+    observer: &mut dyn Observer,
+    running: &Running<'_>,
+) {
     if !reaper::group_alive(group) {
         return;
     }
@@ -247,6 +259,10 @@ fn clean_up_group(group: Pid, grace: Duration, signals: &SignalPipe, observer: &
                 reason: "processes left in the command's group after the grace",
             });
             reaper::signal_group(group, Signal::SIGKILL);
+        }
+        let now = Instant::now();
+        if observer.next_tick().is_some_and(|at| at <= now) {
+            observer.on_tick(now, running);
         }
         for sig in signals.wait(Some(GROUP_POLL)) {
             if sig != Signal::SIGCHLD {
