@@ -17,6 +17,8 @@ const STATUS_EVERY: Duration = Duration::from_secs(5);
 /// While waiting before the start: the start timeout is pushed this far ahead, every `EXTEND_EVERY`.
 const EXTEND_BY: Duration = Duration::from_secs(30);
 const EXTEND_EVERY: Duration = Duration::from_secs(10);
+/// The longest one message may hold up the run when systemd is not reading.
+const SEND_TIMEOUT: Duration = Duration::from_millis(100);
 /// The longest last-output line in a status.
 const STATUS_LINE_MAX: usize = 200;
 
@@ -51,7 +53,11 @@ impl Notifier {
             [b'@', name @ ..] => Target::Abstract(name.to_vec()),
             _ => Target::Path(PathBuf::from(&socket_var)),
         };
-        let socket = match UnixDatagram::unbound() {
+        // A receiver that does not read fills its short datagram queue; the supervise loop must not
+        // block behind it, so a message that cannot go out at once is given up.
+        let socket = match UnixDatagram::unbound()
+            .and_then(|s| s.set_write_timeout(Some(SEND_TIMEOUT)).map(|_| s))
+        {
             Ok(s) => s,
             Err(e) => {
                 logger.warn(&format!("cannot notify systemd: {e}"));
