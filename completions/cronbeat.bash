@@ -35,7 +35,7 @@ _cronbeat() {
 
     case "${cmd}" in
         cronbeat)
-            opts="-q -v -h -V --config --job --timeout --kill-after --lock --jitter --tail --quiet --ping --ping-file --no-start-ping --ping-timeout --ping-retries --verbose --log-format --help --version check help"
+            opts="-q -v -h -V --config --job --timeout --kill-after --idle-timeout --lock --overlap --lock-wait --jitter --jitter-seed --success-codes --stderr-fails --min-runtime --tail --strip-ansi --redact --quiet --ping --ping-file --no-start-ping --keepalive --ping-timeout --ping-retries --verbose --log-format --help --version check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -57,7 +57,19 @@ _cronbeat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --overlap)
+                    COMPREPLY=($(compgen -W "skip wait replace" -- "${cur}"))
+                    return 0
+                    ;;
+                --lock-wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -65,7 +77,23 @@ _cronbeat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --jitter-seed)
+                    COMPREPLY=($(compgen -W "hostname job random" -- "${cur}"))
+                    return 0
+                    ;;
+                --success-codes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --tail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redact)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -74,6 +102,10 @@ _cronbeat() {
                     return 0
                     ;;
                 --ping-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keepalive)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cronbeat_global_optspecs
-    string join \n config= job= timeout= kill-after= lock= jitter= tail= q/quiet ping= ping-file= no-start-ping ping-timeout= ping-retries= v/verbose log-format= h/help V/version
+    string join \n config= job= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= jitter= jitter-seed= success-codes= stderr-fails min-runtime= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= v/verbose log-format= h/help V/version
 end
 
 function __fish_cronbeat_needs_command
@@ -28,15 +28,29 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -l config -d 'Read setti
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l job -d 'Run the job of this name from the config file' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l timeout -d 'Kill the command when it runs longer than DUR (e.g. 90s, 5m, 1h 30m); exit status 124' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l kill-after -d 'Grace between SIGTERM and SIGKILL on timeout, forwarded stop signals and leftovers [default: 10s]' -r
-complete -c cronbeat -n "__fish_cronbeat_needs_command" -l lock -d 'Skip this run when another run holds this lock file (flock)' -r -F
-complete -c cronbeat -n "__fish_cronbeat_needs_command" -l jitter -d 'Sleep a random time in [0, DUR) before starting, to spread a fleet' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l idle-timeout -d 'Stop the command when it prints nothing for DUR (treated as hung); exit status 125' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l lock -d 'One run at a time: a lock file (flock) held while the command runs' -r -F
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l overlap -d 'When --lock is held by another run: skip this run, wait for the lock, or replace the running one [default: skip]' -r -f -a "skip\t'Do not run; exit 75 and tell the monitors'
+wait\t'Wait for the lock (at most --lock-wait)'
+replace\t'Stop the running one (SIGTERM, the grace, SIGKILL), then run'"
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l lock-wait -d 'Longest wait for --lock: with --overlap wait (no limit unless given), and with --overlap replace after the running one was killed (5s unless given)' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l jitter -d 'Sleep up to DUR before starting, to spread a fleet' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l jitter-seed -d 'How the --jitter delay is chosen [default: random]' -r -f -a "hostname\t'A hash of the host name and the job: each host keeps its own slot, a fleet spreads out'
+job\t'A hash of the job alone: the same slot on every host, different jobs spread out'
+random\t'A new random delay every run'"
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l success-codes -d 'Exit statuses that count as success, e.g. 0,3 or 0,10-12 (the exit status itself stays the command\'s) [default: 0]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l min-runtime -d 'Report the run as failed when it finished sooner than DUR ("finished too quickly")' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l tail -d 'Bytes of combined output kept for the finish report; 0 keeps none [default: 10240]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l redact -d 'Replace what REGEX matches in the reported tail (its capture groups only, if it has any) with [REDACTED]; repeatable' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping -d 'Monitor to report to (repeatable): a Healthchecks ping URL, or KIND+URL. CRONBEAT_PING holds one or more, separated by whitespace' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-file -d 'Read monitor URLs from this file, one per line (keeps secrets out of `ps`)' -r -F
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l keepalive -d 'While the command runs, send a progress ping every DUR (Healthchecks /log) so long jobs raise no false alarm' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-timeout -d 'Time limit of one ping attempt: connect, TLS, send and receive [default: 5s]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-retries -d 'Retries after a failed ping attempt [default: 3]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l log-format -d 'Format of cronbeat\'s own lines on stderr [default: text]' -r -f -a "text\t''
 json\t''"
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l stderr-fails -d 'Report the run as failed when the command wrote anything to stderr'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l strip-ansi -d 'Remove terminal escape sequences (colours, cursor moves) from the reported tail'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s q -l quiet -d 'Hold the command\'s output back and show it only when the run fails'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l no-start-ping -d 'Do not send the start ping'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s v -l verbose -d 'Print a line per event on stderr'

@@ -7,12 +7,14 @@ use std::path::PathBuf;
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::units::{parse_duration, parse_size, Duration};
+use crate::units::{parse_duration, parse_exit_codes, parse_size, Duration, ExitCodes};
 
 pub const AFTER_HELP: &str = "\
-Exit status: the command's own; 128+N if it died of signal N; 124 when the --timeout deadline killed it; \
-126 when it could not be executed, 127 when it was not found; 2 for cronbeat's own usage or config errors; \
-75 when --lock is held by another run and this run was skipped.";
+Exit status: the command's own; 128+N if it died of signal N; 124 when the --timeout deadline stopped it; \
+125 when --idle-timeout stopped it (no output for too long); 126 when it could not be executed, 127 when it \
+was not found; 2 for cronbeat's own usage or config errors; 75 when --lock is held by another run and this \
+run was skipped. Success rules (--success-codes, --stderr-fails, --min-runtime) change what is reported, \
+never the exit status.";
 
 const LONG_ABOUT: &str = "\
 Run a scheduled command visibly and bounded.
@@ -72,6 +74,32 @@ pub enum LogFormat {
     Json,
 }
 
+/// What a run does when `--lock` is held by another run (Kubernetes' concurrency policies).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overlap {
+    /// Do not run; exit 75 and tell the monitors
+    #[default]
+    Skip,
+    /// Wait for the lock (at most --lock-wait)
+    Wait,
+    /// Stop the running one (SIGTERM, the grace, SIGKILL), then run
+    Replace,
+}
+
+/// Where the `--jitter` delay comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JitterSeed {
+    /// A hash of the host name and the job: each host keeps its own slot, a fleet spreads out
+    Hostname,
+    /// A hash of the job alone: the same slot on every host, different jobs spread out
+    Job,
+    /// A new random delay every run
+    #[default]
+    Random,
+}
+
 #[derive(Debug, Default, clap::Args)]
 pub struct RunArgs {
     /// Read settings from this TOML file
@@ -100,7 +128,11 @@ pub struct RunArgs {
     #[arg(long, env = "CRONBEAT_KILL_AFTER", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
     pub kill_after: Option<Duration>,
 
-    /// Skip this run when another run holds this lock file (flock)
+    /// Stop the command when it prints nothing for DUR (treated as hung); exit status 125
+    #[arg(long, env = "CRONBEAT_IDLE_TIMEOUT", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
+    pub idle_timeout: Option<Duration>,
+
+    /// One run at a time: a lock file (flock) held while the command runs
     #[arg(
         long,
         env = "CRONBEAT_LOCK",
@@ -109,13 +141,60 @@ pub struct RunArgs {
     )]
     pub lock: Option<PathBuf>,
 
-    /// Sleep a random time in [0, DUR) before starting, to spread a fleet
+    /// When --lock is held by another run: skip this run, wait for the lock, or replace the running one [default: skip]
+    #[arg(
+        long,
+        env = "CRONBEAT_OVERLAP",
+        value_name = "MODE",
+        help_heading = "Bounds"
+    )]
+    pub overlap: Option<Overlap>,
+
+    /// Longest wait for --lock: with --overlap wait (no limit unless given), and with --overlap replace after the running one was killed (5s unless given)
+    #[arg(long, env = "CRONBEAT_LOCK_WAIT", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
+    pub lock_wait: Option<Duration>,
+
+    /// Sleep up to DUR before starting, to spread a fleet
     #[arg(long, env = "CRONBEAT_JITTER", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
     pub jitter: Option<Duration>,
+
+    /// How the --jitter delay is chosen [default: random]
+    #[arg(
+        long,
+        env = "CRONBEAT_JITTER_SEED",
+        value_name = "SEED",
+        help_heading = "Bounds"
+    )]
+    pub jitter_seed: Option<JitterSeed>,
+
+    /// Exit statuses that count as success, e.g. 0,3 or 0,10-12 (the exit status itself stays the command's) [default: 0]
+    #[arg(long, env = "CRONBEAT_SUCCESS_CODES", value_name = "CODES", value_parser = parse_exit_codes, help_heading = "Success rules")]
+    pub success_codes: Option<ExitCodes>,
+
+    /// Report the run as failed when the command wrote anything to stderr
+    #[arg(long, env = "CRONBEAT_STDERR_FAILS", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Success rules")]
+    pub stderr_fails: Option<bool>,
+
+    /// Report the run as failed when it finished sooner than DUR ("finished too quickly")
+    #[arg(long, env = "CRONBEAT_MIN_RUNTIME", value_name = "DUR", value_parser = parse_duration, help_heading = "Success rules")]
+    pub min_runtime: Option<Duration>,
 
     /// Bytes of combined output kept for the finish report; 0 keeps none [default: 10240]
     #[arg(long, env = "CRONBEAT_TAIL", value_name = "BYTES", value_parser = parse_size, help_heading = "Output")]
     pub tail: Option<u64>,
+
+    /// Remove terminal escape sequences (colours, cursor moves) from the reported tail
+    #[arg(long, env = "CRONBEAT_STRIP_ANSI", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Output")]
+    pub strip_ansi: Option<bool>,
+
+    /// Replace what REGEX matches in the reported tail (its capture groups only, if it has any) with [REDACTED]; repeatable
+    #[arg(
+        long = "redact",
+        env = "CRONBEAT_REDACT",
+        value_name = "REGEX",
+        help_heading = "Output"
+    )]
+    pub redact: Vec<String>,
 
     /// Hold the command's output back and show it only when the run fails
     #[arg(short, long, env = "CRONBEAT_QUIET", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Output")]
@@ -138,6 +217,10 @@ pub struct RunArgs {
     /// Do not send the start ping
     #[arg(long, env = "CRONBEAT_NO_START_PING", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Monitors")]
     pub no_start_ping: Option<bool>,
+
+    /// While the command runs, send a progress ping every DUR (Healthchecks /log) so long jobs raise no false alarm
+    #[arg(long, env = "CRONBEAT_KEEPALIVE", value_name = "DUR", value_parser = parse_duration, help_heading = "Monitors")]
+    pub keepalive: Option<Duration>,
 
     /// Time limit of one ping attempt: connect, TLS, send and receive [default: 5s]
     #[arg(long, env = "CRONBEAT_PING_TIMEOUT", value_name = "DUR", value_parser = parse_duration, help_heading = "Monitors")]
@@ -187,6 +270,12 @@ impl RunArgs {
         }
         if absent("verbose") {
             self.verbose = None;
+        }
+        if absent("stderr_fails") {
+            self.stderr_fails = None;
+        }
+        if absent("strip_ansi") {
+            self.strip_ansi = None;
         }
         for key in crate::settings::Layer::KEYS {
             let id = if *key == "ping" { "pings" } else { key };

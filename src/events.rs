@@ -1,8 +1,9 @@
 //! The run as a stream of events: the supervisor produces them, the logger and the monitors consume them.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::outcome::Outcome;
+use crate::output::Capture;
 
 /// Everything a monitor needs to report a finished run.
 #[derive(Debug, Clone)]
@@ -28,6 +29,10 @@ pub enum Event<'a> {
     TimedOut {
         after: Duration,
     },
+    /// The command printed nothing for `--idle-timeout`: SIGTERM sent.
+    Idle {
+        after: Duration,
+    },
     /// SIGKILL sent to what was left after the grace.
     Killed {
         reason: &'a str,
@@ -35,9 +40,24 @@ pub enum Event<'a> {
     Finished(&'a Report),
 }
 
+/// The command while it runs, as a timer sees it.
+pub struct Running<'a> {
+    pub pid: u32,
+    pub since: Instant,
+    pub capture: &'a Capture,
+}
+
 /// Something that follows a run. Implementations must return quickly: the supervisor calls them inline.
 pub trait Observer {
     fn on_event(&mut self, event: &Event<'_>);
+
+    /// When this observer next wants `on_tick` while the command runs (keepalive, watchdog); `None` for never.
+    fn next_tick(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Called once `next_tick` has come, while the command runs. Must move `next_tick` on.
+    fn on_tick(&mut self, _now: Instant, _running: &Running<'_>) {}
 }
 
 /// Several observers, called in order.
@@ -47,6 +67,18 @@ impl Observer for Fanout<'_> {
     fn on_event(&mut self, event: &Event<'_>) {
         for observer in self.0.iter_mut() {
             observer.on_event(event);
+        }
+    }
+
+    fn next_tick(&self) -> Option<Instant> {
+        self.0.iter().filter_map(|o| o.next_tick()).min()
+    }
+
+    fn on_tick(&mut self, now: Instant, running: &Running<'_>) {
+        for observer in self.0.iter_mut() {
+            if observer.next_tick().is_some_and(|at| at <= now) {
+                observer.on_tick(now, running);
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod events;
 pub mod lock;
 pub mod log;
 pub mod monitor;
+pub mod notify;
 pub mod outcome;
 pub mod output;
 pub mod run;

@@ -136,6 +136,15 @@ impl Observer for Logger {
                 );
                 self.warn_event("timed_out", &msg, f);
             }
+            Event::Idle { after } => {
+                let mut f = Map::new();
+                f.insert("idle_timeout_seconds".into(), json!(after.as_secs_f64()));
+                let msg = format!(
+                    "no output for {}, sending SIGTERM",
+                    humantime::format_duration(*after)
+                );
+                self.event("idle_timeout", &msg, f);
+            }
             Event::Killed { reason } => {
                 let mut f = Map::new();
                 f.insert("reason".into(), json!(reason));
@@ -145,6 +154,7 @@ impl Observer for Logger {
                 let mut f = Map::new();
                 f.insert("run_id".into(), json!(report.run_id));
                 f.insert("outcome".into(), json!(report.outcome.word()));
+                f.insert("success".into(), json!(report.outcome.succeeded()));
                 f.insert("exit_status".into(), json!(report.outcome.exit_code()));
                 f.insert(
                     "signal".into(),

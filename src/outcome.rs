@@ -1,4 +1,8 @@
-//! How a run ended, and the exit status that tells the truth about it.
+//! How a run ended, the verdict the success rules give it, and the exit status that tells the truth.
+//!
+//! For protocols: `succeeded()` is the verdict (success rules included), `terminated()` says the run was
+//! stopped on request (neither success nor failure), `exit_code()` is the number cronbeat exits with,
+//! `word()` and `describe()` say what happened.
 
 use std::time::Duration;
 
@@ -14,13 +18,30 @@ pub enum ChildStatus {
     },
 }
 
-/// Why cronbeat stopped the command, when it did.
+/// What, besides the command's own exit, decided how the run is reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {
-    /// The `--timeout` deadline passed.
+    /// The `--timeout` deadline passed and cronbeat stopped the command.
     Timeout(Duration),
-    /// A terminating signal reached cronbeat and was forwarded.
+    /// The command printed nothing for `--idle-timeout` and cronbeat stopped it.
+    Idle(Duration),
+    /// A terminating signal reached cronbeat and was forwarded: the run was stopped on request.
     Forwarded(i32),
+    /// A non-zero exit status listed in `--success-codes`: the run counts as a success.
+    Accepted,
+    /// A success rule failed a run whose exit status alone would have been a success.
+    Rule(Rule),
+}
+
+/// A success rule that failed the run. The exit status stays the command's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Exited with a status that `--success-codes` does not list (only possible for 0).
+    Unlisted,
+    /// Wrote to stderr under `--stderr-fails`.
+    Stderr,
+    /// Finished in `took`, sooner than `--min-runtime`.
+    TooQuick { took: Duration, min: Duration },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,14 +50,58 @@ pub struct Outcome {
     pub cause: Option<Cause>,
 }
 
-pub const EXIT_TIMEOUT: i32 = 124;
 pub const EXIT_USAGE: i32 = 2;
+/// `--lock` held by another run (EX_TEMPFAIL): this run was skipped.
 pub const EXIT_LOCKED: i32 = 75;
+/// The `--timeout` deadline stopped the command (as coreutils `timeout`).
+pub const EXIT_TIMEOUT: i32 = 124;
+/// The `--idle-timeout` stopped the command: it printed nothing for too long.
+pub const EXIT_IDLE: i32 = 125;
+
+/// The success rules: which runs count as a success. They change what is reported, never the exit status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// Exit statuses that count as success; empty means just 0.
+    pub success_codes: Vec<i32>,
+    pub stderr_fails: bool,
+    pub min_runtime: Option<Duration>,
+}
+
+impl Rules {
+    /// The cause a finished run gets from the rules, if any. A run that was stopped (deadline, idle,
+    /// signal) or never started keeps its own story; a crash is never a success.
+    pub fn judge(&self, outcome: &Outcome, took: Duration, wrote_stderr: bool) -> Option<Cause> {
+        if outcome.cause.is_some() {
+            return outcome.cause;
+        }
+        let ChildStatus::Exited(code) = outcome.status else {
+            return None;
+        };
+        let listed = if self.success_codes.is_empty() {
+            code == 0
+        } else {
+            self.success_codes.contains(&code)
+        };
+        if !listed {
+            return (code == 0).then_some(Cause::Rule(Rule::Unlisted));
+        }
+        if self.stderr_fails && wrote_stderr {
+            return Some(Cause::Rule(Rule::Stderr));
+        }
+        if let Some(min) = self.min_runtime.filter(|min| took < *min) {
+            return Some(Cause::Rule(Rule::TooQuick { took, min }));
+        }
+        (code != 0).then_some(Cause::Accepted)
+    }
+}
 
 impl Outcome {
+    /// The exit status: the command's own, except when cronbeat stopped it for overrunning or idling.
     pub fn exit_code(&self) -> i32 {
-        if let Some(Cause::Timeout(_)) = self.cause {
-            return EXIT_TIMEOUT;
+        match self.cause {
+            Some(Cause::Timeout(_)) => return EXIT_TIMEOUT,
+            Some(Cause::Idle(_)) => return EXIT_IDLE,
+            _ => {}
         }
         match &self.status {
             ChildStatus::Exited(code) => *code,
@@ -45,15 +110,25 @@ impl Outcome {
         }
     }
 
+    /// The verdict: success by exit status, as amended by the success rules.
     pub fn succeeded(&self) -> bool {
-        self.exit_code() == 0
+        match self.cause {
+            Some(Cause::Accepted) => true,
+            Some(_) => false,
+            None => self.exit_code() == 0,
+        }
     }
 
-    /// The plain exit code, when the command exited on its own terms (no deadline, no signal, no exec failure).
+    /// Stopped by a forwarded SIGTERM, SIGINT, SIGHUP or SIGQUIT: a requested end, not a failure.
+    pub fn terminated(&self) -> bool {
+        matches!(self.cause, Some(Cause::Forwarded(_)))
+    }
+
+    /// The exit code when the command exited on its own terms and nothing but that code decides the
+    /// verdict (no deadline, no signal, no exec failure, no success rule).
     pub fn plain_exit(&self) -> Option<i32> {
         match (&self.status, self.cause) {
-            (_, Some(Cause::Timeout(_))) => None,
-            (ChildStatus::Exited(code), _) => Some(*code),
+            (ChildStatus::Exited(code), None) => Some(*code),
             _ => None,
         }
     }
@@ -66,25 +141,45 @@ impl Outcome {
             ChildStatus::NotStarted { reason, .. } => format!("could not start: {reason}"),
         };
         match self.cause {
+            None => what,
             Some(Cause::Timeout(limit)) => format!(
                 "timed out after {} and was stopped ({what})",
                 humantime::format_duration(limit)
             ),
-            Some(Cause::Forwarded(sig)) => {
-                format!("{what} after cronbeat forwarded {}", signal_name(sig))
+            Some(Cause::Idle(limit)) => format!(
+                "no output for {} and was stopped ({what})",
+                humantime::format_duration(limit)
+            ),
+            Some(Cause::Forwarded(sig)) if self.status == ChildStatus::Signaled(sig) => {
+                format!("terminated by {}", signal_name(sig))
             }
-            None => what,
+            Some(Cause::Forwarded(sig)) => format!("terminated by {} ({what})", signal_name(sig)),
+            Some(Cause::Accepted) => format!("{what}, a success code"),
+            Some(Cause::Rule(Rule::Unlisted)) => {
+                format!("{what}, which --success-codes does not count as success")
+            }
+            Some(Cause::Rule(Rule::Stderr)) => {
+                format!("wrote to stderr, a failure under --stderr-fails ({what})")
+            }
+            Some(Cause::Rule(Rule::TooQuick { took, min })) => format!(
+                "finished too quickly: after {}, sooner than the minimum runtime {} ({what})",
+                round(took),
+                humantime::format_duration(min)
+            ),
         }
     }
 
-    /// A one-word outcome for logs and monitors.
+    /// A one-word outcome for logs, JSON and monitors: success, failure, timeout, idle, terminated,
+    /// signal, not_started.
     pub fn word(&self) -> &'static str {
         match (&self.status, self.cause) {
             (_, Some(Cause::Timeout(_))) => "timeout",
+            (_, Some(Cause::Idle(_))) => "idle",
+            (_, Some(Cause::Forwarded(_))) => "terminated",
             (ChildStatus::NotStarted { .. }, _) => "not_started",
             (ChildStatus::Signaled(_), _) => "signal",
-            (ChildStatus::Exited(0), _) => "success",
-            (ChildStatus::Exited(_), _) => "failure",
+            _ if self.succeeded() => "success",
+            _ => "failure",
         }
     }
 
@@ -94,6 +189,16 @@ impl Outcome {
             _ => None,
         }
     }
+}
+
+/// A duration as people read it: whole seconds from ten seconds on, milliseconds below.
+pub fn round(d: Duration) -> humantime::FormattedDuration {
+    let rounded = if d >= Duration::from_secs(10) {
+        Duration::from_secs(d.as_secs_f64().round() as u64)
+    } else {
+        Duration::from_millis(d.as_millis() as u64)
+    };
+    humantime::format_duration(rounded)
 }
 
 pub fn signal_name(sig: i32) -> String {
@@ -118,6 +223,8 @@ mod tests {
         let timeout = Some(Cause::Timeout(Duration::from_secs(1)));
         assert_eq!(outcome(ChildStatus::Exited(0), timeout).exit_code(), 124);
         assert_eq!(outcome(ChildStatus::Signaled(9), timeout).exit_code(), 124);
+        let idle = Some(Cause::Idle(Duration::from_secs(1)));
+        assert_eq!(outcome(ChildStatus::Signaled(15), idle).exit_code(), 125);
         let nf = ChildStatus::NotStarted {
             code: 127,
             reason: "x".into(),
@@ -125,10 +232,16 @@ mod tests {
         assert_eq!(outcome(nf, None).exit_code(), 127);
         let fwd = Some(Cause::Forwarded(15));
         assert_eq!(outcome(ChildStatus::Exited(0), fwd).exit_code(), 0);
+        let rule = Some(Cause::Rule(Rule::Stderr));
+        assert_eq!(outcome(ChildStatus::Exited(0), rule).exit_code(), 0);
+        assert_eq!(
+            outcome(ChildStatus::Exited(3), Some(Cause::Accepted)).exit_code(),
+            3
+        );
     }
 
     #[test]
-    fn descriptions() {
+    fn descriptions_and_words() {
         let o = outcome(
             ChildStatus::Signaled(9),
             Some(Cause::Timeout(Duration::from_secs(2))),
@@ -138,5 +251,81 @@ mod tests {
             "timed out after 2s and was stopped (killed by SIGKILL)"
         );
         assert_eq!(o.word(), "timeout");
+        let o = outcome(
+            ChildStatus::Signaled(15),
+            Some(Cause::Idle(Duration::from_secs(3))),
+        );
+        assert_eq!(
+            o.describe(),
+            "no output for 3s and was stopped (killed by SIGTERM)"
+        );
+        assert_eq!(o.word(), "idle");
+        let o = outcome(ChildStatus::Signaled(15), Some(Cause::Forwarded(15)));
+        assert_eq!(o.describe(), "terminated by SIGTERM");
+        assert_eq!(o.word(), "terminated");
+        assert!(!o.succeeded() && o.terminated());
+        let o = outcome(ChildStatus::Exited(0), Some(Cause::Forwarded(2)));
+        assert_eq!(o.describe(), "terminated by SIGINT (exited with status 0)");
+        let o = outcome(ChildStatus::Exited(3), Some(Cause::Accepted));
+        assert_eq!(o.word(), "success");
+        assert!(o.succeeded());
+        let o = outcome(ChildStatus::Exited(0), Some(Cause::Rule(Rule::Stderr)));
+        assert_eq!(o.word(), "failure");
+        assert!(!o.succeeded());
+    }
+
+    #[test]
+    fn rules() {
+        let exited = |code| outcome(ChildStatus::Exited(code), None);
+        let second = Duration::from_secs(1);
+        let plain = Rules::default();
+        assert_eq!(plain.judge(&exited(0), second, true), None);
+        assert_eq!(plain.judge(&exited(1), second, false), None);
+
+        let codes = Rules {
+            success_codes: vec![0, 3],
+            ..Rules::default()
+        };
+        assert_eq!(
+            codes.judge(&exited(3), second, false),
+            Some(Cause::Accepted)
+        );
+        assert_eq!(codes.judge(&exited(0), second, false), None);
+        assert_eq!(codes.judge(&exited(1), second, false), None);
+        let only_three = Rules {
+            success_codes: vec![3],
+            ..Rules::default()
+        };
+        assert_eq!(
+            only_three.judge(&exited(0), second, false),
+            Some(Cause::Rule(Rule::Unlisted))
+        );
+
+        let strict = Rules {
+            success_codes: vec![0, 3],
+            stderr_fails: true,
+            min_runtime: Some(2 * second),
+        };
+        assert_eq!(
+            strict.judge(&exited(3), 3 * second, true),
+            Some(Cause::Rule(Rule::Stderr))
+        );
+        assert_eq!(
+            strict.judge(&exited(0), second, false),
+            Some(Cause::Rule(Rule::TooQuick {
+                took: second,
+                min: 2 * second
+            }))
+        );
+        assert_eq!(strict.judge(&exited(0), 3 * second, false), None);
+        // A failure stays a plain failure; a crash or a stopped run is not judged again.
+        assert_eq!(strict.judge(&exited(1), second, true), None);
+        let crashed = outcome(ChildStatus::Signaled(11), None);
+        assert_eq!(strict.judge(&crashed, second, true), None);
+        let stopped = outcome(ChildStatus::Exited(0), Some(Cause::Forwarded(15)));
+        assert_eq!(
+            strict.judge(&stopped, second, true),
+            Some(Cause::Forwarded(15))
+        );
     }
 }

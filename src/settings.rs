@@ -7,14 +7,18 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::cli::{LogFormat, RunArgs};
+use crate::cli::{JitterSeed, LogFormat, Overlap, RunArgs};
 use crate::monitor::WebhookConfig;
+use crate::outcome::Rules;
+use crate::output::Hygiene;
 use crate::{monitor, units};
 
 pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(10);
 pub const DEFAULT_TAIL: u64 = 10 * 1024;
 pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_PING_RETRIES: u32 = 3;
+/// How long a replacing run waits for the lock after killing the run it replaces, unless `--lock-wait` says.
+pub const DEFAULT_REPLACE_WAIT: Duration = Duration::from_secs(5);
 
 /// A size in the config file: a number of bytes or a string such as "10K".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,13 +98,23 @@ pub struct Layer {
     pub command: Option<Vec<String>>,
     pub timeout: Option<units::Duration>,
     pub kill_after: Option<units::Duration>,
+    pub idle_timeout: Option<units::Duration>,
     pub lock: Option<PathBuf>,
+    pub overlap: Option<Overlap>,
+    pub lock_wait: Option<units::Duration>,
     pub jitter: Option<units::Duration>,
+    pub jitter_seed: Option<JitterSeed>,
+    pub success_codes: Option<units::ExitCodes>,
+    pub stderr_fails: Option<bool>,
+    pub min_runtime: Option<units::Duration>,
     pub tail: Option<Size>,
+    pub strip_ansi: Option<bool>,
+    pub redact: Option<OneOrMany>,
     pub quiet: Option<bool>,
     pub ping: Option<OneOrMany>,
     pub ping_file: Option<PathBuf>,
     pub no_start_ping: Option<bool>,
+    pub keepalive: Option<units::Duration>,
     pub ping_timeout: Option<units::Duration>,
     pub ping_retries: Option<u32>,
     pub verbose: Option<bool>,
@@ -136,13 +150,23 @@ layer_fields!(
     command,
     timeout,
     kill_after,
+    idle_timeout,
     lock,
+    overlap,
+    lock_wait,
     jitter,
+    jitter_seed,
+    success_codes,
+    stderr_fails,
+    min_runtime,
     tail,
+    strip_ansi,
+    redact,
     quiet,
     ping,
     ping_file,
     no_start_ping,
+    keepalive,
     ping_timeout,
     ping_retries,
     verbose,
@@ -166,13 +190,23 @@ impl Layer {
             command: None,
             timeout: args.timeout,
             kill_after: args.kill_after,
+            idle_timeout: args.idle_timeout,
             lock: args.lock.clone(),
+            overlap: args.overlap,
+            lock_wait: args.lock_wait,
             jitter: args.jitter,
+            jitter_seed: args.jitter_seed,
+            success_codes: args.success_codes.clone(),
+            stderr_fails: args.stderr_fails,
+            min_runtime: args.min_runtime,
             tail: args.tail.map(Size),
+            strip_ansi: args.strip_ansi,
+            redact: (!args.redact.is_empty()).then(|| OneOrMany::Many(args.redact.clone())),
             quiet: args.quiet,
             ping,
             ping_file: args.ping_file.clone(),
             no_start_ping: args.no_start_ping,
+            keepalive: args.keepalive,
             ping_timeout: args.ping_timeout,
             ping_retries: args.ping_retries,
             verbose: args.verbose,
@@ -189,13 +223,20 @@ pub struct Settings {
     pub job: Option<String>,
     pub timeout: Option<Duration>,
     pub kill_after: Duration,
+    pub idle_timeout: Option<Duration>,
     pub lock: Option<PathBuf>,
+    pub overlap: Overlap,
+    pub lock_wait: Option<Duration>,
     pub jitter: Option<Duration>,
+    pub jitter_seed: JitterSeed,
+    pub rules: Rules,
     pub tail: usize,
+    pub hygiene: Hygiene,
     pub quiet: bool,
     /// Monitor specifications, as written (`URL` or `KIND+URL`).
     pub pings: Vec<String>,
     pub start_ping: bool,
+    pub keepalive: Option<Duration>,
     pub ping_timeout: Duration,
     pub ping_retries: u32,
     pub verbose: bool,
@@ -278,6 +319,21 @@ impl Settings {
             .ok_or_else(|| {
                 Invalid::new("tail", format!("{tail} bytes is too large (at most 1GiB)"))
             })?;
+        if merged.lock.is_none() {
+            if merged.overlap.is_some() {
+                return Err(Invalid::new("overlap", "needs a lock file (--lock)"));
+            }
+            if merged.lock_wait.is_some() {
+                return Err(Invalid::new("lock_wait", "needs a lock file (--lock)"));
+            }
+        }
+        let hygiene = Hygiene::new(
+            merged.strip_ansi.unwrap_or(false),
+            &merged.redact.map(OneOrMany::into_vec).unwrap_or_default(),
+        )
+        .map_err(|e| Invalid::new("redact", e))?;
+        let positive =
+            |d: Option<units::Duration>| d.map(units::Duration::get).filter(|t| !t.is_zero());
         Ok(Settings {
             command,
             job,
@@ -288,15 +344,23 @@ impl Settings {
             kill_after: merged
                 .kill_after
                 .map_or(DEFAULT_KILL_AFTER, units::Duration::get),
+            idle_timeout: positive(merged.idle_timeout),
             lock: merged.lock,
-            jitter: merged
-                .jitter
-                .map(units::Duration::get)
-                .filter(|t| !t.is_zero()),
+            overlap: merged.overlap.unwrap_or_default(),
+            lock_wait: merged.lock_wait.map(units::Duration::get),
+            jitter: positive(merged.jitter),
+            jitter_seed: merged.jitter_seed.unwrap_or_default(),
+            rules: Rules {
+                success_codes: merged.success_codes.map(|c| c.0).unwrap_or_default(),
+                stderr_fails: merged.stderr_fails.unwrap_or(false),
+                min_runtime: positive(merged.min_runtime),
+            },
             tail,
+            hygiene,
             quiet: merged.quiet.unwrap_or(false),
             pings,
             start_ping: !merged.no_start_ping.unwrap_or(false),
+            keepalive: positive(merged.keepalive),
             ping_timeout,
             ping_retries: merged.ping_retries.unwrap_or(DEFAULT_PING_RETRIES),
             verbose: merged.verbose.unwrap_or(false),

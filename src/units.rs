@@ -73,6 +73,59 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     value.checked_mul(multiplier).ok_or_else(bad)
 }
 
+/// Exit statuses that count as success, written `0,3` or with ranges `0,10-12`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitCodes(pub Vec<i32>);
+
+impl<'de> serde::Deserialize<'de> for ExitCodes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(i64),
+            Many(Vec<i64>),
+            Text(String),
+        }
+        let numbers = match Raw::deserialize(d)? {
+            Raw::Text(t) => return parse_exit_codes(&t).map_err(serde::de::Error::custom),
+            Raw::One(n) => vec![n],
+            Raw::Many(v) => v,
+        };
+        numbers
+            .into_iter()
+            .map(|n| exit_code(&n.to_string()))
+            .collect::<Result<Vec<_>, _>>()
+            .map(ExitCodes)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+pub fn parse_exit_codes(text: &str) -> Result<ExitCodes, String> {
+    let mut codes = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        match part.split_once('-') {
+            Some((low, high)) => {
+                let (low, high) = (exit_code(low)?, exit_code(high)?);
+                if low > high {
+                    return Err(format!("invalid exit status range {part:?}"));
+                }
+                codes.extend(low..=high);
+            }
+            None => codes.push(exit_code(part)?),
+        }
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    Ok(ExitCodes(codes))
+}
+
+fn exit_code(text: &str) -> Result<i32, String> {
+    text.trim()
+        .parse::<u8>()
+        .map(i32::from)
+        .map_err(|_| format!("invalid exit status {text:?} (expected 0-255, e.g. 0,3 or 0,10-12)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +152,15 @@ mod tests {
         assert!(parse_size("ten").unwrap_err().contains("ten"));
         assert!(parse_size("5X").is_err());
         assert!(parse_size("99999999999999999999G").is_err());
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(parse_exit_codes("0,3").unwrap().0, vec![0, 3]);
+        assert_eq!(parse_exit_codes(" 3, 0-2 ").unwrap().0, vec![0, 1, 2, 3]);
+        assert!(parse_exit_codes("256").unwrap_err().contains("256"));
+        assert!(parse_exit_codes("0,").is_err());
+        assert!(parse_exit_codes("5-1").is_err());
+        assert!(parse_exit_codes("-1").is_err());
     }
 }

@@ -53,10 +53,11 @@ impl Protocol for BetterStack {
     }
 
     fn finish(&mut self, _run: &RunInfo, report: &Report) -> Vec<Action> {
+        // The verdict decides (success codes and rules included); a plain failing exit keeps its code.
         let suffix = match report.outcome.plain_exit() {
-            Some(0) => None,
-            Some(code) => Some(code.to_string()),
-            None => Some("fail".to_string()),
+            _ if report.outcome.succeeded() => None,
+            Some(code) if code != 0 => Some(code.to_string()),
+            _ => Some("fail".to_string()),
         };
         vec![Action::Http(HttpRequest::post(
             self.url(suffix.as_deref()),

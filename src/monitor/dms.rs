@@ -57,13 +57,23 @@ impl Protocol for DeadMansSnitch {
     fn finish(&mut self, _run: &RunInfo, report: &Report) -> Vec<Action> {
         let message = report_message(report, MESSAGE_LIMIT);
         vec![Action::Http(HttpRequest::get(
-            self.url(report.outcome.exit_code(), &message),
+            self.url(status(report), &message),
         ))]
     }
 
     /// A check-in would count as a run; nothing is sent.
     fn log(&mut self, _run: &RunInfo, _message: &str) -> Vec<Action> {
         Vec::new()
+    }
+}
+
+/// The `s=` DMS reads as the verdict: 0 for a success (success codes included), else the exit status,
+/// or 1 when a rule failed a run that exited 0.
+fn status(report: &Report) -> i32 {
+    match report.outcome.exit_code() {
+        _ if report.outcome.succeeded() => 0,
+        0 => 1,
+        code => code,
     }
 }
 

@@ -5,7 +5,7 @@
 use reqwest::Url;
 
 use super::delivery::{HttpRequest, Response};
-use super::protocol::{tail_within, Action, Protocol, RunInfo};
+use super::protocol::{report_body, tail_within, Action, Protocol, RunInfo};
 use super::redact::redact;
 use crate::events::Report;
 
@@ -30,6 +30,14 @@ impl Healthchecks {
             base,
             body_limit: DEFAULT_BODY_LIMIT,
         })
+    }
+
+    /// `POST base/suffix` with the tail and one line saying what happened, within the body limit.
+    fn with_line(&self, suffix: &str, run: &RunInfo, report: &Report) -> HttpRequest {
+        HttpRequest::post(
+            self.url(suffix, &run.run_id),
+            report_body(report, self.body_limit),
+        )
     }
 
     /// `base/suffix?<base query>&rid=R`; a trailing slash on the base is dropped (Healthchecks 404s on `//`).
@@ -59,18 +67,17 @@ impl Protocol for Healthchecks {
     }
 
     fn finish(&mut self, run: &RunInfo, report: &Report) -> Vec<Action> {
-        let request = match report.outcome.plain_exit() {
+        let outcome = &report.outcome;
+        let request = match outcome.plain_exit() {
             Some(code) => HttpRequest::post(
                 self.url(&code.to_string(), &run.run_id),
                 tail_within(&report.tail, self.body_limit).to_vec(),
             ),
-            None => {
-                let line = format!("\ncronbeat: {}\n", report.outcome.describe());
-                let room = self.body_limit.saturating_sub(line.len());
-                let mut body = tail_within(&report.tail, room).to_vec();
-                body.extend_from_slice(&line.as_bytes()[..line.len().min(self.body_limit)]);
-                HttpRequest::post(self.url("fail", &run.run_id), body)
-            }
+            // A requested stop is not a failure: a note, and the check's own grace decides.
+            None if outcome.terminated() => self.with_line("log", run, report),
+            // A success code other than 0, or a failure by rule: the verdict, with the reason.
+            None if outcome.succeeded() => self.with_line("0", run, report),
+            None => self.with_line("fail", run, report),
         };
         vec![Action::Http(request)]
     }

@@ -27,7 +27,15 @@ pub const ALL: [&str; 6] = [
 
 /// The values `cronbeat_outcome{outcome=…}` always has, so alerts can test for 0; see `Outcome::word`.
 /// A word not listed here still gets its sample.
-pub const OUTCOMES: [&str; 5] = ["success", "failure", "timeout", "signal", "not_started"];
+pub const OUTCOMES: [&str; 7] = [
+    "success",
+    "failure",
+    "timeout",
+    "idle",
+    "terminated",
+    "signal",
+    "not_started",
+];
 
 fn help(name: &str) -> &'static str {
     match name {

@@ -18,16 +18,17 @@ mod webhook;
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Map};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 pub use delivery::RetryPolicy;
-pub use protocol::{Action, Protocol, RunInfo};
+pub use protocol::{progress_message, Action, Protocol, RunInfo};
 pub use redact::redact;
 pub use webhook::WebhookConfig;
 
-use crate::events::{Event, Observer, Report};
+use crate::events::{Event, Observer, Report, Running};
 use crate::log::Logger;
 
 /// The `KIND+` prefixes `--ping` accepts (besides `textfile:PATH`).
@@ -123,6 +124,8 @@ pub fn host_name() -> String {
 enum Message {
     Start,
     Log(String),
+    /// A keepalive: the run is still going after this long.
+    Progress(Duration),
     Finish(Arc<Report>),
 }
 
@@ -131,6 +134,7 @@ impl Message {
         match self {
             Message::Start => "start",
             Message::Log(_) => "log",
+            Message::Progress(_) => "progress",
             Message::Finish(_) => "finish",
         }
     }
@@ -140,6 +144,8 @@ pub struct Monitors {
     senders: Vec<UnboundedSender<Message>>,
     thread: Option<JoinHandle<()>>,
     start_ping: bool,
+    keepalive: Option<Duration>,
+    next_keepalive: Option<Instant>,
 }
 
 impl Monitors {
@@ -156,6 +162,8 @@ impl Monitors {
                 senders: Vec::new(),
                 thread: None,
                 start_ping,
+                keepalive: None,
+                next_keepalive: None,
             };
         }
         let mut senders = Vec::new();
@@ -173,7 +181,14 @@ impl Monitors {
             senders,
             thread,
             start_ping,
+            keepalive: None,
+            next_keepalive: None,
         }
+    }
+
+    /// While the command runs, a progress ping every `every` (`--keepalive`).
+    pub fn keepalive(&mut self, every: Option<Duration>) {
+        self.keepalive = every.filter(|d| !d.is_zero());
     }
 
     /// Sends a message to every monitor (Healthchecks `/log`), after any start ping.
@@ -199,13 +214,32 @@ impl Monitors {
 impl Observer for Monitors {
     fn on_event(&mut self, event: &Event<'_>) {
         match event {
-            Event::Started { .. } if self.start_ping => self.broadcast(|| Message::Start),
+            Event::Started { pid, .. } => {
+                if self.start_ping {
+                    self.broadcast(|| Message::Start);
+                }
+                if pid.is_some() && !self.senders.is_empty() {
+                    self.next_keepalive = self.keepalive.map(|every| Instant::now() + every);
+                }
+            }
             Event::Finished(report) => {
+                self.next_keepalive = None;
                 let report = Arc::new((*report).clone());
                 self.broadcast(|| Message::Finish(report.clone()));
             }
             _ => {}
         }
+    }
+
+    fn next_tick(&self) -> Option<Instant> {
+        self.next_keepalive
+    }
+
+    fn on_tick(&mut self, now: Instant, running: &Running<'_>) {
+        let elapsed = now.saturating_duration_since(running.since);
+        self.broadcast(|| Message::Progress(elapsed));
+        // From now, not from the missed slot: a stalled loop sends one ping, not a burst.
+        self.next_keepalive = self.keepalive.map(|every| now + every);
     }
 }
 
@@ -267,9 +301,14 @@ async fn follow(
     logger: Logger,
 ) {
     while let Some(message) = rx.recv().await {
+        // A slow monitor must not make keepalives pile up in front of the finish: only the latest counts.
+        if matches!(message, Message::Progress(_)) && !rx.is_empty() {
+            continue;
+        }
         let actions = match &message {
             Message::Start => protocol.start(&run),
             Message::Log(text) => protocol.log(&run, text),
+            Message::Progress(elapsed) => protocol.progress(&run, *elapsed),
             Message::Finish(report) => protocol.finish(&run, report),
         };
         for action in actions {

@@ -35,8 +35,13 @@ pub trait Protocol: Send {
     fn target(&self) -> String;
     fn start(&mut self, run: &RunInfo) -> Vec<Action>;
     fn finish(&mut self, run: &RunInfo, report: &Report) -> Vec<Action>;
-    /// A message that is neither start nor finish: a test ping from `check`, a keepalive, a skipped run.
+    /// A message that is neither start nor finish: a test ping from `check`, a skipped run.
     fn log(&mut self, run: &RunInfo, message: &str) -> Vec<Action>;
+    /// A `--keepalive` ping: the run is still going after `elapsed`. Protocols with a progress state
+    /// (a tick, an in-progress check-in) override this; the rest send a log message.
+    fn progress(&mut self, run: &RunInfo, elapsed: Duration) -> Vec<Action> {
+        self.log(run, &progress_message(elapsed))
+    }
     /// Called with each successful HTTP answer, for protocols that adapt to the server.
     fn on_response(&mut self, _response: &Response) {}
 }
@@ -93,6 +98,11 @@ pub fn seconds(duration: Duration) -> String {
 /// Unix time in seconds (millisecond precision).
 pub fn unix_seconds(time: SystemTime) -> String {
     seconds(time.duration_since(UNIX_EPOCH).unwrap_or_default())
+}
+
+/// The text of a keepalive for protocols that carry a message.
+pub fn progress_message(elapsed: Duration) -> String {
+    format!("still running after {}", crate::outcome::round(elapsed))
 }
 
 /// The tail for a report body: at most `limit` bytes, the end kept, cut on a UTF-8 boundary where one is near.

@@ -14,6 +14,8 @@
 //! - `checkin_margin`, `max_runtime`: minutes, or a duration (`90s`, `2h`) rounded up to whole minutes.
 //! - `timezone` (e.g. `Europe/Berlin`), `failure_issue_threshold`, `recovery_threshold`.
 
+use std::time::Duration;
+
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use reqwest::Url;
 use serde_json::{json, Map, Value};
@@ -202,6 +204,11 @@ impl Protocol for Sentry {
     /// Sentry has no message check-in: nothing is sent.
     fn log(&mut self, _run: &RunInfo, _message: &str) -> Vec<Action> {
         Vec::new()
+    }
+
+    /// A keepalive repeats `in_progress` with the same check-in id, which keeps the check-in open.
+    fn progress(&mut self, run: &RunInfo, _elapsed: Duration) -> Vec<Action> {
+        vec![self.check_in(run, "in_progress", None)]
     }
 }
 

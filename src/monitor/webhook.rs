@@ -19,6 +19,7 @@
 //! `host` and `event` have values; the others are empty. Each template must be valid JSON once filled.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Url};
@@ -26,7 +27,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::delivery::HttpRequest;
-use super::protocol::{http_url, seconds, Action, Protocol, RunInfo};
+use super::protocol::{http_url, progress_message, seconds, Action, Protocol, RunInfo};
 use super::redact::redact;
 use crate::events::Report;
 use crate::outcome::signal_name;
@@ -45,6 +46,7 @@ pub struct WebhookConfig {
     pub success: Option<String>,
     pub failure: Option<String>,
     pub log: Option<String>,
+    pub progress: Option<String>,
 }
 
 pub struct Webhook {
@@ -68,6 +70,7 @@ const PLACEHOLDERS: [&str; 10] = [
 ];
 
 /// What one event knows about the run.
+#[derive(Clone)]
 struct Fields {
     event: &'static str,
     run_id: String,
@@ -227,7 +230,15 @@ impl Webhook {
             ("start", &self.templates.start, Fields::new("start", &run)),
             ("success", &self.templates.success, finished("success")),
             ("failure", &self.templates.failure, finished("failure")),
-            ("log", &self.templates.log, log),
+            ("log", &self.templates.log, log.clone()),
+            (
+                "progress",
+                &self.templates.progress,
+                Fields {
+                    event: "progress",
+                    ..log
+                },
+            ),
         ];
         for (event, template, fields) in cases {
             if let Some(template) = template {
@@ -287,6 +298,15 @@ impl Protocol for Webhook {
             ..Fields::new("log", run)
         };
         vec![self.request(self.templates.log.as_ref(), &fields)]
+    }
+
+    fn progress(&mut self, run: &RunInfo, elapsed: Duration) -> Vec<Action> {
+        let fields = Fields {
+            message: Some(progress_message(elapsed)),
+            duration: Some(seconds(elapsed)),
+            ..Fields::new("progress", run)
+        };
+        vec![self.request(self.templates.progress.as_ref(), &fields)]
     }
 }
 

@@ -1,10 +1,12 @@
 //! The command's output: passed through byte for byte, a bounded tail kept for the report,
 //! or held back in a spool with `--quiet`.
 
+mod hygiene;
 mod pump;
 mod spool;
 mod tail;
 
+pub use hygiene::{strip_ansi, Hygiene};
 pub use pump::{Capture, Pump};
 pub use spool::Spool;
 pub use tail::Tail;

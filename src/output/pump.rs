@@ -42,6 +42,12 @@ impl Capture {
         lock(&self.tail).contents()
     }
 
+    /// The tail and how many bytes were printed in all, read together.
+    pub fn tail_and_total(&self) -> (Vec<u8>, u64) {
+        let tail = lock(&self.tail);
+        (tail.contents(), tail.total_seen())
+    }
+
     pub fn saw_stderr(&self) -> bool {
         self.saw_stderr.load(Ordering::Relaxed)
     }
@@ -60,14 +66,19 @@ impl Capture {
         }
     }
 
-    /// Records one chunk; returns an error only when writing to cronbeat's own stream failed.
-    fn deliver(&self, stream: Stream, chunk: &[u8]) -> io::Result<()> {
+    /// Notes when and where output came, and keeps it in the tail.
+    fn record(&self, stream: Stream, chunk: &[u8]) {
         self.last_output_ms
             .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
         if stream == Stream::Stderr {
             self.saw_stderr.store(true, Ordering::Relaxed);
         }
         lock(&self.tail).push(chunk);
+    }
+
+    /// Records one chunk and passes it on; returns an error only when writing to cronbeat's own stream failed.
+    fn deliver(&self, stream: Stream, chunk: &[u8]) -> io::Result<()> {
+        self.record(stream, chunk);
         let mut spool = lock(&self.spool);
         if let Some(held) = spool.as_mut() {
             if held.record(stream, chunk).is_ok() {
@@ -219,7 +230,7 @@ fn copy(
                 forwarding = false;
             }
         } else {
-            lock(&capture.tail).push(chunk);
+            capture.record(stream, chunk);
         }
     }
 }

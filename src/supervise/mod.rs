@@ -13,9 +13,9 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
-use crate::events::{Event, Observer, Report};
-use crate::outcome::{Cause, ChildStatus, Outcome};
-use crate::output::{Capture, Pump, Spool, Stream};
+use crate::events::{Event, Observer, Report, Running};
+use crate::outcome::{Cause, ChildStatus, Outcome, Rules};
+use crate::output::{Capture, Hygiene, Pump, Spool, Stream};
 pub use signals::SignalPipe;
 
 /// After the group is gone, a pipe still silent this long is held by an escaped process: stop reading.
@@ -31,9 +31,12 @@ pub struct Plan {
     pub command: Vec<OsString>,
     pub run_id: String,
     pub timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
     pub kill_after: Duration,
     pub tail: usize,
     pub quiet: bool,
+    pub rules: Rules,
+    pub hygiene: Hygiene,
 }
 
 pub struct Finished {
@@ -91,9 +94,14 @@ pub fn run(plan: &Plan, signals: &SignalPipe, observer: &mut dyn Observer) -> Fi
         pid: Some(spawned.pid),
     });
 
-    let (status, cause) = watch(plan, pid, start, signals, observer);
+    let (status, cause) = watch(plan, pid, start, &capture, signals, observer);
     drop(foreground);
-    clean_up_group(pid, plan.kill_after, signals, observer);
+    let running = Running {
+        pid: spawned.pid,
+        since: start,
+        capture: &capture,
+    };
+    clean_up_group(pid, plan.kill_after, signals, observer, &running);
     drain(pumps, &finished_rx, pid);
 
     let status = match status {
@@ -116,46 +124,67 @@ fn finish(
     capture: Arc<Capture>,
     started_at: SystemTime,
     start: Instant,
-    outcome: Outcome,
+    mut outcome: Outcome,
     observer: &mut dyn Observer,
 ) -> Finished {
-    let tail = capture.tail();
+    let duration = start.elapsed();
+    outcome.cause = plan.rules.judge(&outcome, duration, capture.saw_stderr());
+    let (kept, seen) = capture.tail_and_total();
     let report = Report {
         run_id: plan.run_id.clone(),
         started_at,
-        duration: start.elapsed(),
+        duration,
         outcome,
-        tail,
+        tail: plan.hygiene.report_tail(&kept, seen),
     };
     observer.on_event(&Event::Finished(&report));
     Finished { report, capture }
 }
 
-/// Waits for the main child, enforcing the deadline and relaying signals, until it has exited.
+/// Waits for the main child, enforcing the deadline and the idle timeout, relaying signals and
+/// running the observers' timers, until it has exited.
 fn watch(
     plan: &Plan,
     pid: Pid,
     start: Instant,
+    capture: &Capture,
     signals: &SignalPipe,
     observer: &mut dyn Observer,
 ) -> (WaitStatus, Option<Cause>) {
     let deadline = plan.timeout.map(|t| start + t);
     let mut cause: Option<Cause> = None;
-    let mut timed_out = false;
+    // Set once cronbeat itself stopped the command (deadline or idle): the first reason stands.
+    let mut enforced = false;
     let mut kill_at: Option<Instant> = None;
     let mut killed = false;
+    let running = Running {
+        pid: pid.as_raw() as u32,
+        since: start,
+        capture,
+    };
     loop {
         if let Some(status) = reaper::reap(pid) {
             return (status, cause);
         }
         let now = Instant::now();
-        if let (Some(limit), Some(at)) = (plan.timeout, deadline) {
-            if !timed_out && now >= at {
-                timed_out = true;
-                if !matches!(cause, Some(Cause::Forwarded(_))) {
-                    cause = Some(Cause::Timeout(limit));
+        let silent_until = plan.idle_timeout.map(|idle| capture.last_output() + idle);
+        if !enforced {
+            let stop = match (plan.timeout, deadline, plan.idle_timeout, silent_until) {
+                (Some(limit), Some(at), _, _) if now >= at => {
+                    observer.on_event(&Event::TimedOut { after: limit });
+                    Some(Cause::Timeout(limit))
                 }
-                observer.on_event(&Event::TimedOut { after: limit });
+                (_, _, Some(idle), Some(at)) if now >= at => {
+                    observer.on_event(&Event::Idle { after: idle });
+                    Some(Cause::Idle(idle))
+                }
+                _ => None,
+            };
+            if let Some(stop) = stop {
+                enforced = true;
+                if !matches!(cause, Some(Cause::Forwarded(_))) {
+                    cause = Some(stop);
+                }
                 terminate(pid);
                 kill_at =
                     Some(kill_at.map_or(now + plan.kill_after, |k| k.min(now + plan.kill_after)));
@@ -170,10 +199,18 @@ fn watch(
                 reaper::signal_group(pid, Signal::SIGKILL);
             }
         }
-        let next = [deadline.filter(|_| !timed_out), kill_at.filter(|_| !killed)]
-            .into_iter()
-            .flatten()
-            .min();
+        if observer.next_tick().is_some_and(|at| at <= now) {
+            observer.on_tick(now, &running);
+        }
+        let next = [
+            deadline.filter(|_| !enforced),
+            silent_until.filter(|_| !enforced),
+            kill_at.filter(|_| !killed),
+            observer.next_tick(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
         for sig in signals.wait(wait) {
             if sig == Signal::SIGCHLD {
@@ -202,7 +239,14 @@ fn terminate(group: Pid) {
 }
 
 /// What is left of the group after the main child exited: SIGTERM, the grace, then SIGKILL.
-fn clean_up_group(group: Pid, grace: Duration, signals: &SignalPipe, observer: &mut dyn Observer) {
+/// The observers' timers keep running meanwhile: the job is not over while its leftovers live.
+fn clean_up_group(
+    group: Pid,
+    grace: Duration,
+    signals: &SignalPipe,
+    observer: &mut dyn Observer,
+    running: &Running<'_>,
+) {
     if !reaper::group_alive(group) {
         return;
     }
@@ -217,6 +261,10 @@ fn clean_up_group(group: Pid, grace: Duration, signals: &SignalPipe, observer: &
                 reason: "processes left in the command's group after the grace",
             });
             reaper::signal_group(group, Signal::SIGKILL);
+        }
+        let now = Instant::now();
+        if observer.next_tick().is_some_and(|at| at <= now) {
+            observer.on_tick(now, running);
         }
         for sig in signals.wait(Some(GROUP_POLL)) {
             if sig != Signal::SIGCHLD {

@@ -32,6 +32,10 @@ pub fn spawn(argv: &[OsString], run_id: &str) -> Result<Spawned, SpawnError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // cronbeat answers systemd itself; a command that also did would report ready too early.
+    for name in crate::notify::VARIABLES {
+        command.env_remove(name);
+    }
     let mut child = command.spawn().map_err(|e| classify(program, &e))?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
