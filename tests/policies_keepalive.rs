@@ -83,3 +83,52 @@ fn keepalive_from_the_environment_and_the_config_file() {
         );
     }
 }
+
+#[test]
+fn sentry_keepalives_repeat_in_progress_with_the_same_check_in_id() {
+    let server = Server::start();
+    let dsn = server.url().replacen("http://", "http://KEY@", 1);
+    let out = run(cronbeat()
+        .args(["--ping", &format!("sentry+{dsn}/42?monitor=nightly")])
+        .args(["--keepalive", "300ms", "--", "sleep", "1"]));
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let requests = server.wait_for(3, Duration::from_secs(5));
+    let bodies: Vec<serde_json::Value> = requests
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    let statuses: Vec<&str> = bodies
+        .iter()
+        .map(|b| b["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.len() >= 3, "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&"ok"));
+    assert!(
+        statuses[..statuses.len() - 1]
+            .iter()
+            .all(|s| *s == "in_progress"),
+        "{statuses:?}"
+    );
+    let id = &bodies[0]["check_in_id"];
+    assert!(bodies.iter().all(|b| &b["check_in_id"] == id));
+}
+
+#[test]
+fn webhook_keepalives_are_progress_events() {
+    let server = Server::start();
+    let out = run(cronbeat()
+        .args(["--ping", &format!("webhook+{}/hook", server.url())])
+        .args(["--keepalive", "300ms", "--", "sleep", "1"]));
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let requests = server.wait_for(3, Duration::from_secs(5));
+    let events: Vec<String> = requests
+        .iter()
+        .map(|r| {
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            body["event"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(events.first().map(String::as_str), Some("start"));
+    assert_eq!(events.last().map(String::as_str), Some("success"));
+    assert!(events.iter().any(|e| e == "progress"), "{events:?}");
+}

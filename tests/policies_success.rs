@@ -173,3 +173,32 @@ fn a_bad_success_code_is_a_usage_error() {
     assert_eq!(out.code(), 2);
     assert!(out.stderr.contains("256"), "{}", out.stderr);
 }
+
+/// Services that take only a verdict get the verdict, not the raw exit status.
+#[test]
+fn verdict_only_services_follow_the_success_rules() {
+    let server = Server::start();
+    // Exit 3 listed as a success; exit 0 failed by --stderr-fails.
+    for (args, script, code) in [
+        (vec!["--success-codes", "0,3"], "exit 3", 3),
+        (vec!["--stderr-fails"], "echo oops >&2", 0),
+    ] {
+        let out = run(cronbeat()
+            .args(["--ping", &format!("dms+{}/snitch", server.url())])
+            .args(["--ping", &format!("betterstack+{}/beat", server.url())])
+            .args(&args)
+            .args(["--", "sh", "-c", script]));
+        assert_eq!(out.code(), code, "{}", out.stderr);
+    }
+    let requests = server.wait_for(4, Duration::from_secs(5));
+    let dms: Vec<_> = requests.iter().filter(|r| r.path == "/snitch").collect();
+    let beat: Vec<&str> = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/beat"))
+        .map(|r| r.path.as_str())
+        .collect();
+    assert_eq!(dms.len(), 2);
+    assert_eq!(dms[0].param("s"), Some("0"), "a success code is a success");
+    assert_eq!(dms[1].param("s"), Some("1"), "a rule failure is a failure");
+    assert_eq!(beat, ["/beat", "/beat/fail"]);
+}
