@@ -280,7 +280,7 @@ fn exit_status_section() -> Roff {
         "cronbeat exits with a status that tells the truth about the run. A monitor that cannot be reached \
          never changes it: that is a warning on standard error.",
     )]);
-    let statuses: [(&str, &str); 7] = [
+    let statuses: [(&str, &str); 8] = [
         (
             "0, or the command's own",
             "The command exited by itself with this status.",
@@ -293,6 +293,10 @@ fn exit_status_section() -> Roff {
             "124",
             "The --timeout deadline passed and the command was stopped.",
         ),
+        (
+            "125",
+            "--idle-timeout: the command printed nothing for too long and was stopped.",
+        ),
         ("126", "The command was found but could not be executed."),
         ("127", "The command was not found."),
         (
@@ -301,7 +305,7 @@ fn exit_status_section() -> Roff {
         ),
         (
             "75",
-            "Another run holds the --lock file; this run was skipped: not started, no ping sent.",
+            "Another run holds the --lock file; this run was skipped: not started, no start ping (monitors get a log ping saying so).",
         ),
     ];
     for (status, meaning) in statuses {
