@@ -76,3 +76,58 @@ proptest! {
         }
     }
 }
+
+/// Fragments a config file is made of, right and wrong, to stitch into random files.
+fn config_fragment() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "[defaults]",
+        "[jobs.backup]",
+        "[jobs.\"odd name\"]",
+        "[jobs]",
+        "[nonsense]",
+        "timeout = \"5m\"",
+        "timeout = \"5 parsecs\"",
+        "timeout = 30",
+        "tail = \"10K\"",
+        "tail = -1",
+        "command = [\"/bin/true\"]",
+        "command = []",
+        "command = \"true\"",
+        "ping = \"https://hc-ping.com/x\"",
+        "ping = [\"hc+https://h/x\", 3]",
+        "quiet = true",
+        "quiet = \"yes\"",
+        "unknown_key = 1",
+        "log_format = \"xml\"",
+        "success_codes = \"0,3\"",
+        "overlap = \"sometimes\"",
+        "= broken",
+        "\"unterminated",
+        "[[jobs.backup]]",
+    ])
+    .prop_map(str::to_string)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn config_files_load_or_explain_in_one_line(lines in proptest::collection::vec(config_fragment(), 0..12), junk in "\\PC{0,40}") {
+        let path = std::path::Path::new("/etc/cronbeat.toml");
+        for text in [lines.join("\n"), format!("{}\n{junk}", lines.join("\n"))] {
+            match cronbeat::config::ConfigFile::parse(path, text.clone()) {
+                Ok(file) => {
+                    for name in file.jobs.keys() {
+                        prop_assert!(file.job(name).is_ok());
+                    }
+                    let missing = file.job("no-such-job").unwrap_err();
+                    prop_assert!(missing.contains("/etc/cronbeat.toml"), "{}", missing);
+                }
+                Err(message) => {
+                    prop_assert!(!message.contains('\n'), "{:?}", message);
+                    prop_assert!(message.starts_with("/etc/cronbeat.toml"), "{}", message);
+                }
+            }
+        }
+    }
+}
