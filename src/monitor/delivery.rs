@@ -196,22 +196,33 @@ fn classify_error(err: &reqwest::Error, url: &str) -> Attempt {
 
 /// The HTTP client: rustls with bundled Mozilla roots (works with no CA store, e.g. in a `scratch`
 /// image), plus every certificate in `SSL_CERT_FILE` for private CAs; proxies from the environment.
-pub fn client() -> Result<Client, String> {
+/// An unusable `SSL_CERT_FILE` is a warning, not an error: the bundled roots still reach public monitors,
+/// and a private one that needed the file fails with its own warning.
+pub fn client() -> Result<(Client, Option<String>), String> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    let mut warning = None;
     if let Some(path) = std::env::var_os("SSL_CERT_FILE") {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::CertificateDer;
-        let certs = CertificateDer::pem_file_iter(&path).map_err(|e| {
-            format!(
-                "cannot read SSL_CERT_FILE {}: {e}",
-                std::path::Path::new(&path).display()
-            )
-        })?;
-        for cert in certs.flatten() {
-            let _ = roots.add(cert);
-        }
+        let shown = std::path::Path::new(&path).display().to_string();
+        let added = CertificateDer::pem_file_iter(&path)
+            .map_err(|e| format!("cannot read it: {e}"))
+            .map(|certs| {
+                certs
+                    .flatten()
+                    .filter(|c| roots.add(c.clone()).is_ok())
+                    .count()
+            });
+        let problem = match added {
+            Ok(0) => Some("no usable certificate in it".to_string()),
+            Ok(_) => None,
+            Err(e) => Some(e),
+        };
+        warning = problem.map(|p| {
+            format!("SSL_CERT_FILE {shown}: {p}; trusting the bundled root certificates only")
+        });
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -225,6 +236,7 @@ pub fn client() -> Result<Client, String> {
         .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(Duration::from_secs(30))
         .build()
+        .map(|client| (client, warning))
         .map_err(|e| format!("HTTP client setup failed: {e}"))
 }
 

@@ -263,7 +263,12 @@ fn deliver_all(
         }
     };
     let client = match delivery::client() {
-        Ok(c) => c,
+        Ok((client, warning)) => {
+            if let Some(warning) = warning {
+                logger.warn(&warning);
+            }
+            client
+        }
         Err(e) => {
             logger.warn(&format!("monitors disabled: {e}"));
             return;
@@ -411,7 +416,12 @@ pub fn probe(
         Err(e) => return vec![("monitors".into(), Err(e.to_string()))],
     };
     let client = match delivery::client() {
-        Ok(c) => c,
+        Ok((client, warning)) => {
+            if let Some(warning) = warning {
+                eprintln!("cronbeat: {warning}");
+            }
+            client
+        }
         Err(e) => return vec![("monitors".into(), Err(e))],
     };
     runtime.block_on(async {
