@@ -294,6 +294,9 @@ fn deliver_all(
             let _ = task.await;
         }
     });
+    // A name lookup runs on a blocking thread that no timeout can stop; waiting for it when the runtime
+    // drops would let a hanging resolver hold the run past the bound the ping timeout promises.
+    runtime.shutdown_background();
 }
 
 /// One monitor's life: its messages in order, so a finish never overtakes its start.
@@ -424,7 +427,7 @@ pub fn probe(
         }
         Err(e) => return vec![("monitors".into(), Err(e))],
     };
-    runtime.block_on(async {
+    let results = runtime.block_on(async {
         let mut results = Vec::new();
         for spec in specs {
             let mut protocol = match parse_with(spec, webhook) {
@@ -452,7 +455,10 @@ pub fn probe(
             results.push((protocol.target(), verdict));
         }
         results
-    })
+    });
+    // As in deliver_all: a hanging name lookup must not outlive its timeout.
+    runtime.shutdown_background();
+    results
 }
 
 #[cfg(test)]
