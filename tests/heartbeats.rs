@@ -395,16 +395,80 @@ fn requests_go_through_the_proxy_unless_no_proxy_says_otherwise() {
 }
 
 #[test]
-fn an_unreadable_ssl_cert_file_is_one_warning_and_the_job_still_runs() {
+fn an_unusable_ssl_cert_file_is_one_warning_and_the_pings_still_go_out() {
+    let dir = Dir::new();
+    let no_certificate = dir.write("not-a-ca.pem", "just text\n");
+    for path in ["/nonexistent/ca.pem", no_certificate.as_str()] {
+        let server = Server::start();
+        let out = cronbeat(
+            &["--ping", &check_url(&server), "--", "sh", "-c", "echo ran"],
+            &[("SSL_CERT_FILE", path)],
+            dir.path(),
+        );
+        assert_eq!(out.code, Some(0));
+        assert_eq!(out.stdout, "ran\n");
+        let lines = out.stderr_lines();
+        assert_eq!(lines.len(), 1, "{}", out.stderr);
+        assert!(
+            lines[0].contains("SSL_CERT_FILE") && lines[0].contains(path),
+            "{}",
+            lines[0]
+        );
+        // The bundled roots are still there, and a plain http monitor never needed the file.
+        assert_eq!(
+            paths(&server.requests()),
+            [format!("/{UUID}/start"), format!("/{UUID}/0")],
+            "SSL_CERT_FILE={path}"
+        );
+    }
+}
+
+#[test]
+fn a_reset_connection_is_retried() {
     let server = Server::start();
+    server.respond_seq(&format!("/{UUID}/start"), [Behavior::Reset]);
+    let out = run_against(&server, &["--ping-retries", "1"]);
+    assert_eq!(out.code, Some(0));
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    assert_eq!(
+        paths(&server.requests()),
+        [
+            format!("/{UUID}/start"),
+            format!("/{UUID}/start"),
+            format!("/{UUID}/0")
+        ]
+    );
+}
+
+#[test]
+fn https_proxy_gets_a_connect_that_names_only_the_host() {
+    let proxy = Server::start();
+    // Refusing the tunnel keeps the test to what the proxy was told.
+    proxy.respond("", Behavior::status(403));
     let dir = Dir::new();
     let out = cronbeat(
-        &["--ping", &check_url(&server), "--", "sh", "-c", "echo ran"],
-        &[("SSL_CERT_FILE", "/nonexistent/ca.pem")],
+        &[
+            "--no-start-ping",
+            "--ping-retries",
+            "0",
+            "--ping",
+            &format!("https://monitor.invalid/{UUID}"),
+            "--",
+            "sh",
+            "-c",
+            "echo ran; exit 3",
+        ],
+        &[("HTTPS_PROXY", &proxy.url())],
         dir.path(),
     );
-    assert_eq!(out.code, Some(0));
+    assert_eq!(out.code, Some(3));
     assert_eq!(out.stdout, "ran\n");
-    assert!(out.stderr.contains("SSL_CERT_FILE"), "{}", out.stderr);
-    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    let requests = proxy.requests();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    assert_eq!(requests[0].method, "CONNECT");
+    assert_eq!(requests[0].path, "monitor.invalid:443");
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(lines[0].contains("monitor.invalid"), "{}", lines[0]);
+    assert!(!out.stderr.contains(UUID), "secret leaked: {}", out.stderr);
 }
