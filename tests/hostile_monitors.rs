@@ -4,8 +4,9 @@
 mod http_server;
 mod invoke;
 
+use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_server::{Behavior, Server};
 use invoke::{cronbeat, Dir, Output};
@@ -277,4 +278,96 @@ fn a_private_ca_in_ssl_cert_file_is_trusted() {
     );
     assert_eq!(out.code, Some(0));
     assert!(!out.stderr.contains("certificate"), "{}", out.stderr);
+}
+
+/// A resolver that never answers holds a lookup thread that no timeout can stop; the run must still end
+/// within its bound. Made here by replacing `/etc/hosts` with a FIFO nobody writes, in a private mount
+/// namespace (needs `unshare -m` and bind mounts: root or CAP_SYS_ADMIN).
+#[test]
+fn a_name_lookup_that_hangs_is_cut_at_the_ping_timeout() {
+    let dir = Dir::new();
+    let fifo = dir.join("hosts");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    let in_namespace = |program: &[&str]| {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["-m", "sh", "-c"])
+            .arg("mount --bind \"$0\" /etc/hosts && exec \"$@\"")
+            .arg(&fifo)
+            .args(program);
+        cmd
+    };
+    let usable = in_namespace(&["true"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !usable {
+        eprintln!("skipped: no private mount namespace (unshare -m) to make a resolver hang");
+        return;
+    }
+    let url = format!("http://monitor.example/{SECRET}");
+    let mut cmd = in_namespace(&[
+        invoke::BIN,
+        "--ping-timeout",
+        "1s",
+        "--ping-retries",
+        "0",
+        "--ping",
+        &url,
+        "--",
+        "sh",
+        "-c",
+        "echo job; exit 3",
+    ]);
+    for (key, _) in std::env::vars_os() {
+        let name = key.to_string_lossy().to_ascii_uppercase();
+        if name.starts_with("CRONBEAT_") || name.ends_with("_PROXY") {
+            cmd.env_remove(key);
+        }
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("unshare starts");
+    let began = Instant::now();
+    // Two pings of one 1 s attempt each; a wait for the stuck lookup would never end.
+    let limit = Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if began.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running after {limit:?}: waiting for a name lookup that never ends");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let elapsed = began.elapsed();
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert_eq!(stdout, "job\n");
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    for line in lines {
+        assert!(line.contains("monitor.example"), "{line}");
+        assert!(line.contains("no answer within 1s"), "{line}");
+    }
+    assert!(!stderr.contains(SECRET), "secret leaked: {stderr}");
 }
