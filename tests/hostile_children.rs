@@ -88,13 +88,20 @@ fn grandchildren_that_keep_writing_after_the_child_exits_are_stopped() {
             "--",
             "sh",
             "-c",
-            "(while :; do echo tick; sleep 0.01; done) & echo $!; sleep 0.2; exit 0",
+            "(while :; do echo tick; sleep 0.01; done) & echo pid=$!; sleep 0.2; exit 0",
         ],
         &[],
         dir.path(),
     );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let writer: i32 = out.stdout.lines().next().unwrap().parse().unwrap();
+    // The writer may get its first tick out before the shell prints its pid.
+    let writer: i32 = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("pid="))
+        .unwrap_or_else(|| panic!("no pid line: {:?}", out.stdout))
+        .parse()
+        .unwrap();
     assert!(!alive(writer), "the writing grandchild {writer} survived");
     // Stopped by the SIGTERM at the child's exit, well before the SIGKILL grace.
     assert!(

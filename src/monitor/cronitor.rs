@@ -1,11 +1,16 @@
 //! Cronitor telemetry: `GET …/p/<api-key>/<monitor>?state=run|complete|fail` with `series` (the run id),
 //! `host`, and on the finish `status_code`, `duration` and the output tail as `message`.
 //! Query parameters already on the URL (`env=production`) are kept on every request.
+//! Messages and `--keepalive` pings are ticks: no `state`, so the run stays open, with `message`.
+
+use std::time::Duration;
 
 use reqwest::Url;
 
 use super::delivery::HttpRequest;
-use super::protocol::{http_url, last_chars, report_message, seconds, Action, Protocol, RunInfo};
+use super::protocol::{
+    http_url, last_chars, progress_message, report_message, seconds, Action, Protocol, RunInfo,
+};
 use super::redact::redact;
 use crate::events::Report;
 
@@ -86,6 +91,11 @@ impl Protocol for Cronitor {
             &[("message", message)],
         )))]
     }
+
+    /// A tick in the run's series: with a `state` it would count as another start or an end.
+    fn progress(&mut self, run: &RunInfo, elapsed: Duration) -> Vec<Action> {
+        self.log(run, &progress_message(elapsed))
+    }
 }
 
 #[cfg(test)]
@@ -106,6 +116,20 @@ mod tests {
         assert_eq!(
             c.url(Some("run"), &run(), &[]),
             "https://cronitor.link/p/KEY/nightly?env=staging&state=run&series=r1&host=web+1"
+        );
+    }
+
+    #[test]
+    fn a_keepalive_is_a_tick_without_state() {
+        let mut c = Cronitor::new("https://cronitor.link/p/KEY/nightly").unwrap();
+        let actions = c.progress(&run(), Duration::from_secs(90));
+        let [Action::Http(request)] = actions.as_slice() else {
+            panic!("one request: {actions:?}");
+        };
+        assert_eq!(
+            request.url,
+            "https://cronitor.link/p/KEY/nightly?series=r1&host=web+1\
+             &message=still+running+after+1m+30s"
         );
     }
 }

@@ -44,7 +44,7 @@ fn help(name: &str) -> &'static str {
         LAST_COMPLETION => "Unix time the job's last run finished, successful or not.",
         DURATION => "How long the job's last run took, in seconds.",
         EXIT_STATUS => {
-            "Exit status of the job's last run (128+N when killed by signal N, 124 on overrun)."
+            "Exit status of the job's last run (128+N when killed by signal N, 124 on overrun, 125 when idle)."
         }
         _ => "How the job's last run ended: 1 for what happened, 0 for the other outcomes.",
     }

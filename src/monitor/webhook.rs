@@ -1,8 +1,10 @@
 //! A generic webhook for in-house systems: `webhook+https://ops.example/hooks/cron`.
 //!
-//! Each event (start, success, failure, and log messages) is one request, `POST` with a JSON body by
-//! default: `{"event", "run_id", "job", "host", "exit_status", "signal", "duration", "outcome",
-//! "message", "output_tail"}` (null where the event has no value). A `webhook` table in the config file
+//! Each event (start, success, failure, progress for `--keepalive`, and log messages) is one request,
+//! `POST` with a JSON body by default: `{"event", "run_id", "job", "host", "exit_status", "signal",
+//! "duration", "outcome", "message", "output_tail"}` (null where the event has no value). The event is
+//! the verdict of the success rules; `outcome` is the finer word, so a terminated run is a `failure`
+//! event with the outcome `terminated`. A `webhook` table in the config file
 //! (in `[defaults]` or a job) changes the method, adds headers, and replaces the body of any event
 //! with a template:
 //!

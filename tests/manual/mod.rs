@@ -379,30 +379,35 @@ fn monitor_kinds_section() -> Roff {
     let kinds: [(&str, &str, &str); 9] = [
         (
             "Healthchecks (hc+, hc-ping.com, or any other URL)",
-            "POST URL/start, then URL/<exit code> or URL/fail, each with ?rid=<run id>; the body is the output \
-             tail, within the server's Ping-Body-Limit.",
+            "POST URL/start, then URL/<exit code> or URL/fail (stopped, crashed, not started, or failed by a \
+             success rule), each with ?rid=<run id>; the body is the output tail, within the server's \
+             Ping-Body-Limit. Keepalives and terminated runs are URL/log notes.",
             "cronbeat --ping https://hc-ping.com/UUID -- sync.sh",
         ),
         (
             "Cronitor (cronitor+, cronitor.link)",
             "Telemetry state=run, then complete or fail, with series (the run id), host, status_code, duration \
-             and the last 2000 characters of output as message; env from the URL's env= parameter.",
+             and the last 2000 characters of output as message; env from the URL's env= parameter. Keepalives \
+             are ticks: no state, a message.",
             "cronbeat --ping 'https://cronitor.link/p/KEY/backup?env=prod' -- backup.sh",
         ),
         (
             "Sentry Crons (sentry+, *.ingest.sentry.io)",
             "The project DSN plus ?monitor=SLUG: check-ins in_progress, then ok or error with duration, the run \
-             id as check_in_id. schedule=, checkin_margin=, max_runtime=, timezone= create or update the monitor.",
+             id as check_in_id; keepalives repeat in_progress with that id. schedule=, checkin_margin=, \
+             max_runtime=, timezone= create or update the monitor.",
             "cronbeat --ping 'https://KEY@o1.ingest.sentry.io/42?monitor=backup' -- backup.sh",
         ),
         (
             "Better Stack (betterstack+, uptime.betterstack.com)",
-            "One POST at the end: the heartbeat URL, URL/<exit code> or URL/fail, the output tail as body.",
+            "One POST at the end: the heartbeat URL on success, URL/<exit code> on a failing exit, else URL/fail; \
+             the output tail as body.",
             "cronbeat --ping https://uptime.betterstack.com/api/v1/heartbeat/TOKEN -- backup.sh",
         ),
         (
             "Dead Man's Snitch (dms+, nosnch.in)",
-            "One check-in at the end with s=<exit status> and m=<last 1000 characters of output>.",
+            "One check-in at the end with s=<exit status> (0 for any success, 1 when a success rule failed an \
+             exit 0) and m=<last 1000 characters of output>.",
             "cronbeat --ping https://nosnch.in/TOKEN -- backup.sh",
         ),
         (
@@ -412,8 +417,9 @@ fn monitor_kinds_section() -> Roff {
         ),
         (
             "Prometheus Pushgateway (pushgateway+)",
-            "POST to /metrics/job/JOB[/instance/I]: last start, last completion, duration, exit status, outcome, \
-             and the last success only after a success (a failure leaves it in place).",
+            "POST to /metrics/job/JOB[/instance/I]: last start, last completion, duration, exit status, outcome \
+             (success, failure, timeout, idle, terminated, signal, not_started), and the last success only after \
+             a success (a failure leaves it in place).",
             "cronbeat --ping 'pushgateway+http://pgw:9091/?job=backup' -- backup.sh",
         ),
         (
@@ -423,9 +429,10 @@ fn monitor_kinds_section() -> Roff {
         ),
         (
             "Webhook (webhook+)",
-            "A JSON POST per event (start, success, failure) with run_id, job, host, exit_status, signal, \
-             duration, outcome, message and output_tail; method, headers and body templates come from the \
-             webhook table of the config file.",
+            "A JSON POST per event (start, success, failure, progress, log) with run_id, job, host, exit_status, \
+             signal, duration, outcome, message and output_tail; a terminated run is a failure event with the \
+             outcome terminated. Method, headers and body templates come from the webhook table of the config \
+             file.",
             "cronbeat --ping webhook+https://ops.example/hooks/cron -- backup.sh",
         ),
     ];
