@@ -250,25 +250,8 @@ fn deliver_all(
     run: RunInfo,
     logger: Logger,
 ) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            logger.warn(&format!(
-                "monitors disabled: cannot start the delivery runtime: {e}"
-            ));
-            return;
-        }
-    };
-    let client = match delivery::client() {
-        Ok((client, warning)) => {
-            if let Some(warning) = warning {
-                logger.warn(&warning);
-            }
-            client
-        }
+    let (runtime, client) = match delivery_setup(|warning| logger.warn(warning)) {
+        Ok(setup) => setup,
         Err(e) => {
             logger.warn(&format!("monitors disabled: {e}"));
             return;
@@ -297,6 +280,21 @@ fn deliver_all(
     // A name lookup runs on a blocking thread that no timeout can stop; waiting for it when the runtime
     // drops would let a hanging resolver hold the run past the bound the ping timeout promises.
     runtime.shutdown_background();
+}
+
+/// The runtime and HTTP client every delivery needs; a usable-but-degraded TLS setup is passed to `warn`.
+fn delivery_setup(
+    warn: impl Fn(&str),
+) -> Result<(tokio::runtime::Runtime, reqwest::Client), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the delivery runtime: {e}"))?;
+    let (client, warning) = delivery::client()?;
+    if let Some(warning) = warning {
+        warn(&warning);
+    }
+    Ok((runtime, client))
 }
 
 /// One monitor's life: its messages in order, so a finish never overtakes its start.
@@ -411,20 +409,8 @@ pub fn probe(
     policy: RetryPolicy,
     run: RunInfo,
 ) -> Vec<(String, Result<String, String>)> {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return vec![("monitors".into(), Err(e.to_string()))],
-    };
-    let client = match delivery::client() {
-        Ok((client, warning)) => {
-            if let Some(warning) = warning {
-                eprintln!("cronbeat: {warning}");
-            }
-            client
-        }
+    let (runtime, client) = match delivery_setup(|warning| eprintln!("cronbeat: {warning}")) {
+        Ok(setup) => setup,
         Err(e) => return vec![("monitors".into(), Err(e))],
     };
     let results = runtime.block_on(async {
