@@ -5,7 +5,7 @@
 use reqwest::Url;
 
 use super::delivery::HttpRequest;
-use super::protocol::{http_url, report_body, Action, Protocol, RunInfo};
+use super::protocol::{http_url, report_body, with_path_suffix, Action, Protocol, RunInfo};
 use super::redact::redact;
 use crate::events::Report;
 
@@ -29,13 +29,7 @@ impl BetterStack {
     }
 
     fn url(&self, suffix: Option<&str>) -> String {
-        let mut url = self.base.clone();
-        let path = url.path().trim_end_matches('/').to_string();
-        match suffix {
-            Some(suffix) => url.set_path(&format!("{path}/{suffix}")),
-            None => url.set_path(&path),
-        }
-        url.to_string()
+        with_path_suffix(&self.base, suffix).to_string()
     }
 }
 

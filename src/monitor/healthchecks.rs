@@ -5,7 +5,9 @@
 use reqwest::Url;
 
 use super::delivery::{HttpRequest, Response};
-use super::protocol::{report_body, tail_within, Action, Protocol, RunInfo};
+use super::protocol::{
+    http_url, report_body, tail_within, with_path_suffix, Action, Protocol, RunInfo,
+};
 use super::redact::redact;
 use crate::events::Report;
 
@@ -19,15 +21,8 @@ pub struct Healthchecks {
 
 impl Healthchecks {
     pub fn new(url: &str) -> Result<Healthchecks, String> {
-        let base = Url::parse(url).map_err(|e| format!("{}: {e}", redact(url)))?;
-        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(format!(
-                "{}: a ping URL must be http:// or https:// with a host",
-                redact(url)
-            ));
-        }
         Ok(Healthchecks {
-            base,
+            base: http_url(url)?,
             body_limit: DEFAULT_BODY_LIMIT,
         })
     }
@@ -42,9 +37,7 @@ impl Healthchecks {
 
     /// `base/suffix?<base query>&rid=R`; a trailing slash on the base is dropped (Healthchecks 404s on `//`).
     fn url(&self, suffix: &str, run_id: &str) -> String {
-        let mut url = self.base.clone();
-        let path = url.path().trim_end_matches('/').to_string();
-        url.set_path(&format!("{path}/{suffix}"));
+        let mut url = with_path_suffix(&self.base, Some(suffix));
         url.query_pairs_mut().append_pair("rid", run_id);
         url.to_string()
     }

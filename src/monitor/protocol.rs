@@ -58,6 +58,18 @@ pub fn http_url(spec: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// `base` with `/suffix` appended to its path (none: the path as is), a trailing slash dropped first:
+/// services answer 404 to `//`. The query is kept.
+pub fn with_path_suffix(base: &Url, suffix: Option<&str>) -> Url {
+    let mut url = base.clone();
+    let path = url.path().trim_end_matches('/').to_string();
+    match suffix {
+        Some(suffix) => url.set_path(&format!("{path}/{suffix}")),
+        None => url.set_path(&path),
+    }
+    url
+}
+
 /// The output tail, plus one line saying what happened when the command did not exit on its own
 /// terms (deadline, signal, exec failure), within `limit` bytes: the line is kept, the tail gives way.
 pub fn report_body(report: &Report, limit: usize) -> Vec<u8> {
