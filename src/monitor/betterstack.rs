@@ -58,10 +58,6 @@ impl Protocol for BetterStack {
             report_body(report, BODY_LIMIT),
         ))]
     }
-
-    fn log(&mut self, _run: &RunInfo, _message: &str) -> Vec<Action> {
-        Vec::new()
-    }
 }
 
 #[cfg(test)]

@@ -75,11 +75,6 @@ impl Protocol for Cronhub {
         };
         vec![Action::Http(HttpRequest::get(self.url(action)))]
     }
-
-    /// Cronhub has no messages; nothing is sent.
-    fn log(&mut self, _run: &RunInfo, _message: &str) -> Vec<Action> {
-        Vec::new()
-    }
 }
 
 #[cfg(test)]

@@ -35,8 +35,11 @@ pub trait Protocol: Send {
     fn target(&self) -> String;
     fn start(&mut self, run: &RunInfo) -> Vec<Action>;
     fn finish(&mut self, run: &RunInfo, report: &Report) -> Vec<Action>;
-    /// A message that is neither start nor finish: a test ping from `check`, a skipped run.
-    fn log(&mut self, run: &RunInfo, message: &str) -> Vec<Action>;
+    /// A message that is neither start nor finish: a test ping from `check`, a skipped run. Services with
+    /// no message channel (where any ping would record a run, or metrics) send nothing.
+    fn log(&mut self, _run: &RunInfo, _message: &str) -> Vec<Action> {
+        Vec::new()
+    }
     /// A `--keepalive` ping: the run is still going after `elapsed`. Protocols with a progress state
     /// (a tick, an in-progress check-in) override this; the rest send a log message.
     fn progress(&mut self, run: &RunInfo, elapsed: Duration) -> Vec<Action> {

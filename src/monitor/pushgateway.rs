@@ -124,11 +124,6 @@ impl Protocol for Pushgateway {
     fn finish(&mut self, _run: &RunInfo, report: &Report) -> Vec<Action> {
         vec![self.push(&metrics::at_finish(report))]
     }
-
-    /// Metrics have no messages; nothing is pushed.
-    fn log(&mut self, _run: &RunInfo, _message: &str) -> Vec<Action> {
-        Vec::new()
-    }
 }
 
 #[cfg(test)]

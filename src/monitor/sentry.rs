@@ -201,11 +201,6 @@ impl Protocol for Sentry {
         vec![self.check_in(run, status, Some(duration))]
     }
 
-    /// Sentry has no message check-in: nothing is sent.
-    fn log(&mut self, _run: &RunInfo, _message: &str) -> Vec<Action> {
-        Vec::new()
-    }
-
     /// A keepalive repeats `in_progress` with the same check-in id, which keeps the check-in open.
     fn progress(&mut self, run: &RunInfo, _elapsed: Duration) -> Vec<Action> {
         vec![self.check_in(run, "in_progress", None)]

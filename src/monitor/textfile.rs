@@ -73,11 +73,6 @@ impl Protocol for Textfile {
     fn finish(&mut self, _run: &RunInfo, report: &Report) -> Vec<Action> {
         vec![self.write(metrics::at_finish(report))]
     }
-
-    /// Metrics have no messages; the file is left alone.
-    fn log(&mut self, _run: &RunInfo, _message: &str) -> Vec<Action> {
-        Vec::new()
-    }
 }
 
 #[cfg(test)]
