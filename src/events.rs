@@ -1,5 +1,8 @@
-//! The run as a stream of events: the supervisor produces them, the logger and the monitors consume them.
+//! The run as a stream of events, from the phases before the start (lock, jitter) to the finish: the lock,
+//! the jitter sleep and the supervisor produce them; the logger, the monitors, the lock and the systemd
+//! notifier consume them. Observers have no other interface to the run.
 
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::outcome::Outcome;
@@ -18,6 +21,32 @@ pub struct Report {
 
 #[derive(Debug)]
 pub enum Event<'a> {
+    /// Another run holds the lock and this one waits for it (`--overlap wait`).
+    LockWait {
+        path: &'a Path,
+    },
+    /// Still waiting before the start, for the lock (sent now and then while the wait lasts).
+    Waiting {
+        what: &'a str,
+    },
+    /// Stopping the run that holds the lock (`--overlap replace`): SIGTERM to its cronbeat.
+    Replacing {
+        pid: i32,
+    },
+    /// The replaced run outlived the grace: SIGKILL sent.
+    ReplacedKilled,
+    /// The lock's holder is not a cronbeat that can be replaced: waiting for the lock instead.
+    NotReplaceable {
+        path: &'a Path,
+    },
+    /// Sleeping this long before the start (`--jitter`).
+    Jitter {
+        delay: Duration,
+    },
+    /// The command will not run: the reason (another run holds the lock).
+    Skipped {
+        reason: &'a str,
+    },
     /// The command was spawned (or its spawn was attempted; a failed spawn still gets `Finished`).
     Started {
         run_id: &'a str,

@@ -1,9 +1,12 @@
 //! cronbeat: run a scheduled command visibly and bounded.
 
+pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod events;
+pub mod exit;
+pub mod kinds;
 pub mod lock;
 pub mod log;
 pub mod monitor;
@@ -11,6 +14,5 @@ pub mod notify;
 pub mod outcome;
 pub mod output;
 pub mod run;
-pub mod settings;
 pub mod supervise;
 pub mod units;

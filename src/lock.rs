@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
-use crate::cli::Overlap;
+use crate::config::{Job, DEFAULT_REPLACE_WAIT};
 use crate::events::{Event, Observer};
-use crate::log::Logger;
-use crate::supervise::{signals, SignalPipe};
+use crate::kinds::Overlap;
+use crate::supervise::SignalPipe;
 
 /// How often a waiting run tries the lock again.
 const POLL: Duration = Duration::from_millis(50);
@@ -29,6 +29,7 @@ const HOLDER_GRACE: Duration = Duration::from_millis(500);
 const REPORT_GRACE: Duration = Duration::from_secs(1);
 
 /// What a run asks of the lock.
+#[derive(Clone, Copy)]
 pub struct Wanted<'a> {
     pub path: &'a Path,
     pub overlap: Overlap,
@@ -38,6 +39,19 @@ pub struct Wanted<'a> {
     pub grace: Duration,
     /// `replace`'s wait after SIGKILL when `lock_wait` is not given.
     pub replace_wait: Duration,
+}
+
+impl Wanted<'_> {
+    /// The lock `job` asks for, if any.
+    pub fn of(job: &Job) -> Option<Wanted<'_>> {
+        Some(Wanted {
+            path: job.lock.as_deref()?,
+            overlap: job.overlap,
+            lock_wait: job.lock_wait,
+            grace: job.kill_after,
+            replace_wait: DEFAULT_REPLACE_WAIT,
+        })
+    }
 }
 
 pub enum Obtained {
@@ -77,12 +91,11 @@ impl Observer for Lock {
     }
 }
 
-/// Takes the lock as `want.overlap` says. `waiting` is called now and then while the run waits.
+/// Takes the lock as `want.overlap` says, telling `observer` what it does meanwhile.
 pub fn obtain(
     want: &Wanted<'_>,
     signals: &SignalPipe,
-    logger: &Logger,
-    waiting: &mut dyn FnMut(&str),
+    observer: &mut dyn Observer,
 ) -> Result<Obtained, String> {
     let path = want.path;
     let file = OpenOptions::new()
@@ -106,17 +119,15 @@ pub fn obtain(
             )))
         }
         Overlap::Wait => {
-            logger.event(
-                "lock_wait",
-                &format!("{status}: another run holds it"),
-                serde_json::Map::new(),
-            );
-            wait_for(&file, path, want.lock_wait, signals, &mut || {
-                waiting(&status)
-            })?
+            observer.on_event(&Event::LockWait { path });
+            let mut waiting = Waiter {
+                observer,
+                status: &status,
+            };
+            wait_for(&file, path, want.lock_wait, signals, &mut waiting)?
         }
         Overlap::Replace => {
-            let waited = replace(want, &file, signals, logger, &mut || waiting(&status))?;
+            let waited = replace(want, &file, signals, observer, &status)?;
             if let Waited::TimedOut = waited {
                 return Ok(Obtained::Skipped(format!(
                     "skipped: the lock {} was still held after stopping the previous run",
@@ -154,10 +165,11 @@ fn replace(
     want: &Wanted<'_>,
     file: &File,
     signals: &SignalPipe,
-    logger: &Logger,
-    waiting: &mut dyn FnMut(),
+    observer: &mut dyn Observer,
+    status: &str,
 ) -> Result<Waited, String> {
     let path = want.path;
+    let mut waiting = Waiter { observer, status };
     let inode = file
         .metadata()
         .map_err(|e| format!("cannot stat lock file {}: {e}", path.display()))?
@@ -171,42 +183,30 @@ fn replace(
         if Instant::now() >= looking_until {
             break None;
         }
-        match wait_for(file, path, Some(POLL), signals, waiting)? {
+        match wait_for(file, path, Some(POLL), signals, &mut waiting)? {
             Waited::TimedOut => {}
             done => return Ok(done),
         }
     };
     let after_kill = want.lock_wait.unwrap_or(want.replace_wait);
     let Some(holder) = holder else {
-        logger.warn(&format!(
-            "cannot replace the holder of {}: it is not a running cronbeat; waiting for the lock",
-            path.display()
-        ));
-        return wait_for(file, path, Some(after_kill), signals, waiting);
+        waiting.observer.on_event(&Event::NotReplaceable { path });
+        return wait_for(file, path, Some(after_kill), signals, &mut waiting);
     };
-    logger.event(
-        "replacing",
-        &format!(
-            "stopping the previous run (cronbeat pid {}) to replace it",
-            holder.pid
-        ),
-        serde_json::Map::from_iter([("pid".to_string(), serde_json::json!(holder.pid))]),
-    );
+    waiting
+        .observer
+        .on_event(&Event::Replacing { pid: holder.pid });
     let _ = kill(Pid::from_raw(holder.pid), Signal::SIGTERM);
-    match wait_for(file, path, Some(want.grace), signals, waiting)? {
+    match wait_for(file, path, Some(want.grace), signals, &mut waiting)? {
         Waited::TimedOut => {}
         done => return Ok(done),
     }
-    logger.event(
-        "killed",
-        "sent SIGKILL: the previous run was still holding the lock after the --kill-after grace",
-        serde_json::Map::new(),
-    );
+    waiting.observer.on_event(&Event::ReplacedKilled);
     // The command's group first, while its cronbeat still lives and its pgid cannot have been reused;
     // that cronbeat then reaps it, releases the lock and reports its run, if given a moment.
     if let Some(group) = holder.group.filter(|g| *g > 1) {
         let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
-        match wait_for(file, path, Some(REPORT_GRACE), signals, waiting)? {
+        match wait_for(file, path, Some(REPORT_GRACE), signals, &mut waiting)? {
             Waited::TimedOut => {}
             done => return Ok(done),
         }
@@ -214,7 +214,13 @@ fn replace(
     if holds_flock(holder.pid, inode) {
         let _ = kill(Pid::from_raw(holder.pid), Signal::SIGKILL);
     }
-    wait_for(file, path, Some(after_kill), signals, waiting)
+    wait_for(file, path, Some(after_kill), signals, &mut waiting)
+}
+
+/// Who hears about a wait, and what it waits for.
+struct Waiter<'a, 'o> {
+    observer: &'a mut (dyn Observer + 'o),
+    status: &'a str,
 }
 
 /// Polls for the lock until it is ours, `limit` has passed, or a terminating signal arrives.
@@ -223,7 +229,7 @@ fn wait_for(
     path: &Path,
     limit: Option<Duration>,
     signals: &SignalPipe,
-    waiting: &mut dyn FnMut(),
+    waiting: &mut Waiter<'_, '_>,
 ) -> Result<Waited, String> {
     let until = limit.map(|l| Instant::now() + l);
     loop {
@@ -234,13 +240,11 @@ fn wait_for(
         if until.is_some_and(|u| now >= u) {
             return Ok(Waited::TimedOut);
         }
-        waiting();
+        waiting.observer.on_event(&Event::Waiting {
+            what: waiting.status,
+        });
         let slice = until.map_or(POLL, |u| POLL.min(u - now));
-        if let Some(sig) = signals
-            .wait(Some(slice))
-            .into_iter()
-            .find(|s| signals::is_terminating(*s))
-        {
+        if let Some(sig) = signals.pause(slice) {
             return Ok(Waited::Interrupted(sig as i32));
         }
     }

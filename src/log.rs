@@ -10,9 +10,9 @@ use std::time::SystemTime;
 
 use serde_json::{json, Map, Value};
 
-use crate::cli::LogFormat;
 use crate::events::{Event, Observer};
-use crate::outcome::signal_name;
+use crate::kinds::LogFormat;
+use crate::outcome::{round, signal_name};
 
 #[derive(Clone)]
 pub struct Logger {
@@ -111,6 +111,33 @@ fn rfc3339_now() -> String {
 impl Observer for Logger {
     fn on_event(&mut self, event: &Event<'_>) {
         match event {
+            Event::LockWait { path } => {
+                let msg = format!("waiting for the lock {}: another run holds it", path.display());
+                self.event("lock_wait", &msg, Map::new());
+            }
+            Event::Waiting { .. } => {}
+            Event::Replacing { pid } => {
+                let mut f = Map::new();
+                f.insert("pid".into(), json!(pid));
+                let msg = format!("stopping the previous run (cronbeat pid {pid}) to replace it");
+                self.event("replacing", &msg, f);
+            }
+            Event::ReplacedKilled => self.event(
+                "killed",
+                "sent SIGKILL: the previous run was still holding the lock after the --kill-after grace",
+                Map::new(),
+            ),
+            Event::NotReplaceable { path } => self.warn(&format!(
+                "cannot replace the holder of {}: it is not a running cronbeat; waiting for the lock",
+                path.display()
+            )),
+            Event::Jitter { delay } => {
+                let mut f = Map::new();
+                f.insert("delay_seconds".into(), json!(delay.as_secs_f64()));
+                let msg = format!("waiting {} (jitter) before starting", round(*delay));
+                self.event("jitter", &msg, f);
+            }
+            Event::Skipped { reason } => self.warn(reason),
             Event::Started { run_id, pid } => {
                 let mut f = Map::new();
                 f.insert("run_id".into(), json!(run_id));

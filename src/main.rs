@@ -1,3 +1,3 @@
-fn main() {
-    std::process::exit(cronbeat::run::main());
+fn main() -> std::process::ExitCode {
+    cronbeat::app::main()
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::events::{Event, Observer, Running};
 use crate::log::Logger;
+use crate::outcome::round;
 use crate::output::{strip_ansi, Hygiene};
 
 /// How often the status line follows the command's output.
@@ -104,7 +105,7 @@ impl Notifier {
 
     /// Before the command starts (lock, jitter): say why, and keep the start timeout from running out.
     /// `for_at_most` is how long this wait can last, when known.
-    pub fn waiting(&mut self, what: &str, for_at_most: Option<Duration>) {
+    fn waiting(&mut self, what: &str, for_at_most: Option<Duration>) {
         let now = Instant::now();
         let status = format!("STATUS={what}");
         if status == self.last_status && self.last_extend.is_some_and(|t| now - t < EXTEND_EVERY) {
@@ -170,6 +171,10 @@ impl Observer for Notifier {
                 let at = Instant::now();
                 self.next_watchdog = self.watchdog.map(|half| at + half);
                 self.next_status = Some(at + STATUS_EVERY);
+            }
+            Event::Waiting { what } => self.waiting(what, None),
+            Event::Jitter { delay } => {
+                self.waiting(&format!("waiting {} (jitter)", round(*delay)), Some(*delay))
             }
             Event::Finished(report) => {
                 self.next_watchdog = None;

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use crate::exit::{self, Exit};
+
 /// What the command itself did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChildStatus {
@@ -50,14 +52,6 @@ pub struct Outcome {
     pub cause: Option<Cause>,
 }
 
-pub const EXIT_USAGE: i32 = 2;
-/// `--lock` held by another run (EX_TEMPFAIL): this run was skipped.
-pub const EXIT_LOCKED: i32 = 75;
-/// The `--timeout` deadline stopped the command (as coreutils `timeout`).
-pub const EXIT_TIMEOUT: i32 = 124;
-/// The `--idle-timeout` stopped the command: it printed nothing for too long.
-pub const EXIT_IDLE: i32 = 125;
-
 /// The success rules: which runs count as a success. They change what is reported, never the exit status.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rules {
@@ -96,18 +90,25 @@ impl Rules {
 }
 
 impl Outcome {
-    /// The exit status: the command's own, except when cronbeat stopped it for overrunning or idling.
-    pub fn exit_code(&self) -> i32 {
+    /// How cronbeat ends after this run: the command's own status, except when cronbeat stopped it for
+    /// overrunning or idling.
+    pub fn exit(&self) -> Exit {
         match self.cause {
-            Some(Cause::Timeout(_)) => return EXIT_TIMEOUT,
-            Some(Cause::Idle(_)) => return EXIT_IDLE,
+            Some(Cause::Timeout(_)) => return Exit::Timeout,
+            Some(Cause::Idle(_)) => return Exit::Idle,
             _ => {}
         }
         match &self.status {
-            ChildStatus::Exited(code) => *code,
-            ChildStatus::Signaled(sig) => 128 + sig,
-            ChildStatus::NotStarted { code, .. } => *code,
+            ChildStatus::Exited(code) => Exit::Exited(*code),
+            ChildStatus::Signaled(sig) => Exit::Signaled(*sig),
+            ChildStatus::NotStarted { code, .. } if *code == exit::NOT_FOUND => Exit::NotFound,
+            ChildStatus::NotStarted { .. } => Exit::NotExecutable,
         }
+    }
+
+    /// The exit status.
+    pub fn exit_code(&self) -> i32 {
+        self.exit().code()
     }
 
     /// The verdict: success by exit status, as amended by the success rules.

@@ -174,7 +174,7 @@ ping = "https://hc-ping.com/00000000-0000-4000-8000-000000000000"
 #[test]
 fn every_option_has_a_key_and_a_variable() {
     let command = cronbeat::cli::command();
-    let keys = cronbeat::settings::Layer::KEYS;
+    let keys = cronbeat::config::Layer::KEYS;
     let mut options = Vec::new();
     for arg in command.get_arguments() {
         let Some(long) = arg.get_long() else { continue };

@@ -160,7 +160,7 @@ fn the_bash_completion_parses() {
 #[test]
 fn the_readme_documents_every_key() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    for key in cronbeat::settings::Layer::KEYS {
+    for key in cronbeat::config::Layer::KEYS {
         let row = readme
             .lines()
             .find(|l| l.starts_with(&format!("| `{key}` |")))

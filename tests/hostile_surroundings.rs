@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use http_server::Server;
-use invoke::{assert_one_line_error, cronbeat, Dir, BIN};
+use invoke::{assert_one_line_error_with, cronbeat, Dir, BIN};
 
 #[test]
 fn a_reader_that_goes_away_gives_the_child_sigpipe_and_the_finish_ping_still_goes() {
@@ -138,6 +138,7 @@ fn a_lock_path_that_cannot_be_created_is_an_error_before_the_command_starts() {
         &[],
         dir.path(),
     );
-    assert_one_line_error(&out, &["/proc/cronbeat-test.lock"]);
+    assert_eq!(out.code, Some(71), "cronbeat's own failure: {}", out.stderr);
+    assert_one_line_error_with(&out, &["/proc/cronbeat-test.lock"]);
     assert!(!marker.exists(), "the command ran although the lock failed");
 }

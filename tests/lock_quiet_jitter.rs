@@ -62,7 +62,7 @@ fn the_lock_is_not_inherited_by_the_command() {
 }
 
 #[test]
-fn an_unopenable_lock_path_is_a_usage_error_and_the_command_is_not_run() {
+fn an_unopenable_lock_path_is_cronbeats_own_failure_and_the_command_is_not_run() {
     let dir = temp_dir();
     let marker = dir.path().join("ran");
     let file = dir.path().join("a file");
@@ -79,7 +79,8 @@ fn an_unopenable_lock_path_is_a_usage_error_and_the_command_is_not_run() {
             marker.to_str().unwrap(),
         ])
         .run();
-        out.assert_code(2);
+        // Not a usage error: the options are valid, the machine refused (71, cronbeat's own failure).
+        out.assert_code(71);
         let line = out.one_error_line();
         assert!(line.contains(lock.to_str().unwrap()), "{line}");
         assert!(!marker.exists(), "the command ran");

@@ -11,6 +11,7 @@ mod metrics;
 mod protocol;
 mod pushgateway;
 mod redact;
+mod registry;
 mod sentry;
 mod textfile;
 mod webhook;
@@ -31,87 +32,12 @@ pub use webhook::WebhookConfig;
 use crate::events::{Event, Observer, Report, Running};
 use crate::log::Logger;
 
-/// The `KIND+` prefixes `--ping` accepts (besides `textfile:PATH`).
-pub const KINDS: [&str; 8] = [
-    "hc",
-    "cronitor",
-    "sentry",
-    "betterstack",
-    "dms",
-    "cronhub",
-    "pushgateway",
-    "webhook",
-];
-
 /// Turns one `--ping` value into its protocol, with the default webhook settings.
 pub fn parse(spec: &str) -> Result<Box<dyn Protocol>, String> {
-    parse_with(spec, None)
+    registry::parse(spec, None)
 }
 
-/// Turns one `--ping` value into its protocol. The kind comes from an explicit `KIND+` prefix
-/// (or `textfile:`), else the service's well-known host, else Healthchecks-compatible.
-/// `webhook` is the config file's `webhook` table, for `webhook+` monitors.
-pub fn parse_with(
-    spec: &str,
-    webhook: Option<&WebhookConfig>,
-) -> Result<Box<dyn Protocol>, String> {
-    let spec = spec.trim();
-    if let Some(path) = spec.strip_prefix("textfile:") {
-        return Ok(Box::new(textfile::Textfile::new(path)?));
-    }
-    if let Some((kind, rest)) = spec.split_once('+') {
-        if !kind.is_empty()
-            && kind.chars().all(|c| c.is_ascii_alphanumeric())
-            && rest.contains("://")
-        {
-            return build(kind, rest, webhook).unwrap_or_else(|| {
-                Err(format!(
-                    "{}: unknown monitor kind {kind:?} (known: {}, and textfile:PATH)",
-                    redact(spec),
-                    KINDS.join(", ")
-                ))
-            });
-        }
-    }
-    let kind = reqwest::Url::parse(spec)
-        .ok()
-        .and_then(|url| url.host_str().map(kind_of_host))
-        .unwrap_or("hc");
-    build(kind, spec, webhook).expect("a known kind")
-}
-
-/// The kind a service's well-known host implies; anything else speaks Healthchecks.
-fn kind_of_host(host: &str) -> &'static str {
-    match host {
-        "cronitor.link" => "cronitor",
-        "uptime.betterstack.com" => "betterstack",
-        "nosnch.in" => "dms",
-        "cronhub.io" => "cronhub",
-        host if sentry::is_ingest_host(host) => "sentry",
-        _ => "hc",
-    }
-}
-
-fn build(
-    kind: &str,
-    url: &str,
-    webhook: Option<&WebhookConfig>,
-) -> Option<Result<Box<dyn Protocol>, String>> {
-    fn boxed<P: Protocol + 'static>(p: Result<P, String>) -> Result<Box<dyn Protocol>, String> {
-        p.map(|p| Box::new(p) as Box<dyn Protocol>)
-    }
-    Some(match kind {
-        "hc" => boxed(healthchecks::Healthchecks::new(url)),
-        "cronitor" => boxed(cronitor::Cronitor::new(url)),
-        "sentry" => boxed(sentry::Sentry::new(url)),
-        "betterstack" => boxed(betterstack::BetterStack::new(url)),
-        "dms" => boxed(dms::DeadMansSnitch::new(url)),
-        "cronhub" => boxed(cronhub::Cronhub::new(url)),
-        "pushgateway" => boxed(pushgateway::Pushgateway::new(url)),
-        "webhook" => boxed(webhook::Webhook::new(url, webhook)),
-        _ => return None,
-    })
-}
+pub use registry::{parse as parse_with, Kind, KINDS};
 
 /// The host name reported to monitors that carry one.
 pub fn host_name() -> String {
@@ -192,7 +118,7 @@ impl Monitors {
     }
 
     /// Sends a message to every monitor (Healthchecks `/log`), after any start ping.
-    pub fn log(&self, message: &str) {
+    fn log(&self, message: &str) {
         self.broadcast(|| Message::Log(message.to_string()));
     }
 
@@ -222,6 +148,7 @@ impl Observer for Monitors {
                     self.next_keepalive = self.keepalive.map(|every| Instant::now() + every);
                 }
             }
+            Event::Skipped { reason } => self.log(reason),
             Event::Finished(report) => {
                 self.next_keepalive = None;
                 let report = Arc::new((*report).clone());
@@ -404,8 +331,7 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), String> {
 /// `check --ping`: sends a harmless log message to each monitor and says what became of it:
 /// `Ok("reached")`, `Ok(why it was not tested)` for kinds with nothing harmless to send, or `Err(reason)`.
 pub fn probe(
-    specs: &[String],
-    webhook: Option<&WebhookConfig>,
+    protocols: Vec<Box<dyn Protocol>>,
     policy: RetryPolicy,
     run: RunInfo,
 ) -> Vec<(String, Result<String, String>)> {
@@ -415,14 +341,7 @@ pub fn probe(
     };
     let results = runtime.block_on(async {
         let mut results = Vec::new();
-        for spec in specs {
-            let mut protocol = match parse_with(spec, webhook) {
-                Ok(p) => p,
-                Err(e) => {
-                    results.push((redact(spec), Err(e)));
-                    continue;
-                }
-            };
+        for mut protocol in protocols {
             let actions = protocol.log(&run, "cronbeat check: test ping");
             let mut verdict = Ok(if actions.is_empty() {
                 format!(

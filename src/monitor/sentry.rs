@@ -31,11 +31,6 @@ pub struct Sentry {
     monitor_config: Option<Value>,
 }
 
-/// Hosts of Sentry's ingestion: `o1.ingest.sentry.io`, `o1.ingest.us.sentry.io`, ….
-pub fn is_ingest_host(host: &str) -> bool {
-    host.ends_with(".sentry.io") && host.split('.').any(|label| label == "ingest")
-}
-
 impl Sentry {
     pub fn new(spec: &str) -> Result<Sentry, String> {
         let dsn = http_url(spec)?;
@@ -261,7 +256,5 @@ mod tests {
         assert!(Sentry::new("https://k@o1.ingest.sentry.io/x?monitor=m").is_err());
         assert!(Sentry::new("https://k@o1.ingest.sentry.io/4?monitor=m&typo=1").is_err());
         assert!(Sentry::new("https://k@o1.ingest.sentry.io/4?monitor=m&max_runtime=5").is_err());
-        assert!(is_ingest_host("o1.ingest.us.sentry.io"));
-        assert!(!is_ingest_host("sentry.io"));
     }
 }

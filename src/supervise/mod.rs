@@ -1,21 +1,22 @@
 //! Supervision of one run: spawn, deadline, signal forwarding, reaping, and clean-up of leftovers.
 
+mod machine;
 mod reaper;
 pub mod signals;
 mod spawn;
 mod terminal;
 
-use std::ffi::OsString;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
-use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
+use crate::config::Job;
 use crate::events::{Event, Observer, Report, Running};
-use crate::outcome::{Cause, ChildStatus, Outcome, Rules};
-use crate::output::{Capture, Hygiene, Pump, Spool, Stream};
+use crate::outcome::{ChildStatus, Outcome};
+use crate::output::{Capture, Pump, Spool, Stream};
+use machine::{Action, Input, Limits, Machine, Notice};
 pub use signals::SignalPipe;
 
 /// After the group is gone, a pipe still silent this long is held by an escaped process: stop reading.
@@ -26,18 +27,6 @@ const DRAIN_CHECK: Duration = Duration::from_millis(50);
 const DRAIN_CAP: Duration = Duration::from_secs(1);
 /// How often to look again at a group whose members are not our children (no SIGCHLD for them).
 const GROUP_POLL: Duration = Duration::from_millis(20);
-
-pub struct Plan {
-    pub command: Vec<OsString>,
-    pub run_id: String,
-    pub timeout: Option<Duration>,
-    pub idle_timeout: Option<Duration>,
-    pub kill_after: Duration,
-    pub tail: usize,
-    pub quiet: bool,
-    pub rules: Rules,
-    pub hygiene: Hygiene,
-}
 
 pub struct Finished {
     pub report: Report,
@@ -50,24 +39,21 @@ pub fn prepare() -> std::io::Result<SignalPipe> {
 }
 
 /// Runs the command to its end and returns how it ended. Never fails: an exec failure is an outcome.
-pub fn run(plan: &Plan, signals: &SignalPipe, observer: &mut dyn Observer) -> Finished {
-    let spool = if plan.quiet {
+pub fn run(job: &Job, run_id: &str, signals: &SignalPipe, observer: &mut dyn Observer) -> Finished {
+    let spool = if job.quiet {
         // No spool, no hiding: the output is shown rather than lost.
         Spool::create().ok()
     } else {
         None
     };
-    let capture = Capture::new(plan.tail, spool);
+    let capture = Capture::new(job.tail, spool);
     let started_at = SystemTime::now();
     let start = Instant::now();
 
-    let spawned = match spawn::spawn(&plan.command, &plan.run_id) {
+    let spawned = match spawn::spawn(&job.command, run_id) {
         Ok(s) => s,
         Err(e) => {
-            observer.on_event(&Event::Started {
-                run_id: &plan.run_id,
-                pid: None,
-            });
+            observer.on_event(&Event::Started { run_id, pid: None });
             let outcome = Outcome {
                 status: ChildStatus::NotStarted {
                     code: e.code,
@@ -75,7 +61,7 @@ pub fn run(plan: &Plan, signals: &SignalPipe, observer: &mut dyn Observer) -> Fi
                 },
                 cause: None,
             };
-            return finish(plan, capture, started_at, start, outcome, observer);
+            return finish(job, run_id, capture, started_at, start, outcome, observer);
         }
     };
     let pid = Pid::from_raw(spawned.pid as i32);
@@ -90,18 +76,25 @@ pub fn run(plan: &Plan, signals: &SignalPipe, observer: &mut dyn Observer) -> Fi
     drop(finished_tx);
     let foreground = terminal::Foreground::hand_over(pid);
     observer.on_event(&Event::Started {
-        run_id: &plan.run_id,
+        run_id,
         pid: Some(spawned.pid),
     });
 
-    let (status, cause) = watch(plan, pid, start, &capture, signals, observer);
-    drop(foreground);
+    let limits = Limits {
+        timeout: job.timeout,
+        idle_timeout: job.idle_timeout,
+        kill_after: job.kill_after,
+    };
+    let mut machine = Machine::new(limits, start);
     let running = Running {
         pid: spawned.pid,
         since: start,
         capture: &capture,
     };
-    clean_up_group(pid, plan.kill_after, signals, observer, &running);
+    let status = watch(&mut machine, pid, &running, signals, observer);
+    drop(foreground);
+    clean_up_group(&mut machine, pid, signals, observer, &running);
+    let cause = machine.cause();
     drain(pumps, &finished_rx, pid);
 
     let status = match status {
@@ -110,7 +103,8 @@ pub fn run(plan: &Plan, signals: &SignalPipe, observer: &mut dyn Observer) -> Fi
         _ => unreachable!("watch returns only exit statuses"),
     };
     finish(
-        plan,
+        job,
+        run_id,
         capture,
         started_at,
         start,
@@ -120,7 +114,8 @@ pub fn run(plan: &Plan, signals: &SignalPipe, observer: &mut dyn Observer) -> Fi
 }
 
 fn finish(
-    plan: &Plan,
+    job: &Job,
+    run_id: &str,
     capture: Arc<Capture>,
     started_at: SystemTime,
     start: Instant,
@@ -128,151 +123,104 @@ fn finish(
     observer: &mut dyn Observer,
 ) -> Finished {
     let duration = start.elapsed();
-    outcome.cause = plan.rules.judge(&outcome, duration, capture.saw_stderr());
+    outcome.cause = job.rules.judge(&outcome, duration, capture.saw_stderr());
     let (kept, seen) = capture.tail_and_total();
     let report = Report {
-        run_id: plan.run_id.clone(),
+        run_id: run_id.to_string(),
         started_at,
         duration,
         outcome,
-        tail: plan.hygiene.report_tail(&kept, seen),
+        tail: job.hygiene.report_tail(&kept, seen),
     };
     observer.on_event(&Event::Finished(&report));
     Finished { report, capture }
 }
 
-/// Waits for the main child, enforcing the deadline and the idle timeout, relaying signals and
-/// running the observers' timers, until it has exited.
+/// Waits for the main child while the machine enforces the bounds and relays signals, and runs the
+/// observers' timers, until the child has exited.
 fn watch(
-    plan: &Plan,
+    machine: &mut Machine,
     pid: Pid,
-    start: Instant,
-    capture: &Capture,
+    running: &Running<'_>,
     signals: &SignalPipe,
     observer: &mut dyn Observer,
-) -> (WaitStatus, Option<Cause>) {
-    let deadline = plan.timeout.map(|t| start + t);
-    let mut cause: Option<Cause> = None;
-    // Set once cronbeat itself stopped the command (deadline or idle): the first reason stands.
-    let mut enforced = false;
-    let mut kill_at: Option<Instant> = None;
-    let mut killed = false;
-    let running = Running {
-        pid: pid.as_raw() as u32,
-        since: start,
-        capture,
-    };
+) -> WaitStatus {
     loop {
         if let Some(status) = reaper::reap(pid) {
-            return (status, cause);
+            return status;
         }
         let now = Instant::now();
-        let silent_until = plan.idle_timeout.map(|idle| capture.last_output() + idle);
-        if !enforced {
-            let stop = match (plan.timeout, deadline, plan.idle_timeout, silent_until) {
-                (Some(limit), Some(at), _, _) if now >= at => {
-                    observer.on_event(&Event::TimedOut { after: limit });
-                    Some(Cause::Timeout(limit))
-                }
-                (_, _, Some(idle), Some(at)) if now >= at => {
-                    observer.on_event(&Event::Idle { after: idle });
-                    Some(Cause::Idle(idle))
-                }
-                _ => None,
-            };
-            if let Some(stop) = stop {
-                enforced = true;
-                if !matches!(cause, Some(Cause::Forwarded(_))) {
-                    cause = Some(stop);
-                }
-                terminate(pid);
-                kill_at =
-                    Some(kill_at.map_or(now + plan.kill_after, |k| k.min(now + plan.kill_after)));
-            }
-        }
-        if let Some(at) = kill_at {
-            if !killed && now >= at {
-                killed = true;
-                observer.on_event(&Event::Killed {
-                    reason: "still running after the --kill-after grace",
-                });
-                reaper::signal_group(pid, Signal::SIGKILL);
-            }
-        }
+        let last_output = running.capture.last_output();
+        perform(machine.step(Input::Tick, now, last_output), pid, observer);
         if observer.next_tick().is_some_and(|at| at <= now) {
-            observer.on_tick(now, &running);
+            observer.on_tick(now, running);
         }
-        let next = [
-            deadline.filter(|_| !enforced),
-            silent_until.filter(|_| !enforced),
-            kill_at.filter(|_| !killed),
-            observer.next_tick(),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
+        let next = [machine.next_wake(last_output), observer.next_tick()]
+            .into_iter()
+            .flatten()
+            .min();
         let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
         for sig in signals.wait(wait) {
-            if sig == Signal::SIGCHLD {
-                continue;
-            }
-            reaper::signal_group(pid, sig);
-            observer.on_event(&Event::SignalForwarded { signal: sig as i32 });
-            if signals::is_terminating(sig) {
-                // A stopped command could not act on the signal.
-                reaper::signal_group(pid, Signal::SIGCONT);
-                if cause.is_none() {
-                    cause = Some(Cause::Forwarded(sig as i32));
-                }
-                if kill_at.is_none() {
-                    kill_at = Some(Instant::now() + plan.kill_after);
-                }
-            }
+            let actions = machine.step(Input::Signal(sig), Instant::now(), last_output);
+            perform(actions, pid, observer);
         }
     }
 }
 
-fn terminate(group: Pid) {
-    reaper::signal_group(group, Signal::SIGTERM);
-    // A stopped process cannot act on SIGTERM until it is continued (systemd does the same).
-    reaper::signal_group(group, Signal::SIGCONT);
-}
-
-/// What is left of the group after the main child exited: SIGTERM, the grace, then SIGKILL.
-/// The observers' timers keep running meanwhile: the job is not over while its leftovers live.
+/// What is left of the group after the main child exited: SIGTERM, the grace, then SIGKILL, as the
+/// machine says. The observers' timers keep running meanwhile: the job is not over while its leftovers live.
 fn clean_up_group(
+    machine: &mut Machine,
     group: Pid,
-    grace: Duration,
     signals: &SignalPipe,
     observer: &mut dyn Observer,
     running: &Running<'_>,
 ) {
-    if !reaper::group_alive(group) {
-        return;
-    }
-    terminate(group);
-    let kill_at = Instant::now() + grace;
-    let mut killed = false;
-    while reaper::group_alive(group) {
+    let leftovers = reaper::group_alive(group);
+    let now = Instant::now();
+    let last_output = running.capture.last_output();
+    perform(
+        machine.step(Input::ChildExited { leftovers }, now, last_output),
+        group,
+        observer,
+    );
+    while !machine.is_done() {
         let _ = reaper::reap(group);
-        if !killed && Instant::now() >= kill_at {
-            killed = true;
-            observer.on_event(&Event::Killed {
-                reason: "processes left in the command's group after the grace",
-            });
-            reaper::signal_group(group, Signal::SIGKILL);
-        }
         let now = Instant::now();
+        if !reaper::group_alive(group) {
+            perform(
+                machine.step(Input::GroupGone, now, last_output),
+                group,
+                observer,
+            );
+            break;
+        }
+        perform(machine.step(Input::Tick, now, last_output), group, observer);
         if observer.next_tick().is_some_and(|at| at <= now) {
             observer.on_tick(now, running);
         }
         for sig in signals.wait(Some(GROUP_POLL)) {
-            if sig != Signal::SIGCHLD {
-                reaper::signal_group(group, sig);
-            }
+            let actions = machine.step(Input::Signal(sig), Instant::now(), last_output);
+            perform(actions, group, observer);
         }
     }
     let _ = reaper::reap(group);
+}
+
+/// Carries out the machine's decisions.
+fn perform(actions: Vec<Action>, group: Pid, observer: &mut dyn Observer) {
+    for action in actions {
+        match action {
+            Action::SignalGroup(sig) => reaper::signal_group(group, sig),
+            Action::Emit(Notice::TimedOut(after)) => observer.on_event(&Event::TimedOut { after }),
+            Action::Emit(Notice::Idle(after)) => observer.on_event(&Event::Idle { after }),
+            Action::Emit(Notice::Forwarded(sig)) => {
+                observer.on_event(&Event::SignalForwarded { signal: sig as i32 })
+            }
+            Action::Emit(Notice::Killed(reason)) => observer.on_event(&Event::Killed { reason }),
+            Action::Done => {}
+        }
+    }
 }
 
 /// Waits for the pumps to copy everything. Once the group is gone all of its output is in the

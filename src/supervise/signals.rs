@@ -4,7 +4,7 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -87,6 +87,25 @@ impl SignalPipe {
         let mut fds = [PollFd::new(self.read.as_fd(), PollFlags::POLLIN)];
         let _ = poll(&mut fds, timeout);
         self.pending()
+    }
+
+    /// Before the command starts (the lock wait, the jitter sleep): waits `span`, unless a terminating
+    /// signal comes first, which is returned. Other signals have no command to go to yet.
+    pub fn pause(&self, span: Duration) -> Option<Signal> {
+        let until = Instant::now() + span;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            if let Some(sig) = self
+                .wait(Some(left))
+                .into_iter()
+                .find(|s| is_terminating(*s))
+            {
+                return Some(sig);
+            }
+        }
     }
 
     pub fn pending(&self) -> Vec<Signal> {

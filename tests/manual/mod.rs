@@ -219,7 +219,7 @@ lock = "/run/lock/backup.lock"
         vec![bold("command"), roman(" (array of strings, jobs only)")],
         "The program and its arguments, run directly without a shell.",
     );
-    for key in cronbeat::settings::Layer::KEYS
+    for key in cronbeat::config::Layer::KEYS
         .iter()
         .filter(|k| **k != "command")
     {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
-use crate::settings::Layer;
+use super::layer::Layer;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

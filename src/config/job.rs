@@ -1,0 +1,331 @@
+//! The one resolution: (command line + environment, config file, job name) → one typed, validated `Job`
+//! that every later stage reads, for a run and for `cronbeat check` alike. Where each value came from is
+//! recorded as data (`Origins`), so an error names the flag, the variable, or the file, line and key.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::file::ConfigFile;
+use super::layer::Layer;
+use crate::kinds::{JitterSeed, LogFormat, Overlap};
+use crate::monitor::{self, Protocol, RetryPolicy, WebhookConfig};
+use crate::outcome::Rules;
+use crate::output::Hygiene;
+use crate::units;
+
+pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(10);
+pub const DEFAULT_TAIL: u64 = 10 * 1024;
+pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_PING_RETRIES: u32 = 3;
+/// How long a replacing run waits for the lock after killing the run it replaces, unless `--lock-wait` says.
+pub const DEFAULT_REPLACE_WAIT: Duration = Duration::from_secs(5);
+
+/// Where the value of one key came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Its flag on the command line.
+    Flag,
+    /// This environment variable.
+    Env(String),
+    /// The config file's `[jobs.NAME]` table.
+    Job(String),
+    /// The config file's `[defaults]`.
+    Defaults,
+}
+
+/// The origin of every key that some source set; a key not listed has its built-in default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins(pub BTreeMap<&'static str, Origin>);
+
+impl Origins {
+    pub fn of(&self, key: &str) -> Option<&Origin> {
+        self.0.get(key)
+    }
+
+    /// `message` about the value of `key`, prefixed with where that value came from.
+    pub fn blame(&self, key: &str, message: &str, file: Option<&ConfigFile>) -> String {
+        match (self.of(key), file) {
+            (Some(Origin::Flag), _) => format!("--{}: {message}", key.replace('_', "-")),
+            (Some(Origin::Env(var)), _) => format!("{var}: {message}"),
+            (Some(Origin::Job(name)), Some(file)) => file.error(&["jobs", name, key], message),
+            (Some(Origin::Defaults), Some(file)) => file.error(&["defaults", key], message),
+            _ => message.to_string(),
+        }
+    }
+}
+
+/// What the command line and the environment say, with the origin of each key they set.
+#[derive(Debug, Clone, Default)]
+pub struct Given {
+    pub layer: Layer,
+    pub origins: Origins,
+}
+
+/// Everything one run needs, validated.
+pub struct Job {
+    /// The `--job` name, when the job comes from the config file.
+    pub name: Option<String>,
+    pub command: Vec<OsString>,
+    pub timeout: Option<Duration>,
+    pub kill_after: Duration,
+    pub idle_timeout: Option<Duration>,
+    pub lock: Option<PathBuf>,
+    pub overlap: Overlap,
+    pub lock_wait: Option<Duration>,
+    pub jitter: Option<Duration>,
+    pub jitter_seed: JitterSeed,
+    pub rules: Rules,
+    pub tail: usize,
+    pub hygiene: Hygiene,
+    pub quiet: bool,
+    /// Every monitor, parsed once.
+    pub monitors: Vec<Box<dyn Protocol>>,
+    pub start_ping: bool,
+    pub keepalive: Option<Duration>,
+    pub delivery: RetryPolicy,
+    pub verbose: bool,
+    pub log_format: LogFormat,
+    pub origins: Origins,
+}
+
+/// A value that cannot be used, and the key it belongs to.
+struct Invalid {
+    key: &'static str,
+    message: String,
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> Invalid {
+    Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+/// Resolves job `name` of `file` (or the file's defaults, or nothing) under what the command line and the
+/// environment give. `command` is what followed `--`. Precedence: command line and environment > job >
+/// defaults > built-in defaults.
+pub fn resolve(
+    given: &Given,
+    file: Option<&ConfigFile>,
+    name: Option<&str>,
+    command: Vec<OsString>,
+) -> Result<Job, String> {
+    let (job, defaults) = match (file, name) {
+        (Some(file), Some(name)) => (file.job(name)?, file.defaults.clone()),
+        (Some(file), None) => (Layer::default(), file.defaults.clone()),
+        (None, Some(_)) => return Err("--job needs --config (or CRONBEAT_CONFIG)".to_string()),
+        (None, None) => (Layer::default(), Layer::default()),
+    };
+    let mut origins = given.origins.clone();
+    for key in Layer::KEYS {
+        if origins.of(key).is_none() {
+            if let Some(name) = name.filter(|_| job.sets(key)) {
+                origins.0.insert(key, Origin::Job(name.to_string()));
+            } else if defaults.sets(key) {
+                origins.0.insert(key, Origin::Defaults);
+            }
+        }
+    }
+    let merged = given.layer.clone().over(job).over(defaults);
+    build(merged, command, name.map(str::to_string), origins.clone())
+        .map_err(|Invalid { key, message }| origins.blame(key, &message, file))
+}
+
+fn build(
+    merged: Layer,
+    command_line: Vec<OsString>,
+    name: Option<String>,
+    origins: Origins,
+) -> Result<Job, Invalid> {
+    let command = match (command_line.is_empty(), merged.command) {
+        (false, Some(_)) => {
+            return Err(invalid(
+                "command",
+                "a command is also given after `--`; give it once",
+            ))
+        }
+        (false, None) => command_line,
+        (true, Some(cmd)) if cmd.first().is_some_and(|program| !program.is_empty()) => {
+            cmd.into_iter().map(OsString::from).collect()
+        }
+        (true, Some(cmd)) if cmd.is_empty() => {
+            return Err(invalid(
+                "command",
+                "is empty (expected e.g. [\"/usr/local/bin/backup\", \"--full\"])",
+            ))
+        }
+        (true, Some(_)) => return Err(invalid("command", "the program name is empty")),
+        (true, None) => {
+            return Err(invalid(
+                "command",
+                "no command given (usage: cronbeat [OPTIONS] -- <COMMAND> [ARGS]...)",
+            ))
+        }
+    };
+    let webhook = merged.webhook;
+    let monitors = monitors(&merged.ping, merged.ping_file.as_deref(), webhook.as_ref())?;
+    let ping_timeout = merged
+        .ping_timeout
+        .map_or(DEFAULT_PING_TIMEOUT, units::Duration::get);
+    if ping_timeout.is_zero() {
+        return Err(invalid("ping_timeout", "must be greater than zero"));
+    }
+    let tail = merged.tail.map_or(DEFAULT_TAIL, |s| s.0);
+    let tail = usize::try_from(tail)
+        .ok()
+        .filter(|t| *t <= 1 << 30)
+        .ok_or_else(|| invalid("tail", format!("{tail} bytes is too large (at most 1GiB)")))?;
+    if merged.lock.is_none() {
+        if merged.overlap.is_some() {
+            return Err(invalid("overlap", "needs a lock file (--lock)"));
+        }
+        if merged.lock_wait.is_some() {
+            return Err(invalid("lock_wait", "needs a lock file (--lock)"));
+        }
+    }
+    let hygiene = Hygiene::new(merged.strip_ansi.unwrap_or(false), &merged.redact)
+        .map_err(|e| invalid("redact", e))?;
+    let positive =
+        |d: Option<units::Duration>| d.map(units::Duration::get).filter(|t| !t.is_zero());
+    Ok(Job {
+        name,
+        command,
+        timeout: positive(merged.timeout),
+        kill_after: merged
+            .kill_after
+            .map_or(DEFAULT_KILL_AFTER, units::Duration::get),
+        idle_timeout: positive(merged.idle_timeout),
+        lock: merged.lock,
+        overlap: merged.overlap.unwrap_or_default(),
+        lock_wait: merged.lock_wait.map(units::Duration::get),
+        jitter: positive(merged.jitter),
+        jitter_seed: merged.jitter_seed.unwrap_or_default(),
+        rules: Rules {
+            success_codes: merged.success_codes.map(|c| c.0).unwrap_or_default(),
+            stderr_fails: merged.stderr_fails.unwrap_or(false),
+            min_runtime: positive(merged.min_runtime),
+        },
+        tail,
+        hygiene,
+        quiet: merged.quiet.unwrap_or(false),
+        monitors,
+        start_ping: !merged.no_start_ping.unwrap_or(false),
+        keepalive: positive(merged.keepalive),
+        delivery: RetryPolicy {
+            timeout: ping_timeout,
+            retries: merged.ping_retries.unwrap_or(DEFAULT_PING_RETRIES),
+        },
+        verbose: merged.verbose.unwrap_or(false),
+        log_format: merged.log_format.unwrap_or_default(),
+        origins,
+    })
+}
+
+/// Every monitor of `ping` and the `ping_file`, parsed once; a bad one is blamed on the key that holds it.
+fn monitors(
+    pings: &[String],
+    ping_file: Option<&std::path::Path>,
+    webhook: Option<&WebhookConfig>,
+) -> Result<Vec<Box<dyn Protocol>>, Invalid> {
+    let mut monitors = Vec::new();
+    for spec in pings {
+        monitors.push(monitor::parse_with(spec, webhook).map_err(|e| invalid("ping", e))?);
+    }
+    if let Some(path) = ping_file {
+        for spec in read_ping_file(path).map_err(|e| invalid("ping_file", e))? {
+            let parsed = monitor::parse_with(&spec, webhook)
+                .map_err(|e| invalid("ping_file", format!("{}: {e}", path.display())))?;
+            monitors.push(parsed);
+        }
+    }
+    Ok(monitors)
+}
+
+/// One monitor URL a line; blank lines and `#` comments are skipped.
+fn read_ping_file(path: &std::path::Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn file(text: &str) -> ConfigFile {
+        ConfigFile::parse(Path::new("/etc/cronbeat.toml"), text.to_string()).unwrap()
+    }
+
+    fn given(layer: Layer, origins: &[(&'static str, Origin)]) -> Given {
+        Given {
+            layer,
+            origins: Origins(origins.iter().cloned().collect()),
+        }
+    }
+
+    #[test]
+    fn precedence_and_origins() {
+        let f = file(
+            "[defaults]\ntimeout = \"30m\"\ntail = 100\n[jobs.a]\ncommand = [\"x\"]\ntimeout = \"1h\"\n",
+        );
+        let job = resolve(&Given::default(), Some(&f), Some("a"), vec![]).unwrap();
+        assert_eq!(job.timeout, Some(Duration::from_secs(3600)));
+        assert_eq!(job.tail, 100);
+        assert_eq!(job.origins.of("timeout"), Some(&Origin::Job("a".into())));
+        assert_eq!(job.origins.of("tail"), Some(&Origin::Defaults));
+        assert_eq!(job.origins.of("quiet"), None);
+
+        let cli = Layer {
+            timeout: Some(units::parse_duration("5s").unwrap()),
+            ..Layer::default()
+        };
+        let env = given(cli, &[("timeout", Origin::Env("CRONBEAT_TIMEOUT".into()))]);
+        let job = resolve(&env, Some(&f), Some("a"), vec![]).unwrap();
+        assert_eq!(job.timeout, Some(Duration::from_secs(5)));
+        assert_eq!(
+            job.origins.of("timeout"),
+            Some(&Origin::Env("CRONBEAT_TIMEOUT".into()))
+        );
+    }
+
+    #[test]
+    fn errors_name_the_source_of_the_value() {
+        let f = file("[defaults]\nping_timeout = \"0s\"\n[jobs.a]\ncommand = [\"x\"]\n");
+        let e = resolve(&Given::default(), Some(&f), Some("a"), vec![])
+            .err()
+            .unwrap();
+        assert_eq!(
+            e,
+            "/etc/cronbeat.toml:2: defaults.ping_timeout: must be greater than zero"
+        );
+        let cli = Layer {
+            ping_timeout: Some(units::parse_duration("0").unwrap()),
+            ..Layer::default()
+        };
+        let flag = given(cli.clone(), &[("ping_timeout", Origin::Flag)]);
+        let e = resolve(&flag, None, None, vec!["true".into()])
+            .err()
+            .unwrap();
+        assert_eq!(e, "--ping-timeout: must be greater than zero");
+        let env = given(
+            cli,
+            &[("ping_timeout", Origin::Env("CRONBEAT_PING_TIMEOUT".into()))],
+        );
+        let e = resolve(&env, None, None, vec!["true".into()])
+            .err()
+            .unwrap();
+        assert_eq!(e, "CRONBEAT_PING_TIMEOUT: must be greater than zero");
+        let e = resolve(&Given::default(), None, Some("a"), vec![])
+            .err()
+            .unwrap();
+        assert!(e.starts_with("--job needs --config"), "{e}");
+    }
+}

@@ -1,0 +1,268 @@
+//! One source of settings, declared once: each field is a flag (its `#[arg]`: name, variable, help), a
+//! config-file key (the field's name) and a value that may be unset. The command line with its environment,
+//! a `[jobs.NAME]` table and `[defaults]` are each a `Layer`; the first that sets a field wins.
+
+use std::path::PathBuf;
+
+use clap::ArgAction;
+use serde::{Deserialize, Deserializer};
+
+use crate::kinds::{JitterSeed, LogFormat, Overlap};
+use crate::monitor::WebhookConfig;
+use crate::units::{parse_duration, parse_exit_codes, Duration, ExitCodes, Size};
+
+/// A field of a layer: whether it is set, and how a higher layer's value covers a lower one's.
+pub trait Field {
+    fn is_set(&self) -> bool;
+    fn or(self, lower: Self) -> Self;
+}
+
+impl<T> Field for Option<T> {
+    fn is_set(&self) -> bool {
+        self.is_some()
+    }
+    fn or(self, lower: Self) -> Self {
+        self.or(lower)
+    }
+}
+
+/// A repeatable option: an empty list is unset, and a set list replaces the lower one whole.
+impl<T> Field for Vec<T> {
+    fn is_set(&self) -> bool {
+        !self.is_empty()
+    }
+    fn or(self, lower: Self) -> Self {
+        if self.is_empty() {
+            lower
+        } else {
+            self
+        }
+    }
+}
+
+/// Declares the layer and, from the same list of fields, its keys, merge and reset, so no field can be
+/// left out of any of them.
+macro_rules! layer {
+    (
+        $(#[$meta:meta])*
+        pub struct Layer { $( $(#[$field_meta:meta])* pub $field:ident : $ty:ty, )* }
+    ) => {
+        $(#[$meta])*
+        pub struct Layer { $( $(#[$field_meta])* pub $field: $ty, )* }
+
+        impl Layer {
+            /// Every config key, which is also the flag's clap id.
+            pub const KEYS: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            /// Fields set here win; the rest come from `lower`.
+            pub fn over(self, lower: Layer) -> Layer {
+                Layer { $($field: Field::or(self.$field, lower.$field)),* }
+            }
+
+            /// Whether this layer sets `key`.
+            pub fn sets(&self, key: &str) -> bool {
+                match key {
+                    $(stringify!($field) => Field::is_set(&self.$field),)*
+                    _ => false,
+                }
+            }
+
+            /// Leaves `key` unset.
+            pub fn unset(&mut self, key: &str) {
+                match key {
+                    $(stringify!($field) => self.$field = Default::default(),)*
+                    _ => {}
+                }
+            }
+        }
+    };
+}
+
+layer! {
+    #[derive(Debug, Clone, Default, Deserialize, clap::Args)]
+    #[serde(deny_unknown_fields, expecting = "a table of settings")]
+    pub struct Layer {
+        /// The command of a config-file job; on the command line it follows `--`.
+        #[arg(skip)]
+        pub command: Option<Vec<String>>,
+
+        /// Kill the command when it runs longer than DUR (e.g. 90s, 5m, 1h 30m); exit status 124
+        #[arg(long, env = "CRONBEAT_TIMEOUT", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
+        pub timeout: Option<Duration>,
+
+        /// Grace between SIGTERM and SIGKILL on timeout, forwarded stop signals and leftovers [default: 10s]
+        #[arg(long, env = "CRONBEAT_KILL_AFTER", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
+        pub kill_after: Option<Duration>,
+
+        /// Stop the command when it prints nothing for DUR (treated as hung); exit status 125
+        #[arg(long, env = "CRONBEAT_IDLE_TIMEOUT", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
+        pub idle_timeout: Option<Duration>,
+
+        /// One run at a time: a lock file (flock) held while the command runs
+        #[arg(long, env = "CRONBEAT_LOCK", value_name = "PATH", help_heading = "Bounds")]
+        pub lock: Option<PathBuf>,
+
+        /// When --lock is held by another run: skip this run, wait for the lock, or replace the running one [default: skip]
+        #[arg(long, env = "CRONBEAT_OVERLAP", value_name = "MODE", help_heading = "Bounds")]
+        pub overlap: Option<Overlap>,
+
+        /// Longest wait for --lock: with --overlap wait (no limit unless given), and with --overlap replace after the running one was killed (5s unless given)
+        #[arg(long, env = "CRONBEAT_LOCK_WAIT", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
+        pub lock_wait: Option<Duration>,
+
+        /// Sleep up to DUR before starting, to spread a fleet
+        #[arg(long, env = "CRONBEAT_JITTER", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
+        pub jitter: Option<Duration>,
+
+        /// How the --jitter delay is chosen [default: random]
+        #[arg(long, env = "CRONBEAT_JITTER_SEED", value_name = "SEED", help_heading = "Bounds")]
+        pub jitter_seed: Option<JitterSeed>,
+
+        /// Exit statuses that count as success, e.g. 0,3 or 0,10-12 (the exit status itself stays the command's) [default: 0]
+        #[arg(long, env = "CRONBEAT_SUCCESS_CODES", value_name = "CODES", value_parser = parse_exit_codes, help_heading = "Success rules")]
+        pub success_codes: Option<ExitCodes>,
+
+        /// Report the run as failed when the command wrote anything to stderr
+        #[arg(long, env = "CRONBEAT_STDERR_FAILS", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Success rules")]
+        pub stderr_fails: Option<bool>,
+
+        /// Report the run as failed when it finished sooner than DUR ("finished too quickly")
+        #[arg(long, env = "CRONBEAT_MIN_RUNTIME", value_name = "DUR", value_parser = parse_duration, help_heading = "Success rules")]
+        pub min_runtime: Option<Duration>,
+
+        /// Bytes of combined output kept for the finish report; 0 keeps none [default: 10240]
+        #[arg(long, env = "CRONBEAT_TAIL", value_name = "BYTES", value_parser = Size::parse, help_heading = "Output")]
+        pub tail: Option<Size>,
+
+        /// Remove terminal escape sequences (colours, cursor moves) from the reported tail
+        #[arg(long, env = "CRONBEAT_STRIP_ANSI", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Output")]
+        pub strip_ansi: Option<bool>,
+
+        /// Replace what REGEX matches in the reported tail (its capture groups only, if it has any) with [REDACTED]; repeatable
+        #[arg(long = "redact", env = "CRONBEAT_REDACT", value_name = "REGEX", help_heading = "Output")]
+        #[serde(default, deserialize_with = "one_or_many")]
+        pub redact: Vec<String>,
+
+        /// Hold the command's output back and show it only when the run fails
+        #[arg(short, long, env = "CRONBEAT_QUIET", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Output")]
+        pub quiet: Option<bool>,
+
+        /// Monitor to report to (repeatable): a Healthchecks ping URL, or KIND+URL.
+        /// CRONBEAT_PING holds one or more, separated by whitespace
+        #[arg(long = "ping", value_name = "URL", help_heading = "Monitors")]
+        #[serde(default, deserialize_with = "one_or_many")]
+        pub ping: Vec<String>,
+
+        /// Read monitor URLs from this file, one per line (keeps secrets out of `ps`)
+        #[arg(long, env = "CRONBEAT_PING_FILE", value_name = "PATH", help_heading = "Monitors")]
+        pub ping_file: Option<PathBuf>,
+
+        /// Do not send the start ping
+        #[arg(long, env = "CRONBEAT_NO_START_PING", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Monitors")]
+        pub no_start_ping: Option<bool>,
+
+        /// While the command runs, send a progress ping every DUR (Healthchecks /log, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm
+        #[arg(long, env = "CRONBEAT_KEEPALIVE", value_name = "DUR", value_parser = parse_duration, help_heading = "Monitors")]
+        pub keepalive: Option<Duration>,
+
+        /// Time limit of one ping attempt: connect, TLS, send and receive [default: 5s]
+        #[arg(long, env = "CRONBEAT_PING_TIMEOUT", value_name = "DUR", value_parser = parse_duration, help_heading = "Monitors")]
+        pub ping_timeout: Option<Duration>,
+
+        /// Retries after a failed ping attempt [default: 3]
+        #[arg(long, env = "CRONBEAT_PING_RETRIES", value_name = "N", help_heading = "Monitors")]
+        pub ping_retries: Option<u32>,
+
+        /// Print a line per event on stderr
+        #[arg(short, long, env = "CRONBEAT_VERBOSE", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Logging")]
+        pub verbose: Option<bool>,
+
+        /// Format of cronbeat's own lines on stderr [default: text]
+        #[arg(long, env = "CRONBEAT_LOG_FORMAT", value_name = "FORMAT", help_heading = "Logging")]
+        pub log_format: Option<LogFormat>,
+
+        /// Method, headers and body templates of `webhook+` monitors (config file only).
+        #[arg(skip)]
+        pub webhook: Option<WebhookConfig>,
+    }
+}
+
+/// `key = "value"` or `key = ["value", "value"]`.
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string or an array of strings")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Vec<String>, E> {
+            Ok(vec![text.to_string()])
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Vec<String>, A::Error> {
+            let mut all = Vec::new();
+            while let Some(item) = seq.next_element::<String>()? {
+                all.push(item);
+            }
+            Ok(all)
+        }
+    }
+    d.deserialize_any(Visitor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(key: &str) -> Layer {
+        let text = match key {
+            "timeout" => "timeout = \"1m\"",
+            "ping" => "ping = [\"https://a.example/x\"]",
+            "quiet" => "quiet = true",
+            _ => unreachable!(),
+        };
+        toml::from_str(text).unwrap()
+    }
+
+    /// Precedence as a table: (layers from highest to lowest, key) → the layer whose value wins.
+    #[test]
+    fn the_first_layer_that_sets_a_key_wins() {
+        let none = Layer::default;
+        let cases: [([Layer; 3], &str, Option<usize>); 6] = [
+            ([with("timeout"), none(), none()], "timeout", Some(0)),
+            (
+                [none(), with("timeout"), with("timeout")],
+                "timeout",
+                Some(1),
+            ),
+            ([none(), none(), with("timeout")], "timeout", Some(2)),
+            ([none(), none(), none()], "timeout", None),
+            ([none(), with("ping"), with("ping")], "ping", Some(1)),
+            ([none(), none(), with("quiet")], "quiet", Some(2)),
+        ];
+        for (layers, key, winner) in cases {
+            let found = layers.iter().position(|l| l.sets(key));
+            assert_eq!(found, winner, "{key}");
+            let [a, b, c] = layers;
+            assert_eq!(a.over(b).over(c).sets(key), winner.is_some(), "{key}");
+        }
+    }
+
+    #[test]
+    fn a_list_replaces_a_lower_list_whole() {
+        let high = Layer {
+            ping: vec!["a".into()],
+            ..Layer::default()
+        };
+        let low = Layer {
+            ping: vec!["b".into(), "c".into()],
+            ..Layer::default()
+        };
+        assert_eq!(high.over(low).ping, ["a"]);
+        let mut layer = with("timeout");
+        layer.unset("timeout");
+        assert!(!layer.sets("timeout"));
+    }
+}

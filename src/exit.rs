@@ -1,0 +1,197 @@
+//! Every way cronbeat ends, and the one table of exit statuses that `--help`, the man page and the README
+//! are written from (the README's copy is tested against it).
+
+use std::process::ExitCode;
+
+/// A usage or configuration error: the command was not run.
+pub const USAGE: i32 = 2;
+/// `--lock` held by another run (EX_TEMPFAIL): this run was skipped.
+pub const LOCKED: i32 = 75;
+/// cronbeat itself could not do its work (EX_OSERR): signal handling, a lock file it cannot open.
+pub const INTERNAL: i32 = 71;
+/// The `--timeout` deadline stopped the command (as coreutils `timeout`).
+pub const TIMEOUT: i32 = 124;
+/// The `--idle-timeout` stopped the command: it printed nothing for too long.
+pub const IDLE: i32 = 125;
+/// The command was found but could not be executed (the shell's convention).
+pub const NOT_EXECUTABLE: i32 = 126;
+/// The command was not found (the shell's convention).
+pub const NOT_FOUND: i32 = 127;
+/// `cronbeat check --ping` could not reach a monitor (the file itself is valid).
+pub const UNREACHABLE: i32 = 1;
+
+/// How cronbeat ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// cronbeat's own command succeeded: help, version, a valid `check`.
+    Done,
+    /// The command exited by itself with this status.
+    Exited(i32),
+    /// The command died of this signal.
+    Signaled(i32),
+    Timeout,
+    Idle,
+    NotExecutable,
+    NotFound,
+    /// A terminating signal stopped cronbeat before the command started.
+    Interrupted(i32),
+    /// Bad options or environment variables.
+    Usage,
+    /// A config file that cannot be used.
+    Config,
+    /// The lock is held by another run: skipped.
+    Locked,
+    /// `check --ping` could not reach a monitor.
+    Unreachable,
+    /// cronbeat's own failure, not the command's.
+    Internal,
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::Done => 0,
+            Exit::Exited(code) => code,
+            Exit::Signaled(sig) | Exit::Interrupted(sig) => 128 + sig,
+            Exit::Timeout => TIMEOUT,
+            Exit::Idle => IDLE,
+            Exit::NotExecutable => NOT_EXECUTABLE,
+            Exit::NotFound => NOT_FOUND,
+            Exit::Usage | Exit::Config => USAGE,
+            Exit::Locked => LOCKED,
+            Exit::Unreachable => UNREACHABLE,
+            Exit::Internal => INTERNAL,
+        }
+    }
+
+    pub fn exit_code(self) -> ExitCode {
+        ExitCode::from(u8::try_from(self.code()).unwrap_or(u8::MAX))
+    }
+}
+
+/// One documented exit status.
+pub struct Status {
+    /// The status, as the documentation writes it.
+    pub status: &'static str,
+    /// What it means, as a sentence (man page, README).
+    pub meaning: &'static str,
+    /// What it means, as a clause after the status (`--help`).
+    pub clause: &'static str,
+}
+
+/// The exit statuses, in the order the documentation lists them.
+pub const TABLE: [Status; 10] = [
+    Status {
+        status: "0, or the command's own",
+        meaning: "The command exited by itself with this status.",
+        clause: "the command's own",
+    },
+    Status {
+        status: "128+N",
+        meaning: "The command died of signal N (143 for SIGTERM, 137 for SIGKILL), or a signal stopped cronbeat before the command started.",
+        clause: "if it died of signal N",
+    },
+    Status {
+        status: "124",
+        meaning: "The --timeout deadline passed and the command was stopped.",
+        clause: "when the --timeout deadline stopped it",
+    },
+    Status {
+        status: "125",
+        meaning: "--idle-timeout: the command printed nothing for too long and was stopped.",
+        clause: "when --idle-timeout stopped it (no output for too long)",
+    },
+    Status {
+        status: "126",
+        meaning: "The command was found but could not be executed.",
+        clause: "when it could not be executed",
+    },
+    Status {
+        status: "127",
+        meaning: "The command was not found.",
+        clause: "when it was not found",
+    },
+    Status {
+        status: "2",
+        meaning: "cronbeat's own usage or configuration error; the command was not run.",
+        clause: "for cronbeat's own usage or config errors",
+    },
+    Status {
+        status: "75",
+        meaning: "Another run holds the --lock file; this run was skipped: not started, no start ping (monitors get a log ping saying so).",
+        clause: "when --lock is held by another run and this run was skipped",
+    },
+    Status {
+        status: "71",
+        meaning: "cronbeat itself failed: it could not set up signal handling, or open or lock the --lock file; the command was not run.",
+        clause: "when cronbeat itself failed (signal set-up, an unusable lock file)",
+    },
+    Status {
+        status: "1",
+        meaning: "cronbeat check --ping only: a monitor could not be reached.",
+        clause: "from check --ping when a monitor could not be reached",
+    },
+];
+
+/// The table as one paragraph, for `--help`.
+pub fn help_text() -> String {
+    let clauses: Vec<String> = TABLE
+        .iter()
+        .map(|row| match row.status {
+            "0, or the command's own" => row.clause.to_string(),
+            status => format!("{status} {}", row.clause),
+        })
+        .collect();
+    format!(
+        "Exit status: {}. Success rules (--success-codes, --stderr-fails, --min-runtime) change what is \
+         reported, never the exit status.",
+        clauses.join("; ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fixed_status_is_in_the_table() {
+        let documented = |code: i32| {
+            TABLE
+                .iter()
+                .any(|row| row.status.split([',', ' ']).any(|s| s == code.to_string()))
+        };
+        for exit in [
+            Exit::Done,
+            Exit::Timeout,
+            Exit::Idle,
+            Exit::NotExecutable,
+            Exit::NotFound,
+            Exit::Usage,
+            Exit::Config,
+            Exit::Locked,
+            Exit::Unreachable,
+            Exit::Internal,
+        ] {
+            assert!(
+                documented(exit.code()),
+                "{exit:?} ({}) is undocumented",
+                exit.code()
+            );
+        }
+        assert_eq!(Exit::Signaled(15).code(), 143);
+        assert_eq!(Exit::Interrupted(2).code(), 130);
+        assert_eq!(Exit::Exited(3).code(), 3);
+    }
+
+    #[test]
+    fn own_failures_are_not_the_commands() {
+        let own = [
+            Exit::Usage.code(),
+            Exit::Locked.code(),
+            Exit::Internal.code(),
+        ];
+        for command in [TIMEOUT, IDLE, NOT_EXECUTABLE, NOT_FOUND] {
+            assert!(!own.contains(&command));
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! One run, from the resolved job to its exit value: the lock, the jitter sleep and the supervised command,
+//! each phase told to the observers (log, monitors, lock, systemd notifier) as events, then one teardown
+//! whatever way the run ended.
+
+mod jitter;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+pub use jitter::jitter_delay;
+
+use crate::config::Job;
+use crate::events::{Event, Fanout, Observer};
+use crate::exit::Exit;
+use crate::lock::{self, Obtained, Wanted};
+use crate::log::Logger;
+use crate::monitor::{self, Monitors, RunInfo};
+use crate::notify::Notifier;
+use crate::outcome::ChildStatus;
+use crate::output::Capture;
+use crate::supervise;
+
+/// Runs `job` and returns how cronbeat ends.
+pub fn execute(mut job: Job) -> Exit {
+    let logger = Logger::new(job.verbose, job.log_format, job.quiet);
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let host = monitor::host_name();
+    // Started before the lock so that a skipped run can say so; nothing is sent until an event asks.
+    let mut monitors = Monitors::start(
+        std::mem::take(&mut job.monitors),
+        job.delivery,
+        job.start_ping,
+        RunInfo {
+            run_id: run_id.clone(),
+            job: job.name.clone(),
+            host: host.clone(),
+        },
+        logger.clone(),
+    );
+    monitors.keepalive(job.keepalive);
+    let mut session = Session {
+        notifier: Notifier::from_env(job.hygiene.clone(), logger.clone()),
+        logger,
+        monitors,
+    };
+    let ended = session.run(&job, &run_id, &host);
+    session.end(ended)
+}
+
+/// The observers of one run.
+struct Session {
+    logger: Logger,
+    monitors: Monitors,
+    notifier: Option<Notifier>,
+}
+
+/// How a run ended, for the teardown.
+struct Ended {
+    exit: Exit,
+    failed: bool,
+    /// The command's output, once it ran: its spool is shown or dropped at the end.
+    capture: Option<Arc<Capture>>,
+}
+
+impl Ended {
+    /// The command never started: a failure for the held lines of `--quiet`.
+    fn before_start(exit: Exit) -> Ended {
+        Ended {
+            exit,
+            failed: true,
+            capture: None,
+        }
+    }
+}
+
+impl Session {
+    fn observers<'a>(&'a mut self, logger: &'a mut Logger) -> Vec<&'a mut dyn Observer> {
+        let mut observers: Vec<&mut dyn Observer> = vec![logger, &mut self.monitors];
+        if let Some(n) = self.notifier.as_mut() {
+            observers.push(n);
+        }
+        observers
+    }
+
+    fn run(&mut self, job: &Job, run_id: &str, host: &str) -> Ended {
+        let signals = match supervise::prepare().context("cannot set up signal handling") {
+            Ok(signals) => signals,
+            Err(e) => {
+                self.logger.error(&format!("{e:#}"));
+                return Ended::before_start(Exit::Internal);
+            }
+        };
+        let mut logger = self.logger.clone();
+        let mut lock = None;
+        if let Some(wanted) = Wanted::of(job) {
+            let obtained = {
+                let mut before = Fanout(self.observers(&mut logger));
+                let obtained = lock::obtain(&wanted, &signals, &mut before);
+                if let Ok(Obtained::Skipped(reason)) = &obtained {
+                    before.on_event(&Event::Skipped { reason });
+                }
+                obtained
+            };
+            match obtained {
+                Ok(Obtained::Held(held)) => lock = Some(held),
+                Ok(Obtained::Skipped(_)) => return Ended::before_start(Exit::Locked),
+                Ok(Obtained::Interrupted(sig)) => {
+                    return Ended::before_start(Exit::Interrupted(sig))
+                }
+                Err(message) => {
+                    self.logger.error(&message);
+                    return Ended::before_start(Exit::Internal);
+                }
+            }
+        }
+        if let Some(limit) = job.jitter {
+            let delay = jitter_delay(limit, job.jitter_seed, &jitter::job_identity(job), host);
+            Fanout(self.observers(&mut logger)).on_event(&Event::Jitter { delay });
+            if let Some(sig) = signals.pause(delay) {
+                return Ended::before_start(Exit::Interrupted(sig as i32));
+            }
+        }
+
+        let mut observers = self.observers(&mut logger);
+        if let Some(held) = lock.as_mut() {
+            observers.push(held);
+        }
+        let finished = supervise::run(job, run_id, &signals, &mut Fanout(observers));
+        // The command is gone: a waiting or replacing run may start while the finish pings go out.
+        if let Some(held) = lock {
+            held.release();
+        }
+        let outcome = &finished.report.outcome;
+        if let ChildStatus::NotStarted { reason, .. } = &outcome.status {
+            self.logger.warn(reason);
+        }
+        Ended {
+            exit: outcome.exit(),
+            failed: !outcome.succeeded(),
+            capture: Some(finished.capture),
+        }
+    }
+
+    /// The one teardown: the quiet spool shown or dropped, every monitor drained, held lines released.
+    fn end(self, ended: Ended) -> Exit {
+        if let Some(capture) = &ended.capture {
+            capture.release_spool(ended.failed);
+        }
+        self.monitors.wait();
+        self.logger.release(ended.failed);
+        ended.exit
+    }
+}
+
+/// A closed stdin, stdout or stderr would be reused by the next file cronbeat opens (a pipe, the lock),
+/// and the command's output would land there. Park /dev/null on them instead.
+pub fn guard_standard_fds() {
+    for fd in 0..=2 {
+        // SAFETY: F_GETFD only queries the descriptor; open(2) of a constant path touches no Rust memory.
+        unsafe {
+            if libc::fcntl(fd, libc::F_GETFD) == -1 {
+                libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            }
+        }
+    }
+}
