@@ -129,19 +129,53 @@ fn a_file_error_stops_the_check() {
     let dir = Dir::new();
     let config = dir.write(
         "cronbeat.toml",
-        "[jobs.a]\ncommand = [\"true\"]\n\n[jobs.b]\ncommand = [\"true\"]\nkill_after = \"10 fortnights\"\n",
+        "[defaults]\nkill_after = \"10 fortnights\"\n\n[jobs.a]\ncommand = [\"true\"]\n",
     );
     let out = cronbeat(&["check", "--config", &config], &[], dir.path());
     assert_one_line_error(
         &out,
         &[&format!(
-            "cronbeat: {config}:6: jobs.b.kill_after: invalid duration \"10 fortnights\""
+            "cronbeat: {config}:2: defaults.kill_after: invalid duration \"10 fortnights\""
         )],
     );
     assert_eq!(out.stdout, "");
     let out = cronbeat(&["check"], &[], dir.path());
     assert_eq!(out.code, Some(2));
     assert_one_line_error(&out, &["required", "--config"]);
+}
+
+#[test]
+fn an_error_in_one_job_stays_in_that_job() {
+    let dir = Dir::new();
+    let config = dir.write(
+        "cronbeat.toml",
+        "[jobs.a]\ncommand = [\"true\"]\n\n[jobs.b]\ncommand = [\"true\"]\nkill_after = \"10 fortnights\"\n\n[jobs.c]\ncommand = [\"true\"]\ntiemout = \"1m\"\n",
+    );
+    let out = cronbeat(&["check", "--config", &config], &[], dir.path());
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stdout.contains(": ok: a: true"), "{}", out.stdout);
+    let errors: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(errors.len(), 2, "{}", out.stderr);
+    assert!(
+        errors[0].starts_with(&format!(
+            "cronbeat: {config}:6: jobs.b.kill_after: invalid duration \"10 fortnights\""
+        )),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].starts_with(&format!(
+            "cronbeat: {config}:10: jobs.c.tiemout: unknown key"
+        )),
+        "{}",
+        errors[1]
+    );
+    // A run of the good job is not stopped by the others; a run of a bad one names its error.
+    let out = cronbeat(&["--config", &config, "--job", "a"], &[], dir.path());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stderr, "");
+    let out = cronbeat(&["--config", &config, "--job", "c"], &[], dir.path());
+    assert_one_line_error(&out, &["jobs.c.tiemout: unknown key"]);
 }
 
 #[test]

@@ -9,24 +9,27 @@ use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use toml::de::{DeTable, DeValue};
+use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::layer::Layer;
 
+/// The file's frame: what is wrong here (syntax, an unknown table, `[defaults]`) stops every job. Each
+/// job is read on its own afterwards, so that its errors stay its own.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
     #[serde(default)]
     defaults: Layer,
     #[serde(default)]
-    jobs: BTreeMap<String, Layer>,
+    jobs: BTreeMap<String, serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Default)]
 pub struct ConfigFile {
     pub path: PathBuf,
     pub defaults: Layer,
-    pub jobs: BTreeMap<String, Layer>,
+    /// Each job's layer, or the one-line error that makes it unusable.
+    pub jobs: BTreeMap<String, Result<Layer, String>>,
     /// The source, kept to point errors found after parsing at their line.
     text: String,
 }
@@ -45,7 +48,7 @@ impl ConfigFile {
             let at = e.span().map(|s| line_of(&text, s.start));
             locate(path, at, &[], &one_line(e.message()))
         })?;
-        let raw: Raw = toml::from_str(&text).map_err(|e| {
+        let blame = |e: toml::de::Error| {
             let mut keys = Vec::new();
             let mut at = None;
             if let Some(span) = e.span() {
@@ -54,61 +57,72 @@ impl ConfigFile {
             }
             let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
             locate(path, at, &keys, &reword(e.message()))
-        })?;
-        let file = ConfigFile {
+        };
+        let raw: Raw = toml::from_str(&text).map_err(blame)?;
+        let mut jobs = BTreeMap::new();
+        if let Some(DeValue::Table(table)) = doc.get_ref().get("jobs").map(|v| v.get_ref()) {
+            for (name, value) in table.iter() {
+                let layer =
+                    Layer::deserialize(ValueDeserializer::from(value.clone())).map_err(blame);
+                jobs.insert(name.get_ref().to_string(), layer);
+            }
+        }
+        debug_assert_eq!(jobs.len(), raw.jobs.len());
+        let mut file = ConfigFile {
             path: path.to_path_buf(),
             defaults: raw.defaults,
-            jobs: raw.jobs,
+            jobs,
             text,
         };
-        file.check_commands()?;
-        Ok(file)
-    }
-
-    fn check_commands(&self) -> Result<(), String> {
-        if self.defaults.command.is_some() {
-            return Err(self.error(
+        if file.defaults.command.is_some() {
+            return Err(file.error(
                 &["defaults", "command"],
                 "a command belongs in a [jobs.NAME] table, not in [defaults]",
             ));
         }
-        for (name, job) in &self.jobs {
-            let keys = ["jobs", name.as_str(), "command"];
-            match &job.command {
-                None => {
-                    return Err(self.error(
-                        &keys,
-                        "missing: every job needs one, e.g. command = [\"/usr/local/bin/backup\", \"--full\"]",
-                    ))
-                }
-                Some(command) if command.is_empty() => {
-                    return Err(self.error(&keys, "is empty: name the program to run"))
-                }
-                Some(command) if command[0].is_empty() => {
-                    return Err(self.error(&keys, "the program name is empty"))
-                }
-                Some(_) => {}
-            }
+        let checked: Vec<(String, String)> = file
+            .jobs
+            .iter()
+            .filter_map(|(name, job)| {
+                Some((name.clone(), file.check_command(name, job.as_ref().ok()?)?))
+            })
+            .collect();
+        for (name, error) in checked {
+            file.jobs.insert(name, Err(error));
         }
-        Ok(())
+        Ok(file)
     }
 
-    /// The layer of the named job, or an error naming the file and the jobs it does have.
+    /// Why the job's command cannot be run, if it cannot.
+    fn check_command(&self, name: &str, job: &Layer) -> Option<String> {
+        let keys = ["jobs", name, "command"];
+        let problem = match &job.command {
+            None => "missing: every job needs one, e.g. command = [\"/usr/local/bin/backup\", \"--full\"]",
+            Some(command) if command.is_empty() => "is empty: name the program to run",
+            Some(command) if command[0].is_empty() => "the program name is empty",
+            Some(_) => return None,
+        };
+        Some(self.error(&keys, problem))
+    }
+
+    /// The layer of the named job, or an error naming the file and what is wrong with the job, or the jobs
+    /// the file does have.
     pub fn job(&self, name: &str) -> Result<Layer, String> {
-        self.jobs.get(name).cloned().ok_or_else(|| {
-            let known: Vec<&str> = self.jobs.keys().map(String::as_str).collect();
-            let known = if known.is_empty() {
-                "the file has none".to_string()
-            } else {
-                format!("the file has {}", known.join(", "))
-            };
-            locate(
-                &self.path,
-                None,
-                &["jobs", name],
-                &format!("no such job ({known})"),
-            )
-        })
+        if let Some(job) = self.jobs.get(name) {
+            return job.clone();
+        }
+        let known: Vec<&str> = self.jobs.keys().map(String::as_str).collect();
+        let known = if known.is_empty() {
+            "the file has none".to_string()
+        } else {
+            format!("the file has {}", known.join(", "))
+        };
+        Err(locate(
+            &self.path,
+            None,
+            &["jobs", name],
+            &format!("no such job ({known})"),
+        ))
     }
 
     /// One error line about the value at `keys` (e.g. `["jobs", "backup", "timeout"]`), with its line when the
@@ -220,6 +234,18 @@ mod tests {
         ConfigFile::parse(Path::new("/etc/cronbeat.toml"), text.to_string())
     }
 
+    /// The error of the file, else of its first job that has one.
+    fn error(text: &str) -> String {
+        match parse(text) {
+            Err(e) => e,
+            Ok(file) => file
+                .jobs
+                .into_values()
+                .find_map(Result::err)
+                .expect("an error"),
+        }
+    }
+
     #[test]
     fn jobs_and_defaults() {
         let file = parse(
@@ -234,44 +260,44 @@ mod tests {
 
     #[test]
     fn errors_name_file_line_and_key() {
-        let e = parse("[jobs.backup]\ncommand = [\"x\"]\ntimeout = \"5x\"\n").unwrap_err();
+        let e = error("[jobs.backup]\ncommand = [\"x\"]\ntimeout = \"5x\"\n");
         assert!(
             e.starts_with("/etc/cronbeat.toml:3: jobs.backup.timeout: invalid duration \"5x\""),
             "{e}"
         );
-        let e = parse("[jobs.backup]\ncommand = [\"x\"]\ntiemout = \"5m\"\n").unwrap_err();
+        let e = error("[jobs.backup]\ncommand = [\"x\"]\ntiemout = \"5m\"\n");
         assert!(
             e.starts_with("/etc/cronbeat.toml:3: jobs.backup.tiemout: unknown key `tiemout`"),
             "{e}"
         );
-        let e = parse("[defaults]\nping_retries = \"three\"\n").unwrap_err();
+        let e = error("[defaults]\nping_retries = \"three\"\n");
         assert!(
             e.starts_with("/etc/cronbeat.toml:2: defaults.ping_retries: invalid type"),
             "{e}"
         );
-        let e = parse("[jobs.a]\ncommand = [\"x\"]\nping = 5\n").unwrap_err();
+        let e = error("[jobs.a]\ncommand = [\"x\"]\nping = 5\n");
         assert!(e.starts_with("/etc/cronbeat.toml:3: jobs.a.ping: "), "{e}");
-        let e = parse("[jobs.a]\ncommand = [\"x\"]\ntail = \"lots\"\n").unwrap_err();
+        let e = error("[jobs.a]\ncommand = [\"x\"]\ntail = \"lots\"\n");
         assert!(
             e.starts_with("/etc/cronbeat.toml:3: jobs.a.tail: invalid size"),
             "{e}"
         );
-        let e = parse("[jobs.a]\ncommand = [\"x\"]\nlog_format = \"xml\"\n").unwrap_err();
+        let e = error("[jobs.a]\ncommand = [\"x\"]\nlog_format = \"xml\"\n");
         assert!(
             e.starts_with("/etc/cronbeat.toml:3: jobs.a.log_format: "),
             "{e}"
         );
-        let e = parse("[job.a]\ncommand = [\"x\"]\n").unwrap_err();
+        let e = error("[job.a]\ncommand = [\"x\"]\n");
         assert!(
             e.starts_with("/etc/cronbeat.toml:1: job: unknown key `job`"),
             "{e}"
         );
-        let e = parse("[jobs.a]\ncommand = [\"x\"\n").unwrap_err();
+        let e = error("[jobs.a]\ncommand = [\"x\"\n");
         assert!(e.starts_with("/etc/cronbeat.toml:2: "), "{e}");
         for e in [
-            parse("[jobs.a]\ncommand = [\"x\"]\ntimeout = \"5x\"\n").unwrap_err(),
-            parse("[jobs.a]\ncommand = [\"x\"\n").unwrap_err(),
-            parse("[jobs.a]\ncommand = [\"x\"]\nquiet = \"yes\"\n").unwrap_err(),
+            error("[jobs.a]\ncommand = [\"x\"]\ntimeout = \"5x\"\n"),
+            error("[jobs.a]\ncommand = [\"x\"\n"),
+            error("[jobs.a]\ncommand = [\"x\"]\nquiet = \"yes\"\n"),
         ] {
             assert!(!e.contains('\n'), "{e}");
         }
@@ -279,17 +305,17 @@ mod tests {
 
     #[test]
     fn commands_are_checked() {
-        let e = parse("[jobs.a]\ntimeout = \"5m\"\n").unwrap_err();
+        let e = error("[jobs.a]\ntimeout = \"5m\"\n");
         assert!(
             e.starts_with("/etc/cronbeat.toml:1: jobs.a.command: missing"),
             "{e}"
         );
-        let e = parse("[jobs.a]\ncommand = []\n").unwrap_err();
+        let e = error("[jobs.a]\ncommand = []\n");
         assert!(
             e.starts_with("/etc/cronbeat.toml:2: jobs.a.command: is empty"),
             "{e}"
         );
-        let e = parse("[defaults]\ncommand = [\"x\"]\n").unwrap_err();
+        let e = error("[defaults]\ncommand = [\"x\"]\n");
         assert!(
             e.starts_with("/etc/cronbeat.toml:2: defaults.command: "),
             "{e}"
@@ -306,5 +332,49 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("nightly backup"), "{e}");
+    }
+
+    #[test]
+    fn an_error_in_one_job_stays_in_that_job() {
+        let file = parse(
+            "[defaults]
+timeout = \"1m\"
+[jobs.bad]
+command = [\"x\"]
+tiemout = \"5m\"
+[jobs.worse]
+timeout = \"5x\"
+[jobs.good]
+command = [\"y\"]
+",
+        )
+        .unwrap();
+        assert_eq!(file.job("good").unwrap().command.unwrap(), ["y"]);
+        let bad = file.job("bad").unwrap_err();
+        assert!(
+            bad.starts_with("/etc/cronbeat.toml:5: jobs.bad.tiemout: unknown key"),
+            "{bad}"
+        );
+        let worse = file.job("worse").unwrap_err();
+        assert!(
+            worse.starts_with("/etc/cronbeat.toml:7: jobs.worse.timeout: invalid duration"),
+            "{worse}"
+        );
+        // The frame still stops everything.
+        assert!(parse(
+            "[defaults]
+timeout = \"5x\"
+[jobs.good]
+command = [\"y\"]
+"
+        )
+        .is_err());
+        assert!(parse(
+            "[jobs.good]
+command = [\"y\"]
+[jobz]
+"
+        )
+        .is_err());
     }
 }
