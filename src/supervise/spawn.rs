@@ -1,12 +1,14 @@
 //! Starting the command: directly (no shell), in its own process group, with the run id in its
 //! environment. A failed exec is mapped to the shell's statuses: 127 not found, 126 not executable.
+//! An executable text file without `#!` is run by `/bin/sh`, as execvp(3) and so `timeout`, `env` and
+//! `nice` do.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 pub struct Spawned {
     pub pid: u32,
@@ -24,6 +26,34 @@ pub fn spawn(argv: &[OsString], run_id: &str) -> Result<Spawned, SpawnError> {
         code: 127,
         reason: "no command given".into(),
     })?;
+    let mut child = match start(program.as_os_str(), args, run_id) {
+        // The kernel knows no format for the file: execvp's rule is that such a file is a shell script.
+        // Nothing ran, so starting again is safe.
+        Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => match locate_executable(program) {
+            Some(script) => {
+                let args: Vec<OsString> = std::iter::once(script.into_os_string())
+                    .chain(args.iter().cloned())
+                    .collect();
+                start(OsStr::new(SHELL), &args, run_id)
+            }
+            None => Err(e),
+        },
+        started => started,
+    }
+    .map_err(|e| classify(program, &e))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    Ok(Spawned {
+        pid: child.id(),
+        stdout: stdout.into(),
+        stderr: stderr.into(),
+    })
+}
+
+/// The shell execvp(3) runs a script without `#!` with.
+const SHELL: &str = "/bin/sh";
+
+fn start(program: &OsStr, args: &[OsString], run_id: &str) -> io::Result<Child> {
     let mut command = Command::new(program);
     command
         .args(args)
@@ -36,14 +66,7 @@ pub fn spawn(argv: &[OsString], run_id: &str) -> Result<Spawned, SpawnError> {
     for name in crate::notify::VARIABLES {
         command.env_remove(name);
     }
-    let mut child = command.spawn().map_err(|e| classify(program, &e))?;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    Ok(Spawned {
-        pid: child.id(),
-        stdout: stdout.into(),
-        stderr: stderr.into(),
-    })
+    command.spawn()
 }
 
 fn classify(program: &OsString, err: &io::Error) -> SpawnError {
@@ -78,4 +101,21 @@ fn locate(program: &OsString) -> Option<PathBuf> {
     std::env::split_paths(&search)
         .map(|dir| dir.join(path))
         .find(|candidate| candidate.exists())
+}
+
+/// The file execvp(3) would have run: the program itself when it names a path, else the first
+/// executable file of that name on `PATH`.
+fn locate_executable(program: &OsString) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.as_encoded_bytes().contains(&b'/') {
+        let path = PathBuf::from(program);
+        return executable(&path).then_some(path);
+    }
+    let search = std::env::var_os("PATH")?;
+    std::env::split_paths(&search)
+        .map(|dir| dir.join(program))
+        .find(|candidate| executable(candidate))
 }
