@@ -26,7 +26,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Kill the command when it runs longer than DUR (e.g. 90s, 5m, 1h 30m); exit status 124')
             [CompletionResult]::new('--kill-after', '--kill-after', [CompletionResultType]::ParameterName, 'Grace between SIGTERM and SIGKILL on timeout, forwarded stop signals and leftovers [default: 10s]')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Stop the command when it prints nothing for DUR (treated as hung); exit status 125')
-            [CompletionResult]::new('--lock', '--lock', [CompletionResultType]::ParameterName, 'One run at a time: a lock file (flock) held while the command runs')
+            [CompletionResult]::new('--lock', '--lock', [CompletionResultType]::ParameterName, 'One run at a time: a lock file (flock) held while any process of the run lives')
             [CompletionResult]::new('--overlap', '--overlap', [CompletionResultType]::ParameterName, 'When --lock is held by another run: skip this run, wait for the lock, or replace the running one [default: skip]')
             [CompletionResult]::new('--lock-wait', '--lock-wait', [CompletionResultType]::ParameterName, 'Longest wait for --lock: with --overlap wait (no limit unless given), and with --overlap replace after the running one was killed (5s unless given)')
             [CompletionResult]::new('--jitter', '--jitter', [CompletionResultType]::ParameterName, 'Sleep up to DUR before starting, to spread a fleet')

@@ -23,7 +23,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand --timeout 'Kill the command when it runs longer than DUR (e.g. 90s, 5m, 1h 30m); exit status 124'
             cand --kill-after 'Grace between SIGTERM and SIGKILL on timeout, forwarded stop signals and leftovers [default: 10s]'
             cand --idle-timeout 'Stop the command when it prints nothing for DUR (treated as hung); exit status 125'
-            cand --lock 'One run at a time: a lock file (flock) held while the command runs'
+            cand --lock 'One run at a time: a lock file (flock) held while any process of the run lives'
             cand --overlap 'When --lock is held by another run: skip this run, wait for the lock, or replace the running one [default: skip]'
             cand --lock-wait 'Longest wait for --lock: with --overlap wait (no limit unless given), and with --overlap replace after the running one was killed (5s unless given)'
             cand --jitter 'Sleep up to DUR before starting, to spread a fleet'

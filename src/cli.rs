@@ -132,7 +132,7 @@ pub struct RunArgs {
     #[arg(long, env = "CRONBEAT_IDLE_TIMEOUT", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
     pub idle_timeout: Option<Duration>,
 
-    /// One run at a time: a lock file (flock) held while the command runs
+    /// One run at a time: a lock file (flock) held while any process of the run lives
     #[arg(
         long,
         env = "CRONBEAT_LOCK",

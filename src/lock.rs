@@ -1,5 +1,6 @@
 //! `--lock PATH`: one run at a time, by flock(2), and what to do when another run holds it
-//! (`--overlap skip|wait|replace`). The lock lives as long as the returned `Lock`.
+//! (`--overlap skip|wait|replace`). The lock lives as long as the returned `Lock` and every process of
+//! the run, which inherit its descriptor (see `supervise::spawn`).
 //!
 //! Locking never costs a file its contents: the file is opened without truncating it and without
 //! following a symlink (which could point anywhere), and it is written only when it is cronbeat's own:
@@ -15,9 +16,9 @@
 //! cronbeat. A pid is only signalled while `/proc/locks` shows it holding this very file, so a stale
 //! file never gets a stranger killed.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, Metadata, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -62,8 +63,9 @@ pub enum Obtained {
 /// A held lock. Dropping it unlocks; `release` also empties cronbeat's own file so no stale pid is
 /// left behind.
 pub struct Lock {
-    /// Holds the flock: closing it unlocks.
-    _file: File,
+    /// Holds the flock. The command inherits it, so the lock ends when the last process of the run
+    /// closes it, not when cronbeat does.
+    file: File,
     /// Where the record goes: only cronbeat's own file is ever written (see the module's comment).
     own: Option<File>,
 }
@@ -80,6 +82,11 @@ impl Lock {
         // Written over the old contents, then cut to length: a reader never sees an empty file.
         let _ = own.write_all_at(text.as_bytes(), 0);
         let _ = own.set_len(text.len() as u64);
+    }
+
+    /// The locked descriptor, for the command to inherit.
+    pub fn raw_fd(&self) -> RawFd {
+        self.file.as_raw_fd()
     }
 
     pub fn release(self) {
@@ -204,7 +211,7 @@ fn held(file: File, created: bool, path: &Path) -> Obtained {
     } else {
         None
     };
-    let lock = Lock { _file: file, own };
+    let lock = Lock { file, own };
     lock.record(None);
     Obtained::Held(lock)
 }
@@ -265,14 +272,13 @@ fn replace(
     waiting: &mut dyn FnMut(),
 ) -> Result<Waited, String> {
     let path = want.path;
-    let inode = file
+    let locked = file
         .metadata()
-        .map_err(|e| format!("cannot stat lock file {}: {e}", path.display()))?
-        .ino();
+        .map_err(|e| format!("cannot stat lock file {}: {e}", path.display()))?;
     // A holder that has just locked may not have written its pid yet.
     let looking_until = Instant::now() + HOLDER_GRACE;
     let holder = loop {
-        if let Some(holder) = find_holder(file, inode) {
+        if let Some(holder) = find_holder(file, &locked) {
             break Some(holder);
         }
         if Instant::now() >= looking_until {
@@ -315,7 +321,7 @@ fn replace(
             done => return Ok(done),
         }
     }
-    if holds_flock(holder, inode) {
+    if holds_flock(holder, &locked) {
         let _ = kill(Pid::from_raw(holder), Signal::SIGKILL);
     }
     wait_for(file, path, Some(after_kill), signals, waiting)
@@ -388,18 +394,18 @@ fn read_record(file: &File) -> Option<Record> {
 
 /// The pid of the cronbeat holding the lock: the one its record names, if `/proc/locks` confirms it;
 /// else, for a file cronbeat does not write to, a cronbeat that `/proc/locks` shows holding it.
-fn find_holder(file: &File, inode: u64) -> Option<i32> {
+fn find_holder(file: &File, locked: &Metadata) -> Option<i32> {
     if let Some(pid) = read_record(file)
         .map(|r| r.pid)
-        .filter(|p| holds_flock(*p, inode))
+        .filter(|p| holds_flock(*p, locked))
     {
         return Some(pid);
     }
     let me = std::process::id() as i32;
     let text = std::fs::read_to_string("/proc/locks").ok()?;
-    flock_holders_in(&text, inode)
+    flock_holders_in(&text, locked.ino())
         .into_iter()
-        .find(|pid| *pid > 1 && *pid != me && is_cronbeat(*pid))
+        .find(|pid| *pid > 1 && *pid != me && has_open(*pid, locked) && is_cronbeat(*pid))
 }
 
 /// Whether `pid` runs under cronbeat's own name: another tool's flock (flock(1), a script) is never
@@ -439,12 +445,25 @@ fn proc_stat(pid: i32) -> Option<(i32, i32, i32)> {
     Some((next()?, next()?, next()?))
 }
 
-/// True when `/proc/locks` shows `pid` holding an flock on the file with this inode.
-fn holds_flock(pid: i32, inode: u64) -> bool {
+/// True when `/proc/locks` shows `pid` holding an flock on this file and `pid` has the file open. The
+/// second half matters because the command inherits the lock: a cronbeat that was killed stays listed
+/// as the holder while what is left of its run keeps the lock, and its pid may have been reused since.
+fn holds_flock(pid: i32, locked: &Metadata) -> bool {
     let Ok(text) = std::fs::read_to_string("/proc/locks") else {
         return false;
     };
-    flock_holders_in(&text, inode).contains(&pid)
+    flock_holders_in(&text, locked.ino()).contains(&pid) && has_open(pid, locked)
+}
+
+/// Whether one of `pid`'s descriptors is open on this file.
+fn has_open(pid: i32, locked: &Metadata) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::metadata(fd.path())
+            .is_ok_and(|m| m.dev() == locked.dev() && m.ino() == locked.ino())
+    })
 }
 
 /// The pids holding an flock on the file with this inode, from `/proc/locks` lines:

@@ -214,6 +214,7 @@ fn execute(settings: Settings) -> i32 {
     let plan = Plan {
         command: settings.command.clone(),
         run_id,
+        lock_fd: lock.as_ref().map(|held| held.raw_fd()),
         timeout: settings.timeout,
         idle_timeout: settings.idle_timeout,
         kill_after: settings.kill_after,

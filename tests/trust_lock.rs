@@ -4,6 +4,7 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -206,4 +207,70 @@ fn cronbeats_own_lock_file_still_serves_skip_and_replace() {
     gate.open();
     again.wait().assert_code(0);
     assert_eq!(contents(&file), "");
+}
+
+/// Kills a process the test started through cronbeat, whatever becomes of the test.
+struct Reap(i32);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) takes plain integers.
+        unsafe {
+            libc::kill(self.0, libc::SIGKILL);
+        }
+    }
+}
+
+#[test]
+fn the_lock_outlives_a_killed_cronbeat_while_any_process_of_the_run_lives() {
+    let dir = temp_dir();
+    let file = dir.path().join("job.lock");
+    let lock = file.to_str().unwrap();
+    // The command leaves a daemon in a session of its own (out of reach of the command's group), which
+    // keeps the descriptors it inherited, then waits itself.
+    let mut first = cronbeat_sh(
+        &["--lock", lock],
+        "setsid sh -c 'echo daemon $$; exec sleep 30' & echo child $$; exec sleep 30",
+    )
+    .spawn();
+    let (mut daemon, mut child) = (None, None);
+    while daemon.is_none() || child.is_none() {
+        let line = first.line();
+        let (who, pid) = line.split_once(' ').unwrap();
+        let pid: i32 = pid.parse().unwrap();
+        match who {
+            "daemon" => daemon = Some(pid),
+            _ => child = Some(pid),
+        }
+    }
+    let (daemon, child) = (daemon.unwrap(), child.unwrap());
+    let _reap = [Reap(daemon), Reap(child)];
+
+    first.signal(libc::SIGKILL);
+    let killed = first.wait();
+    assert_eq!(
+        killed.status.signal(),
+        Some(libc::SIGKILL),
+        "{}",
+        killed.dump()
+    );
+    assert!(
+        wait_all_dead(&[child], Duration::from_secs(2)),
+        "the command runs on without its cronbeat: {}",
+        describe_tree(child)
+    );
+    assert!(!is_dead(daemon), "the daemon is gone already");
+
+    // What is left of the run still holds the lock: the next run does not start on top of it.
+    let marker = dir.path().join("second ran");
+    let second = cronbeat(["--lock", lock, "--", "touch", marker.to_str().unwrap()]).run();
+    second.assert_code(75);
+    assert!(!marker.exists(), "the next run started on top of the first");
+
+    // Once the last process of the first run is gone, the lock is free.
+    signal_pid(daemon, libc::SIGKILL);
+    assert!(wait_all_dead(&[daemon], Duration::from_secs(2)));
+    let third = cronbeat(["--lock", lock, "--", "touch", marker.to_str().unwrap()]).run();
+    third.assert_code(0).assert_silent_stderr();
+    assert!(marker.exists());
 }

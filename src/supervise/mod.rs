@@ -6,6 +6,7 @@ mod spawn;
 mod terminal;
 
 use std::ffi::OsString;
+use std::os::fd::RawFd;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -30,6 +31,9 @@ const GROUP_POLL: Duration = Duration::from_millis(20);
 pub struct Plan {
     pub command: Vec<OsString>,
     pub run_id: String,
+    /// The `--lock` descriptor: the command inherits it, so the lock is held while any process of the
+    /// run lives, even one that outlives a killed cronbeat, as with flock(1).
+    pub lock_fd: Option<RawFd>,
     pub timeout: Option<Duration>,
     pub idle_timeout: Option<Duration>,
     pub kill_after: Duration,
@@ -61,7 +65,7 @@ pub fn run(plan: &Plan, signals: &SignalPipe, observer: &mut dyn Observer) -> Fi
     let started_at = SystemTime::now();
     let start = Instant::now();
 
-    let spawned = match spawn::spawn(&plan.command, &plan.run_id) {
+    let spawned = match spawn::spawn(&plan.command, &plan.run_id, plan.lock_fd) {
         Ok(s) => s,
         Err(e) => {
             observer.on_event(&Event::Started {
