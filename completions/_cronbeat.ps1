@@ -37,7 +37,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('--redact', '--redact', [CompletionResultType]::ParameterName, 'Replace what REGEX matches in the reported tail (its capture groups only, if it has any) with [REDACTED]; repeatable')
             [CompletionResult]::new('--ping', '--ping', [CompletionResultType]::ParameterName, 'Monitor to report to (repeatable): a Healthchecks ping URL, or KIND+URL. CRONBEAT_PING holds one or more, separated by whitespace')
             [CompletionResult]::new('--ping-file', '--ping-file', [CompletionResultType]::ParameterName, 'Read monitor URLs from this file, one per line (keeps secrets out of `ps`)')
-            [CompletionResult]::new('--keepalive', '--keepalive', [CompletionResultType]::ParameterName, 'While the command runs, send a progress ping every DUR (Healthchecks /log, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm')
+            [CompletionResult]::new('--keepalive', '--keepalive', [CompletionResultType]::ParameterName, 'While the command runs, send a progress ping every DUR (Healthchecks /start, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm')
             [CompletionResult]::new('--ping-timeout', '--ping-timeout', [CompletionResultType]::ParameterName, 'Time limit of one ping attempt: connect, TLS, send and receive [default: 5s]')
             [CompletionResult]::new('--ping-retries', '--ping-retries', [CompletionResultType]::ParameterName, 'Retries after a failed ping attempt [default: 3]')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of cronbeat''s own lines on stderr [default: text]')

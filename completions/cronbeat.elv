@@ -34,7 +34,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand --redact 'Replace what REGEX matches in the reported tail (its capture groups only, if it has any) with [REDACTED]; repeatable'
             cand --ping 'Monitor to report to (repeatable): a Healthchecks ping URL, or KIND+URL. CRONBEAT_PING holds one or more, separated by whitespace'
             cand --ping-file 'Read monitor URLs from this file, one per line (keeps secrets out of `ps`)'
-            cand --keepalive 'While the command runs, send a progress ping every DUR (Healthchecks /log, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm'
+            cand --keepalive 'While the command runs, send a progress ping every DUR (Healthchecks /start, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm'
             cand --ping-timeout 'Time limit of one ping attempt: connect, TLS, send and receive [default: 5s]'
             cand --ping-retries 'Retries after a failed ping attempt [default: 3]'
             cand --log-format 'Format of cronbeat''s own lines on stderr [default: text]'

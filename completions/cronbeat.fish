@@ -44,7 +44,7 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -l tail -d 'Bytes of com
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l redact -d 'Replace what REGEX matches in the reported tail (its capture groups only, if it has any) with [REDACTED]; repeatable' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping -d 'Monitor to report to (repeatable): a Healthchecks ping URL, or KIND+URL. CRONBEAT_PING holds one or more, separated by whitespace' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-file -d 'Read monitor URLs from this file, one per line (keeps secrets out of `ps`)' -r -F
-complete -c cronbeat -n "__fish_cronbeat_needs_command" -l keepalive -d 'While the command runs, send a progress ping every DUR (Healthchecks /log, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l keepalive -d 'While the command runs, send a progress ping every DUR (Healthchecks /start, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-timeout -d 'Time limit of one ping attempt: connect, TLS, send and receive [default: 5s]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-retries -d 'Retries after a failed ping attempt [default: 3]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l log-format -d 'Format of cronbeat\'s own lines on stderr [default: text]' -r -f -a "text\t''

@@ -218,7 +218,7 @@ pub struct RunArgs {
     #[arg(long, env = "CRONBEAT_NO_START_PING", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Monitors")]
     pub no_start_ping: Option<bool>,
 
-    /// While the command runs, send a progress ping every DUR (Healthchecks /log, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm
+    /// While the command runs, send a progress ping every DUR (Healthchecks /start, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm
     #[arg(long, env = "CRONBEAT_KEEPALIVE", value_name = "DUR", value_parser = parse_duration, help_heading = "Monitors")]
     pub keepalive: Option<Duration>,
 
