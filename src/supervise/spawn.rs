@@ -42,7 +42,8 @@ pub fn spawn(
     debug_assert_eq!(nix::unistd::gettid(), nix::unistd::getpid());
     let mut child = match start(program.as_os_str(), args, run_id, lock_fd) {
         // The kernel knows no format for the file: execvp's rule is that such a file is a shell script.
-        // Nothing ran, so starting again is safe.
+        // glibc's execvp applies it in the child already; musl's and posix_spawn do not. Nothing ran,
+        // so starting again is safe.
         Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => match locate_executable(program) {
             Some(script) => {
                 let args: Vec<OsString> = std::iter::once(script.into_os_string())
