@@ -40,28 +40,6 @@ fn an_overlapping_run_is_skipped_at_once_and_the_lock_is_freed_after() {
 }
 
 #[test]
-fn the_lock_is_not_inherited_by_the_command() {
-    // A leftover of the command that escaped must not keep the next runs out.
-    let dir = temp_dir();
-    let lock = dir.path().join("job.lock");
-    let out = cronbeat([
-        "--lock",
-        lock.to_str().unwrap(),
-        "--",
-        "sh",
-        "-c",
-        "for fd in /proc/$$/fd/*; do readlink \"$fd\" || true; done",
-    ])
-    .run();
-    out.assert_code(0);
-    assert!(
-        !out.stdout_text().contains("job.lock"),
-        "the command holds the lock file open:\n{}",
-        out.dump()
-    );
-}
-
-#[test]
 fn an_unopenable_lock_path_is_cronbeats_own_failure_and_the_command_is_not_run() {
     let dir = temp_dir();
     let marker = dir.path().join("ran");

@@ -98,7 +98,7 @@ layer! {
         #[arg(long, env = "CRONBEAT_IDLE_TIMEOUT", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
         pub idle_timeout: Option<Duration>,
 
-        /// One run at a time: a lock file (flock) held while the command runs
+        /// One run at a time: a lock file (flock) held while any process of the run lives
         #[arg(long, env = "CRONBEAT_LOCK", value_name = "PATH", help_heading = "Bounds")]
         pub lock: Option<PathBuf>,
 
@@ -161,7 +161,7 @@ layer! {
         #[arg(long, env = "CRONBEAT_NO_START_PING", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Monitors")]
         pub no_start_ping: Option<bool>,
 
-        /// While the command runs, send a progress ping every DUR (Healthchecks /log, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm
+        /// While the command runs, send a progress ping every DUR (Healthchecks /start, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm
         #[arg(long, env = "CRONBEAT_KEEPALIVE", value_name = "DUR", value_parser = parse_duration, help_heading = "Monitors")]
         pub keepalive: Option<Duration>,
 

@@ -1,12 +1,19 @@
 //! Healthchecks (hosted or self-hosted, UUID or `<ping-key>/<slug>` URLs):
 //! `POST URL/start?rid=R`, `POST URL/<code>?rid=R` with the output tail, `POST URL/fail?rid=R` when the
 //! command did not exit on its own terms, `POST URL/log?rid=R` for messages.
+//!
+//! A keepalive is another `POST URL/start?rid=R`: the server marks a started check down once
+//! `last_start + grace` passes, and only a start moves `last_start` (a `/log` does not). It then counts
+//! the run's duration from the last keepalive, so after one the finish body says how long the run took.
 
 use reqwest::Url;
 
 use super::delivery::{HttpRequest, Response};
+use std::time::Duration;
+
 use super::protocol::{
-    http_url, report_body, tail_within, with_path_suffix, Action, Protocol, RunInfo,
+    http_url, progress_message, tail_with_note, tail_within, with_path_suffix, Action, Protocol,
+    RunInfo,
 };
 use super::redact::redact;
 use crate::events::Report;
@@ -17,6 +24,8 @@ const DEFAULT_BODY_LIMIT: usize = 100_000;
 pub struct Healthchecks {
     base: Url,
     body_limit: usize,
+    /// A keepalive restarted the server's timer: its duration for the run is short of the truth.
+    kept_alive: bool,
 }
 
 impl Healthchecks {
@@ -24,15 +33,24 @@ impl Healthchecks {
         Ok(Healthchecks {
             base: http_url(url)?,
             body_limit: DEFAULT_BODY_LIMIT,
+            kept_alive: false,
         })
     }
 
-    /// `POST base/suffix` with the tail and one line saying what happened, within the body limit.
-    fn with_line(&self, suffix: &str, run: &RunInfo, report: &Report) -> HttpRequest {
-        HttpRequest::post(
-            self.url(suffix, &run.run_id),
-            report_body(report, self.body_limit),
-        )
+    /// The tail, a line saying what happened when the command did not exit on its own terms, and the
+    /// run's duration once a keepalive has restarted the server's count, within the body limit.
+    fn finish_body(&self, report: &Report) -> Vec<u8> {
+        let mut note = String::new();
+        if report.outcome.plain_exit().is_none() {
+            note.push_str(&format!("cronbeat: {}\n", report.outcome.describe()));
+        }
+        if self.kept_alive {
+            note.push_str(&format!(
+                "cronbeat: duration {} (Healthchecks counts from the last keepalive)\n",
+                crate::outcome::round(report.duration)
+            ));
+        }
+        tail_with_note(&report.tail, &note, self.body_limit)
     }
 
     /// `base/suffix?<base query>&rid=R`; a trailing slash on the base is dropped (Healthchecks 404s on `//`).
@@ -61,18 +79,26 @@ impl Protocol for Healthchecks {
 
     fn finish(&mut self, run: &RunInfo, report: &Report) -> Vec<Action> {
         let outcome = &report.outcome;
-        let request = match outcome.plain_exit() {
-            Some(code) => HttpRequest::post(
-                self.url(&code.to_string(), &run.run_id),
-                tail_within(&report.tail, self.body_limit).to_vec(),
-            ),
+        let suffix = match outcome.plain_exit() {
+            Some(code) => code.to_string(),
             // A requested stop is not a failure: a note, and the check's own grace decides.
-            None if outcome.terminated() => self.with_line("log", run, report),
+            None if outcome.terminated() => "log".to_string(),
             // A success code other than 0, or a failure by rule: the verdict, with the reason.
-            None if outcome.succeeded() => self.with_line("0", run, report),
-            None => self.with_line("fail", run, report),
+            None if outcome.succeeded() => "0".to_string(),
+            None => "fail".to_string(),
         };
-        vec![Action::Http(request)]
+        vec![Action::Http(HttpRequest::post(
+            self.url(&suffix, &run.run_id),
+            self.finish_body(report),
+        ))]
+    }
+
+    fn progress(&mut self, run: &RunInfo, elapsed: Duration) -> Vec<Action> {
+        self.kept_alive = true;
+        vec![Action::Http(HttpRequest::post(
+            self.url("start", &run.run_id),
+            progress_message(elapsed).into_bytes(),
+        ))]
     }
 
     fn log(&mut self, run: &RunInfo, message: &str) -> Vec<Action> {

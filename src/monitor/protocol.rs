@@ -76,13 +76,23 @@ pub fn with_path_suffix(base: &Url, suffix: Option<&str>) -> Url {
 /// The output tail, plus one line saying what happened when the command did not exit on its own
 /// terms (deadline, signal, exec failure), within `limit` bytes: the line is kept, the tail gives way.
 pub fn report_body(report: &Report, limit: usize) -> Vec<u8> {
-    if report.outcome.plain_exit().is_some() {
-        return tail_within(&report.tail, limit).to_vec();
+    let note = match report.outcome.plain_exit() {
+        Some(_) => String::new(),
+        None => format!("cronbeat: {}\n", report.outcome.describe()),
+    };
+    tail_with_note(&report.tail, &note, limit)
+}
+
+/// The tail, then `note` (cronbeat's own lines, each ending in a newline) after a line break, within
+/// `limit` bytes: the note is kept, the tail gives way.
+pub fn tail_with_note(tail: &[u8], note: &str, limit: usize) -> Vec<u8> {
+    if note.is_empty() {
+        return tail_within(tail, limit).to_vec();
     }
-    let line = format!("\ncronbeat: {}\n", report.outcome.describe());
-    let room = limit.saturating_sub(line.len());
-    let mut body = tail_within(&report.tail, room).to_vec();
-    body.extend_from_slice(&line.as_bytes()[..line.len().min(limit)]);
+    let note = format!("\n{note}");
+    let room = limit.saturating_sub(note.len());
+    let mut body = tail_within(tail, room).to_vec();
+    body.extend_from_slice(&note.as_bytes()[..note.len().min(limit)]);
     body
 }
 

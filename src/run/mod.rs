@@ -122,11 +122,12 @@ impl Session {
             }
         }
 
+        let lock_fd = lock.as_ref().map(|held| held.raw_fd());
         let mut observers = self.observers(&mut logger);
         if let Some(held) = lock.as_mut() {
             observers.push(held);
         }
-        let finished = supervise::run(job, run_id, &signals, &mut Fanout(observers));
+        let finished = supervise::run(job, run_id, lock_fd, &signals, &mut Fanout(observers));
         // The command is gone: a waiting or replacing run may start while the finish pings go out.
         if let Some(held) = lock {
             held.release();

@@ -6,6 +6,7 @@ pub mod signals;
 mod spawn;
 mod terminal;
 
+use std::os::fd::RawFd;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -39,7 +40,15 @@ pub fn prepare() -> std::io::Result<SignalPipe> {
 }
 
 /// Runs the command to its end and returns how it ended. Never fails: an exec failure is an outcome.
-pub fn run(job: &Job, run_id: &str, signals: &SignalPipe, observer: &mut dyn Observer) -> Finished {
+/// `lock_fd` is the held `--lock`: the command inherits it, so the lock is held while any process of the
+/// run lives, even one that outlives a killed cronbeat, as with flock(1).
+pub fn run(
+    job: &Job,
+    run_id: &str,
+    lock_fd: Option<RawFd>,
+    signals: &SignalPipe,
+    observer: &mut dyn Observer,
+) -> Finished {
     let spool = if job.quiet {
         // No spool, no hiding: the output is shown rather than lost.
         Spool::create().ok()
@@ -50,7 +59,7 @@ pub fn run(job: &Job, run_id: &str, signals: &SignalPipe, observer: &mut dyn Obs
     let started_at = SystemTime::now();
     let start = Instant::now();
 
-    let spawned = match spawn::spawn(&job.command, run_id) {
+    let spawned = match spawn::spawn(&job.command, run_id, lock_fd) {
         Ok(s) => s,
         Err(e) => {
             observer.on_event(&Event::Started { run_id, pid: None });

@@ -1,12 +1,21 @@
 //! Starting the command: directly (no shell), in its own process group, with the run id in its
 //! environment. A failed exec is mapped to the shell's statuses: 127 not found, 126 not executable.
+//! An executable text file without `#!` is run by `/bin/sh`, as execvp(3) and so `timeout`, `env` and
+//! `nice` do.
+//!
+//! The command inherits the `--lock` descriptor, and the kernel sends it SIGKILL if cronbeat dies
+//! (`PR_SET_PDEATHSIG`): a cronbeat killed with SIGKILL leaves no command running unsupervised, and
+//! whatever of the run still lives (a daemon the command started) keeps the lock, as with flock(1).
+//! SIGKILL, not SIGTERM: with cronbeat gone nobody enforces a grace, follows an ignored SIGTERM up, or
+//! reports the run, so a polite signal could leave the job running on unseen. (A graceful stop is what
+//! cronbeat itself does when it is sent SIGTERM.)
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 pub struct Spawned {
     pub pid: u32,
@@ -19,11 +28,52 @@ pub struct SpawnError {
     pub reason: String,
 }
 
-pub fn spawn(argv: &[OsString], run_id: &str) -> Result<Spawned, SpawnError> {
+pub fn spawn(
+    argv: &[OsString],
+    run_id: &str,
+    lock_fd: Option<RawFd>,
+) -> Result<Spawned, SpawnError> {
     let (program, args) = argv.split_first().ok_or_else(|| SpawnError {
         code: 127,
         reason: "no command given".into(),
     })?;
+    // The parent-death signal fires when the thread that forked exits, not the process: only the main
+    // thread, which lives until cronbeat exits, may start the command.
+    debug_assert_eq!(nix::unistd::gettid(), nix::unistd::getpid());
+    let mut child = match start(program.as_os_str(), args, run_id, lock_fd) {
+        // The kernel knows no format for the file: execvp's rule is that such a file is a shell script.
+        // glibc's execvp applies it in the child already; musl's and posix_spawn do not. Nothing ran,
+        // so starting again is safe.
+        Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => match locate_executable(program) {
+            Some(script) => {
+                let args: Vec<OsString> = std::iter::once(script.into_os_string())
+                    .chain(args.iter().cloned())
+                    .collect();
+                start(OsStr::new(SHELL), &args, run_id, lock_fd)
+            }
+            None => Err(e),
+        },
+        started => started,
+    }
+    .map_err(|e| classify(program, &e))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    Ok(Spawned {
+        pid: child.id(),
+        stdout: stdout.into(),
+        stderr: stderr.into(),
+    })
+}
+
+/// The shell execvp(3) runs a script without `#!` with.
+const SHELL: &str = "/bin/sh";
+
+fn start(
+    program: &OsStr,
+    args: &[OsString],
+    run_id: &str,
+    lock_fd: Option<RawFd>,
+) -> io::Result<Child> {
     let mut command = Command::new(program);
     command
         .args(args)
@@ -36,14 +86,49 @@ pub fn spawn(argv: &[OsString], run_id: &str) -> Result<Spawned, SpawnError> {
     for name in crate::notify::VARIABLES {
         command.env_remove(name);
     }
-    let mut child = command.spawn().map_err(|e| classify(program, &e))?;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    Ok(Spawned {
-        pid: child.id(),
-        stdout: stdout.into(),
-        stderr: stderr.into(),
-    })
+    let supervisor = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs in the forked child before exec; `in_child` makes only async-signal-safe
+    // calls (fcntl, prctl, getppid) and allocates nothing.
+    unsafe {
+        command.pre_exec(move || in_child(lock_fd, supervisor));
+    }
+    command.spawn()
+}
+
+/// Between fork and exec, in the child.
+fn in_child(lock_fd: Option<RawFd>, supervisor: libc::pid_t) -> io::Result<()> {
+    if let Some(fd) = lock_fd {
+        // The child has its own copy of the descriptor table: clearing close-on-exec here leaves
+        // cronbeat's descriptor as it was.
+        // SAFETY: fcntl on a descriptor number with integer arguments touches no memory.
+        let cleared = unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            flags >= 0 && libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) == 0
+        };
+        if !cleared {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    // Kept across exec, except into a set-user-ID or set-group-ID program, which the kernel clears it for.
+    // SAFETY: prctl with integer arguments touches no memory.
+    if unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    // A cronbeat that died before the prctl would never send the signal: do not run orphaned.
+    // SAFETY: getppid takes no arguments and cannot fail.
+    if unsafe { libc::getppid() } != supervisor {
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    Ok(())
 }
 
 fn classify(program: &OsString, err: &io::Error) -> SpawnError {
@@ -78,4 +163,21 @@ fn locate(program: &OsString) -> Option<PathBuf> {
     std::env::split_paths(&search)
         .map(|dir| dir.join(path))
         .find(|candidate| candidate.exists())
+}
+
+/// The file execvp(3) would have run: the program itself when it names a path, else the first
+/// executable file of that name on `PATH`.
+fn locate_executable(program: &OsString) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.as_encoded_bytes().contains(&b'/') {
+        let path = PathBuf::from(program);
+        return executable(&path).then_some(path);
+    }
+    let search = std::env::var_os("PATH")?;
+    std::env::split_paths(&search)
+        .map(|dir| dir.join(program))
+        .find(|candidate| executable(candidate))
 }

@@ -381,7 +381,9 @@ fn monitor_kinds_section() -> Roff {
             "Healthchecks (hc+, hc-ping.com, or any other URL)",
             "POST URL/start, then URL/<exit code> or URL/fail (stopped, crashed, not started, or failed by a \
              success rule), each with ?rid=<run id>; the body is the output tail, within the server's \
-             Ping-Body-Limit. Keepalives and terminated runs are URL/log notes.",
+             Ping-Body-Limit. Keepalives are URL/start again with the same rid (only a start keeps a \
+             started check up), and the finish then gives the run's duration; terminated runs are URL/log \
+             notes.",
             "cronbeat --ping https://hc-ping.com/UUID -- sync.sh",
         ),
         (
