@@ -1,0 +1,541 @@
+//! The man page: clap_mangen renders what the clap definition knows (name, synopsis, description, options);
+//! the sections an operator looks for next (check mode, config file, environment, exit status, signals,
+//! monitors, examples) are written here with roff, partly generated from the same definition so they cannot
+//! drift from it (the option list of `check`, every config key, every environment variable).
+
+use clap::{Arg, ArgAction, Command};
+use clap_mangen::roff::{bold, italic, roman, Inline, Roff};
+use clap_mangen::Man;
+
+use crate::harness::library;
+
+/// The rendered page. Nothing in it depends on the build (no date, no long version), so a fresh checkout
+/// regenerates it byte for byte.
+pub fn render() -> Vec<u8> {
+    let cmd = library::command().long_version(None);
+    let man = Man::new(cmd.clone())
+        .date("")
+        .manual("User Commands")
+        .source(format!(
+            "cronbeat {}",
+            cmd.get_version().unwrap_or_default()
+        ));
+    let mut page = Page::default();
+    page.add(|w| man.render_title(w));
+    page.add(|w| man.render_name_section(w));
+    page.add(|w| man.render_synopsis_section(w));
+    page.roff(synopsis_of_check());
+    page.add(|w| man.render_description_section(w));
+    page.add(|w| man.render_options_section(w));
+    page.roff(check_section(&cmd));
+    page.roff(config_file_section(&cmd));
+    page.roff(environment_section(&cmd));
+    page.roff(exit_status_section());
+    page.roff(signals_section());
+    page.roff(heartbeats_section());
+    page.roff(monitor_kinds_section());
+    page.roff(examples_section());
+    page.roff(see_also_section());
+    page.0
+}
+
+/// Sections rendered one by one; each rendering starts with the same apostrophe preamble, kept only once.
+#[derive(Default)]
+struct Page(Vec<u8>);
+
+impl Page {
+    fn add(&mut self, render: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) {
+        let mut chunk = Vec::new();
+        render(&mut chunk).expect("rendering to memory");
+        let preamble = Roff::new().render();
+        if !self.0.is_empty() {
+            if let Some(rest) = chunk.strip_prefix(preamble.as_bytes()) {
+                chunk = rest.to_vec();
+            }
+        }
+        self.0.extend(chunk);
+    }
+
+    fn roff(&mut self, roff: Roff) {
+        self.add(|w| roff.to_writer(w));
+    }
+}
+
+fn section(title: &str) -> Roff {
+    let mut roff = Roff::new();
+    roff.control("SH", [title]);
+    roff
+}
+
+fn paragraph(roff: &mut Roff, text: impl Into<Vec<Inline>>) {
+    roff.control("PP", []);
+    roff.text(text);
+}
+
+/// A `.TP` item: a bold term, then its description.
+fn item(roff: &mut Roff, term: Vec<Inline>, text: &str) {
+    roff.control("TP", []);
+    roff.text(term);
+    roff.text([roman(text)]);
+}
+
+/// A block shown as written (commands, files), indented.
+fn example(roff: &mut Roff, text: &str) {
+    roff.control("PP", []);
+    roff.control("RS", ["4"]);
+    roff.control("nf", []);
+    roff.text([roman(text.trim_matches('\n'))]);
+    roff.control("fi", []);
+    roff.control("RE", []);
+}
+
+fn help_of(arg: &Arg) -> String {
+    arg.get_long_help()
+        .or_else(|| arg.get_help())
+        .map(|h| h.to_string().replace('\n', " "))
+        .unwrap_or_default()
+}
+
+fn is_flag(arg: &Arg) -> bool {
+    matches!(arg.get_action(), ArgAction::SetTrue | ArgAction::SetFalse)
+}
+
+fn synopsis_of_check() -> Roff {
+    let mut roff = Roff::new();
+    roff.control("br", []);
+    roff.text([
+        bold("cronbeat check"),
+        roman(" "),
+        bold("--config"),
+        roman(" "),
+        italic("PATH"),
+        roman(" ["),
+        bold("--job"),
+        roman(" "),
+        italic("NAME"),
+        roman("] ["),
+        bold("--ping"),
+        roman("]"),
+    ]);
+    roff
+}
+
+fn check_section(cmd: &Command) -> Roff {
+    let check = cmd
+        .get_subcommands()
+        .find(|s| s.get_name() == "check")
+        .expect("the check subcommand");
+    let mut roff = section("CHECK");
+    roff.text([
+        bold("cronbeat check"),
+        roman(
+            " validates a config file without running anything: every job (or the one named) is resolved \
+             exactly as a run would resolve it, environment included, and each valid job gets one line on \
+             standard output. Any error is one line on standard error and the exit status is 2. With --ping \
+             each job's monitors also get a harmless test message (a Healthchecks /log ping, which changes no \
+             check's state) and one line each says whether it was reached; the exit status is 1 if one was \
+             not. It is the first thing to run after editing the file.",
+        ),
+    ]);
+    for arg in check.get_arguments().filter(|a| !a.is_hide_set()) {
+        let Some(long) = arg.get_long() else { continue };
+        if long == "help" {
+            continue;
+        }
+        let mut term = vec![bold(format!("--{long}"))];
+        if let Some(names) = arg.get_value_names().filter(|_| !is_flag(arg)) {
+            term.push(roman(" "));
+            term.push(italic(names.join(" ")));
+        }
+        item(&mut roff, term, &help_of(arg));
+    }
+    roff
+}
+
+/// The TOML type a key takes, from the value name its option uses.
+fn toml_type(arg: &Arg) -> &'static str {
+    if is_flag(arg) {
+        return "boolean";
+    }
+    let name = arg
+        .get_value_names()
+        .and_then(|n| n.first())
+        .map(|n| n.as_str())
+        .unwrap_or("");
+    match name {
+        "DUR" => "duration string",
+        "BYTES" => "integer or size string",
+        "N" => "integer",
+        "URL" => "string or array of strings",
+        "FORMAT" => "\"text\" or \"json\"",
+        _ => "string",
+    }
+}
+
+fn config_file_section(cmd: &Command) -> Roff {
+    let mut roff = section("CONFIG FILE");
+    roff.text([
+        roman("With "),
+        bold("--config"),
+        roman(" "),
+        italic("PATH"),
+        roman(" (conventionally "),
+        italic("/etc/cronbeat.toml"),
+        roman(
+            ") cronbeat reads a TOML file with an optional [defaults] table and named [jobs.NAME] tables. \
+             ",
+        ),
+        bold("--job"),
+        roman(" "),
+        italic("NAME"),
+        roman(
+            " runs that job's command with its settings. A job's keys override [defaults]; environment \
+             variables override both; the command line overrides everything. Durations are strings such as \
+             \"90s\", \"5m\" or \"1h 30m\". Unknown keys are an error, as are a job without a command and a \
+             command given both in the job and after --; every error is one line naming the file, the line \
+             and the key.",
+        ),
+    ]);
+    example(
+        &mut roff,
+        r#"
+[defaults]
+timeout = "30m"
+ping_timeout = "5s"
+
+[jobs.backup]
+command = ["/usr/local/bin/backup", "--full"]
+ping = "https://hc-ping.com/UUID"
+timeout = "2h"
+lock = "/run/lock/backup.lock"
+"#,
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "Keys (each also a command-line option and an environment variable, see OPTIONS and ENVIRONMENT):",
+        )],
+    );
+    item(
+        &mut roff,
+        vec![bold("command"), roman(" (array of strings, jobs only)")],
+        "The program and its arguments, run directly without a shell.",
+    );
+    for key in library::Layer::KEYS.iter().filter(|k| **k != "command") {
+        let long = key.replace('_', "-");
+        let arg = cmd.get_arguments().find(|a| a.get_long() == Some(&long));
+        let (kind, text) = match arg {
+            Some(arg) => (toml_type(arg), help_of(arg)),
+            None => ("see the README", String::new()),
+        };
+        item(
+            &mut roff,
+            vec![bold(*key), roman(format!(" ({kind})"))],
+            &text,
+        );
+    }
+    roff
+}
+
+fn environment_section(cmd: &Command) -> Roff {
+    let mut roff = section("ENVIRONMENT");
+    roff.text([roman(
+        "Every option can be set by an environment variable, which the command line overrides and which \
+         overrides the config file. Boolean variables take true/false, yes/no, on/off or 1/0.",
+    )]);
+    for arg in cmd.get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if long == "ping" {
+            item(
+                &mut roff,
+                vec![bold(library::PING_ENV)],
+                "Monitor URLs separated by whitespace, as if each were given with --ping. Set from a secret, \
+                 it keeps the URLs out of ps(1), crontabs and manifests.",
+            );
+            continue;
+        }
+        let Some(var) = arg.get_env().and_then(|v| v.to_str()) else {
+            continue;
+        };
+        item(&mut roff, vec![bold(var)], &format!("As --{long}."));
+    }
+    item(
+        &mut roff,
+        vec![bold("CRONBEAT_RUN_ID")],
+        "Set by cronbeat in the command's environment: the run's id (a UUID), the same one every monitor \
+         receives, to correlate the job's own logs with its pings.",
+    );
+    item(
+        &mut roff,
+        vec![bold("HTTPS_PROXY"), roman(", "), bold("NO_PROXY")],
+        "Honoured for pings.",
+    );
+    roff
+}
+
+fn exit_status_section() -> Roff {
+    let mut roff = section("EXIT STATUS");
+    roff.text([roman(
+        "cronbeat exits with a status that tells the truth about the run. A monitor that cannot be reached \
+         never changes it: that is a warning on standard error.",
+    )]);
+    let statuses: [(&str, &str); 8] = [
+        (
+            "0, or the command's own",
+            "The command exited by itself with this status.",
+        ),
+        (
+            "128+N",
+            "The command died of signal N (143 for SIGTERM, 137 for SIGKILL).",
+        ),
+        (
+            "124",
+            "The --timeout deadline passed and the command was stopped.",
+        ),
+        (
+            "125",
+            "--idle-timeout: the command printed nothing for too long and was stopped.",
+        ),
+        ("126", "The command was found but could not be executed."),
+        ("127", "The command was not found."),
+        (
+            "2",
+            "cronbeat's own usage or configuration error; the command was not run.",
+        ),
+        (
+            "75",
+            "Another run holds the --lock file; this run was skipped: not started, no start ping (monitors get a log ping saying so).",
+        ),
+    ];
+    for (status, meaning) in statuses {
+        item(&mut roff, vec![bold(status)], meaning);
+    }
+    roff
+}
+
+fn signals_section() -> Roff {
+    let mut roff = section("SIGNALS");
+    roff.text([roman(
+        "SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH received by cronbeat are forwarded to \
+         the command's process group. After a terminating one (TERM, INT, HUP, QUIT) the command has \
+         --kill-after (default 10s) to exit; then what is left of its process group gets SIGKILL. The \
+         --timeout deadline works the same way: SIGTERM, the grace, SIGKILL.",
+    )]);
+    paragraph(
+        &mut roff,
+        [roman(
+            "When the command exits, whatever is left of its process group gets SIGTERM and, after the grace, \
+             SIGKILL, so a leftover daemon holding the output open never keeps cronbeat waiting. As PID 1 \
+             (in a container) cronbeat reaps every zombie it inherits; elsewhere on Linux it makes itself a \
+             child subreaper. Interactive use in a terminal (Ctrl-C, a command that reads the terminal) keeps \
+             working.",
+        )],
+    );
+    roff
+}
+
+fn heartbeats_section() -> Roff {
+    // Not "MONITORS": the options under that heading already have a section of that name.
+    let mut roff = section("HEARTBEATS");
+    roff.text([
+        bold("--ping"),
+        roman(" "),
+        italic("URL"),
+        roman(
+            " (repeatable) names a monitor. A Healthchecks ping URL (https://hc-ping.com/UUID, or a \
+             self-hosted .../ping/UUID) gets a start ping when the command starts and, when it ends, a ping \
+             with its exit status or a failure, the output tail as the body; every request of one run carries \
+             the same run id. Other services are recognised by their host or by a KIND+ prefix on the URL \
+             (cronitor+, sentry+, betterstack+, dms+, cronhub+, pushgateway+, textfile:, webhook+). The start \
+             ping is sent while the command starts: a slow monitor never delays the job.",
+        ),
+    ]);
+    paragraph(
+        &mut roff,
+        [roman(
+            "Each attempt is limited by --ping-timeout (default 5s); connection errors, timeouts, HTTP 5xx, \
+             408 and 429 are retried up to --ping-retries times (default 3) with backoff. Worst case per \
+             ping: (retries+1) \u{d7} ping-timeout + retries \u{d7} 5 s; with defaults 35 s; start and finish \
+             are sequential, so at most 70 s per run.",
+        )],
+    );
+    paragraph(
+        &mut roff,
+        [
+            roman("Ping URLs are secrets: logs show only their host. Give them with "),
+            bold("--ping-file"),
+            roman(" or "),
+            bold(library::PING_ENV),
+            roman(" to keep them out of ps(1)."),
+        ],
+    );
+    roff
+}
+
+/// One short entry per monitoring service: how it is recognised, what it receives, a copy-paste example.
+fn monitor_kinds_section() -> Roff {
+    let mut roff = section("MONITOR KINDS");
+    let kinds: [(&str, &str, &str); 9] = [
+        (
+            "Healthchecks (hc+, hc-ping.com, or any other URL)",
+            "POST URL/start, then URL/<exit code> or URL/fail (stopped, crashed, not started, or failed by a \
+             success rule), each with ?rid=<run id>; the body is the output tail, within the server's \
+             Ping-Body-Limit. Keepalives are URL/start again with the same rid (only a start keeps a \
+             started check up), and the finish then gives the run's duration; terminated runs are URL/log \
+             notes.",
+            "cronbeat --ping https://hc-ping.com/UUID -- sync.sh",
+        ),
+        (
+            "Cronitor (cronitor+, cronitor.link)",
+            "Telemetry state=run, then complete or fail, with series (the run id), host, status_code, duration \
+             and the last 2000 characters of output as message; env from the URL's env= parameter. Keepalives \
+             are ticks: no state, a message.",
+            "cronbeat --ping 'https://cronitor.link/p/KEY/backup?env=prod' -- backup.sh",
+        ),
+        (
+            "Sentry Crons (sentry+, *.ingest.sentry.io)",
+            "The project DSN plus ?monitor=SLUG: check-ins in_progress, then ok or error with duration, the run \
+             id as check_in_id; keepalives repeat in_progress with that id. schedule=, checkin_margin=, \
+             max_runtime=, timezone= create or update the monitor.",
+            "cronbeat --ping 'https://KEY@o1.ingest.sentry.io/42?monitor=backup' -- backup.sh",
+        ),
+        (
+            "Better Stack (betterstack+, uptime.betterstack.com)",
+            "One POST at the end: the heartbeat URL on success, URL/<exit code> on a failing exit, else URL/fail; \
+             the output tail as body.",
+            "cronbeat --ping https://uptime.betterstack.com/api/v1/heartbeat/TOKEN -- backup.sh",
+        ),
+        (
+            "Dead Man's Snitch (dms+, nosnch.in)",
+            "One check-in at the end with s=<exit status> (0 for any success, 1 when a success rule failed an \
+             exit 0) and m=<last 1000 characters of output>.",
+            "cronbeat --ping https://nosnch.in/TOKEN -- backup.sh",
+        ),
+        (
+            "Cronhub (cronhub+, cronhub.io)",
+            "/start/UUID, then /finish/UUID or /fail/UUID.",
+            "cronbeat --ping https://cronhub.io/ping/UUID -- backup.sh",
+        ),
+        (
+            "Prometheus Pushgateway (pushgateway+)",
+            "POST to /metrics/job/JOB[/instance/I]: last start, last completion, duration, exit status, outcome \
+             (success, failure, timeout, idle, terminated, signal, not_started), and the last success only after \
+             a success (a failure leaves it in place).",
+            "cronbeat --ping 'pushgateway+http://pgw:9091/?job=backup' -- backup.sh",
+        ),
+        (
+            "node_exporter textfile (textfile:)",
+            "The same metrics in a *.prom file, replaced whole (temp file and rename) at the start and the end.",
+            "cronbeat --ping textfile:/var/lib/node_exporter/textfile/backup.prom -- backup.sh",
+        ),
+        (
+            "Webhook (webhook+)",
+            "A JSON POST per event (start, success, failure, progress, log) with run_id, job, host, exit_status, \
+             signal, duration, outcome, message and output_tail; a terminated run is a failure event with the \
+             outcome terminated. Method, headers and body templates come from the webhook table of the config \
+             file.",
+            "cronbeat --ping webhook+https://ops.example/hooks/cron -- backup.sh",
+        ),
+    ];
+    for (name, what, command) in kinds {
+        item(&mut roff, vec![bold(name)], what);
+        example(&mut roff, command);
+    }
+    roff
+}
+
+fn examples_section() -> Roff {
+    let mut roff = section("EXAMPLES");
+    roff.text([roman(
+        "A crontab line: heartbeats to Healthchecks, killed after 4 minutes, silent unless something is wrong:",
+    )]);
+    example(
+        &mut roff,
+        "*/5 * * * * cronbeat --ping https://hc-ping.com/UUID --timeout 4m -- /usr/local/bin/sync.sh",
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "The same with the settings in the config file, and the job's output mailed only when it fails:",
+        )],
+    );
+    example(
+        &mut roff,
+        "30 2 * * * cronbeat --quiet --config /etc/cronbeat.toml --job backup",
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "A Kubernetes CronJob container, cronbeat as PID 1, the ping URL from a Secret. The pod's grace \
+             period must exceed --kill-after plus the finish ping's worst case (35 s with the defaults), so \
+             the command's own shutdown gets its full grace and the finish ping still goes out before the \
+             kubelet's SIGKILL:",
+        )],
+    );
+    example(
+        &mut roff,
+        r#"
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 60
+      containers:
+        - name: report
+          image: registry.example/report:1.4
+          command: ["cronbeat", "--timeout", "50m", "--kill-after", "20s",
+                    "--", "python", "report.py"]
+          env:
+            - name: CRONBEAT_PING
+              valueFrom:
+                secretKeyRef: {name: report-monitor, key: ping-url}
+            - name: CRONBEAT_LOG_FORMAT
+              value: json
+"#,
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "A systemd service and timer. KillMode=mixed sends systemctl stop's SIGTERM to cronbeat alone, \
+             which forwards it and applies its grace; TimeoutStopSec must exceed --kill-after plus the finish \
+             ping's worst case:",
+        )],
+    );
+    example(
+        &mut roff,
+        r#"
+# /etc/systemd/system/backup.service
+[Unit]
+Description=Nightly backup
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/bin/cronbeat --config /etc/cronbeat.toml --job backup
+KillMode=mixed
+TimeoutStopSec=90
+
+# /etc/systemd/system/backup.timer
+[Unit]
+Description=Nightly backup
+
+[Timer]
+OnCalendar=*-*-* 02:30
+RandomizedDelaySec=10m
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+"#,
+    );
+    paragraph(&mut roff, [roman("Validate the file after editing it:")]);
+    example(&mut roff, "cronbeat check --config /etc/cronbeat.toml");
+    roff
+}
+
+fn see_also_section() -> Roff {
+    let mut roff = section("SEE ALSO");
+    roff.text([roman(
+        "crontab(5), systemd.service(5), systemd.timer(5), flock(1), timeout(1)",
+    )]);
+    roff
+}

@@ -1,0 +1,183 @@
+//! The man page and shell completions are generated from the clap definition the binary parses with, and
+//! checked in. This test regenerates them in memory and fails when the checked-in files differ; with
+//! `CRONBEAT_REGENERATE=1` it writes them instead:
+//!
+//!     CRONBEAT_REGENERATE=1 cargo test --test it generated
+
+mod manual;
+
+use std::path::{Path, PathBuf};
+
+use clap_complete::{Generator, Shell};
+
+use crate::harness::library;
+
+const REGENERATE: &str = "CRONBEAT_REGENERATE=1 cargo test --test it generated";
+
+/// Every generated file: its path relative to the repository root, and its content.
+fn generated() -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = vec![(PathBuf::from("man/cronbeat.1"), manual::render())];
+    for shell in [
+        Shell::Bash,
+        Shell::Zsh,
+        Shell::Fish,
+        Shell::Elvish,
+        Shell::PowerShell,
+    ] {
+        let mut cmd = library::command();
+        let mut content = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "cronbeat", &mut content);
+        let path = Path::new("completions").join(shell.file_name("cronbeat"));
+        files.push((path, content));
+    }
+    files
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn generated_files_are_up_to_date() {
+    let files = generated();
+    if std::env::var_os("CRONBEAT_REGENERATE").is_some_and(|v| v == "1") {
+        for (path, content) in &files {
+            let path = root().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, content).unwrap();
+            eprintln!("wrote {}", path.display());
+        }
+        return;
+    }
+    let stale: Vec<String> = files
+        .iter()
+        .filter(|(path, content)| std::fs::read(root().join(path)).ok().as_ref() != Some(content))
+        .map(|(path, _)| path.display().to_string())
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "generated files are stale or missing: {}; regenerate them with: {REGENERATE}",
+        stale.join(", ")
+    );
+}
+
+#[test]
+fn the_man_page_has_the_sections_operators_look_for() {
+    let page = String::from_utf8(manual::render()).unwrap();
+    for heading in [
+        "NAME",
+        "SYNOPSIS",
+        "DESCRIPTION",
+        "CHECK",
+        "\"CONFIG FILE\"",
+        "ENVIRONMENT",
+        "\"EXIT STATUS\"",
+        "SIGNALS",
+        "MONITORS",
+        "HEARTBEATS",
+        "EXAMPLES",
+    ] {
+        assert!(
+            page.contains(&format!("\n.SH {heading}\n")),
+            "no {heading} section"
+        );
+    }
+    for needle in [
+        "CRONBEAT_PING_TIMEOUT",
+        "CRONBEAT_PING\\fR",
+        "terminationGracePeriodSeconds",
+        "OnCalendar",
+        "*/5 * * * *",
+        "with defaults 35 s",
+        "\\fB75\\fR",
+        "\\fBping_retries\\fR (integer)",
+        "\\fBtimeout\\fR (duration string)",
+    ] {
+        assert!(
+            page.contains(needle),
+            "{needle:?} missing from the man page"
+        );
+    }
+    assert_eq!(
+        page.matches(".ie \\n(.g .ds Aq").count(),
+        1,
+        "the preamble is repeated"
+    );
+}
+
+/// groff, where installed, renders the page without a warning.
+#[test]
+fn the_man_page_renders_cleanly() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let child = Command::new("groff")
+        .args(["-man", "-ww", "-z", "-K", "utf8"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("groff is not installed; skipped");
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&manual::render())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+/// bash, where installed, parses its completion script.
+#[test]
+fn the_bash_completion_parses() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let (_, script) = generated()
+        .into_iter()
+        .find(|(path, _)| path.ends_with("cronbeat.bash"))
+        .unwrap();
+    let Ok(mut child) = Command::new("bash")
+        .arg("-n")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("bash is not installed; skipped");
+        return;
+    };
+    child.stdin.take().unwrap().write_all(&script).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The README's key table lists every config key with its environment variable, so it cannot fall behind.
+#[test]
+fn the_readme_documents_every_key() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for key in library::Layer::KEYS {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{key}` |")))
+            .unwrap_or_else(|| panic!("README.md has no row for the key `{key}`"));
+        // `command` and the `webhook` table exist only in the file.
+        if !["command", "webhook"].contains(key) {
+            let var = format!("CRONBEAT_{}", key.to_uppercase());
+            assert!(
+                row.contains(&format!("`{var}`")),
+                "README row of `{key}` lacks {var}"
+            );
+        }
+    }
+    assert!(
+        readme.contains(REGENERATE),
+        "README.md must name: {REGENERATE}"
+    );
+}

@@ -1,0 +1,7 @@
+//! Settings from the command line, the environment and the config file; `cronbeat check`; usage
+//! errors; and the man page and completions generated from the same definition.
+
+mod check;
+mod config_file;
+mod generated;
+mod usage_errors;

@@ -1,0 +1,17 @@
+//! Every item of the cronbeat library that a test calls directly, named once here: when the library's
+//! modules move, only these lines change.
+
+/// The clap definition the binary parses its command line with.
+pub use cronbeat::cli::command;
+/// The environment variable that names monitors (`CRONBEAT_PING`).
+pub use cronbeat::cli::PING_ENV;
+/// The parser of the config file.
+pub use cronbeat::config::ConfigFile;
+/// Every setting's key, as the config file and `CRONBEAT_*` variables spell it.
+pub use cronbeat::config::Layer;
+/// Parsing a `--ping` spec into a monitor.
+pub use cronbeat::monitor::parse as parse_monitor;
+/// The bounded output tail reported to monitors.
+pub use cronbeat::output::Tail;
+/// Durations and sizes as options take them.
+pub use cronbeat::units::{parse_duration, parse_size};

@@ -1,0 +1,13 @@
+//! The run policies: keepalives, the idle timeout, success rules, overlap, jitter, systemd notify,
+//! terminated runs, and the hygiene of the reported tail.
+
+mod hygiene;
+mod idle;
+mod jitter;
+mod keepalive;
+mod monitors;
+mod options;
+mod overlap;
+mod success;
+mod systemd;
+mod terminated;

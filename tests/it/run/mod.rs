@@ -1,0 +1,14 @@
+//! Running a command: how it is started, its exit status, deadlines, signals, reaping, output, a
+//! terminal, locks, quiet mode and jitter, and cronbeat's own log lines.
+
+mod command;
+mod exec_fallback;
+mod exit_status;
+mod interactive;
+mod lock_quiet_jitter;
+mod lock_safety;
+mod logging;
+mod output;
+mod reaping;
+mod signals;
+mod timeout;
