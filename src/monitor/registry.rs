@@ -18,6 +18,10 @@ pub struct Kind {
     pub prefix: &'static str,
     /// Well-known hosts that imply the kind; `*` stands for one or more labels.
     pub hosts: &'static [&'static str],
+    /// What the service is told, for the documentation.
+    pub about: &'static str,
+    /// A command line using it, for the documentation (its URL also serves the table's own test).
+    pub example: &'static str,
     build: Build,
 }
 
@@ -32,6 +36,12 @@ pub const KINDS: [Kind; 9] = [
         title: "Healthchecks",
         prefix: "hc+",
         hosts: &["hc-ping.com"],
+        about: "POST URL/start, then URL/<exit code> or URL/fail (stopped, crashed, not started, or failed by a \
+                success rule), each with ?rid=<run id>; the body is the output tail, within the server's \
+                Ping-Body-Limit. Keepalives are URL/start again with the same rid (only a start keeps a \
+                started check up), and the finish then gives the run's duration; terminated runs are URL/log \
+                notes.",
+        example: "cronbeat --ping https://hc-ping.com/UUID -- sync.sh",
         build: |url, _| boxed(healthchecks::Healthchecks::new(url)),
     },
     Kind {
@@ -39,6 +49,10 @@ pub const KINDS: [Kind; 9] = [
         title: "Cronitor",
         prefix: "cronitor+",
         hosts: &["cronitor.link"],
+        about: "Telemetry state=run, then complete or fail, with series (the run id), host, status_code, duration \
+                and the last 2000 characters of output as message; env from the URL's env= parameter. Keepalives \
+                are ticks: no state, a message.",
+        example: "cronbeat --ping 'https://cronitor.link/p/KEY/backup?env=prod' -- backup.sh",
         build: |url, _| boxed(cronitor::Cronitor::new(url)),
     },
     Kind {
@@ -46,6 +60,10 @@ pub const KINDS: [Kind; 9] = [
         title: "Sentry Crons",
         prefix: "sentry+",
         hosts: &["*.ingest.sentry.io", "*.ingest.*.sentry.io"],
+        about: "The project DSN plus ?monitor=SLUG: check-ins in_progress, then ok or error with duration, the run \
+                id as check_in_id; keepalives repeat in_progress with that id. schedule=, checkin_margin=, \
+                max_runtime=, timezone= create or update the monitor.",
+        example: "cronbeat --ping 'https://KEY@o1.ingest.sentry.io/42?monitor=backup' -- backup.sh",
         build: |url, _| boxed(sentry::Sentry::new(url)),
     },
     Kind {
@@ -53,6 +71,9 @@ pub const KINDS: [Kind; 9] = [
         title: "Better Stack",
         prefix: "betterstack+",
         hosts: &["uptime.betterstack.com"],
+        about: "One POST at the end: the heartbeat URL on success, URL/<exit code> on a failing exit, else URL/fail; \
+                the output tail as body.",
+        example: "cronbeat --ping https://uptime.betterstack.com/api/v1/heartbeat/TOKEN -- backup.sh",
         build: |url, _| boxed(betterstack::BetterStack::new(url)),
     },
     Kind {
@@ -60,6 +81,9 @@ pub const KINDS: [Kind; 9] = [
         title: "Dead Man's Snitch",
         prefix: "dms+",
         hosts: &["nosnch.in"],
+        about: "One check-in at the end with s=<exit status> (0 for any success, 1 when a success rule failed an \
+                exit 0) and m=<last 1000 characters of output>.",
+        example: "cronbeat --ping https://nosnch.in/TOKEN -- backup.sh",
         build: |url, _| boxed(dms::DeadMansSnitch::new(url)),
     },
     Kind {
@@ -67,6 +91,8 @@ pub const KINDS: [Kind; 9] = [
         title: "Cronhub",
         prefix: "cronhub+",
         hosts: &["cronhub.io"],
+        about: "/start/UUID, then /finish/UUID or /fail/UUID.",
+        example: "cronbeat --ping https://cronhub.io/ping/UUID -- backup.sh",
         build: |url, _| boxed(cronhub::Cronhub::new(url)),
     },
     Kind {
@@ -74,6 +100,10 @@ pub const KINDS: [Kind; 9] = [
         title: "Prometheus Pushgateway",
         prefix: "pushgateway+",
         hosts: &[],
+        about: "POST to /metrics/job/JOB[/instance/I]: last start, last completion, duration, exit status, outcome \
+                (success, failure, timeout, idle, terminated, signal, not_started), and the last success only after \
+                a success (a failure leaves it in place).",
+        example: "cronbeat --ping 'pushgateway+http://pgw:9091/?job=backup' -- backup.sh",
         build: |url, _| boxed(pushgateway::Pushgateway::new(url)),
     },
     Kind {
@@ -81,13 +111,20 @@ pub const KINDS: [Kind; 9] = [
         title: "node_exporter textfile",
         prefix: "textfile:",
         hosts: &[],
+        about: "The same metrics in a *.prom file, replaced whole (temp file and rename) at the start and the end.",
+        example: "cronbeat --ping textfile:/var/lib/node_exporter/textfile/backup.prom -- backup.sh",
         build: |path, _| boxed(textfile::Textfile::new(path)),
     },
     Kind {
         name: "webhook",
-        title: "generic webhook",
+        title: "Webhook",
         prefix: "webhook+",
         hosts: &[],
+        about: "A JSON POST per event (start, success, failure, progress, log) with run_id, job, host, exit_status, \
+                signal, duration, outcome, message and output_tail; a terminated run is a failure event with the \
+                outcome terminated. Method, headers and body templates come from the webhook table of the config \
+                file.",
+        example: "cronbeat --ping webhook+https://ops.example/hooks/cron -- backup.sh",
         build: |url, config| boxed(webhook::Webhook::new(url, config)),
     },
 ];
@@ -164,6 +201,22 @@ mod tests {
             "*.ingest.sentry.io",
             "o1.ingest.sentry.io.evil.example"
         ));
+    }
+
+    /// Each kind's documented example is a monitor of that kind, and the protocol agrees on the name.
+    #[test]
+    fn examples_parse_to_their_kind() {
+        for kind in &KINDS {
+            let spec = kind
+                .example
+                .split_whitespace()
+                .skip_while(|w| *w != "--ping")
+                .nth(1)
+                .expect("an example with --ping")
+                .trim_matches('\'');
+            let protocol = parse(spec, None).unwrap_or_else(|e| panic!("{}: {e}", kind.name));
+            assert_eq!(protocol.kind(), kind.name);
+        }
     }
 
     #[test]

@@ -9,8 +9,12 @@ pub use cronbeat::cli::PING_ENV;
 pub use cronbeat::config::ConfigFile;
 /// Every setting's key, as the config file and `CRONBEAT_*` variables spell it.
 pub use cronbeat::config::Layer;
+/// The one table of exit statuses the documentation is written from.
+pub use cronbeat::exit::TABLE as EXIT_STATUSES;
 /// Parsing a `--ping` spec into a monitor.
 pub use cronbeat::monitor::parse as parse_monitor;
+/// The one table of monitor kinds the documentation is written from.
+pub use cronbeat::monitor::KINDS as MONITOR_KINDS;
 /// The bounded output tail reported to monitors.
 pub use cronbeat::output::Tail;
 /// Durations and sizes as options take them.

@@ -21,9 +21,9 @@ pub fn render() -> Vec<u8> {
             cmd.get_version().unwrap_or_default()
         ));
     let mut page = Page::default();
-    page.add(|w| man.render_title(w));
+    page.add(|w| title(w, &cmd));
     page.add(|w| man.render_name_section(w));
-    page.add(|w| man.render_synopsis_section(w));
+    page.roff(synopsis(&cmd));
     page.roff(synopsis_of_check());
     page.add(|w| man.render_description_section(w));
     page.add(|w| man.render_options_section(w));
@@ -98,6 +98,54 @@ fn help_of(arg: &Arg) -> String {
 
 fn is_flag(arg: &Arg) -> bool {
     matches!(arg.get_action(), ArgAction::SetTrue | ArgAction::SetFalse)
+}
+
+/// `.TH` with every field, the date left empty but present: clap_mangen drops an empty date, which moves
+/// the source into the date's place and leaves man(1) to print "General Commands Manual".
+/// (The roff writer drops an empty argument too, hence the line written by hand.)
+fn title(w: &mut dyn std::io::Write, cmd: &Command) -> std::io::Result<()> {
+    w.write_all(Roff::new().render().as_bytes())?;
+    let source = format!("cronbeat {}", cmd.get_version().unwrap_or_default());
+    writeln!(w, ".TH CRONBEAT 1 \"\" \"{source}\" \"User Commands\"")
+}
+
+/// The run's synopsis: every option with its value, then `--` and the command, as it must be typed.
+fn synopsis(cmd: &Command) -> Roff {
+    let mut roff = section("SYNOPSIS");
+    let mut line = vec![bold("cronbeat")];
+    for arg in cmd.get_arguments().filter(|a| a.get_long().is_some()) {
+        let long = format!("--{}", arg.get_long().unwrap_or_default());
+        if matches!(long.as_str(), "--help" | "--version") {
+            continue;
+        }
+        line.push(roman(" ["));
+        if let Some(short) = arg.get_short() {
+            line.push(bold(format!("-{short}")));
+            line.push(roman("|"));
+        }
+        line.push(bold(long));
+        if !is_flag(arg) {
+            let value = arg
+                .get_value_names()
+                .and_then(|v| v.first())
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "VALUE".to_string());
+            line.push(roman(" "));
+            line.push(italic(value));
+        }
+        line.push(roman("]"));
+    }
+    line.extend([
+        roman(" "),
+        bold("--"),
+        roman(" "),
+        italic("COMMAND"),
+        roman(" ["),
+        italic("ARGS"),
+        roman("]..."),
+    ]);
+    roff.text(line);
+    roff
 }
 
 fn synopsis_of_check() -> Roff {
@@ -279,36 +327,8 @@ fn exit_status_section() -> Roff {
         "cronbeat exits with a status that tells the truth about the run. A monitor that cannot be reached \
          never changes it: that is a warning on standard error.",
     )]);
-    let statuses: [(&str, &str); 8] = [
-        (
-            "0, or the command's own",
-            "The command exited by itself with this status.",
-        ),
-        (
-            "128+N",
-            "The command died of signal N (143 for SIGTERM, 137 for SIGKILL).",
-        ),
-        (
-            "124",
-            "The --timeout deadline passed and the command was stopped.",
-        ),
-        (
-            "125",
-            "--idle-timeout: the command printed nothing for too long and was stopped.",
-        ),
-        ("126", "The command was found but could not be executed."),
-        ("127", "The command was not found."),
-        (
-            "2",
-            "cronbeat's own usage or configuration error; the command was not run.",
-        ),
-        (
-            "75",
-            "Another run holds the --lock file; this run was skipped: not started, no start ping (monitors get a log ping saying so).",
-        ),
-    ];
-    for (status, meaning) in statuses {
-        item(&mut roff, vec![bold(status)], meaning);
+    for row in &library::EXIT_STATUSES {
+        item(&mut roff, vec![bold(row.status)], row.meaning);
     }
     roff
 }
@@ -375,71 +395,15 @@ fn heartbeats_section() -> Roff {
 /// One short entry per monitoring service: how it is recognised, what it receives, a copy-paste example.
 fn monitor_kinds_section() -> Roff {
     let mut roff = section("MONITOR KINDS");
-    let kinds: [(&str, &str, &str); 9] = [
-        (
-            "Healthchecks (hc+, hc-ping.com, or any other URL)",
-            "POST URL/start, then URL/<exit code> or URL/fail (stopped, crashed, not started, or failed by a \
-             success rule), each with ?rid=<run id>; the body is the output tail, within the server's \
-             Ping-Body-Limit. Keepalives are URL/start again with the same rid (only a start keeps a \
-             started check up), and the finish then gives the run's duration; terminated runs are URL/log \
-             notes.",
-            "cronbeat --ping https://hc-ping.com/UUID -- sync.sh",
-        ),
-        (
-            "Cronitor (cronitor+, cronitor.link)",
-            "Telemetry state=run, then complete or fail, with series (the run id), host, status_code, duration \
-             and the last 2000 characters of output as message; env from the URL's env= parameter. Keepalives \
-             are ticks: no state, a message.",
-            "cronbeat --ping 'https://cronitor.link/p/KEY/backup?env=prod' -- backup.sh",
-        ),
-        (
-            "Sentry Crons (sentry+, *.ingest.sentry.io)",
-            "The project DSN plus ?monitor=SLUG: check-ins in_progress, then ok or error with duration, the run \
-             id as check_in_id; keepalives repeat in_progress with that id. schedule=, checkin_margin=, \
-             max_runtime=, timezone= create or update the monitor.",
-            "cronbeat --ping 'https://KEY@o1.ingest.sentry.io/42?monitor=backup' -- backup.sh",
-        ),
-        (
-            "Better Stack (betterstack+, uptime.betterstack.com)",
-            "One POST at the end: the heartbeat URL on success, URL/<exit code> on a failing exit, else URL/fail; \
-             the output tail as body.",
-            "cronbeat --ping https://uptime.betterstack.com/api/v1/heartbeat/TOKEN -- backup.sh",
-        ),
-        (
-            "Dead Man's Snitch (dms+, nosnch.in)",
-            "One check-in at the end with s=<exit status> (0 for any success, 1 when a success rule failed an \
-             exit 0) and m=<last 1000 characters of output>.",
-            "cronbeat --ping https://nosnch.in/TOKEN -- backup.sh",
-        ),
-        (
-            "Cronhub (cronhub+, cronhub.io)",
-            "/start/UUID, then /finish/UUID or /fail/UUID.",
-            "cronbeat --ping https://cronhub.io/ping/UUID -- backup.sh",
-        ),
-        (
-            "Prometheus Pushgateway (pushgateway+)",
-            "POST to /metrics/job/JOB[/instance/I]: last start, last completion, duration, exit status, outcome \
-             (success, failure, timeout, idle, terminated, signal, not_started), and the last success only after \
-             a success (a failure leaves it in place).",
-            "cronbeat --ping 'pushgateway+http://pgw:9091/?job=backup' -- backup.sh",
-        ),
-        (
-            "node_exporter textfile (textfile:)",
-            "The same metrics in a *.prom file, replaced whole (temp file and rename) at the start and the end.",
-            "cronbeat --ping textfile:/var/lib/node_exporter/textfile/backup.prom -- backup.sh",
-        ),
-        (
-            "Webhook (webhook+)",
-            "A JSON POST per event (start, success, failure, progress, log) with run_id, job, host, exit_status, \
-             signal, duration, outcome, message and output_tail; a terminated run is a failure event with the \
-             outcome terminated. Method, headers and body templates come from the webhook table of the config \
-             file.",
-            "cronbeat --ping webhook+https://ops.example/hooks/cron -- backup.sh",
-        ),
-    ];
-    for (name, what, command) in kinds {
-        item(&mut roff, vec![bold(name)], what);
-        example(&mut roff, command);
+    for (i, kind) in library::MONITOR_KINDS.iter().enumerate() {
+        let mut recognised = vec![kind.prefix.to_string()];
+        recognised.extend(kind.hosts.iter().map(|h| h.to_string()));
+        if i == 0 {
+            recognised.push("or any other URL".to_string());
+        }
+        let name = format!("{} ({})", kind.title, recognised.join(", "));
+        item(&mut roff, vec![bold(&name)], kind.about);
+        example(&mut roff, kind.example);
     }
     roff
 }

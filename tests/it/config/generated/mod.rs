@@ -103,6 +103,53 @@ fn the_man_page_has_the_sections_operators_look_for() {
         1,
         "the preamble is repeated"
     );
+    // Five fields, so man(1) shows "User Commands", not "General Commands Manual".
+    assert!(
+        page.contains("\n.TH CRONBEAT 1 \"\" \"cronbeat "),
+        "the title line lost its empty date"
+    );
+    let synopsis = page
+        .split("\n.SH SYNOPSIS\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n.SH ").next())
+        .unwrap();
+    for needle in [
+        "\\fB\\-\\-timeout\\fR \\fIDUR\\fR",
+        "\\fB\\-\\-ping\\fR \\fIURL\\fR",
+        "\\fB\\-\\-\\fR \\fICOMMAND\\fR",
+    ] {
+        assert!(
+            synopsis.contains(needle),
+            "{needle:?} missing from the synopsis: {synopsis}"
+        );
+    }
+}
+
+/// The README's exit-status table is the one table the binary's --help and the man page are written from.
+#[test]
+fn the_readme_lists_the_exit_statuses_of_the_one_table() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("\n## Exit status\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README.md has an Exit status section");
+    let rows: Vec<(String, String)> = section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| status") && !l.starts_with("|---"))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            (cells[0].replace('`', ""), cells[1].replace('`', ""))
+        })
+        .collect();
+    let table: Vec<(String, String)> = library::EXIT_STATUSES
+        .iter()
+        .map(|row| (row.status.to_string(), row.meaning.to_string()))
+        .collect();
+    assert_eq!(
+        rows, table,
+        "README.md's exit statuses differ from exit::TABLE"
+    );
 }
 
 /// groff, where installed, renders the page without a warning.
