@@ -1,6 +1,19 @@
 _cronbeat() {
     local i cur prev opts cmd
     COMPREPLY=()
+    local dashdash
+    for (( dashdash = 1; dashdash < COMP_CWORD; dashdash++ )); do
+        if [[ "${COMP_WORDS[dashdash]}" == "--" ]]; then
+            if declare -F _command_offset >/dev/null; then
+                _command_offset $((dashdash + 1))
+            elif (( COMP_CWORD == dashdash + 1 )); then
+                COMPREPLY=( $(compgen -c -- "${COMP_WORDS[COMP_CWORD]}") )
+            else
+                COMPREPLY=( $(compgen -f -- "${COMP_WORDS[COMP_CWORD]}") )
+            fi
+            return 0
+        fi
+    done
     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
         cur="$2"
     else

@@ -28,7 +28,7 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -l config -d 'Read setti
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l job -d 'Run the job of this name from the config file' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l timeout -d 'Kill the command when it runs longer than DUR (e.g. 90s, 5m, 1h 30m); exit status 124' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l kill-after -d 'Grace between SIGTERM and SIGKILL on timeout, forwarded stop signals and leftovers [default: 10s]' -r
-complete -c cronbeat -n "__fish_cronbeat_needs_command" -l idle-timeout -d 'Stop the command when it prints nothing for DUR (treated as hung); exit status 125' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l idle-timeout -d 'Stop the command when it prints nothing for DUR (treated as hung); exit status 125; 0 turns it off' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l lock -d 'One run at a time: a lock file (flock) held while any process of the run lives' -r -F
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l overlap -d 'When --lock is held by another run: skip this run, wait for the lock, or replace the running one [default: skip]' -r -f -a "skip\t'Do not run; exit 75 and tell the monitors'
 wait\t'Wait for the lock (at most --lock-wait)'
@@ -44,7 +44,7 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -l tail -d 'Bytes of com
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l redact -d 'Replace what REGEX matches in the reported tail (its capture groups only, if it has any) with [REDACTED]; repeatable' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping -d 'Monitor to report to (repeatable): a Healthchecks ping URL, or KIND+URL. CRONBEAT_PING holds one or more, separated by whitespace' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-file -d 'Read monitor URLs from this file, one per line (keeps secrets out of `ps`)' -r -F
-complete -c cronbeat -n "__fish_cronbeat_needs_command" -l keepalive -d 'While the command runs, send a progress ping every DUR (Healthchecks /start, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l keepalive -d 'While the command runs, send a progress ping every DUR (Healthchecks /start, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm; 0 turns it off' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-timeout -d 'Time limit of one ping attempt: connect, TLS, send and receive [default: 5s]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-retries -d 'Retries after a failed ping attempt [default: 3]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l log-format -d 'Format of cronbeat\'s own lines on stderr [default: text]' -r -f -a "text\t''

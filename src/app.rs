@@ -16,6 +16,15 @@ pub fn main() -> ExitCode {
 }
 
 fn dispatch(args: &[OsString]) -> Exit {
+    if let Some(message) = cli::unreadable_variable() {
+        let format = if cli::wants_json(args) {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        };
+        Logger::new(false, format, false).error(&message);
+        return Exit::Usage;
+    }
     let cli = match cli::parse_from(args) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e, args),

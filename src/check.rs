@@ -60,6 +60,12 @@ pub fn main(args: &CheckArgs) -> Exit {
         match resolve(&env, &file, name) {
             Ok(job) => {
                 println!("{}: ok: {name}: {}", file.path.display(), summary(&job));
+                for warning in &job.warnings {
+                    eprintln!(
+                        "cronbeat: {}: {name}: warning: {warning}",
+                        file.path.display()
+                    );
+                }
                 valid.push(job);
             }
             Err(message) => {

@@ -90,6 +90,10 @@ pub struct RunArgs {
     /// Where each option the command line or the environment set came from.
     #[arg(skip)]
     pub origins: Origins,
+
+    /// What was given but came to nothing.
+    #[arg(skip)]
+    pub warnings: Vec<String>,
 }
 
 impl RunArgs {
@@ -114,14 +118,18 @@ impl RunArgs {
             }
         }
         if self.options.ping.is_empty() {
-            if let Some(value) = std::env::var(PING_ENV)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-            {
-                self.options.ping = value.split_whitespace().map(str::to_string).collect();
-                self.origins
-                    .0
-                    .insert("ping", Origin::Env(PING_ENV.to_string()));
+            match std::env::var(PING_ENV) {
+                Ok(value) if !value.trim().is_empty() => {
+                    self.options.ping = value.split_whitespace().map(str::to_string).collect();
+                    self.origins
+                        .0
+                        .insert("ping", Origin::Env(PING_ENV.to_string()));
+                }
+                // Set but blank: typically a Secret that was not mounted.
+                Ok(_) => self
+                    .warnings
+                    .push(format!("{PING_ENV} is set but blank: it names no monitor")),
+                Err(_) => {}
             }
         }
     }
@@ -131,6 +139,7 @@ impl RunArgs {
         Given {
             layer: self.options.clone(),
             origins: self.origins.clone(),
+            warnings: self.warnings.clone(),
         }
     }
 }
@@ -179,8 +188,43 @@ pub fn usage_message(e: &clap::Error, args: &[OsString]) -> String {
     };
     match env_culprit(e, args) {
         Some(var) => format!("{var}: {first}"),
-        None => format!("{first} (see cronbeat --help)"),
+        None => match stray_command(e).filter(|_| !is_check(args)) {
+            Some(word) => format!(
+                "{first}: to run a command, put it after `--`, as in cronbeat [OPTIONS] -- {word} ..."
+            ),
+            None => format!("{first} (see cronbeat --help)"),
+        },
     }
+}
+
+fn is_check(args: &[OsString]) -> bool {
+    options_part(args).any(|a| a == "check")
+}
+
+/// The word clap refused when it looks like a command typed without `--` before it.
+fn stray_command(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        e.kind(),
+        ErrorKind::UnknownArgument | ErrorKind::InvalidSubcommand
+    ) {
+        return None;
+    }
+    let context = e
+        .get(ContextKind::InvalidArg)
+        .or_else(|| e.get(ContextKind::InvalidSubcommand))?;
+    let ContextValue::String(word) = context else {
+        return None;
+    };
+    (!word.starts_with('-')).then(|| word.clone())
+}
+
+/// A `CRONBEAT_*` variable that is not UTF-8: clap would only say "invalid UTF-8" without naming it.
+pub fn unreadable_variable() -> Option<String> {
+    std::env::vars_os()
+        .filter(|(name, _)| name.to_str().is_some_and(|n| n.starts_with("CRONBEAT_")))
+        .find(|(_, value)| value.to_str().is_none())
+        .map(|(name, _)| format!("{}: the value is not valid UTF-8", name.to_string_lossy()))
 }
 
 /// The environment variable that supplied a rejected value, when the option was not on the command line:

@@ -147,13 +147,15 @@ pub fn obtain(
         }
         Overlap::Replace => {
             let waited = replace(want, &file, signals, observer, &status)?;
-            if let Waited::TimedOut = waited {
-                return Ok(Obtained::Skipped(format!(
-                    "skipped: the lock {} was still held after stopping the previous run",
-                    path.display()
-                )));
+            match waited {
+                Waited::TimedOut => {
+                    return Ok(Obtained::Skipped(format!(
+                        "skipped: the lock {} was still held after stopping the previous run",
+                        path.display()
+                    )))
+                }
+                waited => waited,
             }
-            waited
         }
     };
     Ok(match waited {
@@ -163,6 +165,12 @@ pub fn obtain(
             "skipped: a previous run still held the lock {} after {}",
             path.display(),
             humantime::format_duration(want.lock_wait.unwrap_or_default())
+        )),
+        Waited::NotStopped(waited) => Obtained::Skipped(format!(
+            "skipped: the lock {} is held by something that is not a running cronbeat, so nothing was \
+             stopped, and it was still held after {}",
+            path.display(),
+            humantime::format_duration(waited)
         )),
     })
 }
@@ -272,6 +280,8 @@ enum Waited {
     Held,
     TimedOut,
     Interrupted(i32),
+    /// `replace` found nothing it could stop, and the lock stayed held this long.
+    NotStopped(Duration),
 }
 
 /// Stops the run holding the lock and takes it.
@@ -304,7 +314,12 @@ fn replace(
     let after_kill = want.lock_wait.unwrap_or(want.replace_wait);
     let Some(holder) = holder else {
         waiting.observer.on_event(&Event::NotReplaceable { path });
-        return wait_for(file, path, Some(after_kill), signals, &mut waiting);
+        return Ok(
+            match wait_for(file, path, Some(after_kill), signals, &mut waiting)? {
+                Waited::TimedOut => Waited::NotStopped(after_kill),
+                done => done,
+            },
+        );
     };
     waiting.observer.on_event(&Event::Replacing { pid: holder });
     let _ = kill(Pid::from_raw(holder), Signal::SIGTERM);

@@ -26,11 +26,59 @@ impl FromStr for Duration {
     }
 }
 
+/// In the config file a duration is a string (`"90s"`) or, as on the command line, a bare number of seconds.
 impl<'de> serde::Deserialize<'de> for Duration {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        parse_duration(&text).map_err(serde::de::Error::custom)
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration such as \"90s\" or a number of seconds")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Duration, E> {
+                parse_duration(&n.to_string()).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Duration, E> {
+                parse_duration(&n.to_string()).map_err(E::custom)
+            }
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Duration, E> {
+                parse_duration(&n.to_string()).map_err(E::custom)
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Duration, E> {
+                parse_duration(text).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(Visitor)
     }
+}
+
+/// A count in the config file: a number, or a string holding one, as on the command line.
+pub fn count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = Option<u32>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Option<u32>, E> {
+            u32::try_from(n)
+                .map(Some)
+                .map_err(|_| E::custom(format!("invalid number {n}: expected 0 or more")))
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Option<u32>, E> {
+            u32::try_from(n)
+                .map(Some)
+                .map_err(|_| E::custom(format!("invalid number {n}: too large")))
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Option<u32>, E> {
+            text.trim().parse::<u32>().map(Some).map_err(|_| {
+                E::custom(format!(
+                    "invalid number {text:?}: expected a whole number such as 3"
+                ))
+            })
+        }
+    }
+    d.deserialize_any(Visitor)
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -46,7 +46,16 @@ impl ConfigFile {
     pub fn parse(path: &Path, text: String) -> Result<ConfigFile, String> {
         let doc = DeTable::parse(&text).map_err(|e| {
             let at = e.span().map(|s| line_of(&text, s.start));
-            locate(path, at, &[], &one_line(e.message()))
+            let mut message = one_line(e.message());
+            // toml says "duplicate key" without naming it; the span holds it.
+            if let Some(key) = e
+                .span()
+                .and_then(|s| text.get(s))
+                .filter(|key| message.starts_with("duplicate key") && !key.contains('\n'))
+            {
+                message = format!("{message} `{}`", key.trim());
+            }
+            locate(path, at, &[], &message)
         })?;
         let blame = |e: toml::de::Error| {
             let mut keys = Vec::new();
@@ -272,7 +281,7 @@ mod tests {
         );
         let e = error("[defaults]\nping_retries = \"three\"\n");
         assert!(
-            e.starts_with("/etc/cronbeat.toml:2: defaults.ping_retries: invalid type"),
+            e.starts_with("/etc/cronbeat.toml:2: defaults.ping_retries: invalid number \"three\""),
             "{e}"
         );
         let e = error("[jobs.a]\ncommand = [\"x\"]\nping = 5\n");

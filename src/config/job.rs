@@ -22,6 +22,15 @@ pub const DEFAULT_PING_RETRIES: u32 = 3;
 /// How long a replacing run waits for the lock after killing the run it replaces, unless `--lock-wait` says.
 pub const DEFAULT_REPLACE_WAIT: Duration = Duration::from_secs(5);
 
+/// Bounds beyond which a value is a mistake (a unit typed wrong), not a wish: a jitter is a spread within
+/// a schedule, a grace is for a clean shutdown, a ping is either answered within minutes or not at all.
+pub const MAX_JITTER: Duration = Duration::from_secs(24 * 3600);
+pub const MAX_KILL_AFTER: Duration = Duration::from_secs(3600);
+pub const MAX_PING_TIMEOUT: Duration = Duration::from_secs(300);
+pub const MAX_PING_RETRIES: u32 = 10;
+/// Every other duration: a year, far beyond any schedule, and safe from clock arithmetic overflowing.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
 /// Where the value of one key came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -61,6 +70,8 @@ impl Origins {
 pub struct Given {
     pub layer: Layer,
     pub origins: Origins,
+    /// What was given but came to nothing (a blank `CRONBEAT_PING`), to be said before the run.
+    pub warnings: Vec<String>,
 }
 
 /// Everything one run needs, validated.
@@ -88,6 +99,8 @@ pub struct Job {
     pub verbose: bool,
     pub log_format: LogFormat,
     pub origins: Origins,
+    /// Said once before the run (and by `check`): settings that were given but have no effect.
+    pub warnings: Vec<String>,
 }
 
 /// A value that cannot be used, and the key it belongs to.
@@ -118,6 +131,17 @@ pub fn resolve(
         (None, Some(_)) => return Err("--job needs --config (or CRONBEAT_CONFIG)".to_string()),
         (None, None) => (Layer::default(), Layer::default()),
     };
+    if let (Some(file), None, true) = (file, name, command.is_empty()) {
+        let jobs: Vec<&str> = file.jobs.keys().map(String::as_str).collect();
+        let which = match jobs.as_slice() {
+            [] => "the file has no jobs".to_string(),
+            _ => format!("the file has {}", jobs.join(", ")),
+        };
+        return Err(format!(
+            "no command given: name a job of {} with --job ({which}), or give a command after `--`",
+            file.path.display()
+        ));
+    }
     let mut origins = given.origins.clone();
     for key in Layer::KEYS {
         if origins.of(key).is_none() {
@@ -129,8 +153,10 @@ pub fn resolve(
         }
     }
     let merged = given.layer.clone().over(job).over(defaults);
-    build(merged, command, name.map(str::to_string), origins.clone())
-        .map_err(|Invalid { key, message }| origins.blame(key, &message, file))
+    let mut job = build(merged, command, name.map(str::to_string), origins.clone())
+        .map_err(|Invalid { key, message }| origins.blame(key, &message, file))?;
+    job.warnings.splice(0..0, given.warnings.iter().cloned());
+    Ok(job)
 }
 
 fn build(
@@ -145,6 +171,9 @@ fn build(
                 "command",
                 "a command is also given after `--`; give it once",
             ))
+        }
+        (false, None) if command_line[0].is_empty() => {
+            return Err(invalid("command", "the program name is empty"))
         }
         (false, None) => command_line,
         (true, Some(cmd)) if cmd.first().is_some_and(|program| !program.is_empty()) => {
@@ -165,7 +194,16 @@ fn build(
         }
     };
     let webhook = merged.webhook;
-    let monitors = monitors(&merged.ping, merged.ping_file.as_deref(), webhook.as_ref())?;
+    if let Some(config) = &webhook {
+        config.validate().map_err(|e| invalid("webhook", e))?;
+    }
+    let mut warnings = Vec::new();
+    let monitors = monitors(
+        &merged.ping,
+        merged.ping_file.as_deref(),
+        webhook.as_ref(),
+        &mut warnings,
+    )?;
     let ping_timeout = merged
         .ping_timeout
         .map_or(DEFAULT_PING_TIMEOUT, units::Duration::get);
@@ -184,6 +222,33 @@ fn build(
         if merged.lock_wait.is_some() {
             return Err(invalid("lock_wait", "needs a lock file (--lock)"));
         }
+    }
+    for (key, value, limit) in [
+        ("jitter", merged.jitter, MAX_JITTER),
+        ("kill_after", merged.kill_after, MAX_KILL_AFTER),
+        ("ping_timeout", merged.ping_timeout, MAX_PING_TIMEOUT),
+        ("timeout", merged.timeout, MAX_DURATION),
+        ("idle_timeout", merged.idle_timeout, MAX_DURATION),
+        ("lock_wait", merged.lock_wait, MAX_DURATION),
+        ("min_runtime", merged.min_runtime, MAX_DURATION),
+        ("keepalive", merged.keepalive, MAX_DURATION),
+    ] {
+        if let Some(value) = value.map(units::Duration::get).filter(|v| *v > limit) {
+            return Err(invalid(
+                key,
+                format!(
+                    "{} is too long (at most {})",
+                    humantime::format_duration(value),
+                    humantime::format_duration(limit)
+                ),
+            ));
+        }
+    }
+    if let Some(retries) = merged.ping_retries.filter(|r| *r > MAX_PING_RETRIES) {
+        return Err(invalid(
+            "ping_retries",
+            format!("{retries} is too many (at most {MAX_PING_RETRIES})"),
+        ));
     }
     let hygiene = Hygiene::new(merged.strip_ansi.unwrap_or(false), &merged.redact)
         .map_err(|e| invalid("redact", e))?;
@@ -220,6 +285,7 @@ fn build(
         verbose: merged.verbose.unwrap_or(false),
         log_format: merged.log_format.unwrap_or_default(),
         origins,
+        warnings,
     })
 }
 
@@ -228,31 +294,55 @@ fn monitors(
     pings: &[String],
     ping_file: Option<&std::path::Path>,
     webhook: Option<&WebhookConfig>,
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<Box<dyn Protocol>>, Invalid> {
     let mut monitors = Vec::new();
     for spec in pings {
         monitors.push(monitor::parse_with(spec, webhook).map_err(|e| invalid("ping", e))?);
     }
     if let Some(path) = ping_file {
-        for spec in read_ping_file(path).map_err(|e| invalid("ping_file", e))? {
+        let specs = read_ping_file(path).map_err(|e| invalid("ping_file", e))?;
+        if specs.is_empty() {
+            warnings.push(format!(
+                "{}: the ping file names no monitor; this run is not monitored",
+                path.display()
+            ));
+        }
+        for (line, spec) in specs {
             let parsed = monitor::parse_with(&spec, webhook)
-                .map_err(|e| invalid("ping_file", format!("{}: {e}", path.display())))?;
+                .map_err(|e| invalid("ping_file", format!("{}:{line}: {e}", path.display())))?;
             monitors.push(parsed);
         }
     }
     Ok(monitors)
 }
 
-/// One monitor URL a line; blank lines and `#` comments are skipped.
-fn read_ping_file(path: &std::path::Path) -> Result<Vec<String>, String> {
+/// One monitor URL a line, with its line number; blank lines and `#` comments (a whole line, or after a
+/// blank) are skipped. A URL with a blank inside is refused: it would be sent as `%20` and fail at run time.
+fn read_ping_file(path: &std::path::Path) -> Result<Vec<(usize, String)>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_string)
-        .collect())
+    let mut specs = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_number = i + 1;
+        let uncommented = match line.find('#') {
+            Some(0) => "",
+            Some(at) if line[..at].ends_with(char::is_whitespace) => &line[..at],
+            _ => line,
+        };
+        let spec = uncommented.trim();
+        if spec.is_empty() {
+            continue;
+        }
+        if spec.contains(char::is_whitespace) {
+            return Err(format!(
+                "{}:{line_number}: a monitor URL cannot contain blanks (one URL a line; a comment starts with #)",
+                path.display()
+            ));
+        }
+        specs.push((line_number, spec.to_string()));
+    }
+    Ok(specs)
 }
 
 #[cfg(test)]
@@ -268,6 +358,7 @@ mod tests {
         Given {
             layer,
             origins: Origins(origins.iter().cloned().collect()),
+            warnings: Vec::new(),
         }
     }
 

@@ -87,15 +87,15 @@ layer! {
         pub command: Option<Vec<String>>,
 
         /// Kill the command when it runs longer than DUR (e.g. 90s, 5m, 1h 30m); exit status 124
-        #[arg(long, env = "CRONBEAT_TIMEOUT", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
+        #[arg(long, env = "CRONBEAT_TIMEOUT", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Bounds")]
         pub timeout: Option<Duration>,
 
         /// Grace between SIGTERM and SIGKILL on timeout, forwarded stop signals and leftovers [default: 10s]
-        #[arg(long, env = "CRONBEAT_KILL_AFTER", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
+        #[arg(long, env = "CRONBEAT_KILL_AFTER", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Bounds")]
         pub kill_after: Option<Duration>,
 
-        /// Stop the command when it prints nothing for DUR (treated as hung); exit status 125
-        #[arg(long, env = "CRONBEAT_IDLE_TIMEOUT", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
+        /// Stop the command when it prints nothing for DUR (treated as hung); exit status 125; 0 turns it off
+        #[arg(long, env = "CRONBEAT_IDLE_TIMEOUT", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Bounds")]
         pub idle_timeout: Option<Duration>,
 
         /// One run at a time: a lock file (flock) held while any process of the run lives
@@ -107,11 +107,11 @@ layer! {
         pub overlap: Option<Overlap>,
 
         /// Longest wait for --lock: with --overlap wait (no limit unless given), and with --overlap replace after the running one was killed (5s unless given)
-        #[arg(long, env = "CRONBEAT_LOCK_WAIT", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
+        #[arg(long, env = "CRONBEAT_LOCK_WAIT", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Bounds")]
         pub lock_wait: Option<Duration>,
 
         /// Sleep up to DUR before starting, to spread a fleet
-        #[arg(long, env = "CRONBEAT_JITTER", value_name = "DUR", value_parser = parse_duration, help_heading = "Bounds")]
+        #[arg(long, env = "CRONBEAT_JITTER", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Bounds")]
         pub jitter: Option<Duration>,
 
         /// How the --jitter delay is chosen [default: random]
@@ -127,7 +127,7 @@ layer! {
         pub stderr_fails: Option<bool>,
 
         /// Report the run as failed when it finished sooner than DUR ("finished too quickly")
-        #[arg(long, env = "CRONBEAT_MIN_RUNTIME", value_name = "DUR", value_parser = parse_duration, help_heading = "Success rules")]
+        #[arg(long, env = "CRONBEAT_MIN_RUNTIME", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Success rules")]
         pub min_runtime: Option<Duration>,
 
         /// Bytes of combined output kept for the finish report; 0 keeps none [default: 10240]
@@ -161,16 +161,17 @@ layer! {
         #[arg(long, env = "CRONBEAT_NO_START_PING", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Monitors")]
         pub no_start_ping: Option<bool>,
 
-        /// While the command runs, send a progress ping every DUR (Healthchecks /start, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm
-        #[arg(long, env = "CRONBEAT_KEEPALIVE", value_name = "DUR", value_parser = parse_duration, help_heading = "Monitors")]
+        /// While the command runs, send a progress ping every DUR (Healthchecks /start, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm; 0 turns it off
+        #[arg(long, env = "CRONBEAT_KEEPALIVE", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Monitors")]
         pub keepalive: Option<Duration>,
 
         /// Time limit of one ping attempt: connect, TLS, send and receive [default: 5s]
-        #[arg(long, env = "CRONBEAT_PING_TIMEOUT", value_name = "DUR", value_parser = parse_duration, help_heading = "Monitors")]
+        #[arg(long, env = "CRONBEAT_PING_TIMEOUT", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Monitors")]
         pub ping_timeout: Option<Duration>,
 
         /// Retries after a failed ping attempt [default: 3]
         #[arg(long, env = "CRONBEAT_PING_RETRIES", value_name = "N", help_heading = "Monitors")]
+        #[serde(default, deserialize_with = "crate::units::count")]
         pub ping_retries: Option<u32>,
 
         /// Print a line per event on stderr

@@ -152,6 +152,29 @@ impl Fields {
     }
 }
 
+/// The first `{name}` in `template` that looks like a placeholder but is none (JSON's own braces are
+/// followed by a quote, a blank or another brace, never by a bare name and `}`).
+fn unknown_placeholder(template: &str) -> Option<&str> {
+    template.match_indices('{').find_map(|(at, _)| {
+        let after = &template[at + 1..];
+        let name = &after[..after.find('}')?];
+        let looks_like_one = !name.is_empty()
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        (looks_like_one && !PLACEHOLDERS.contains(&name)).then_some(name)
+    })
+}
+
+impl WebhookConfig {
+    /// Whether the table can be used (method, headers, templates), judged before any monitor uses it, so
+    /// that an error is blamed on the table and not on a `ping` line.
+    pub fn validate(&self) -> Result<(), String> {
+        Webhook::new("http://webhook.invalid/", Some(self)).map(|_| ())
+    }
+}
+
 /// Fills the placeholders of a template in one pass (a value is never searched for placeholders).
 fn fill(template: &str, fields: &Fields) -> String {
     let mut out = String::with_capacity(template.len());
@@ -208,8 +231,25 @@ impl Webhook {
         Ok(webhook)
     }
 
-    /// A template that would send broken JSON is a configuration error, found before the run.
+    /// A template that would send broken JSON, or names a placeholder that does not exist, is a
+    /// configuration error, found before the run.
     fn check_templates(&self) -> Result<(), String> {
+        let templates = [
+            ("start", &self.templates.start),
+            ("success", &self.templates.success),
+            ("failure", &self.templates.failure),
+            ("log", &self.templates.log),
+            ("progress", &self.templates.progress),
+        ];
+        for (event, template) in templates {
+            if let Some(unknown) = template.as_deref().and_then(unknown_placeholder) {
+                let known: Vec<String> = PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect();
+                return Err(format!(
+                    "webhook template `{event}`: unknown placeholder {{{unknown}}} (known: {})",
+                    known.join(" ")
+                ));
+            }
+        }
         let run = RunInfo {
             run_id: "00000000-0000-4000-8000-000000000000".into(),
             job: Some("job".into()),

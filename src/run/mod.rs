@@ -17,13 +17,16 @@ use crate::lock::{self, Obtained, Wanted};
 use crate::log::Logger;
 use crate::monitor::{self, Monitors, RunInfo};
 use crate::notify::Notifier;
-use crate::outcome::ChildStatus;
+use crate::outcome::{Cause, ChildStatus};
 use crate::output::Capture;
 use crate::supervise;
 
 /// Runs `job` and returns how cronbeat ends.
 pub fn execute(mut job: Job) -> Exit {
     let logger = Logger::new(job.verbose, job.log_format, job.quiet);
+    for warning in &job.warnings {
+        logger.warn(warning);
+    }
     let run_id = uuid::Uuid::new_v4().to_string();
     let host = monitor::host_name();
     // Started before the lock so that a skipped run can say so; nothing is sent until an event asks.
@@ -135,6 +138,11 @@ impl Session {
         let outcome = &finished.report.outcome;
         if let ChildStatus::NotStarted { reason, .. } = &outcome.status {
             self.logger.warn(reason);
+        }
+        // The output that --quiet releases does not say why a success rule failed the run; this line does.
+        if job.quiet && matches!(outcome.cause, Some(Cause::Rule(_))) {
+            self.logger
+                .warn(&format!("the run failed: {}", outcome.describe()));
         }
         Ended {
             exit: outcome.exit(),

@@ -3,5 +3,6 @@
 
 mod check;
 mod config_file;
+mod first_hour;
 mod generated;
 mod usage_errors;

@@ -239,9 +239,11 @@ fn config_file_section(cmd: &Command) -> Roff {
         roman(
             " runs that job's command with its settings. A job's keys override [defaults]; environment \
              variables override both; the command line overrides everything. Durations are strings such as \
-             \"90s\", \"5m\" or \"1h 30m\". Unknown keys are an error, as are a job without a command and a \
-             command given both in the job and after --; every error is one line naming the file, the line \
-             and the key.",
+             \"90s\", \"5m\" or \"1h 30m\", or a bare number of seconds; a number may also be written as a \
+             string (\"3\"), as on the command line. Unknown keys are an error, as are a job without a command \
+             and a command given both in the job and after --; every error is one line naming the file, the \
+             line and the key. An error in one [jobs.NAME] table stays in that job: the others still run and \
+             check still reports them; an error in [defaults] or in the file's syntax stops every job.",
         ),
     ]);
     example(

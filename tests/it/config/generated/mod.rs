@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use clap_complete::{Generator, Shell};
 
-use crate::harness::library;
+use crate::harness::{library, Dir};
 
 const REGENERATE: &str = "CRONBEAT_REGENERATE=1 cargo test --test it generated";
 
@@ -27,10 +27,43 @@ fn generated() -> Vec<(PathBuf, Vec<u8>)> {
         let mut cmd = library::command();
         let mut content = Vec::new();
         clap_complete::generate(shell, &mut cmd, "cronbeat", &mut content);
+        if shell == Shell::Bash {
+            content = complete_after_double_dash(&content);
+        }
         let path = Path::new("completions").join(shell.file_name("cronbeat"));
         files.push((path, content));
     }
     files
+}
+
+/// What follows `--` is a command line of its own: its first word is a command name and the rest are
+/// that command's arguments (bash-completion's `_command_offset` completes them as the command would;
+/// without bash-completion, command names, then files). clap_complete's bash script knows only options.
+const BASH_AFTER_DOUBLE_DASH: &str = r#"    local dashdash
+    for (( dashdash = 1; dashdash < COMP_CWORD; dashdash++ )); do
+        if [[ "${COMP_WORDS[dashdash]}" == "--" ]]; then
+            if declare -F _command_offset >/dev/null; then
+                _command_offset $((dashdash + 1))
+            elif (( COMP_CWORD == dashdash + 1 )); then
+                COMPREPLY=( $(compgen -c -- "${COMP_WORDS[COMP_CWORD]}") )
+            else
+                COMPREPLY=( $(compgen -f -- "${COMP_WORDS[COMP_CWORD]}") )
+            fi
+            return 0
+        fi
+    done
+"#;
+
+fn complete_after_double_dash(script: &[u8]) -> Vec<u8> {
+    let script = String::from_utf8(script.to_vec()).unwrap();
+    let anchor = "    COMPREPLY=()\n";
+    assert!(
+        script.contains(anchor),
+        "clap_complete's bash script changed shape"
+    );
+    script
+        .replacen(anchor, &format!("{anchor}{BASH_AFTER_DOUBLE_DASH}"), 1)
+        .into_bytes()
 }
 
 fn root() -> &'static Path {
@@ -203,6 +236,37 @@ fn the_bash_completion_parses() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// After `--` bash completes a command name (here without bash-completion's helpers: from `compgen -c`),
+/// and before it cronbeat's own options.
+#[test]
+fn bash_completes_a_command_after_the_double_dash() {
+    let (_, script) = generated()
+        .into_iter()
+        .find(|(path, _)| path.ends_with("cronbeat.bash"))
+        .unwrap();
+    let dir = Dir::new();
+    let script_path = dir.write("cronbeat.bash", &String::from_utf8(script).unwrap());
+    let complete = |words: &str| {
+        let probe = format!(
+            "source {script_path}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+             _cronbeat cronbeat \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        );
+        let out = std::process::Command::new("bash")
+            .args(["--norc", "-c", &probe])
+            .output()
+            .expect("bash");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let after = complete("cronbeat --timeout 5m -- ech");
+    assert!(
+        after.lines().any(|l| l == "echo"),
+        "no `echo` after --: {after:?}"
+    );
+    let before = complete("cronbeat --time");
+    assert!(before.lines().any(|l| l == "--timeout"), "{before:?}");
 }
 
 /// The README's key table lists every config key with its environment variable, so it cannot fall behind.
