@@ -16,6 +16,7 @@ mod sentry;
 mod textfile;
 mod webhook;
 
+use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -189,9 +190,12 @@ fn deliver_all(
         let tasks: Vec<_> = protocols
             .into_iter()
             .zip(receivers)
-            .map(|(protocol, rx)| {
+            .enumerate()
+            .map(|(index, (protocol, rx))| {
+                let label = Label::of(index, protocol.as_ref());
                 tokio::spawn(follow(
                     protocol,
+                    label,
                     rx,
                     client.clone(),
                     policy,
@@ -224,9 +228,49 @@ fn delivery_setup(
     Ok((runtime, client))
 }
 
+/// Which monitor a line is about. The target alone cannot tell two checks on one host apart (their
+/// paths are the secrets), so every line also gives the monitor's position among the run's monitors
+/// (from 1, in the order they were given: `--ping` flags, then the `--ping-file`) and its kind.
+#[derive(Debug, Clone)]
+struct Label {
+    position: usize,
+    kind: &'static str,
+    target: String,
+}
+
+impl Label {
+    fn of(index: usize, protocol: &dyn Protocol) -> Label {
+        Label {
+            position: index + 1,
+            kind: protocol.kind(),
+            target: protocol.target(),
+        }
+    }
+
+    /// The same facts as JSON fields, so a log pipeline can group lines by monitor.
+    fn fields(&self) -> Map<String, serde_json::Value> {
+        let mut fields = Map::new();
+        fields.insert("monitor".into(), json!(self.kind));
+        fields.insert("position".into(), json!(self.position));
+        fields.insert("target".into(), json!(self.target));
+        fields
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "monitor {} ({}, {})",
+            self.position, self.kind, self.target
+        )
+    }
+}
+
 /// One monitor's life: its messages in order, so a finish never overtakes its start.
 async fn follow(
     mut protocol: Box<dyn Protocol>,
+    label: Label,
     mut rx: UnboundedReceiver<Message>,
     client: reqwest::Client,
     policy: RetryPolicy,
@@ -246,7 +290,7 @@ async fn follow(
         };
         for action in actions {
             let result = perform(&client, protocol.as_mut(), action, &policy).await;
-            report_result(&logger, protocol.as_ref(), message.moment(), result);
+            report_result(&logger, &label, message.moment(), result);
         }
     }
 }
@@ -278,27 +322,21 @@ async fn perform(
     }
 }
 
-fn report_result(logger: &Logger, protocol: &dyn Protocol, moment: &str, outcome: Outcome) {
+fn report_result(logger: &Logger, label: &Label, moment: &str, outcome: Outcome) {
     let (attempts, result) = outcome;
-    let mut fields = Map::new();
-    fields.insert("monitor".into(), json!(protocol.kind()));
-    fields.insert("target".into(), json!(protocol.target()));
+    let mut fields = label.fields();
     fields.insert("ping".into(), json!(moment));
     fields.insert("attempts".into(), json!(attempts));
     match result {
         Ok(status) => {
             fields.insert("status".into(), json!(status));
-            let message = format!("{} ping sent to {}", moment, protocol.target());
+            let message = format!("{label}: {moment} ping sent");
             logger.event("ping_sent", &message, fields);
         }
         Err(reason) => {
             let message = format!(
-                "{} ping to {} failed after {} attempt{}: {}",
-                moment,
-                protocol.target(),
-                attempts,
+                "{label}: {moment} ping failed after {attempts} attempt{}: {reason}",
                 if attempts == 1 { "" } else { "s" },
-                reason
             );
             fields.insert("error".into(), json!(reason));
             logger.warn_event("ping_failed", &message, fields);

@@ -10,6 +10,7 @@ mod healthchecks;
 mod heartbeats;
 mod hostile;
 mod keepalive_model;
+mod labels;
 mod many;
 mod prometheus;
 mod sentry;
