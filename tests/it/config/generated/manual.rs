@@ -379,8 +379,9 @@ fn monitor_kinds_section() -> Roff {
         (
             "Healthchecks (hc+, hc-ping.com, or any other URL)",
             "POST URL/start, then URL/<exit code> or URL/fail (stopped, crashed, not started, or failed by a \
-             success rule), each with ?rid=<run id>; the body is the output tail, within the server's \
-             Ping-Body-Limit. Keepalives are URL/start again with the same rid (only a start keeps a \
+             success rule), each with ?rid=<run id>; the body is the output tail, then the line saying what \
+             happened; cut to the server's Ping-Body-Limit at the front, behind a line counting the bytes \
+             cut. Keepalives are URL/start again with the same rid (only a start keeps a \
              started check up), and the finish then gives the run's duration; terminated runs are URL/log \
              notes.",
             "cronbeat --ping https://hc-ping.com/UUID -- sync.sh",
