@@ -14,5 +14,6 @@ mod labels;
 mod many;
 mod prometheus;
 mod sentry;
+mod shutdown;
 mod test_server;
 mod webhook;
