@@ -40,6 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('--keepalive', '--keepalive', [CompletionResultType]::ParameterName, 'While the command runs, send a progress ping every DUR (Healthchecks /start, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm; 0 turns it off')
             [CompletionResult]::new('--ping-timeout', '--ping-timeout', [CompletionResultType]::ParameterName, 'Time limit of one ping attempt: connect, TLS, send and receive [default: 5s]')
             [CompletionResult]::new('--ping-retries', '--ping-retries', [CompletionResultType]::ParameterName, 'Retries after a failed ping attempt [default: 3]')
+            [CompletionResult]::new('--report-timeout', '--report-timeout', [CompletionResultType]::ParameterName, 'Once the command has ended, time every monitor''s finish report gets (all its attempts) before it is given up; after a stop signal they end within --kill-after + DUR of the signal [default: 10s]')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of cronbeat''s own lines on stderr [default: text]')
             [CompletionResult]::new('--stderr-fails', '--stderr-fails', [CompletionResultType]::ParameterName, 'Report the run as failed when the command wrote anything to stderr')
             [CompletionResult]::new('--strip-ansi', '--strip-ansi', [CompletionResultType]::ParameterName, 'Remove terminal escape sequences (colours, cursor moves) from the reported tail')

@@ -48,7 +48,7 @@ _cronbeat() {
 
     case "${cmd}" in
         cronbeat)
-            opts="-q -v -h -V --config --job --timeout --kill-after --idle-timeout --lock --overlap --lock-wait --jitter --jitter-seed --success-codes --stderr-fails --min-runtime --tail --strip-ansi --redact --quiet --ping --ping-file --no-start-ping --keepalive --ping-timeout --ping-retries --verbose --log-format --help --version check help"
+            opts="-q -v -h -V --config --job --timeout --kill-after --idle-timeout --lock --overlap --lock-wait --jitter --jitter-seed --success-codes --stderr-fails --min-runtime --tail --strip-ansi --redact --quiet --ping --ping-file --no-start-ping --keepalive --ping-timeout --ping-retries --report-timeout --verbose --log-format --help --version check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -127,6 +127,10 @@ _cronbeat() {
                     return 0
                     ;;
                 --ping-retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

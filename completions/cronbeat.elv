@@ -37,6 +37,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand --keepalive 'While the command runs, send a progress ping every DUR (Healthchecks /start, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm; 0 turns it off'
             cand --ping-timeout 'Time limit of one ping attempt: connect, TLS, send and receive [default: 5s]'
             cand --ping-retries 'Retries after a failed ping attempt [default: 3]'
+            cand --report-timeout 'Once the command has ended, time every monitor''s finish report gets (all its attempts) before it is given up; after a stop signal they end within --kill-after + DUR of the signal [default: 10s]'
             cand --log-format 'Format of cronbeat''s own lines on stderr [default: text]'
             cand --stderr-fails 'Report the run as failed when the command wrote anything to stderr'
             cand --strip-ansi 'Remove terminal escape sequences (colours, cursor moves) from the reported tail'

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cronbeat_global_optspecs
-    string join \n config= job= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= jitter= jitter-seed= success-codes= stderr-fails min-runtime= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= v/verbose log-format= h/help V/version
+    string join \n config= job= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= jitter= jitter-seed= success-codes= stderr-fails min-runtime= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= v/verbose log-format= h/help V/version
 end
 
 function __fish_cronbeat_needs_command
@@ -47,6 +47,7 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-file -d 'Read mo
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l keepalive -d 'While the command runs, send a progress ping every DUR (Healthchecks /start, Cronitor tick, Sentry in_progress, webhook progress) so long jobs raise no false alarm; 0 turns it off' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-timeout -d 'Time limit of one ping attempt: connect, TLS, send and receive [default: 5s]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-retries -d 'Retries after a failed ping attempt [default: 3]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l report-timeout -d 'Once the command has ended, time every monitor\'s finish report gets (all its attempts) before it is given up; after a stop signal they end within --kill-after + DUR of the signal [default: 10s]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l log-format -d 'Format of cronbeat\'s own lines on stderr [default: text]' -r -f -a "text\t''
 json\t''"
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l stderr-fails -d 'Report the run as failed when the command wrote anything to stderr'

@@ -19,6 +19,9 @@ pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(10);
 pub const DEFAULT_TAIL: u64 = 10 * 1024;
 pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_PING_RETRIES: u32 = 3;
+/// With the default `--kill-after`, a stopped run ends within 20 s of its SIGTERM: inside Kubernetes'
+/// default 30 s grace period, with room to spare.
+pub const DEFAULT_REPORT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a replacing run waits for the lock after killing the run it replaces, unless `--lock-wait` says.
 pub const DEFAULT_REPLACE_WAIT: Duration = Duration::from_secs(5);
 
@@ -96,6 +99,8 @@ pub struct Job {
     pub start_ping: bool,
     pub keepalive: Option<Duration>,
     pub delivery: RetryPolicy,
+    /// Once the command has ended, every finish report is delivered or given up within this.
+    pub report_timeout: Duration,
     pub verbose: bool,
     pub log_format: LogFormat,
     pub origins: Origins,
@@ -210,6 +215,12 @@ fn build(
     if ping_timeout.is_zero() {
         return Err(invalid("ping_timeout", "must be greater than zero"));
     }
+    let report_timeout = merged
+        .report_timeout
+        .map_or(DEFAULT_REPORT_TIMEOUT, units::Duration::get);
+    if report_timeout.is_zero() {
+        return Err(invalid("report_timeout", "must be greater than zero"));
+    }
     let tail = merged.tail.map_or(DEFAULT_TAIL, |s| s.0);
     let tail = usize::try_from(tail)
         .ok()
@@ -227,6 +238,7 @@ fn build(
         ("jitter", merged.jitter, MAX_JITTER),
         ("kill_after", merged.kill_after, MAX_KILL_AFTER),
         ("ping_timeout", merged.ping_timeout, MAX_PING_TIMEOUT),
+        ("report_timeout", merged.report_timeout, MAX_KILL_AFTER),
         ("timeout", merged.timeout, MAX_DURATION),
         ("idle_timeout", merged.idle_timeout, MAX_DURATION),
         ("lock_wait", merged.lock_wait, MAX_DURATION),
@@ -282,6 +294,7 @@ fn build(
             timeout: ping_timeout,
             retries: merged.ping_retries.unwrap_or(DEFAULT_PING_RETRIES),
         },
+        report_timeout,
         verbose: merged.verbose.unwrap_or(false),
         log_format: merged.log_format.unwrap_or_default(),
         origins,

@@ -174,6 +174,10 @@ layer! {
         #[serde(default, deserialize_with = "crate::units::count")]
         pub ping_retries: Option<u32>,
 
+        /// Once the command has ended, time every monitor's finish report gets (all its attempts) before it is given up; after a stop signal they end within --kill-after + DUR of the signal [default: 10s]
+        #[arg(long, env = "CRONBEAT_REPORT_TIMEOUT", value_name = "DUR", value_parser = parse_duration, help_heading = "Monitors")]
+        pub report_timeout: Option<Duration>,
+
         /// Print a line per event on stderr
         #[arg(short, long, env = "CRONBEAT_VERBOSE", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Logging")]
         pub verbose: Option<bool>,

@@ -1,13 +1,15 @@
 //! Getting one ping to a monitor: a short timeout per attempt, retries with exponential backoff and
 //! jitter on transient failures only, never a redirect followed, never a secret in an error.
 //!
-//! Worst case for one ping: (retries + 1) × ping_timeout + retries × MAX_WAIT.
+//! Worst case for one ping: (retries + 1) × ping_timeout + retries × MAX_WAIT, and never past the run's
+//! report deadline (`Bounds`) once the command has ended.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH};
 use reqwest::{Client, Method, StatusCode};
+use tokio::sync::watch;
 
 use super::redact::redact;
 
@@ -75,10 +77,66 @@ pub struct Response {
     pub headers: HeaderMap,
 }
 
+/// How far the pings still to come may go. The run sets them as it ends, and every delivery under way
+/// follows a change at once: a stop must not wait for a backoff to run out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Bounds {
+    /// Past this instant no attempt runs and no wait lasts: what is left is given up. Set when the
+    /// command has ended (`--report-timeout`), so a hanging monitor cannot hold the run open.
+    pub deadline: Option<Instant>,
+    /// A stop was requested (SIGTERM and the like): whoever sent it waits for cronbeat to exit. No more
+    /// retries: an attempt under way is the last, and a ping waiting for a retry gets one attempt now,
+    /// which may use all the time left until the deadline.
+    pub last_try: bool,
+}
+
+/// Where a delivery reads the run's current bounds.
+pub type BoundsRx = watch::Receiver<Bounds>;
+
+/// Bounds that never change, for a delivery outside a run (`check --ping`).
+pub fn unbounded() -> BoundsRx {
+    watch::channel(Bounds::default()).1
+}
+
+/// Why a ping was given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GaveUp {
+    /// An answer not worth retrying, or every retry spent.
+    Failed,
+    /// The report deadline passed first.
+    Deadline,
+    /// A stop was requested: no more retries.
+    Stopping,
+}
+
 #[derive(Debug, Clone)]
 pub struct Failure {
     pub attempts: u32,
     pub reason: String,
+    pub why: GaveUp,
+}
+
+impl Failure {
+    fn new(attempts: u32, reason: String, why: GaveUp) -> Failure {
+        Failure {
+            attempts,
+            reason,
+            why,
+        }
+    }
+
+    /// Given up at the deadline; `reason` is what became of the last attempt, if one was made.
+    pub fn deadline(attempts: u32, reason: Option<String>) -> Failure {
+        let reason = reason.unwrap_or_else(|| "no time was left to send it".to_string());
+        Failure::new(attempts, reason, GaveUp::Deadline)
+    }
+}
+
+/// A successful delivery: the answer, and how many attempts it took.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub response: Response,
+    pub attempts: u32,
 }
 
 enum Attempt {
@@ -94,31 +152,118 @@ pub async fn deliver(
     client: &Client,
     request: &HttpRequest,
     policy: &RetryPolicy,
-) -> Result<Response, Failure> {
+    bounds: &BoundsRx,
+) -> Result<Delivered, Failure> {
+    let mut bounds = bounds.clone();
     let mut attempts = 0;
+    let mut last_reason = None;
     loop {
+        let Bounds { deadline, last_try } = *bounds.borrow_and_update();
+        let left = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|left| left.is_zero()) {
+            return Err(Failure::deadline(attempts, last_reason));
+        }
         attempts += 1;
-        let outcome = match tokio::time::timeout(policy.timeout, attempt(client, request)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Attempt::Retry {
-                reason: format!(
-                    "no answer within {}",
-                    humantime::format_duration(policy.timeout)
-                ),
-                retry_after: None,
-            },
+        // After a stop the one attempt left may use all the time there is: with a server that is slow
+        // rather than dead, that is what gets the report through.
+        let limit = match (last_try, left) {
+            (true, Some(left)) => left,
+            (false, Some(left)) => policy.timeout.min(left),
+            (_, None) => policy.timeout,
         };
-        match outcome {
-            Attempt::Done(response) => return Ok(response),
-            Attempt::GiveUp(reason) => return Err(Failure { attempts, reason }),
+        let by_deadline = || {
+            Err(Failure::deadline(
+                attempts,
+                Some("no answer by then".into()),
+            ))
+        };
+        let outcome = tokio::select! {
+            outcome = tokio::time::timeout(limit, attempt(client, request)) => match outcome {
+                Ok(outcome) => outcome,
+                Err(_) if left == Some(limit) => return by_deadline(),
+                Err(_) => Attempt::Retry {
+                    reason: format!(
+                        "no answer within {}",
+                        humantime::format_duration(policy.timeout)
+                    ),
+                    retry_after: None,
+                },
+            },
+            // A deadline set while the attempt runs (the command ended meanwhile) cuts it too.
+            () = deadline_passes(bounds.clone()) => return by_deadline(),
+        };
+        let (reason, retry_after) = match outcome {
+            Attempt::Done(response) => return Ok(Delivered { response, attempts }),
+            Attempt::GiveUp(reason) => return Err(Failure::new(attempts, reason, GaveUp::Failed)),
             Attempt::Retry {
                 reason,
                 retry_after,
-            } => {
-                if attempts > policy.retries {
-                    return Err(Failure { attempts, reason });
+            } => (reason, retry_after),
+        };
+        if bounds.borrow().last_try {
+            return Err(Failure::new(attempts, reason, GaveUp::Stopping));
+        }
+        if attempts > policy.retries {
+            return Err(Failure::new(attempts, reason, GaveUp::Failed));
+        }
+        let retry_at = Instant::now() + policy.wait_before(attempts, retry_after);
+        last_reason = Some(reason);
+        match backoff(&mut bounds, retry_at).await {
+            Backoff::Retry => {}
+            // No attempt could start before the deadline: give up now rather than at it.
+            Backoff::TooLate => return Err(Failure::deadline(attempts, last_reason)),
+        }
+    }
+}
+
+enum Backoff {
+    Retry,
+    TooLate,
+}
+
+/// Waits until `retry_at`, or less: a stop wants its one attempt now, and a deadline before `retry_at`
+/// leaves nothing to wait for.
+async fn backoff(bounds: &mut BoundsRx, retry_at: Instant) -> Backoff {
+    let too_late = |b: &Bounds| b.deadline.is_some_and(|at| at <= retry_at);
+    loop {
+        let current = *bounds.borrow_and_update();
+        if too_late(&current) {
+            return Backoff::TooLate;
+        }
+        if current.last_try {
+            return Backoff::Retry;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(retry_at.into()) => return Backoff::Retry,
+            changed = bounds.changed() => {
+                if changed.is_err() {
+                    // Nobody can change the bounds any more: wait out the backoff.
+                    tokio::time::sleep_until(retry_at.into()).await;
+                    return Backoff::Retry;
                 }
-                tokio::time::sleep(policy.wait_before(attempts, retry_after)).await;
+            }
+        }
+    }
+}
+
+/// Completes when the deadline passes, following changes to it; never without one.
+pub async fn deadline_passes(mut bounds: BoundsRx) {
+    loop {
+        let deadline = bounds.borrow_and_update().deadline;
+        match deadline {
+            Some(at) => tokio::select! {
+                () = tokio::time::sleep_until(at.into()) => return,
+                changed = bounds.changed() => {
+                    if changed.is_err() {
+                        tokio::time::sleep_until(at.into()).await;
+                        return;
+                    }
+                }
+            },
+            None => {
+                if bounds.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
             }
         }
     }

@@ -12,8 +12,8 @@ use super::delivery::{HttpRequest, Response};
 use std::time::Duration;
 
 use super::protocol::{
-    http_url, progress_message, tail_with_note, tail_within, with_path_suffix, Action, Protocol,
-    RunInfo,
+    compose, http_url, outcome_note, progress_message, tail_within, with_path_suffix, Action,
+    Protocol, RunInfo, Unit,
 };
 use super::redact::redact;
 use crate::events::Report;
@@ -41,16 +41,15 @@ impl Healthchecks {
     /// run's duration once a keepalive has restarted the server's count, within the body limit.
     fn finish_body(&self, report: &Report) -> Vec<u8> {
         let mut note = String::new();
-        if report.outcome.plain_exit().is_none() {
-            note.push_str(&format!("cronbeat: {}\n", report.outcome.describe()));
-        }
         if self.kept_alive {
             note.push_str(&format!(
                 "cronbeat: duration {} (Healthchecks counts from the last keepalive)\n",
                 crate::outcome::round(report.duration)
             ));
         }
-        tail_with_note(&report.tail, &note, self.body_limit)
+        // Last, so that it is the line a body too long for the server's limit keeps.
+        note.push_str(&outcome_note(report));
+        compose(&report.tail, &note, self.body_limit, Unit::Bytes)
     }
 
     /// `base/suffix?<base query>&rid=R`; a trailing slash on the base is dropped (Healthchecks 404s on `//`).

@@ -16,6 +16,7 @@ mod sentry;
 mod textfile;
 mod webhook;
 
+use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -23,14 +24,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Map};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::watch;
 
 pub use delivery::RetryPolicy;
+use delivery::{Bounds, BoundsRx, Failure, GaveUp};
 pub use protocol::{progress_message, Action, Protocol, RunInfo};
 pub use redact::redact;
 pub use webhook::WebhookConfig;
 
 use crate::events::{Event, Observer, Report, Running};
 use crate::log::Logger;
+use crate::supervise::signals::{is_terminating, SignalPipe};
 
 /// Turns one `--ping` value into its protocol, with the default webhook settings.
 pub fn parse(spec: &str) -> Result<Box<dyn Protocol>, String> {
@@ -72,7 +76,23 @@ pub struct Monitors {
     start_ping: bool,
     keepalive: Option<Duration>,
     next_keepalive: Option<Instant>,
+    /// What every delivery under way follows: the report deadline, and whether a stop was requested.
+    bounds: watch::Sender<Bounds>,
+    /// `--report-timeout` and `--kill-after`; without them, the retry policy alone bounds a ping.
+    budget: Option<Budget>,
+    /// When the first stop signal came.
+    stop_at: Option<Instant>,
 }
+
+/// How long the finish reports may take once the command has ended, and the grace a stop gives it.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    report_timeout: Duration,
+    kill_after: Duration,
+}
+
+/// How often the wait for the last reports looks whether they are done, between signals.
+const WAIT_POLL: Duration = Duration::from_millis(20);
 
 impl Monitors {
     /// Starts the delivery thread. Nothing is sent until the run's events arrive.
@@ -83,6 +103,7 @@ impl Monitors {
         run: RunInfo,
         logger: Logger,
     ) -> Monitors {
+        let (bounds, bounds_rx) = watch::channel(Bounds::default());
         if protocols.is_empty() {
             return Monitors {
                 senders: Vec::new(),
@@ -90,6 +111,9 @@ impl Monitors {
                 start_ping,
                 keepalive: None,
                 next_keepalive: None,
+                bounds,
+                budget: None,
+                stop_at: None,
             };
         }
         let mut senders = Vec::new();
@@ -101,7 +125,7 @@ impl Monitors {
         }
         let thread = std::thread::Builder::new()
             .name("monitors".into())
-            .spawn(move || deliver_all(protocols, receivers, policy, run, logger))
+            .spawn(move || deliver_all(protocols, receivers, policy, bounds_rx, run, logger))
             .ok();
         Monitors {
             senders,
@@ -109,7 +133,45 @@ impl Monitors {
             start_ping,
             keepalive: None,
             next_keepalive: None,
+            bounds,
+            budget: None,
+            stop_at: None,
         }
+    }
+
+    /// Bounds the end of the run: once the command has ended, every ping still to go (the finish
+    /// reports, and a start ping still being retried ahead of them) is delivered or given up within
+    /// `report_timeout`. After a stop signal, within `kill_after + report_timeout` of the signal too: the
+    /// command had `kill_after` to go, and a supervisor (Kubernetes' grace period, systemd's
+    /// `TimeoutStopSec`) kills cronbeat at a fixed time after its signal, however long the command took.
+    pub fn report_within(&mut self, report_timeout: Duration, kill_after: Duration) {
+        self.budget = Some(Budget {
+            report_timeout,
+            kill_after,
+        });
+    }
+
+    /// The report deadline, from `now` when the command has ended; the first one set stands.
+    fn set_deadline(&mut self, now: Instant) {
+        let Some(budget) = self.budget else { return };
+        let mut deadline = now + budget.report_timeout;
+        if let Some(stop) = self.stop_at {
+            deadline = deadline.min(stop + budget.kill_after + budget.report_timeout);
+        }
+        self.bounds.send_if_modified(|b| {
+            let unset = b.deadline.is_none();
+            if unset {
+                b.deadline = Some(deadline);
+            }
+            unset
+        });
+    }
+
+    /// A stop signal: no more retries or backoff, one attempt each for what is left.
+    fn stopping(&mut self, now: Instant) {
+        self.stop_at.get_or_insert(now);
+        self.bounds
+            .send_if_modified(|b| !std::mem::replace(&mut b.last_try, true));
     }
 
     /// While the command runs, a progress ping every `every` (`--keepalive`).
@@ -128,12 +190,25 @@ impl Monitors {
         }
     }
 
-    /// Waits until every queued ping was delivered or given up (bounded by the retry policy).
-    pub fn wait(mut self) {
+    /// Waits until every queued ping was delivered or given up: within the report deadline, which starts
+    /// now if the command never ran. A stop signal meanwhile (`signals`) ends the retries.
+    pub fn wait(mut self, signals: Option<&SignalPipe>) {
         self.senders.clear();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        self.set_deadline(Instant::now());
+        if let Some(signals) = signals {
+            // The command is gone: a signal now has nobody to be forwarded to, but whoever sent it is
+            // waiting for cronbeat to exit.
+            while !thread.is_finished() {
+                let pending = signals.wait(Some(WAIT_POLL));
+                if pending.into_iter().any(is_terminating) {
+                    self.stopping(Instant::now());
+                }
+            }
         }
+        let _ = thread.join();
     }
 }
 
@@ -149,8 +224,15 @@ impl Observer for Monitors {
                 }
             }
             Event::Skipped { reason } => self.log(reason),
+            Event::SignalForwarded { signal } => {
+                let stop = nix::sys::signal::Signal::try_from(*signal).is_ok_and(is_terminating);
+                if stop {
+                    self.stopping(Instant::now());
+                }
+            }
             Event::Finished(report) => {
                 self.next_keepalive = None;
+                self.set_deadline(Instant::now());
                 let report = Arc::new((*report).clone());
                 self.broadcast(|| Message::Finish(report.clone()));
             }
@@ -174,6 +256,7 @@ fn deliver_all(
     protocols: Vec<Box<dyn Protocol>>,
     receivers: Vec<UnboundedReceiver<Message>>,
     policy: RetryPolicy,
+    bounds: BoundsRx,
     run: RunInfo,
     logger: Logger,
 ) {
@@ -184,20 +267,21 @@ fn deliver_all(
             return;
         }
     };
-    let run = Arc::new(run);
+    let shared = Shared {
+        client,
+        policy,
+        bounds,
+        run: Arc::new(run),
+        logger,
+    };
     runtime.block_on(async {
         let tasks: Vec<_> = protocols
             .into_iter()
             .zip(receivers)
-            .map(|(protocol, rx)| {
-                tokio::spawn(follow(
-                    protocol,
-                    rx,
-                    client.clone(),
-                    policy,
-                    run.clone(),
-                    logger.clone(),
-                ))
+            .enumerate()
+            .map(|(index, (protocol, rx))| {
+                let label = Label::of(index, protocol.as_ref());
+                tokio::spawn(follow(protocol, label, rx, shared.clone()))
             })
             .collect();
         for task in tasks {
@@ -224,15 +308,69 @@ fn delivery_setup(
     Ok((runtime, client))
 }
 
+/// Which monitor a line is about. The target alone cannot tell two checks on one host apart (their
+/// paths are the secrets), so every line also gives the monitor's position among the run's monitors
+/// (from 1, in the order they were given: `--ping` flags, then the `--ping-file`) and its kind.
+#[derive(Debug, Clone)]
+struct Label {
+    position: usize,
+    kind: &'static str,
+    target: String,
+}
+
+impl Label {
+    fn of(index: usize, protocol: &dyn Protocol) -> Label {
+        Label {
+            position: index + 1,
+            kind: protocol.kind(),
+            target: protocol.target(),
+        }
+    }
+
+    /// The same facts as JSON fields, so a log pipeline can group lines by monitor.
+    fn fields(&self) -> Map<String, serde_json::Value> {
+        let mut fields = Map::new();
+        fields.insert("monitor".into(), json!(self.kind));
+        fields.insert("position".into(), json!(self.position));
+        fields.insert("target".into(), json!(self.target));
+        fields
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "monitor {} ({}, {})",
+            self.position, self.kind, self.target
+        )
+    }
+}
+
+/// What every monitor's deliveries share.
+#[derive(Clone)]
+struct Shared {
+    client: reqwest::Client,
+    policy: RetryPolicy,
+    bounds: BoundsRx,
+    run: Arc<RunInfo>,
+    logger: Logger,
+}
+
 /// One monitor's life: its messages in order, so a finish never overtakes its start.
 async fn follow(
     mut protocol: Box<dyn Protocol>,
+    label: Label,
     mut rx: UnboundedReceiver<Message>,
-    client: reqwest::Client,
-    policy: RetryPolicy,
-    run: Arc<RunInfo>,
-    logger: Logger,
+    shared: Shared,
 ) {
+    let Shared {
+        client,
+        policy,
+        bounds,
+        run,
+        logger,
+    } = shared;
     while let Some(message) = rx.recv().await {
         // A slow monitor must not make keepalives pile up in front of the finish: only the latest counts.
         if matches!(message, Message::Progress(_)) && !rx.is_empty() {
@@ -245,61 +383,91 @@ async fn follow(
             Message::Finish(report) => protocol.finish(&run, report),
         };
         for action in actions {
-            let result = perform(&client, protocol.as_mut(), action, &policy).await;
-            report_result(&logger, protocol.as_ref(), message.moment(), result);
+            let result = perform(&client, protocol.as_mut(), action, &policy, &bounds).await;
+            report_result(&logger, &label, message.moment(), result);
         }
     }
 }
 
-/// (attempts, Ok(HTTP status or 0 for files) | Err(reason))
-type Outcome = (u32, Result<u16, String>);
+/// Ok((attempts, HTTP status or 0 for a file)), or why it was given up.
+type Outcome = Result<(u32, u16), Failure>;
 
 async fn perform(
     client: &reqwest::Client,
     protocol: &mut dyn Protocol,
     action: Action,
     policy: &RetryPolicy,
+    bounds: &BoundsRx,
 ) -> Outcome {
     match action {
-        Action::Http(request) => match delivery::deliver(client, &request, policy).await {
-            Ok(response) => {
-                protocol.on_response(&response);
-                (1, Ok(response.status.as_u16()))
-            }
-            Err(failure) => (failure.attempts, Err(failure.reason)),
-        },
+        Action::Http(request) => {
+            let delivered = delivery::deliver(client, &request, policy, bounds).await?;
+            protocol.on_response(&delivered.response);
+            Ok((delivered.attempts, delivered.response.status.as_u16()))
+        }
         Action::WriteFile { path, contents } => {
-            let result = tokio::task::spawn_blocking(move || write_atomically(&path, &contents))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r);
-            (1, result.map(|_| 0))
+            if bounds
+                .borrow()
+                .deadline
+                .is_some_and(|at| at <= Instant::now())
+            {
+                return Err(Failure::deadline(0, None));
+            }
+            let write = tokio::task::spawn_blocking(move || write_atomically(&path, &contents));
+            // A write stuck on a dead network file system is left behind at the deadline: the temp
+            // file and rename keep the target whole either way.
+            tokio::select! {
+                written = write => written
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r)
+                    .map(|()| (1, 0))
+                    .map_err(|reason| Failure { attempts: 1, reason, why: GaveUp::Failed }),
+                () = delivery::deadline_passes(bounds.clone()) => {
+                    Err(Failure::deadline(1, Some("not written by then".to_string())))
+                }
+            }
         }
     }
 }
 
-fn report_result(logger: &Logger, protocol: &dyn Protocol, moment: &str, outcome: Outcome) {
-    let (attempts, result) = outcome;
-    let mut fields = Map::new();
-    fields.insert("monitor".into(), json!(protocol.kind()));
-    fields.insert("target".into(), json!(protocol.target()));
+fn report_result(logger: &Logger, label: &Label, moment: &str, outcome: Outcome) {
+    let mut fields = label.fields();
     fields.insert("ping".into(), json!(moment));
-    fields.insert("attempts".into(), json!(attempts));
-    match result {
-        Ok(status) => {
+    match outcome {
+        Ok((attempts, status)) => {
+            fields.insert("attempts".into(), json!(attempts));
             fields.insert("status".into(), json!(status));
-            let message = format!("{} ping sent to {}", moment, protocol.target());
+            let message = format!("{label}: {moment} ping sent");
             logger.event("ping_sent", &message, fields);
         }
-        Err(reason) => {
-            let message = format!(
-                "{} ping to {} failed after {} attempt{}: {}",
-                moment,
-                protocol.target(),
-                attempts,
-                if attempts == 1 { "" } else { "s" },
-                reason
-            );
+        Err(Failure {
+            attempts,
+            reason,
+            why,
+        }) => {
+            let tries = format!("{attempts} attempt{}", if attempts == 1 { "" } else { "s" });
+            let (given_up, message) = match why {
+                GaveUp::Failed => (
+                    "error",
+                    format!("{label}: {moment} ping failed after {tries}: {reason}"),
+                ),
+                GaveUp::Deadline if attempts == 0 => (
+                    "deadline",
+                    format!("{label}: {moment} ping given up at the report deadline: {reason}"),
+                ),
+                GaveUp::Deadline => (
+                    "deadline",
+                    format!(
+                        "{label}: {moment} ping given up at the report deadline after {tries}: {reason}"
+                    ),
+                ),
+                GaveUp::Stopping => (
+                    "stop",
+                    format!("{label}: {moment} ping given up after {tries}, stopping: {reason}"),
+                ),
+            };
+            fields.insert("attempts".into(), json!(attempts));
+            fields.insert("given_up".into(), json!(given_up));
             fields.insert("error".into(), json!(reason));
             logger.warn_event("ping_failed", &message, fields);
         }
@@ -339,6 +507,7 @@ pub fn probe(
         Ok(setup) => setup,
         Err(e) => return vec![("monitors".into(), Err(e))],
     };
+    let bounds = delivery::unbounded();
     let results = runtime.block_on(async {
         let mut results = Vec::new();
         for mut protocol in protocols {
@@ -352,9 +521,10 @@ pub fn probe(
                 "reached".to_string()
             });
             for action in actions {
-                if let (_, Err(reason)) = perform(&client, protocol.as_mut(), action, &policy).await
+                if let Err(failure) =
+                    perform(&client, protocol.as_mut(), action, &policy, &bounds).await
                 {
-                    verdict = Err(reason);
+                    verdict = Err(failure.reason);
                 }
             }
             results.push((protocol.target(), verdict));

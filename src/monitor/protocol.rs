@@ -73,35 +73,162 @@ pub fn with_path_suffix(base: &Url, suffix: Option<&str>) -> Url {
     url
 }
 
-/// The output tail, plus one line saying what happened when the command did not exit on its own
-/// terms (deadline, signal, exec failure), within `limit` bytes: the line is kept, the tail gives way.
-pub fn report_body(report: &Report, limit: usize) -> Vec<u8> {
-    let note = match report.outcome.plain_exit() {
+/// One line saying what happened when the command did not exit on its own terms (deadline, signal,
+/// exec failure, a success rule); empty when its exit status says it all.
+pub fn outcome_note(report: &Report) -> String {
+    match report.outcome.plain_exit() {
         Some(_) => String::new(),
         None => format!("cronbeat: {}\n", report.outcome.describe()),
-    };
-    tail_with_note(&report.tail, &note, limit)
+    }
 }
 
-/// The tail, then `note` (cronbeat's own lines, each ending in a newline) after a line break, within
-/// `limit` bytes: the note is kept, the tail gives way.
-pub fn tail_with_note(tail: &[u8], note: &str, limit: usize) -> Vec<u8> {
-    if note.is_empty() {
-        return tail_within(tail, limit).to_vec();
-    }
-    let note = format!("\n{note}");
-    let room = limit.saturating_sub(note.len());
-    let mut body = tail_within(tail, room).to_vec();
-    body.extend_from_slice(&note.as_bytes()[..note.len().min(limit)]);
-    body
+/// The output tail, then the line saying what happened, within `limit` bytes (see `compose`).
+pub fn report_body(report: &Report, limit: usize) -> Vec<u8> {
+    compose(&report.tail, &outcome_note(report), limit, Unit::Bytes)
 }
 
 /// The report as text for services that take a short message: invalid UTF-8 replaced, at most
-/// `max_chars` characters, the end kept.
+/// `max_chars` characters, composed as a body is.
 pub fn report_message(report: &Report, max_chars: usize) -> String {
-    let body = report_body(report, max_chars.saturating_mul(4));
-    let text = String::from_utf8_lossy(&body);
-    last_chars(text.trim_start_matches('\n'), max_chars).to_string()
+    let tail = String::from_utf8_lossy(&report.tail);
+    let text = compose(
+        tail.as_bytes(),
+        &outcome_note(report),
+        max_chars,
+        Unit::Chars,
+    );
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// What a service's limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Bytes,
+    /// Characters of valid UTF-8 (a message: the tail is made valid first).
+    Chars,
+}
+
+impl Unit {
+    fn len(self, text: &[u8]) -> usize {
+        match self {
+            Unit::Bytes => text.len(),
+            Unit::Chars => String::from_utf8_lossy(text).chars().count(),
+        }
+    }
+
+    /// The end of `text`, at most `max` units, beginning on a character boundary.
+    fn last(self, text: &[u8], max: usize) -> &[u8] {
+        match (self, std::str::from_utf8(text)) {
+            (Unit::Chars, Ok(text)) => last_chars(text, max).as_bytes(),
+            _ => tail_within(text, max),
+        }
+    }
+
+    /// The start of `text`, at most `max` units, ending on a character boundary.
+    fn first(self, text: &[u8], max: usize) -> &[u8] {
+        let mut end = match (self, std::str::from_utf8(text)) {
+            (Unit::Chars, Ok(s)) => s.char_indices().nth(max).map_or(s.len(), |(i, _)| i),
+            _ => max.min(text.len()),
+        };
+        // Do not end inside a character: back up over continuation bytes (at most 3).
+        for _ in 0..3 {
+            if end < text.len() && end > 0 && (text[end] & 0xC0) == 0x80 {
+                end -= 1;
+            }
+        }
+        &text[..end]
+    }
+}
+
+/// What a finish report says: the output tail, beginning with the cut marker when older output was
+/// dropped, then `note` (cronbeat's own lines, each ending in a newline, the line saying what happened
+/// last) after a line break. No output, no line break: the body is the note alone.
+///
+/// Within `limit` (a server's `Ping-Body-Limit`, a message cap) the note wins and the tail gives way at
+/// its front, and the body still begins with a marker saying how much was cut: a reader must not take
+/// the tail for the whole output. Should the note itself not fit, its earlier lines go first; the final
+/// line stays, or as much of its start as fits (a server keeps a body's first bytes: it would have cut
+/// the line the same way).
+pub fn compose(tail: &[u8], note: &str, limit: usize, unit: Unit) -> Vec<u8> {
+    let (already_cut, output) = split_cut_marker(tail);
+    let whole = joined(&cut_marker(already_cut), output, note.as_bytes());
+    if unit.len(&whole) <= limit {
+        return whole;
+    }
+    let note = fit_note(note.as_bytes(), limit, unit);
+    let break_len = usize::from(!note.is_empty());
+    let room = limit.saturating_sub(unit.len(note) + break_len);
+    let cut_after = |kept: &[u8]| already_cut + (output.len() - kept.len()) as u64;
+    // The longest marker this body could need: fewer cut bytes never make it longer.
+    let widest = cut_marker(cut_after(b""));
+    if unit.len(widest.as_bytes()) >= room {
+        // No room for a marker and some output: the note alone says what happened, or without one,
+        // the end of the output is still better than nothing.
+        return if note.is_empty() {
+            unit.last(output, limit).to_vec()
+        } else {
+            note.to_vec()
+        };
+    }
+    let kept = unit.last(output, room - unit.len(widest.as_bytes()));
+    // The real count may be a digit shorter, which leaves room for a little more output.
+    let marker = cut_marker(cut_after(kept));
+    let kept = unit.last(output, room - unit.len(marker.as_bytes()));
+    joined(&cut_marker(cut_after(kept)), kept, note)
+}
+
+/// The marker, the output and the note, with a line break between output and note; no output, no break.
+fn joined(marker: &str, output: &[u8], note: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(marker.len() + output.len() + 1 + note.len());
+    body.extend_from_slice(marker.as_bytes());
+    body.extend_from_slice(output);
+    if !output.is_empty() && !note.is_empty() {
+        body.push(b'\n');
+    }
+    body.extend_from_slice(note);
+    body
+}
+
+/// As much of the note as fits: whole lines from the end, or the start of the final line alone.
+fn fit_note(note: &[u8], limit: usize, unit: Unit) -> &[u8] {
+    let mut rest = note;
+    while unit.len(rest) > limit {
+        let body = rest.strip_suffix(b"\n").unwrap_or(rest);
+        match body.iter().position(|b| *b == b'\n') {
+            Some(end_of_first) => rest = &rest[end_of_first + 1..],
+            None => return unit.first(rest, limit),
+        }
+    }
+    rest
+}
+
+/// The front of the tail says how much older output was dropped, as the output side writes it
+/// (`Hygiene::report_tail`): `[… N bytes cut …]` on a line of its own.
+const CUT_OPEN: &str = "[… ";
+const CUT_CLOSE: &str = " bytes cut …]\n";
+
+fn cut_marker(cut: u64) -> String {
+    if cut == 0 {
+        return String::new();
+    }
+    format!("{CUT_OPEN}{cut}{CUT_CLOSE}")
+}
+
+/// The number of bytes the tail's marker says were cut (0 without one), and the output after it.
+fn split_cut_marker(tail: &[u8]) -> (u64, &[u8]) {
+    let Some(rest) = tail.strip_prefix(CUT_OPEN.as_bytes()) else {
+        return (0, tail);
+    };
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let count = std::str::from_utf8(&rest[..digits])
+        .ok()
+        .and_then(|d| d.parse().ok());
+    match count {
+        Some(count) if rest[digits..].starts_with(CUT_CLOSE.as_bytes()) => {
+            (count, &rest[digits + CUT_CLOSE.len()..])
+        }
+        _ => (0, tail),
+    }
 }
 
 /// The last `max` characters of `text`.
@@ -147,7 +274,8 @@ pub fn tail_within(tail: &[u8], limit: usize) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
-    use super::{last_chars, seconds, tail_within};
+    use super::*;
+    use crate::output::Hygiene;
 
     #[test]
     fn keeps_the_end_on_a_char_boundary() {
@@ -163,5 +291,80 @@ mod tests {
         assert_eq!(last_chars("abc", 5), "abc");
         assert_eq!(last_chars("abc", 0), "");
         assert_eq!(seconds(std::time::Duration::from_millis(1500)), "1.500");
+    }
+
+    /// `(body, note)` as text, at `limit` bytes.
+    fn body(tail: &str, note: &str, limit: usize) -> String {
+        String::from_utf8(compose(tail.as_bytes(), note, limit, Unit::Bytes)).unwrap()
+    }
+
+    #[test]
+    fn the_marker_is_the_one_the_output_side_writes() {
+        let tail = Hygiene::default().report_tail(b"kept\n", 105);
+        assert_eq!(split_cut_marker(&tail), (100, &b"kept\n"[..]));
+        assert_eq!(cut_marker(100).as_bytes(), &tail[..tail.len() - 5]);
+        assert_eq!(
+            split_cut_marker(b"[\xe2\x80\xa6 x bytes cut"),
+            (0, &b"[\xe2\x80\xa6 x bytes cut"[..])
+        );
+    }
+
+    #[test]
+    fn no_output_no_blank_line() {
+        assert_eq!(
+            body("", "cronbeat: killed by SIGKILL\n", 1000),
+            "cronbeat: killed by SIGKILL\n"
+        );
+        assert_eq!(body("", "", 1000), "");
+        assert_eq!(body("a\n", "", 1000), "a\n");
+        assert_eq!(body("a\n", "cronbeat: x\n", 1000), "a\n\ncronbeat: x\n");
+        assert_eq!(
+            body("partial", "cronbeat: x\n", 1000),
+            "partial\ncronbeat: x\n"
+        );
+    }
+
+    #[test]
+    fn a_limited_body_is_marked_and_keeps_the_note() {
+        let output: String = (1..=100).map(|i| format!("{i}\n")).collect();
+        let note = "cronbeat: timed out\n";
+        let got = body(&output, note, 60);
+        assert_eq!(got.len(), 60, "{got:?}");
+        assert!(got.ends_with("100\n\ncronbeat: timed out\n"), "{got:?}");
+        let (cut, rest) = split_cut_marker(got.as_bytes());
+        let shown = rest.len() - 1 - note.len();
+        assert_eq!(cut as usize + shown, output.len(), "{got:?}");
+        // A tail the output side cut already: the counts add up.
+        let tail = format!("[… 1000 bytes cut …]\n{output}");
+        let got = body(&tail, "", 40);
+        let (cut, rest) = split_cut_marker(got.as_bytes());
+        assert_eq!(cut as usize + rest.len(), 1000 + output.len(), "{got:?}");
+        assert!(got.len() <= 40 && got.ends_with("99\n100\n"), "{got:?}");
+    }
+
+    #[test]
+    fn the_final_line_is_kept_when_the_note_does_not_fit() {
+        let note = "cronbeat: duration 3s (Healthchecks counts from the last keepalive)\ncronbeat: timed out\n";
+        assert_eq!(body("lots of output\n", note, 25), "cronbeat: timed out\n");
+        assert_eq!(body("lots of output\n", note, 12), "cronbeat: ti");
+        // Room for the note but not for a marker: the note alone.
+        assert_eq!(
+            body("lots of output\n", "cronbeat: x\n", 20),
+            "cronbeat: x\n"
+        );
+        assert_eq!(body("x\n", "cronbeat: é\n", 11), "cronbeat: ");
+        assert_eq!(body("lots of output\n", "", 8), " output\n");
+    }
+
+    #[test]
+    fn messages_count_characters() {
+        let output = "é".repeat(50) + "\n";
+        let got = compose(output.as_bytes(), "cronbeat: end\n", 40, Unit::Chars);
+        let got = String::from_utf8(got).unwrap();
+        assert_eq!(got.chars().count(), 40, "{got:?}");
+        assert!(
+            got.starts_with("[… ") && got.ends_with("éé\n\ncronbeat: end\n"),
+            "{got:?}"
+        );
     }
 }

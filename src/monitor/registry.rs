@@ -37,8 +37,9 @@ pub const KINDS: [Kind; 9] = [
         prefix: "hc+",
         hosts: &["hc-ping.com"],
         about: "POST URL/start, then URL/<exit code> or URL/fail (stopped, crashed, not started, or failed by a \
-                success rule), each with ?rid=<run id>; the body is the output tail, within the server's \
-                Ping-Body-Limit. Keepalives are URL/start again with the same rid (only a start keeps a \
+                success rule), each with ?rid=<run id>; the body is the output tail, then the line saying what \
+                happened; cut to the server's Ping-Body-Limit at the front, behind a line counting the bytes \
+                cut. Keepalives are URL/start again with the same rid (only a start keeps a \
                 started check up), and the finish then gives the run's duration; terminated runs are URL/log \
                 notes.",
         example: "cronbeat --ping https://hc-ping.com/UUID -- sync.sh",

@@ -19,7 +19,7 @@ use crate::monitor::{self, Monitors, RunInfo};
 use crate::notify::Notifier;
 use crate::outcome::{Cause, ChildStatus};
 use crate::output::Capture;
-use crate::supervise;
+use crate::supervise::{self, SignalPipe};
 
 /// Runs `job` and returns how cronbeat ends.
 pub fn execute(mut job: Job) -> Exit {
@@ -42,13 +42,21 @@ pub fn execute(mut job: Job) -> Exit {
         logger.clone(),
     );
     monitors.keepalive(job.keepalive);
+    monitors.report_within(job.report_timeout, job.kill_after);
     let mut session = Session {
         notifier: Notifier::from_env(job.hygiene.clone(), logger.clone()),
         logger,
         monitors,
     };
-    let ended = session.run(&job, &run_id, &host);
-    session.end(ended)
+    let signals = match supervise::prepare().context("cannot set up signal handling") {
+        Ok(signals) => signals,
+        Err(e) => {
+            session.logger.error(&format!("{e:#}"));
+            return session.end(Ended::before_start(Exit::Internal), None);
+        }
+    };
+    let ended = session.run(&job, &run_id, &host, &signals);
+    session.end(ended, Some(&signals))
 }
 
 /// The observers of one run.
@@ -86,20 +94,13 @@ impl Session {
         observers
     }
 
-    fn run(&mut self, job: &Job, run_id: &str, host: &str) -> Ended {
-        let signals = match supervise::prepare().context("cannot set up signal handling") {
-            Ok(signals) => signals,
-            Err(e) => {
-                self.logger.error(&format!("{e:#}"));
-                return Ended::before_start(Exit::Internal);
-            }
-        };
+    fn run(&mut self, job: &Job, run_id: &str, host: &str, signals: &SignalPipe) -> Ended {
         let mut logger = self.logger.clone();
         let mut lock = None;
         if let Some(wanted) = Wanted::of(job) {
             let obtained = {
                 let mut before = Fanout(self.observers(&mut logger));
-                let obtained = lock::obtain(&wanted, &signals, &mut before);
+                let obtained = lock::obtain(&wanted, signals, &mut before);
                 if let Ok(Obtained::Skipped(reason)) = &obtained {
                     before.on_event(&Event::Skipped { reason });
                 }
@@ -130,7 +131,7 @@ impl Session {
         if let Some(held) = lock.as_mut() {
             observers.push(held);
         }
-        let finished = supervise::run(job, run_id, lock_fd, &signals, &mut Fanout(observers));
+        let finished = supervise::run(job, run_id, lock_fd, signals, &mut Fanout(observers));
         // The command is gone: a waiting or replacing run may start while the finish pings go out.
         if let Some(held) = lock {
             held.release();
@@ -151,12 +152,13 @@ impl Session {
         }
     }
 
-    /// The one teardown: the quiet spool shown or dropped, every monitor drained, held lines released.
-    fn end(self, ended: Ended) -> Exit {
+    /// The one teardown: the quiet spool shown or dropped, every monitor drained (within the report
+    /// deadline; a stop signal meanwhile ends their retries), held lines released.
+    fn end(self, ended: Ended, signals: Option<&SignalPipe>) -> Exit {
         if let Some(capture) = &ended.capture {
             capture.release_spool(ended.failed);
         }
-        self.monitors.wait();
+        self.monitors.wait(signals);
         self.logger.release(ended.failed);
         ended.exit
     }

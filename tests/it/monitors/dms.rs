@@ -1,5 +1,5 @@
 //! Dead Man's Snitch beyond the table of endings (`endings.rs`): `m` is the end of the output, cut to
-//! 1000 characters.
+//! 1000 characters and marked as cut.
 
 use crate::harness::*;
 
@@ -20,6 +20,15 @@ fn long_output_sends_its_last_1000_characters() {
     let requests = server.received();
     let message = requests[0].param("m").unwrap();
     assert_eq!(message.chars().count(), 1000);
-    assert!(run.stdout.ends_with(message));
+    // Marked as cut, like a body cut to a server's limit.
+    let (cut, shown) = message
+        .strip_prefix("[… ")
+        .and_then(|m| m.split_once(" bytes cut …]\n"))
+        .unwrap_or_else(|| panic!("no cut marker: {message:?}"));
+    assert!(run.stdout.ends_with(shown), "{message:?}");
+    assert_eq!(
+        cut.parse::<usize>().unwrap() + shown.len(),
+        run.stdout.len()
+    );
     assert_eq!(requests[0].param("s"), Some("1"));
 }

@@ -1,5 +1,6 @@
 //! Healthchecks beyond the table of endings (`endings.rs`): the body is the tail of the output, never
-//! more than the server's `Ping-Body-Limit`, and what a limited failure body still says.
+//! more than the server's `Ping-Body-Limit`, marked when it was cut, and what a limited failure body
+//! still says.
 
 use crate::harness::*;
 
@@ -12,6 +13,18 @@ fn numbers(n: u32) -> (Vec<String>, String) {
     (args, output)
 }
 
+/// The number a body's leading `[… N bytes cut …]` line gives, and the rest of the body.
+#[track_caller]
+fn cut_marker(body: &str) -> (usize, &str) {
+    let rest = body
+        .strip_prefix("[… ")
+        .unwrap_or_else(|| panic!("no cut marker at the front: {body:?}"));
+    let (count, rest) = rest
+        .split_once(" bytes cut …]\n")
+        .expect("a whole marker line");
+    (count.parse().expect("a byte count"), rest)
+}
+
 #[test]
 fn the_servers_ping_body_limit_is_honoured_keeping_the_end() {
     let server = Server::with_headers(&[("Ping-Body-Limit", "100")]);
@@ -21,7 +34,102 @@ fn the_servers_ping_body_limit_is_honoured_keeping_the_end() {
     assert_eq!(cronbeat().args(&args).run().code(), 0);
     let requests = server.received();
     assert_eq!(requests[1].path, "/uuid/0");
-    assert_eq!(requests[1].body, output.as_bytes()[output.len() - 100..]);
+    let body = requests[1].text();
+    assert_eq!(body.len(), 100, "{body:?}");
+    // The marker says what the limit cut; the rest is the end of the output.
+    let (cut, shown) = cut_marker(&body);
+    assert!(output.ends_with(shown), "{body:?}");
+    assert_eq!(cut + shown.len(), output.len(), "{body:?}");
+}
+
+/// Healthchecks answers every ping, the start included, with its limit; the finish must fit it.
+fn limited_at_the_start(limit: &str) -> Server {
+    let server = Server::start();
+    server.respond(
+        "/uuid/start",
+        Behavior::status(200).header("Ping-Body-Limit", limit),
+    );
+    server
+}
+
+#[test]
+fn a_body_cut_to_the_servers_limit_keeps_the_marker_and_the_final_line() {
+    let server = limited_at_the_start("300");
+    let args = [
+        "--ping",
+        &(server.url() + "/uuid"),
+        "--timeout",
+        "500ms",
+        "--",
+        "sh",
+        "-c",
+        "seq 1 2000; exec sleep 30",
+    ];
+    cronbeat().args(args).run().assert_code(124);
+    let output: String = (1..=2000).map(|i| format!("{i}\n")).collect();
+    let requests = server.received();
+    assert_eq!(requests[1].path, "/uuid/fail");
+    let body = requests[1].text();
+    assert!(body.len() <= 300, "{} bytes: {body:?}", body.len());
+    let note = "\ncronbeat: timed out after 500ms and was stopped (killed by SIGTERM)\n";
+    let (cut, rest) = cut_marker(&body);
+    let shown = rest
+        .strip_suffix(note)
+        .unwrap_or_else(|| panic!("the final line is lost: {body:?}"));
+    assert!(shown.ends_with("1999\n2000\n"), "{body:?}");
+    assert!(output.ends_with(shown), "{body:?}");
+    assert_eq!(cut + shown.len(), output.len(), "{body:?}");
+}
+
+#[test]
+fn a_tail_cut_twice_counts_every_byte_cut() {
+    // 23,893 bytes of output: the 10 KiB tail cuts it first, then the server's limit.
+    let server = limited_at_the_start("2000");
+    let (command, output) = numbers(5000);
+    let mut args = vec!["--ping".to_string(), server.url() + "/uuid"];
+    args.extend(command);
+    cronbeat().args(&args).run().assert_code(0);
+    let body = server.received()[1].text();
+    assert_eq!(body.len(), 2000, "{body:?}");
+    let (cut, shown) = cut_marker(&body);
+    assert!(output.ends_with(shown), "{body:?}");
+    assert_eq!(cut + shown.len(), output.len(), "{body:?}");
+}
+
+#[test]
+fn a_run_without_output_sends_no_blank_line() {
+    let server = Server::start();
+    let args = [
+        "--ping",
+        &(server.url() + "/hc"),
+        "--ping",
+        &format!("betterstack+{}/bs", server.url()),
+        "--timeout",
+        "300ms",
+        "--",
+        "sleep",
+        "30",
+    ];
+    cronbeat().args(args).run().assert_code(124);
+    let said = "cronbeat: timed out after 300ms and was stopped (killed by SIGTERM)\n";
+    let requests = server.received();
+    for path in ["/hc/fail", "/bs/fail"] {
+        let finish = requests
+            .iter()
+            .find(|r| r.path == path)
+            .unwrap_or_else(|| panic!("no {path}: {requests:#?}"));
+        assert_eq!(finish.text(), said, "{path}");
+    }
+}
+
+#[test]
+fn a_quiet_success_without_output_sends_an_empty_body() {
+    let server = Server::start();
+    let args = ["--ping", &(server.url() + "/hc"), "--", "true"];
+    cronbeat().args(args).run().assert_code(0);
+    let requests = server.received();
+    assert_eq!(requests[1].path, "/hc/0");
+    assert!(requests[1].body.is_empty(), "{:?}", requests[1].text());
 }
 
 #[test]
@@ -64,11 +172,12 @@ fn long_output_sends_the_tail_not_the_head() {
     args.extend(command);
     assert_eq!(cronbeat().args(&args).run().code(), 0);
     let requests = server.received();
-    // More output than the tail keeps, and a tail larger than the hosted service's 100 KB: the last 100,000 bytes.
+    // More output than the tail keeps, and a tail larger than the hosted service's 100 KB: 100,000 bytes,
+    // the end of the output after a marker counting what was cut.
     assert!(output.len() > 150 * 1024);
     assert_eq!(requests[1].body.len(), 100_000);
-    assert_eq!(
-        requests[1].body,
-        output.as_bytes()[output.len() - 100_000..]
-    );
+    let body = requests[1].text();
+    let (cut, shown) = cut_marker(&body);
+    assert!(output.ends_with(shown));
+    assert_eq!(cut + shown.len(), output.len());
 }

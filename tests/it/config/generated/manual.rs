@@ -377,8 +377,23 @@ fn heartbeats_section() -> Roff {
         [roman(
             "Each attempt is limited by --ping-timeout (default 5s); connection errors, timeouts, HTTP 5xx, \
              408 and 429 are retried up to --ping-retries times (default 3) with backoff. Worst case per \
-             ping: (retries+1) \u{d7} ping-timeout + retries \u{d7} 5 s; with defaults 35 s; start and finish \
-             are sequential, so at most 70 s per run.",
+             ping: (retries+1) \u{d7} ping-timeout + retries \u{d7} 5 s; with defaults 35 s. Once the command \
+             has ended, every monitor's finish report (and a start ping still being retried ahead of it) \
+             is delivered or given up within --report-timeout (default 10s): a warning names each monitor \
+             given up.",
+        )],
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "Shutdown budget. After a stop signal (SIGTERM, SIGINT, SIGHUP, SIGQUIT) the command has \
+             --kill-after to exit, then the finish reports end within --kill-after + --report-timeout of the \
+             signal: 10 s + 10 s = 20 s with the defaults, inside Kubernetes' default \
+             terminationGracePeriodSeconds of 30 s. Once stopping, no time goes to backoff: each monitor \
+             gets one attempt, which may use all the time left. Set terminationGracePeriodSeconds, or \
+             systemd's TimeoutStopSec, above --kill-after + --report-timeout with a few seconds to spare. \
+             (A command that exits during its grace but leaves processes in its group gives them a grace of \
+             their own: up to 2 \u{d7} --kill-after + 1 s.)",
         )],
     );
     paragraph(
@@ -433,9 +448,8 @@ fn examples_section() -> Roff {
         &mut roff,
         [roman(
             "A Kubernetes CronJob container, cronbeat as PID 1, the ping URL from a Secret. The pod's grace \
-             period must exceed --kill-after plus the finish ping's worst case (35 s with the defaults), so \
-             the command's own shutdown gets its full grace and the finish ping still goes out before the \
-             kubelet's SIGKILL:",
+             period must exceed --kill-after + --report-timeout (here 20 s + 10 s), so the command's own \
+             shutdown gets its full grace and the finish reports still go out before the kubelet's SIGKILL:",
         )],
     );
     example(
@@ -463,8 +477,8 @@ spec:
         &mut roff,
         [roman(
             "A systemd service and timer. KillMode=mixed sends systemctl stop's SIGTERM to cronbeat alone, \
-             which forwards it and applies its grace; TimeoutStopSec must exceed --kill-after plus the finish \
-             ping's worst case:",
+             which forwards it and applies its grace; TimeoutStopSec must exceed --kill-after + \
+             --report-timeout (20 s with the defaults):",
         )],
     );
     example(
@@ -478,7 +492,7 @@ Description=Nightly backup
 Type=oneshot
 ExecStart=/usr/local/bin/cronbeat --config /etc/cronbeat.toml --job backup
 KillMode=mixed
-TimeoutStopSec=90
+TimeoutStopSec=30
 
 # /etc/systemd/system/backup.timer
 [Unit]
