@@ -38,14 +38,17 @@ impl Capture {
         })
     }
 
-    pub fn tail(&self) -> Vec<u8> {
-        lock(&self.tail).contents()
+    /// The last `max` bytes of the tail, for a glance at the latest output while the command runs.
+    pub fn recent(&self, max: usize) -> Vec<u8> {
+        lock(&self.tail).recent(max)
     }
 
-    /// The tail and how many bytes were printed in all, read together.
-    pub fn tail_and_total(&self) -> (Vec<u8>, u64) {
-        let tail = lock(&self.tail);
-        (tail.contents(), tail.total_seen())
+    /// Takes the tail out, with how many bytes were printed in all; what comes after is counted, not kept.
+    /// The ring's buffer itself is handed over: a large tail is never copied.
+    pub fn take_tail(&self) -> (Vec<u8>, u64) {
+        let tail = std::mem::take(&mut *lock(&self.tail));
+        let seen = tail.total_seen();
+        (tail.into_contents(), seen)
     }
 
     pub fn saw_stderr(&self) -> bool {

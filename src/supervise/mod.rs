@@ -133,13 +133,13 @@ fn finish(
 ) -> Finished {
     let duration = start.elapsed();
     outcome.cause = job.rules.judge(&outcome, duration, capture.saw_stderr());
-    let (kept, seen) = capture.tail_and_total();
+    let (kept, seen) = capture.take_tail();
     let report = Report {
         run_id: run_id.to_string(),
         started_at,
         duration,
         outcome,
-        tail: job.hygiene.report_tail(&kept, seen),
+        tail: Arc::new(job.hygiene.report_tail(kept, seen)),
     };
     observer.on_event(&Event::Finished(&report));
     Finished { report, capture }
