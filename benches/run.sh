@@ -429,7 +429,7 @@ else
         ;;
     *) not_available "$what" "< 8 MiB" ;;
     esac
-    what="peak RSS: --ping URL --tail 100M, 300 MiB printed"
+    what="peak RSS: --tail 100M with --ping URL"
     case $ping_state in
     ok)
         check=$(new_check)
