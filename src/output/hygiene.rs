@@ -54,7 +54,7 @@ impl Hygiene {
         text
     }
 
-    pub fn clean_in_place(&self, text: &mut Vec<u8>) {
+    fn clean_in_place(&self, text: &mut Vec<u8>) {
         if self.strip_ansi {
             strip_ansi_in_place(text);
         }

@@ -70,8 +70,9 @@ impl Capture {
 
     /// Shows the held-back output (the run failed) and stops holding back.
     pub fn release_spool(&self, show: bool) {
-        let spool = lock(&self.held).spool.take();
-        if let Some(mut spool) = spool {
+        // Under the lock, so a pump still copying cannot write between the replayed chunks.
+        let mut held = lock(&self.held);
+        if let Some(mut spool) = held.spool.take() {
             if show {
                 let _ = spool.replay();
             }
