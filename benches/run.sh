@@ -6,8 +6,9 @@
 #   benches/run.sh --bin PATH   measure an already built binary instead of building one
 #
 # Parts: startup against coreutils `timeout` and bare `true`; output pass-through against a `cat` pipe; peak RSS
-# (GNU time); the cost of a start and a finish ping against a local HTTP server; the hand-written curl wrapper from
-# the Healthchecks docs against the same server. Times are medians (robust to other load on a shared machine).
+# (GNU time), also with a 100 MiB --tail that 300 MiB of output fills three times over; the cost of a start and a
+# finish ping against a local HTTP server; the hand-written curl wrapper from the Healthchecks docs against the
+# same server. Times are medians (robust to other load on a shared machine).
 #
 # The figures are a report, not a test: the exit status is 0 whatever they are, and non-zero only when a step
 # itself failed (build, a tool, a benchmarked command, a ping that did not reach the server).
@@ -397,6 +398,20 @@ else
     else
         failed_step "peak RSS: $size_label pass-through" "the measured run failed"
     fi
+    # A large --tail costs about its own size: the ring is the only copy of it, and the report is cleaned in
+    # that same buffer. 300 MiB printed sends the ring round three times.
+    what="peak RSS: --tail 100M, 300 MiB printed"
+    if kib=$(peak_rss "$rss_pass_runs" "$bin" --tail 100M -- sh -c 'head -c 300M /dev/zero'); then
+        row "$what" "$(fmt_mib "$kib")" "100.0 MiB" "$(ratio "$kib" 102400)" "< 116 MiB" "$(verdict "$kib < 118784")"
+    else
+        failed_step "$what" "the measured run failed"
+    fi
+    what="peak RSS: the same, held back by --quiet"
+    if kib=$(peak_rss "$rss_pass_runs" "$bin" --quiet --tail 100M -- sh -c 'head -c 300M /dev/zero'); then
+        row "$what" "$(fmt_mib "$kib")" "100.0 MiB" "$(ratio "$kib" 102400)" "< 116 MiB" "$(verdict "$kib < 118784")"
+    else
+        failed_step "$what" "the measured run failed"
+    fi
     what="peak RSS: --ping URL -- true"
     case $ping_state in
     ok)
@@ -413,6 +428,18 @@ else
         fi
         ;;
     *) not_available "$what" "< 8 MiB" ;;
+    esac
+    what="peak RSS: --tail 100M with --ping URL"
+    case $ping_state in
+    ok)
+        check=$(new_check)
+        if kib=$(peak_rss "$rss_pass_runs" "$bin" --ping "$check" --tail 100M -- sh -c 'head -c 300M /dev/zero'); then
+            row "$what" "$(fmt_mib "$kib")" "100.0 MiB" "$(ratio "$kib" 102400)" "< 116 MiB" "$(verdict "$kib < 118784")"
+        else
+            failed_step "$what" "the measured run failed"
+        fi
+        ;;
+    *) not_available "$what" "< 116 MiB" ;;
     esac
 fi
 

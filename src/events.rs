@@ -3,6 +3,7 @@
 //! notifier consume them. Observers have no other interface to the run.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::outcome::Outcome;
@@ -15,8 +16,9 @@ pub struct Report {
     pub started_at: SystemTime,
     pub duration: Duration,
     pub outcome: Outcome,
-    /// The last bytes of the combined output, in arrival order.
-    pub tail: Vec<u8>,
+    /// The last bytes of the combined output, in arrival order. Shared, not copied, by the monitors that
+    /// take the report: it can be as large as `--tail`.
+    pub tail: Arc<Vec<u8>>,
 }
 
 #[derive(Debug)]

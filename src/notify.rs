@@ -22,6 +22,9 @@ const EXTEND_EVERY: Duration = Duration::from_secs(10);
 const SEND_TIMEOUT: Duration = Duration::from_millis(100);
 /// The longest last-output line in a status.
 const STATUS_LINE_MAX: usize = 200;
+/// How much of the end of the tail is searched for that line: a copy of all of a large `--tail` on every
+/// status would multiply what it costs.
+const STATUS_SCAN: usize = 64 * 1024;
 
 /// The variables systemd sets for a notify service; the command does not inherit them.
 pub const VARIABLES: [&str; 3] = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
@@ -124,7 +127,11 @@ impl Notifier {
             .map(|t| humantime::format_rfc3339_seconds(t).to_string())
             .unwrap_or_default();
         let mut status = format!("STATUS=running since {since} (pid {})", running.pid);
-        if let Some(line) = last_line(&self.hygiene.clean(&strip_ansi(&running.capture.tail()))) {
+        if let Some(line) = last_line(
+            &self
+                .hygiene
+                .clean(&strip_ansi(&running.capture.recent(STATUS_SCAN))),
+        ) {
             status.push_str("; last output: ");
             status.push_str(&line);
         }

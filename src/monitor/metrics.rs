@@ -181,7 +181,7 @@ mod tests {
                 status: ChildStatus::Exited(code),
                 cause: None,
             },
-            tail: Vec::new(),
+            tail: Default::default(),
         }
     }
 

@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn the_marker_is_the_one_the_output_side_writes() {
-        let tail = Hygiene::default().report_tail(b"kept\n", 105);
+        let tail = Hygiene::default().report_tail(b"kept\n".to_vec(), 105);
         assert_eq!(split_cut_marker(&tail), (100, &b"kept\n"[..]));
         assert_eq!(cut_marker(100).as_bytes(), &tail[..tail.len() - 5]);
         assert_eq!(

@@ -12,6 +12,7 @@ pub use spool::Spool;
 pub use tail::Tail;
 
 use std::io;
+use std::os::fd::AsFd;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -23,6 +24,21 @@ pub enum Stream {
 impl Stream {
     pub fn fd(self) -> i32 {
         self as i32
+    }
+}
+
+/// Whether cronbeat's own stdout and stderr are one file, pipe, socket or terminal (`>log 2>&1`, cron's
+/// mail pipe, journald's stream). Then the command gets one pipe for both: with two, the order in which it
+/// wrote to them is lost between the pipes, and nothing downstream could tell them apart anyway.
+pub fn same_destination() -> bool {
+    let id = |fd: std::os::fd::BorrowedFd<'_>| {
+        nix::sys::stat::fstat(fd)
+            .ok()
+            .map(|st| (st.st_dev, st.st_ino))
+    };
+    match (id(io::stdout().as_fd()), id(io::stderr().as_fd())) {
+        (Some(out), Some(err)) => out == err,
+        _ => false,
     }
 }
 

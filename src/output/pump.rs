@@ -1,5 +1,5 @@
-//! One thread per output stream copies the command's pipe to cronbeat's own stream. Threads rather than
-//! a poll loop so a slow reader of cronbeat's stdout stalls only the copy, never the deadline or signals.
+//! One thread per pipe from the command copies it to cronbeat's own stream. Threads rather than a poll
+//! loop so a slow reader of cronbeat's stdout stalls only the copy, never the deadline or signals.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -19,33 +19,44 @@ const PIPE_SIZE: libc::c_int = 1 << 20;
 
 /// What the pumps share: the tail, the quiet spool, and when output was last seen.
 pub struct Capture {
-    tail: Mutex<Tail>,
-    /// `Some` while output is held back; `None` when passing through (or when the spool failed).
-    spool: Mutex<Option<Spool>>,
+    held: Mutex<Held>,
     epoch: Instant,
     last_output_ms: AtomicU64,
     saw_stderr: AtomicBool,
 }
 
+/// The tail and the spool under one lock, so that with two pipes both keep chunks in the same order:
+/// the order in which cronbeat read them, the closest it can get to the order they were written in.
+struct Held {
+    tail: Tail,
+    /// `Some` while output is held back; `None` when passing through (or when the spool failed).
+    spool: Option<Spool>,
+}
+
 impl Capture {
     pub fn new(tail_capacity: usize, spool: Option<Spool>) -> Arc<Capture> {
         Arc::new(Capture {
-            tail: Mutex::new(Tail::new(tail_capacity)),
-            spool: Mutex::new(spool),
+            held: Mutex::new(Held {
+                tail: Tail::new(tail_capacity),
+                spool,
+            }),
             epoch: Instant::now(),
             last_output_ms: AtomicU64::new(0),
             saw_stderr: AtomicBool::new(false),
         })
     }
 
-    pub fn tail(&self) -> Vec<u8> {
-        lock(&self.tail).contents()
+    /// The last `max` bytes of the tail, for a glance at the latest output while the command runs.
+    pub fn recent(&self, max: usize) -> Vec<u8> {
+        lock(&self.held).tail.recent(max)
     }
 
-    /// The tail and how many bytes were printed in all, read together.
-    pub fn tail_and_total(&self) -> (Vec<u8>, u64) {
-        let tail = lock(&self.tail);
-        (tail.contents(), tail.total_seen())
+    /// Takes the tail out, with how many bytes were printed in all; what comes after is counted, not kept.
+    /// The ring's buffer itself is handed over: a large tail is never copied.
+    pub fn take_tail(&self) -> (Vec<u8>, u64) {
+        let tail = std::mem::take(&mut lock(&self.held).tail);
+        let seen = tail.total_seen();
+        (tail.into_contents(), seen)
     }
 
     pub fn saw_stderr(&self) -> bool {
@@ -59,35 +70,47 @@ impl Capture {
 
     /// Shows the held-back output (the run failed) and stops holding back.
     pub fn release_spool(&self, show: bool) {
-        if let Some(mut spool) = lock(&self.spool).take() {
+        // Under the lock, so a pump still copying cannot write between the replayed chunks.
+        let mut held = lock(&self.held);
+        if let Some(mut spool) = held.spool.take() {
             if show {
                 let _ = spool.replay();
             }
         }
     }
 
-    /// Notes when and where output came, and keeps it in the tail.
-    fn record(&self, stream: Stream, chunk: &[u8]) {
+    /// Notes when and where output came.
+    fn note(&self, stream: Stream) {
         self.last_output_ms
             .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
         if stream == Stream::Stderr {
             self.saw_stderr.store(true, Ordering::Relaxed);
         }
-        lock(&self.tail).push(chunk);
+    }
+
+    /// Keeps a chunk in the tail only (cronbeat's own stream can no longer be written).
+    fn record(&self, stream: Stream, chunk: &[u8]) {
+        self.note(stream);
+        lock(&self.held).tail.push(chunk);
     }
 
     /// Records one chunk and passes it on; returns an error only when writing to cronbeat's own stream failed.
     fn deliver(&self, stream: Stream, chunk: &[u8]) -> io::Result<()> {
-        self.record(stream, chunk);
-        let mut spool = lock(&self.spool);
-        if let Some(held) = spool.as_mut() {
-            if held.record(stream, chunk).is_ok() {
-                return Ok(());
-            }
-            // The spool is full or broken: nothing may be lost, so show what it held and pass through from now on.
-            let _ = held.replay();
-            *spool = None;
+        self.note(stream);
+        let mut held = lock(&self.held);
+        held.tail.push(chunk);
+        let Some(spool) = held.spool.as_mut() else {
+            // Written outside the lock: a slow reader of one stream must not hold up the other's copy.
+            drop(held);
+            return write_all_fd(stream.fd(), chunk);
+        };
+        if spool.record(stream, chunk).is_ok() {
+            return Ok(());
         }
+        // The spool is full or broken: nothing may be lost, so show what it held and pass through from now
+        // on; this chunk too before the lock goes, so it cannot overtake another pump's next one.
+        let _ = spool.replay();
+        held.spool = None;
         write_all_fd(stream.fd(), chunk)
     }
 }

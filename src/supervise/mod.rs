@@ -59,7 +59,9 @@ pub fn run(
     let started_at = SystemTime::now();
     let start = Instant::now();
 
-    let spawned = match spawn::spawn(&job.command, run_id, lock_fd) {
+    // `--stderr-fails` must see whether stderr was written, which one pipe cannot tell: it keeps two.
+    let one_pipe = !job.rules.stderr_fails && crate::output::same_destination();
+    let spawned = match spawn::spawn(&job.command, run_id, lock_fd, one_pipe) {
         Ok(s) => s,
         Err(e) => {
             observer.on_event(&Event::Started { run_id, pid: None });
@@ -75,12 +77,13 @@ pub fn run(
     };
     let pid = Pid::from_raw(spawned.pid as i32);
     let (finished_tx, finished_rx) = mpsc::channel();
+    // One shared pipe is copied to cronbeat's stdout, the same place as its stderr.
     let pumps: Vec<Pump> = [
-        (spawned.stdout, Stream::Stdout),
+        (Some(spawned.stdout), Stream::Stdout),
         (spawned.stderr, Stream::Stderr),
     ]
     .into_iter()
-    .filter_map(|(fd, stream)| Pump::start(fd, stream, capture.clone(), finished_tx.clone()).ok())
+    .filter_map(|(fd, stream)| Pump::start(fd?, stream, capture.clone(), finished_tx.clone()).ok())
     .collect();
     drop(finished_tx);
     let foreground = terminal::Foreground::hand_over(pid);
@@ -133,13 +136,13 @@ fn finish(
 ) -> Finished {
     let duration = start.elapsed();
     outcome.cause = job.rules.judge(&outcome, duration, capture.saw_stderr());
-    let (kept, seen) = capture.tail_and_total();
+    let (kept, seen) = capture.take_tail();
     let report = Report {
         run_id: run_id.to_string(),
         started_at,
         duration,
         outcome,
-        tail: job.hygiene.report_tail(&kept, seen),
+        tail: Arc::new(job.hygiene.report_tail(kept, seen)),
     };
     observer.on_event(&Event::Finished(&report));
     Finished { report, capture }

@@ -20,7 +20,8 @@ use std::process::{Child, Command, Stdio};
 pub struct Spawned {
     pub pid: u32,
     pub stdout: OwnedFd,
-    pub stderr: OwnedFd,
+    /// `None` when the command's stderr is the same pipe as its stdout.
+    pub stderr: Option<OwnedFd>,
 }
 
 pub struct SpawnError {
@@ -28,10 +29,12 @@ pub struct SpawnError {
     pub reason: String,
 }
 
+/// With `one_pipe` the command's stdout and stderr are one pipe, so what it writes to them keeps its order.
 pub fn spawn(
     argv: &[OsString],
     run_id: &str,
     lock_fd: Option<RawFd>,
+    one_pipe: bool,
 ) -> Result<Spawned, SpawnError> {
     let (program, args) = argv.split_first().ok_or_else(|| SpawnError {
         code: 127,
@@ -40,7 +43,7 @@ pub fn spawn(
     // The parent-death signal fires when the thread that forked exits, not the process: only the main
     // thread, which lives until cronbeat exits, may start the command.
     debug_assert_eq!(nix::unistd::gettid(), nix::unistd::getpid());
-    let mut child = match start(program.as_os_str(), args, run_id, lock_fd) {
+    let (mut child, shared) = match start(program.as_os_str(), args, run_id, lock_fd, one_pipe) {
         // The kernel knows no format for the file: execvp's rule is that such a file is a shell script.
         // glibc's execvp applies it in the child already; musl's and posix_spawn do not. Nothing ran,
         // so starting again is safe.
@@ -49,39 +52,55 @@ pub fn spawn(
                 let args: Vec<OsString> = std::iter::once(script.into_os_string())
                     .chain(args.iter().cloned())
                     .collect();
-                start(OsStr::new(SHELL), &args, run_id, lock_fd)
+                start(OsStr::new(SHELL), &args, run_id, lock_fd, one_pipe)
             }
             None => Err(e),
         },
         started => started,
     }
     .map_err(|e| classify(program, &e))?;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
+    let (stdout, stderr) = match shared {
+        Some(both) => (both, None),
+        None => (
+            child.stdout.take().expect("stdout is piped").into(),
+            Some(child.stderr.take().expect("stderr is piped").into()),
+        ),
+    };
     Ok(Spawned {
         pid: child.id(),
-        stdout: stdout.into(),
-        stderr: stderr.into(),
+        stdout,
+        stderr,
     })
 }
 
 /// The shell execvp(3) runs a script without `#!` with.
 const SHELL: &str = "/bin/sh";
 
+/// The child and, with `one_pipe`, the read end of the pipe that is both its stdout and its stderr.
 fn start(
     program: &OsStr,
     args: &[OsString],
     run_id: &str,
     lock_fd: Option<RawFd>,
-) -> io::Result<Child> {
+    one_pipe: bool,
+) -> io::Result<(Child, Option<OwnedFd>)> {
     let mut command = Command::new(program);
     command
         .args(args)
         .env("CRONBEAT_RUN_ID", run_id)
         .stdin(Stdio::inherit())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .process_group(0);
+    let mut shared = None;
+    if one_pipe {
+        // Close-on-exec: only the child's fds 1 and 2 (dup2'd, so without the flag) may hold the write end.
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        command
+            .stdout(Stdio::from(write.try_clone()?))
+            .stderr(Stdio::from(write));
+        shared = Some(read);
+    } else {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
     // cronbeat answers systemd itself; a command that also did would report ready too early.
     for name in crate::notify::VARIABLES {
         command.env_remove(name);
@@ -92,7 +111,11 @@ fn start(
     unsafe {
         command.pre_exec(move || in_child(lock_fd, supervisor));
     }
-    command.spawn()
+    let child = command.spawn()?;
+    // Our copies of the write end go with `command`: only the command's side may keep the pipe open,
+    // or the pump would never see the end of its output.
+    drop(command);
+    Ok((child, shared))
 }
 
 /// Between fork and exec, in the child.

@@ -14,10 +14,10 @@ proptest! {
             tail.push(chunk);
             all.extend_from_slice(chunk);
         }
-        let kept = tail.contents();
+        prop_assert_eq!(tail.total_seen(), all.len() as u64);
+        let kept = tail.into_contents();
         let expected = &all[all.len().saturating_sub(cap)..];
         prop_assert_eq!(kept.as_slice(), expected);
-        prop_assert_eq!(tail.total_seen(), all.len() as u64);
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod hygiene;
 mod idle;
 mod jitter;
 mod keepalive;
+mod large_tail;
 mod monitors;
 mod options;
 mod overlap;

@@ -9,6 +9,7 @@ mod lock_quiet_jitter;
 mod lock_safety;
 mod logging;
 mod output;
+mod output_order;
 mod reaping;
 mod signals;
 mod timeout;
