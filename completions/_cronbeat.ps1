@@ -23,6 +23,11 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
         'cronbeat' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read settings from this TOML file')
             [CompletionResult]::new('--job', '--job', [CompletionResultType]::ParameterName, 'Run the job of this name from the config file')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The job''s name across runs and hosts (lock keys, the ledger, messages) [default: the --job name, else the program''s file name and a short hash of the command line]')
+            [CompletionResult]::new('--host-id', '--host-id', [CompletionResultType]::ParameterName, 'Who runs the job, in lock records, monitors and logs [default: the host name]')
+            [CompletionResult]::new('--schedule', '--schedule', [CompletionResultType]::ParameterName, 'When the job is due: a 5-field cron expression (minute hour day-of-month month day-of-week, Vixie cron''s rules) or @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'The time zone of --schedule, an IANA name such as Europe/Berlin [default: TZ, else the host''s zone, else UTC]')
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'How late a run may start and still serve its due time; monitors are told the same [default: the larger of --jitter and --timeout + --kill-after (1h without --timeout), plus 1m]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Kill the command when it runs longer than DUR (e.g. 90s, 5m, 1h 30m); exit status 124')
             [CompletionResult]::new('--kill-after', '--kill-after', [CompletionResultType]::ParameterName, 'Grace between SIGTERM and SIGKILL on timeout, forwarded stop signals and leftovers [default: 10s]')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Stop the command when it prints nothing for DUR (treated as hung); exit status 125; 0 turns it off')

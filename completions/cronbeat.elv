@@ -20,6 +20,11 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
         &'cronbeat'= {
             cand --config 'Read settings from this TOML file'
             cand --job 'Run the job of this name from the config file'
+            cand --name 'The job''s name across runs and hosts (lock keys, the ledger, messages) [default: the --job name, else the program''s file name and a short hash of the command line]'
+            cand --host-id 'Who runs the job, in lock records, monitors and logs [default: the host name]'
+            cand --schedule 'When the job is due: a 5-field cron expression (minute hour day-of-month month day-of-week, Vixie cron''s rules) or @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually'
+            cand --tz 'The time zone of --schedule, an IANA name such as Europe/Berlin [default: TZ, else the host''s zone, else UTC]'
+            cand --grace 'How late a run may start and still serve its due time; monitors are told the same [default: the larger of --jitter and --timeout + --kill-after (1h without --timeout), plus 1m]'
             cand --timeout 'Kill the command when it runs longer than DUR (e.g. 90s, 5m, 1h 30m); exit status 124'
             cand --kill-after 'Grace between SIGTERM and SIGKILL on timeout, forwarded stop signals and leftovers [default: 10s]'
             cand --idle-timeout 'Stop the command when it prints nothing for DUR (treated as hung); exit status 125; 0 turns it off'

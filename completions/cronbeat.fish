@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cronbeat_global_optspecs
-    string join \n config= job= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= jitter= jitter-seed= success-codes= stderr-fails min-runtime= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= v/verbose log-format= h/help V/version
+    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= jitter= jitter-seed= success-codes= stderr-fails min-runtime= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= v/verbose log-format= h/help V/version
 end
 
 function __fish_cronbeat_needs_command
@@ -26,6 +26,11 @@ end
 
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l config -d 'Read settings from this TOML file' -r -F
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l job -d 'Run the job of this name from the config file' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l name -d 'The job\'s name across runs and hosts (lock keys, the ledger, messages) [default: the --job name, else the program\'s file name and a short hash of the command line]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l host-id -d 'Who runs the job, in lock records, monitors and logs [default: the host name]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l schedule -d 'When the job is due: a 5-field cron expression (minute hour day-of-month month day-of-week, Vixie cron\'s rules) or @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l tz -d 'The time zone of --schedule, an IANA name such as Europe/Berlin [default: TZ, else the host\'s zone, else UTC]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l grace -d 'How late a run may start and still serve its due time; monitors are told the same [default: the larger of --jitter and --timeout + --kill-after (1h without --timeout), plus 1m]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l timeout -d 'Kill the command when it runs longer than DUR (e.g. 90s, 5m, 1h 30m); exit status 124' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l kill-after -d 'Grace between SIGTERM and SIGKILL on timeout, forwarded stop signals and leftovers [default: 10s]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l idle-timeout -d 'Stop the command when it prints nothing for DUR (treated as hung); exit status 125; 0 turns it off' -r

@@ -95,8 +95,10 @@ fn probe_all(path: &Path, mut jobs: Vec<Job>) -> bool {
                 let policy = job.delivery;
                 let run = RunInfo {
                     run_id: uuid::Uuid::new_v4().to_string(),
-                    job: job.name.clone(),
-                    host: monitor::host_name(),
+                    job: job.config_job.clone(),
+                    host: job.host_id.clone(),
+                    name: job.name.clone(),
+                    tick: None,
                 };
                 scope.spawn(move || monitor::probe(monitors, policy, run))
             })
@@ -108,7 +110,7 @@ fn probe_all(path: &Path, mut jobs: Vec<Job>) -> bool {
     });
     let mut all_reached = true;
     for (job, results) in jobs.iter().zip(results) {
-        let name = job.name.as_deref().unwrap_or("[defaults]");
+        let name = job.config_job.as_deref().unwrap_or("[defaults]");
         if results.is_empty() {
             println!("{}: ping: {name}: no monitors", path.display());
         }

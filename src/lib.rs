@@ -14,5 +14,6 @@ pub mod notify;
 pub mod outcome;
 pub mod output;
 pub mod run;
+pub mod schedule;
 pub mod supervise;
 pub mod units;

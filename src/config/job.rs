@@ -13,6 +13,7 @@ use crate::kinds::{JitterSeed, LogFormat, Overlap};
 use crate::monitor::{self, Protocol, RetryPolicy, WebhookConfig};
 use crate::outcome::Rules;
 use crate::output::Hygiene;
+use crate::schedule::{self, Schedule};
 use crate::units;
 
 pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(10);
@@ -24,6 +25,11 @@ pub const DEFAULT_PING_RETRIES: u32 = 3;
 pub const DEFAULT_REPORT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a replacing run waits for the lock after killing the run it replaces, unless `--lock-wait` says.
 pub const DEFAULT_REPLACE_WAIT: Duration = Duration::from_secs(5);
+
+/// The run time the default grace allows for when there is no `--timeout` (Healthchecks' own default).
+pub const DEFAULT_RUN_ALLOWANCE: Duration = Duration::from_secs(3600);
+/// Added to the default grace: a run that starts on time and ends within its timeout never alerts.
+pub const GRACE_MARGIN: Duration = Duration::from_secs(60);
 
 /// Bounds beyond which a value is a mistake (a unit typed wrong), not a wish: a jitter is a spread within
 /// a schedule, a grace is for a clean shutdown, a ping is either answered within minutes or not at all.
@@ -80,7 +86,12 @@ pub struct Given {
 /// Everything one run needs, validated.
 pub struct Job {
     /// The `--job` name, when the job comes from the config file.
-    pub name: Option<String>,
+    pub config_job: Option<String>,
+    /// The job's name across runs and hosts (`--name`).
+    pub name: String,
+    /// Who runs it (`--host-id`).
+    pub host_id: String,
+    pub schedule: Option<Schedule>,
     pub command: Vec<OsString>,
     pub timeout: Option<Duration>,
     pub kill_after: Duration,
@@ -266,8 +277,51 @@ fn build(
         .map_err(|e| invalid("redact", e))?;
     let positive =
         |d: Option<units::Duration>| d.map(units::Duration::get).filter(|t| !t.is_zero());
+    let job_name = match merged.name.as_deref().map(str::trim) {
+        Some("") => return Err(invalid("name", "is empty")),
+        Some(given) => given.to_string(),
+        None => name.clone().unwrap_or_else(|| derived_name(&command)),
+    };
+    let host_id = match merged.host_id.as_deref().map(str::trim) {
+        Some("") => return Err(invalid("host_id", "is empty")),
+        Some(given) => given.to_string(),
+        None => crate::monitor::host_name(),
+    };
+    let grace = match merged.grace.map(units::Duration::get) {
+        Some(grace) => grace,
+        None => {
+            let run = merged
+                .timeout
+                .map(units::Duration::get)
+                .filter(|t| !t.is_zero());
+            let run = run.map_or(DEFAULT_RUN_ALLOWANCE, |t| {
+                t + merged
+                    .kill_after
+                    .map_or(DEFAULT_KILL_AFTER, units::Duration::get)
+            });
+            let jitter = merged.jitter.map(units::Duration::get).unwrap_or_default();
+            run.max(jitter) + GRACE_MARGIN
+        }
+    };
+    let schedule = match (&merged.schedule, &merged.tz) {
+        (Some(expr), tz) => {
+            let zone = match tz {
+                Some(name) => name
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("tz", format!("unknown time zone {name:?} (expected an IANA name such as Europe/Berlin)")))?,
+                None => schedule::default_zone(),
+            };
+            Some(Schedule::new(expr, zone, grace).map_err(|e| invalid("schedule", e))?)
+        }
+        (None, Some(_)) => return Err(invalid("tz", "needs a schedule (--schedule)")),
+        (None, None) => None,
+    };
     Ok(Job {
-        name,
+        config_job: name,
+        name: job_name,
+        host_id,
+        schedule,
         command,
         timeout: positive(merged.timeout),
         kill_after: merged
@@ -300,6 +354,26 @@ fn build(
         origins,
         warnings,
     })
+}
+
+/// A job without a name: the program's file name and a short hash of the whole command line, so that
+/// the same line on every host is the same job and two lines running one program are not.
+fn derived_name(command: &[OsString]) -> String {
+    let program = std::path::Path::new(&command[0])
+        .file_name()
+        .map_or_else(|| command[0].to_string_lossy(), |n| n.to_string_lossy())
+        .into_owned();
+    let mut hash: u32 = 0x811c_9dc5;
+    for (i, arg) in command.iter().enumerate() {
+        // A 0 byte between arguments: `a b` and `ab` are different command lines.
+        if i > 0 {
+            hash = hash.wrapping_mul(0x0100_0193);
+        }
+        for byte in arg.as_encoded_bytes() {
+            hash = (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193);
+        }
+    }
+    format!("{program}-{hash:08x}")
 }
 
 /// Every monitor of `ping` and the `ping_file`, parsed once; a bad one is blamed on the key that holds it.

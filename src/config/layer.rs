@@ -86,6 +86,26 @@ layer! {
         #[arg(skip)]
         pub command: Option<Vec<String>>,
 
+        /// The job's name across runs and hosts (lock keys, the ledger, messages) [default: the --job name, else the program's file name and a short hash of the command line]
+        #[arg(long, env = "CRONBEAT_NAME", value_name = "NAME", help_heading = "Job")]
+        pub name: Option<String>,
+
+        /// Who runs the job, in lock records, monitors and logs [default: the host name]
+        #[arg(long, env = "CRONBEAT_HOST_ID", value_name = "ID", help_heading = "Job")]
+        pub host_id: Option<String>,
+
+        /// When the job is due: a 5-field cron expression (minute hour day-of-month month day-of-week, Vixie cron's rules) or @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually
+        #[arg(long, env = "CRONBEAT_SCHEDULE", value_name = "EXPR", help_heading = "Job")]
+        pub schedule: Option<String>,
+
+        /// The time zone of --schedule, an IANA name such as Europe/Berlin [default: TZ, else the host's zone, else UTC]
+        #[arg(long, env = "CRONBEAT_TZ", value_name = "ZONE", help_heading = "Job")]
+        pub tz: Option<String>,
+
+        /// How late a run may start and still serve its due time; monitors are told the same [default: the larger of --jitter and --timeout + --kill-after (1h without --timeout), plus 1m]
+        #[arg(long, env = "CRONBEAT_GRACE", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Job")]
+        pub grace: Option<Duration>,
+
         /// Kill the command when it runs longer than DUR (e.g. 90s, 5m, 1h 30m); exit status 124
         #[arg(long, env = "CRONBEAT_TIMEOUT", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Bounds")]
         pub timeout: Option<Duration>,

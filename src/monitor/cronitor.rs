@@ -107,6 +107,7 @@ mod tests {
             run_id: "r1".into(),
             job: None,
             host: "web 1".into(),
+            ..RunInfo::default()
         }
     }
 

@@ -10,11 +10,16 @@ use super::redact::redact;
 use crate::events::Report;
 
 /// Facts about the run that every protocol may carry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunInfo {
     pub run_id: String,
+    /// The config file's job name, when the job comes from one.
     pub job: Option<String>,
     pub host: String,
+    /// The job's name across runs and hosts (`--name`).
+    pub name: String,
+    /// The scheduled time this run serves, when it serves one.
+    pub tick: Option<SystemTime>,
 }
 
 /// One thing to do for a monitor.

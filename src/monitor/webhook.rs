@@ -254,6 +254,7 @@ impl Webhook {
             run_id: "00000000-0000-4000-8000-000000000000".into(),
             job: Some("job".into()),
             host: "host".into(),
+            ..RunInfo::default()
         };
         let finished = |event| Fields {
             exit_status: Some(1),
@@ -361,6 +362,7 @@ mod tests {
             run_id: "r1".into(),
             job: Some("backup".into()),
             host: "h".into(),
+            ..RunInfo::default()
         }
     }
 

@@ -7,7 +7,7 @@ use crate::kinds::JitterSeed;
 
 /// What names the job for a jitter seed: its config name, else its command line.
 pub fn job_identity(job: &Job) -> String {
-    match &job.name {
+    match &job.config_job {
         Some(name) => name.clone(),
         None => job
             .command

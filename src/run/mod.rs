@@ -5,6 +5,7 @@
 mod jitter;
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use anyhow::Context;
 
@@ -15,7 +16,7 @@ use crate::events::{Event, Fanout, Observer};
 use crate::exit::Exit;
 use crate::lock::{self, Obtained, Wanted};
 use crate::log::Logger;
-use crate::monitor::{self, Monitors, RunInfo};
+use crate::monitor::{Monitors, RunInfo};
 use crate::notify::Notifier;
 use crate::outcome::{Cause, ChildStatus};
 use crate::output::Capture;
@@ -28,7 +29,12 @@ pub fn execute(mut job: Job) -> Exit {
         logger.warn(warning);
     }
     let run_id = uuid::Uuid::new_v4().to_string();
-    let host = monitor::host_name();
+    let host = job.host_id.clone();
+    // The run serves the due time it was started for, however long the lock and the jitter take.
+    let tick = job
+        .schedule
+        .as_ref()
+        .and_then(|s| s.tick(SystemTime::now()));
     // Started before the lock so that a skipped run can say so; nothing is sent until an event asks.
     let mut monitors = Monitors::start(
         std::mem::take(&mut job.monitors),
@@ -36,8 +42,10 @@ pub fn execute(mut job: Job) -> Exit {
         job.start_ping,
         RunInfo {
             run_id: run_id.clone(),
-            job: job.name.clone(),
+            job: job.config_job.clone(),
             host: host.clone(),
+            name: job.name.clone(),
+            tick,
         },
         logger.clone(),
     );
