@@ -1,6 +1,6 @@
 //! The supervision rules as a pure state machine: what to do about the deadline, the idle timeout, a
-//! signal cronbeat received, the grace before SIGKILL and what is left of the group after the command
-//! exited. It makes no system calls and reads no clock: the shell in `mod.rs` feeds it inputs with the
+//! signal cronbeat received, the grace before SIGKILL, how the command's end counts (a Ctrl-C in the
+//! terminal) and what is left of the group after the command exited. It makes no system calls and reads no clock: the shell in `mod.rs` feeds it inputs with the
 //! time and carries out its actions, so every rule is unit-tested here.
 
 use std::time::{Duration, Instant};
@@ -26,9 +26,19 @@ pub enum Input {
     /// cronbeat received this signal.
     Signal(Signal),
     /// The command (the group leader) was reaped; `leftovers` when members of its group still live.
-    ChildExited { leftovers: bool },
+    ChildExited { ending: Ending, leftovers: bool },
     /// Nothing of the command's group is left.
     GroupGone,
+}
+
+/// How the command ended, as far as the rules care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ending {
+    /// The signal it died of, if it did.
+    pub signal: Option<Signal>,
+    /// Its group held the terminal's foreground: a Ctrl-C or Ctrl-\ typed there went to it, not to
+    /// cronbeat, so its death by SIGINT or SIGQUIT is someone's request, not a crash.
+    pub held_terminal: bool,
 }
 
 /// What the run should be told about.
@@ -117,15 +127,21 @@ impl Machine {
         let mut actions = Vec::new();
         match (self.phase, input) {
             (Phase::Done, _) => {}
-            (_, Input::GroupGone) | (Phase::Running, Input::ChildExited { leftovers: false }) => {
+            (_, Input::GroupGone) => {
                 self.phase = Phase::Done;
                 actions.push(Action::Done);
             }
-            (Phase::Running, Input::ChildExited { leftovers: true }) => {
-                self.phase = Phase::Leftovers;
-                self.killed = false;
-                self.kill_at = Some(now + self.limits.kill_after);
-                terminate(&mut actions);
+            (Phase::Running, Input::ChildExited { ending, leftovers }) => {
+                self.judge_ending(ending);
+                if leftovers {
+                    self.phase = Phase::Leftovers;
+                    self.killed = false;
+                    self.kill_at = Some(now + self.limits.kill_after);
+                    terminate(&mut actions);
+                } else {
+                    self.phase = Phase::Done;
+                    actions.push(Action::Done);
+                }
             }
             (Phase::Leftovers, Input::ChildExited { .. }) => {}
             (Phase::Running, Input::Tick) => {
@@ -154,6 +170,17 @@ impl Machine {
             (Phase::Leftovers, Input::Signal(sig)) => actions.push(Action::SignalGroup(sig)),
         }
         actions
+    }
+
+    /// A death by SIGINT or SIGQUIT while the command held the terminal came from the keyboard: the
+    /// run was stopped on request, as if cronbeat had forwarded the signal. A reason found earlier (the
+    /// deadline, a forwarded signal) stands.
+    fn judge_ending(&mut self, ending: Ending) {
+        if let (Some(sig @ (Signal::SIGINT | Signal::SIGQUIT)), true, None) =
+            (ending.signal, ending.held_terminal, self.cause)
+        {
+            self.cause = Some(Cause::Interrupted(sig as i32));
+        }
     }
 
     fn enforce(&mut self, now: Instant, last_output: Instant, actions: &mut Vec<Action>) {
@@ -230,6 +257,25 @@ mod tests {
         vec![SignalGroup(SIGTERM), SignalGroup(SIGCONT)]
     }
 
+    /// The command exited by itself, with or without leftovers.
+    fn exited(leftovers: bool) -> Input {
+        Input::ChildExited {
+            ending: Ending::default(),
+            leftovers,
+        }
+    }
+
+    /// The command died of `sig`, holding the terminal or not.
+    fn died(sig: Signal, held_terminal: bool) -> Input {
+        Input::ChildExited {
+            ending: Ending {
+                signal: Some(sig),
+                held_terminal,
+            },
+            leftovers: false,
+        }
+    }
+
     fn with(mut first: Vec<Action>, rest: Vec<Action>) -> Vec<Action> {
         first.extend(rest);
         first
@@ -244,7 +290,7 @@ mod tests {
                 limits: limits(Some(5), None),
                 steps: vec![
                     (1, 0, Input::Tick, vec![]),
-                    (2, 0, Input::ChildExited { leftovers: false }, vec![Done]),
+                    (2, 0, exited(false), vec![Done]),
                 ],
                 cause: None,
                 done: true,
@@ -271,7 +317,7 @@ mod tests {
                         ],
                     ),
                     (16, 0, Input::Tick, vec![]),
-                    (16, 0, Input::ChildExited { leftovers: false }, vec![Done]),
+                    (16, 0, exited(false), vec![Done]),
                 ],
                 cause: Some(timeout(5)),
                 done: true,
@@ -403,7 +449,7 @@ mod tests {
                 name: "leftovers: SIGTERM, the grace, SIGKILL, then done when the group is gone",
                 limits: limits(None, None),
                 steps: vec![
-                    (1, 0, Input::ChildExited { leftovers: true }, term()),
+                    (1, 0, exited(true), term()),
                     (5, 0, Input::Tick, vec![]),
                     (6, 0, Input::Signal(SIGHUP), vec![SignalGroup(SIGHUP)]),
                     (
@@ -438,7 +484,7 @@ mod tests {
                             SignalGroup(SIGKILL),
                         ],
                     ),
-                    (12, 0, Input::ChildExited { leftovers: true }, term()),
+                    (12, 0, exited(true), term()),
                     (
                         22,
                         0,
@@ -448,6 +494,68 @@ mod tests {
                 ],
                 cause: Some(timeout(1)),
                 done: false,
+            },
+            Case {
+                name: "Ctrl-C in the terminal: SIGINT is a stop on request",
+                limits: limits(Some(5), None),
+                steps: vec![(1, 0, died(SIGINT, true), vec![Done])],
+                cause: Some(Cause::Interrupted(SIGINT as i32)),
+                done: true,
+            },
+            Case {
+                name: "Ctrl-\\ in the terminal: SIGQUIT is a stop on request",
+                limits: limits(None, None),
+                steps: vec![(1, 0, died(SIGQUIT, true), vec![Done])],
+                cause: Some(Cause::Interrupted(SIGQUIT as i32)),
+                done: true,
+            },
+            Case {
+                name: "a crash in the terminal stays a crash",
+                limits: limits(None, None),
+                steps: vec![(1, 0, died(SIGSEGV, true), vec![Done])],
+                cause: None,
+                done: true,
+            },
+            Case {
+                name: "SIGINT without the terminal is no keyboard's: a crash",
+                limits: limits(None, None),
+                steps: vec![(1, 0, died(SIGINT, false), vec![Done])],
+                cause: None,
+                done: true,
+            },
+            Case {
+                name: "Ctrl-C after the deadline: the deadline stays the cause",
+                limits: limits(Some(1), None),
+                steps: vec![
+                    (
+                        1,
+                        0,
+                        Input::Tick,
+                        with(vec![Emit(Notice::TimedOut(S))], term()),
+                    ),
+                    (2, 0, died(SIGINT, true), vec![Done]),
+                ],
+                cause: Some(timeout(1)),
+                done: true,
+            },
+            Case {
+                name: "Ctrl-C after a forwarded SIGTERM: the forwarded signal stays the cause",
+                limits: limits(None, None),
+                steps: vec![
+                    (
+                        1,
+                        0,
+                        Input::Signal(SIGTERM),
+                        vec![
+                            SignalGroup(SIGTERM),
+                            Emit(Notice::Forwarded(SIGTERM)),
+                            SignalGroup(SIGCONT),
+                        ],
+                    ),
+                    (2, 0, died(SIGINT, true), vec![Done]),
+                ],
+                cause: Some(Cause::Forwarded(SIGTERM as i32)),
+                done: true,
             },
             Case {
                 name: "a stopped child at the deadline is continued after SIGTERM",
@@ -494,7 +602,7 @@ mod tests {
         assert_eq!(machine.next_wake(start), Some(start + 15 * S));
         let mut bare = Machine::new(limits(None, None), start);
         assert_eq!(bare.next_wake(start), None);
-        bare.step(Input::ChildExited { leftovers: true }, start + S, start);
+        bare.step(exited(true), start + S, start);
         assert_eq!(bare.next_wake(start), Some(start + 11 * S));
     }
 }

@@ -17,7 +17,7 @@ use crate::config::Job;
 use crate::events::{Event, Observer, Report, Running};
 use crate::outcome::{ChildStatus, Outcome};
 use crate::output::{Capture, Pump, Spool, Stream};
-use machine::{Action, Input, Limits, Machine, Notice};
+use machine::{Action, Ending, Input, Limits, Machine, Notice};
 pub use signals::SignalPipe;
 
 /// After the group is gone, a pipe still silent this long is held by an escaped process: stop reading.
@@ -101,8 +101,15 @@ pub fn run(
         capture: &capture,
     };
     let status = watch(&mut machine, pid, &running, signals, observer);
+    let ending = Ending {
+        signal: match status {
+            WaitStatus::Signaled(_, sig, _) => Some(sig),
+            _ => None,
+        },
+        held_terminal: foreground.held_by(pid),
+    };
     drop(foreground);
-    clean_up_group(&mut machine, pid, signals, observer, &running);
+    clean_up_group(&mut machine, pid, ending, signals, observer, &running);
     let cause = machine.cause();
     drain(pumps, &finished_rx, pid);
 
@@ -181,6 +188,7 @@ fn watch(
 fn clean_up_group(
     machine: &mut Machine,
     group: Pid,
+    ending: Ending,
     signals: &SignalPipe,
     observer: &mut dyn Observer,
     running: &Running<'_>,
@@ -189,7 +197,7 @@ fn clean_up_group(
     let now = Instant::now();
     let last_output = running.capture.last_output();
     perform(
-        machine.step(Input::ChildExited { leftovers }, now, last_output),
+        machine.step(Input::ChildExited { ending, leftovers }, now, last_output),
         group,
         observer,
     );
