@@ -3,7 +3,7 @@
 
 use nix::errno::Errno;
 use nix::sys::signal::{killpg, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 /// Outside PID 1, become a child subreaper so the job's orphans are re-parented to cronbeat.
@@ -32,6 +32,12 @@ pub fn reap(main: Pid) -> Option<WaitStatus> {
         }
     }
     found
+}
+
+/// Whether cronbeat has any child, exited or not; nothing is reaped.
+pub fn has_children() -> bool {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    waitid(Id::All, flags) != Err(Errno::ECHILD)
 }
 
 /// True while any process is left in the group.
