@@ -28,19 +28,24 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The words that run a program as `who`, before the program's own.
+fn run_as(who: Who) -> &'static [&'static str] {
+    match who {
+        Who::Nobody if is_root() => &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ],
+        _ => &[],
+    }
+}
+
 /// `cronbeat ARGS...` as `who`.
 fn cronbeat_as(who: Who, args: &[&str]) -> Cronbeat {
-    match who {
-        Who::Nobody if is_root() => Cronbeat::program("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=-all",
-            ])
-            .arg(BIN)
-            .args(args),
-        _ => cronbeat().args(args),
+    match run_as(who).split_first() {
+        Some((program, options)) => Cronbeat::program(program).args(options).arg(BIN).args(args),
+        None => cronbeat().args(args),
     }
 }
 
@@ -479,16 +484,7 @@ fn without_a_cgroup_a_forking_daemon_is_stopped() {
 fn bystander(who: Who) {
     let scene = Scene::new();
     let command = scene.command(Daemon::Setsid, "exit 0");
-    let prefix: &[&str] = match who {
-        Who::Nobody if is_root() => &[
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-        ],
-        _ => &[],
-    };
-    let words: Vec<String> = prefix
+    let words: Vec<String> = run_as(who)
         .iter()
         .map(|w| w.to_string())
         .chain([BIN, "-v", "--", "sh", "-c", &command].map(String::from))
@@ -635,18 +631,10 @@ fn as_pid_1_with_a_foreign_proc_only_the_namespace_is_stopped() {
     }
     let outside = KillOnDrop(sleeper.arg("300").spawn().unwrap().id() as i32);
     let command = scene.command(Daemon::Setsid, "exit 0");
-    let prefix: Vec<&str> = match is_root() {
-        true => vec![
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-        ],
-        false => vec![],
-    };
+    // Unprivileged, so that no cgroup stands in for /proc.
     let out = Cronbeat::program("unshare")
         .args(["--pid", "--fork"])
-        .args(prefix)
+        .args(run_as(Who::Nobody))
         .args([BIN, "-v", "--kill-after", "5s", "--", "sh", "-c", &command])
         .run();
     out.assert_code(0);
