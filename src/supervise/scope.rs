@@ -8,7 +8,7 @@
 //!   children cronbeat already had when it started (a shell's `x & exec cronbeat ...`), which are left
 //!   alone with everything below them;
 //! - as PID 1 of a pid namespace whose /proc is another namespace's, every other process of the
-//!   namespace (`kill(-1)`), all of which are the run's;
+//!   namespace (`kill(-1)`): all descend from cronbeat, and die with it anyway;
 //! - else only the command's process group.
 //!
 //! /proc is used only when it is this pid namespace's: a pid read in another's names another process.
@@ -20,7 +20,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
-use nix::unistd::{getpgid, getpid, Pid};
+use nix::unistd::{getpid, Pid};
 
 use super::cgroup::Cgroup;
 use super::machine::Left;
@@ -99,16 +99,10 @@ impl Scope {
         }
     }
 
-    /// Sends `sig` to every process of the run, once each: the group at once (killpg reaches a member
-    /// being forked meanwhile too), then every process outside it.
+    /// Sends `sig` to every process of the run, once each. The command's group is signalled as a group
+    /// only when there is no list of the run's processes: see `reaper::signal_group` for why its pgid
+    /// is safe to use then, and not in general once the command is reaped.
     pub fn signal(&self, group: Pid, sig: Signal) {
-        if let Kind::Namespace = self.kind {
-            // Every process of the namespace but cronbeat, the group with them.
-            let _ = kill(Pid::from_raw(-1), sig);
-            return;
-        }
-        reaper::signal_group(group, sig);
-        let outside = |pid: i32| getpgid(Some(Pid::from_raw(pid))).is_ok_and(|g| g != group);
         match &self.kind {
             Kind::Cgroup(cgroup) if sig == Signal::SIGKILL => cgroup.kill(),
             Kind::Cgroup(cgroup) => {
@@ -120,7 +114,7 @@ impl Scope {
                     .collect();
                 let still = cgroup.procs();
                 for (pid, process) in pinned {
-                    if still.contains(&pid) && outside(pid) {
+                    if still.contains(&pid) {
                         process.signal(sig);
                     }
                 }
@@ -130,13 +124,16 @@ impl Scope {
                     let Some(process) = Pinned::new(found.pid) else {
                         continue;
                     };
-                    let still = stat(found.pid).is_some_and(|now| now.start == found.start);
-                    if still && outside(found.pid) {
+                    if stat(found.pid).is_some_and(|now| now.start == found.start) {
                         process.signal(sig);
                     }
                 }
             }
-            Kind::Namespace | Kind::Group => {}
+            Kind::Namespace => {
+                // Every process of the namespace but cronbeat.
+                let _ = kill(Pid::from_raw(-1), sig);
+            }
+            Kind::Group => reaper::signal_group(group, sig),
         }
     }
 }
