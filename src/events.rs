@@ -64,6 +64,11 @@ pub enum Event<'a> {
     Idle {
         after: Duration,
     },
+    /// The command exited and left processes behind (in its group or not): they are being stopped.
+    /// `processes` is how many, when cronbeat can count them.
+    Leftovers {
+        processes: Option<usize>,
+    },
     /// SIGKILL sent to what was left after the grace.
     Killed {
         reason: &'a str,

@@ -172,6 +172,16 @@ impl Observer for Logger {
                 );
                 self.event("idle_timeout", &msg, f);
             }
+            Event::Leftovers { processes } => {
+                let mut f = Map::new();
+                f.insert("processes".into(), json!(processes));
+                let msg = match processes {
+                    Some(1) => "stopping 1 process the command left behind".to_string(),
+                    Some(n) => format!("stopping {n} processes the command left behind"),
+                    None => "stopping the processes the command left behind".to_string(),
+                };
+                self.event("leftovers", &msg, f);
+            }
             Event::Killed { reason } => {
                 let mut f = Map::new();
                 f.insert("reason".into(), json!(reason));

@@ -29,6 +29,9 @@ pub enum Cause {
     Idle(Duration),
     /// A terminating signal reached cronbeat and was forwarded: the run was stopped on request.
     Forwarded(i32),
+    /// The command died of SIGINT or SIGQUIT while it held the terminal: Ctrl-C or Ctrl-\ typed there
+    /// went to it, not to cronbeat, and stopped the run on request just the same.
+    Interrupted(i32),
     /// A non-zero exit status listed in `--success-codes`: the run counts as a success.
     Accepted,
     /// A success rule failed a run whose exit status alone would have been a success.
@@ -120,9 +123,13 @@ impl Outcome {
         }
     }
 
-    /// Stopped by a forwarded SIGTERM, SIGINT, SIGHUP or SIGQUIT: a requested end, not a failure.
+    /// Stopped by a forwarded SIGTERM, SIGINT, SIGHUP or SIGQUIT, or by Ctrl-C in the terminal: a
+    /// requested end, not a failure.
     pub fn terminated(&self) -> bool {
-        matches!(self.cause, Some(Cause::Forwarded(_)))
+        matches!(
+            self.cause,
+            Some(Cause::Forwarded(_) | Cause::Interrupted(_))
+        )
     }
 
     /// The exit code when the command exited on its own terms and nothing but that code decides the
@@ -155,6 +162,9 @@ impl Outcome {
                 format!("terminated by {}", signal_name(sig))
             }
             Some(Cause::Forwarded(sig)) => format!("terminated by {} ({what})", signal_name(sig)),
+            Some(Cause::Interrupted(sig)) => {
+                format!("terminated by {} from the terminal", signal_name(sig))
+            }
             Some(Cause::Accepted) => format!("{what}, a success code"),
             Some(Cause::Rule(Rule::Unlisted)) => {
                 format!("{what}, which --success-codes does not count as success")
@@ -176,7 +186,7 @@ impl Outcome {
         match (&self.status, self.cause) {
             (_, Some(Cause::Timeout(_))) => "timeout",
             (_, Some(Cause::Idle(_))) => "idle",
-            (_, Some(Cause::Forwarded(_))) => "terminated",
+            (_, Some(Cause::Forwarded(_) | Cause::Interrupted(_))) => "terminated",
             (ChildStatus::NotStarted { .. }, _) => "not_started",
             (ChildStatus::Signaled(_), _) => "signal",
             _ if self.succeeded() => "success",
@@ -267,6 +277,12 @@ mod tests {
         assert!(!o.succeeded() && o.terminated());
         let o = outcome(ChildStatus::Exited(0), Some(Cause::Forwarded(2)));
         assert_eq!(o.describe(), "terminated by SIGINT (exited with status 0)");
+        // Ctrl-C in the terminal: terminated, and the exit status is still the truth, 128+2.
+        let o = outcome(ChildStatus::Signaled(2), Some(Cause::Interrupted(2)));
+        assert_eq!(o.describe(), "terminated by SIGINT from the terminal");
+        assert_eq!(o.word(), "terminated");
+        assert!(!o.succeeded() && o.terminated());
+        assert_eq!(o.exit_code(), 130);
         let o = outcome(ChildStatus::Exited(3), Some(Cause::Accepted));
         assert_eq!(o.word(), "success");
         assert!(o.succeeded());

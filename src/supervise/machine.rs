@@ -1,7 +1,12 @@
 //! The supervision rules as a pure state machine: what to do about the deadline, the idle timeout, a
-//! signal cronbeat received, the grace before SIGKILL and what is left of the group after the command
-//! exited. It makes no system calls and reads no clock: the shell in `mod.rs` feeds it inputs with the
-//! time and carries out its actions, so every rule is unit-tested here.
+//! signal cronbeat received, the grace before SIGKILL, how the command's end counts (a Ctrl-C in the
+//! terminal) and what the command left behind when it exited. It makes no system calls and reads no
+//! clock: the shell in `mod.rs` feeds it inputs with the time and carries out its actions, so every
+//! rule is unit-tested here.
+//!
+//! Two targets for signals: the command's process group, where forwarded signals go, and everything
+//! of the run (the group and every process the command started that left it: daemons, double forks),
+//! which cronbeat stops when it ends the run itself (deadline, idle) and after the command exited.
 
 use std::time::{Duration, Instant};
 
@@ -25,10 +30,31 @@ pub enum Input {
     Tick,
     /// cronbeat received this signal.
     Signal(Signal),
-    /// The command (the group leader) was reaped; `leftovers` when members of its group still live.
-    ChildExited { leftovers: bool },
-    /// Nothing of the command's group is left.
-    GroupGone,
+    /// The command (the group leader) was reaped; `leftovers` is what of the run still lives.
+    ChildExited { ending: Ending, leftovers: Left },
+    /// Nothing of the run is left.
+    AllGone,
+}
+
+/// How the command ended, as far as the rules care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ending {
+    /// The signal it died of, if it did.
+    pub signal: Option<Signal>,
+    /// Its group held the terminal's foreground: a Ctrl-C or Ctrl-\ typed there went to it, not to
+    /// cronbeat, so its death by SIGINT or SIGQUIT is someone's request, not a crash.
+    pub held_terminal: bool,
+}
+
+/// What the command left behind when it exited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Left {
+    Nothing,
+    /// This many processes.
+    Counted(usize),
+    /// Some, but cronbeat cannot tell which or how many (no cgroup, and /proc is not this pid
+    /// namespace's); it signals them as a whole.
+    Uncounted,
 }
 
 /// What the run should be told about.
@@ -37,13 +63,24 @@ pub enum Notice {
     TimedOut(Duration),
     Idle(Duration),
     Forwarded(Signal),
+    /// Stopping what the command left behind.
+    LeftBehind(Left),
     Killed(&'static str),
+}
+
+/// Whom a signal is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The command's process group.
+    Group,
+    /// Every process of the run: the group and whatever left it.
+    All,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// Send this signal to the command's process group.
-    SignalGroup(Signal),
+    /// Send this signal to this target.
+    Send(Target, Signal),
     Emit(Notice),
     /// Supervision is over.
     Done,
@@ -53,13 +90,14 @@ pub enum Action {
 enum Phase {
     /// The command runs.
     Running,
-    /// The command exited; members of its group live on and are being stopped.
+    /// The command exited; what it left behind lives on and is being stopped.
     Leftovers,
     Done,
 }
 
 pub const KILLED_AFTER_GRACE: &str = "still running after the --kill-after grace";
-pub const KILLED_LEFTOVERS: &str = "processes left in the command's group after the grace";
+pub const KILLED_LEFTOVERS: &str =
+    "processes the command left behind, still running after the grace";
 
 #[derive(Debug)]
 pub struct Machine {
@@ -67,7 +105,8 @@ pub struct Machine {
     deadline: Option<Instant>,
     phase: Phase,
     cause: Option<Cause>,
-    /// Set once cronbeat itself stopped the command (deadline or idle): the first reason stands.
+    /// Set once cronbeat itself stopped the command (deadline or idle): the first reason stands, and
+    /// everything of the run had SIGTERM.
     enforced: bool,
     kill_at: Option<Instant>,
     killed: bool,
@@ -117,31 +156,46 @@ impl Machine {
         let mut actions = Vec::new();
         match (self.phase, input) {
             (Phase::Done, _) => {}
-            (_, Input::GroupGone) | (Phase::Running, Input::ChildExited { leftovers: false }) => {
+            (_, Input::AllGone) => {
                 self.phase = Phase::Done;
                 actions.push(Action::Done);
             }
-            (Phase::Running, Input::ChildExited { leftovers: true }) => {
-                self.phase = Phase::Leftovers;
-                self.killed = false;
-                self.kill_at = Some(now + self.limits.kill_after);
-                terminate(&mut actions);
+            (Phase::Running, Input::ChildExited { ending, leftovers }) => {
+                self.judge_ending(ending);
+                if leftovers == Left::Nothing {
+                    self.phase = Phase::Done;
+                    actions.push(Action::Done);
+                } else {
+                    self.phase = Phase::Leftovers;
+                    self.stop_leftovers(leftovers, now, &mut actions);
+                }
             }
             (Phase::Leftovers, Input::ChildExited { .. }) => {}
             (Phase::Running, Input::Tick) => {
                 self.enforce(now, last_output, &mut actions);
-                self.kill_when_due(now, KILLED_AFTER_GRACE, &mut actions);
+                // Only a stop of cronbeat's own sent SIGTERM beyond the group.
+                let target = if self.enforced {
+                    Target::All
+                } else {
+                    Target::Group
+                };
+                self.kill_when_due(now, KILLED_AFTER_GRACE, target, &mut actions);
             }
             (Phase::Leftovers, Input::Tick) => {
-                self.kill_when_due(now, KILLED_LEFTOVERS, &mut actions);
+                if self.killed {
+                    // A process forked while the last SIGKILL went round escaped it: go round again.
+                    actions.push(Action::Send(Target::All, Signal::SIGKILL));
+                } else {
+                    self.kill_when_due(now, KILLED_LEFTOVERS, Target::All, &mut actions);
+                }
             }
             (_, Input::Signal(Signal::SIGCHLD)) => {}
             (Phase::Running, Input::Signal(sig)) => {
-                actions.push(Action::SignalGroup(sig));
+                actions.push(Action::Send(Target::Group, sig));
                 actions.push(Action::Emit(Notice::Forwarded(sig)));
                 if is_terminating(sig) {
                     // A stopped command could not act on the signal.
-                    actions.push(Action::SignalGroup(Signal::SIGCONT));
+                    actions.push(Action::Send(Target::Group, Signal::SIGCONT));
                     if self.cause.is_none() {
                         self.cause = Some(Cause::Forwarded(sig as i32));
                     }
@@ -151,9 +205,41 @@ impl Machine {
                 }
             }
             // The leftovers are stopped already; a signal still reaches them, without another grace.
-            (Phase::Leftovers, Input::Signal(sig)) => actions.push(Action::SignalGroup(sig)),
+            (Phase::Leftovers, Input::Signal(sig)) => actions.push(Action::Send(Target::All, sig)),
         }
         actions
+    }
+
+    /// What the command left behind gets SIGTERM, the grace, SIGKILL. When the command exited during a
+    /// stop (the deadline, idle, a forwarded SIGTERM, SIGINT, SIGHUP or SIGQUIT) that stop has one
+    /// grace, which its leftovers share, so a stop ends within one `--kill-after` (the platform's own
+    /// grace, `TimeoutStopSec=` or `terminationGracePeriodSeconds`, is planned on that): they get
+    /// SIGTERM unless the stop already sent it to everything (cronbeat's own stops do; a forwarded
+    /// signal reaches only the group, and a second SIGTERM can cut a shutdown short), and SIGKILL when
+    /// the stop's grace ends, or at once when it has ended.
+    fn stop_leftovers(&mut self, leftovers: Left, now: Instant, actions: &mut Vec<Action>) {
+        actions.push(Action::Emit(Notice::LeftBehind(leftovers)));
+        let stopping = self.kill_at.is_some();
+        if !stopping {
+            terminate(Target::All, actions);
+            self.kill_at = Some(now + self.limits.kill_after);
+        } else if self.killed {
+            actions.push(Action::Emit(Notice::Killed(KILLED_LEFTOVERS)));
+            actions.push(Action::Send(Target::All, Signal::SIGKILL));
+        } else if !self.enforced {
+            terminate(Target::All, actions);
+        }
+    }
+
+    /// A death by SIGINT or SIGQUIT while the command held the terminal came from the keyboard: the
+    /// run was stopped on request, as if cronbeat had forwarded the signal. A reason found earlier (the
+    /// deadline, a forwarded signal) stands.
+    fn judge_ending(&mut self, ending: Ending) {
+        if let (Some(sig @ (Signal::SIGINT | Signal::SIGQUIT)), true, None) =
+            (ending.signal, ending.held_terminal, self.cause)
+        {
+            self.cause = Some(Cause::Interrupted(sig as i32));
+        }
     }
 
     fn enforce(&mut self, now: Instant, last_output: Instant, actions: &mut Vec<Action>) {
@@ -179,25 +265,32 @@ impl Machine {
         if !matches!(self.cause, Some(Cause::Forwarded(_))) {
             self.cause = Some(cause);
         }
-        terminate(actions);
+        // The run is over: whatever the command started goes too, in its group or not.
+        terminate(Target::All, actions);
         let grace_end = now + self.limits.kill_after;
         self.kill_at = Some(self.kill_at.map_or(grace_end, |k| k.min(grace_end)));
     }
 
-    fn kill_when_due(&mut self, now: Instant, reason: &'static str, actions: &mut Vec<Action>) {
+    fn kill_when_due(
+        &mut self,
+        now: Instant,
+        reason: &'static str,
+        target: Target,
+        actions: &mut Vec<Action>,
+    ) {
         if !self.killed && self.kill_at.is_some_and(|at| now >= at) {
             self.killed = true;
             actions.push(Action::Emit(Notice::Killed(reason)));
-            actions.push(Action::SignalGroup(Signal::SIGKILL));
+            actions.push(Action::Send(target, Signal::SIGKILL));
         }
     }
 }
 
 /// SIGTERM, then SIGCONT: a stopped process cannot act on SIGTERM until it is continued (systemd does
 /// the same).
-fn terminate(actions: &mut Vec<Action>) {
-    actions.push(Action::SignalGroup(Signal::SIGTERM));
-    actions.push(Action::SignalGroup(Signal::SIGCONT));
+fn terminate(target: Target, actions: &mut Vec<Action>) {
+    actions.push(Action::Send(target, Signal::SIGTERM));
+    actions.push(Action::Send(target, Signal::SIGCONT));
 }
 
 #[cfg(test)]
@@ -205,6 +298,7 @@ mod tests {
     use super::*;
     use Action::*;
     use Signal::*;
+    use Target::{All, Group};
 
     const S: Duration = Duration::from_secs(1);
 
@@ -226,8 +320,46 @@ mod tests {
         done: bool,
     }
 
-    fn term() -> Vec<Action> {
-        vec![SignalGroup(SIGTERM), SignalGroup(SIGCONT)]
+    /// SIGTERM and SIGCONT to `target`.
+    fn term(target: Target) -> Vec<Action> {
+        vec![Send(target, SIGTERM), Send(target, SIGCONT)]
+    }
+
+    /// A terminating signal forwarded to the group.
+    fn forwarded(sig: Signal) -> Vec<Action> {
+        vec![
+            Send(Group, sig),
+            Emit(Notice::Forwarded(sig)),
+            Send(Group, SIGCONT),
+        ]
+    }
+
+    fn killed(reason: &'static str, target: Target) -> Vec<Action> {
+        vec![Emit(Notice::Killed(reason)), Send(target, SIGKILL)]
+    }
+
+    /// The command exited by itself, leaving `leftovers`.
+    fn exited(leftovers: Left) -> Input {
+        Input::ChildExited {
+            ending: Ending::default(),
+            leftovers,
+        }
+    }
+
+    /// Stopping `leftovers`: the notice, then SIGTERM to everything.
+    fn left_behind(leftovers: Left) -> Vec<Action> {
+        with(vec![Emit(Notice::LeftBehind(leftovers))], term(All))
+    }
+
+    /// The command died of `sig`, holding the terminal or not.
+    fn died(sig: Signal, held_terminal: bool) -> Input {
+        Input::ChildExited {
+            ending: Ending {
+                signal: Some(sig),
+                held_terminal,
+            },
+            leftovers: Left::Nothing,
+        }
     }
 
     fn with(mut first: Vec<Action>, rest: Vec<Action>) -> Vec<Action> {
@@ -238,40 +370,28 @@ mod tests {
     #[test]
     fn transitions() {
         let timeout = |secs| Cause::Timeout(Duration::from_secs(secs));
+        let timed_out = |secs| with(vec![Emit(Notice::TimedOut(secs * S))], term(All));
         let cases = vec![
             Case {
                 name: "exits before any limit",
                 limits: limits(Some(5), None),
                 steps: vec![
                     (1, 0, Input::Tick, vec![]),
-                    (2, 0, Input::ChildExited { leftovers: false }, vec![Done]),
+                    (2, 0, exited(Left::Nothing), vec![Done]),
                 ],
                 cause: None,
                 done: true,
             },
             Case {
-                name: "timeout, then SIGKILL after the grace",
+                name: "timeout: SIGTERM to everything, SIGKILL to everything after the grace",
                 limits: limits(Some(5), None),
                 steps: vec![
                     (4, 0, Input::Tick, vec![]),
-                    (
-                        5,
-                        0,
-                        Input::Tick,
-                        with(vec![Emit(Notice::TimedOut(5 * S))], term()),
-                    ),
+                    (5, 0, Input::Tick, timed_out(5)),
                     (6, 0, Input::Tick, vec![]),
-                    (
-                        15,
-                        0,
-                        Input::Tick,
-                        vec![
-                            Emit(Notice::Killed(KILLED_AFTER_GRACE)),
-                            SignalGroup(SIGKILL),
-                        ],
-                    ),
+                    (15, 0, Input::Tick, killed(KILLED_AFTER_GRACE, All)),
                     (16, 0, Input::Tick, vec![]),
-                    (16, 0, Input::ChildExited { leftovers: false }, vec![Done]),
+                    (16, 0, exited(Left::Nothing), vec![Done]),
                 ],
                 cause: Some(timeout(5)),
                 done: true,
@@ -280,31 +400,9 @@ mod tests {
                 name: "timeout, then SIGTERM: the deadline stays the cause, one grace",
                 limits: limits(Some(5), None),
                 steps: vec![
-                    (
-                        5,
-                        0,
-                        Input::Tick,
-                        with(vec![Emit(Notice::TimedOut(5 * S))], term()),
-                    ),
-                    (
-                        7,
-                        0,
-                        Input::Signal(SIGTERM),
-                        vec![
-                            SignalGroup(SIGTERM),
-                            Emit(Notice::Forwarded(SIGTERM)),
-                            SignalGroup(SIGCONT),
-                        ],
-                    ),
-                    (
-                        15,
-                        0,
-                        Input::Tick,
-                        vec![
-                            Emit(Notice::Killed(KILLED_AFTER_GRACE)),
-                            SignalGroup(SIGKILL),
-                        ],
-                    ),
+                    (5, 0, Input::Tick, timed_out(5)),
+                    (7, 0, Input::Signal(SIGTERM), forwarded(SIGTERM)),
+                    (15, 0, Input::Tick, killed(KILLED_AFTER_GRACE, All)),
                 ],
                 cause: Some(timeout(5)),
                 done: false,
@@ -313,33 +411,22 @@ mod tests {
                 name: "SIGTERM, then timeout: terminated, and the grace is not extended",
                 limits: limits(Some(5), None),
                 steps: vec![
-                    (
-                        1,
-                        0,
-                        Input::Signal(SIGTERM),
-                        vec![
-                            SignalGroup(SIGTERM),
-                            Emit(Notice::Forwarded(SIGTERM)),
-                            SignalGroup(SIGCONT),
-                        ],
-                    ),
-                    (
-                        5,
-                        0,
-                        Input::Tick,
-                        with(vec![Emit(Notice::TimedOut(5 * S))], term()),
-                    ),
-                    (
-                        11,
-                        0,
-                        Input::Tick,
-                        vec![
-                            Emit(Notice::Killed(KILLED_AFTER_GRACE)),
-                            SignalGroup(SIGKILL),
-                        ],
-                    ),
+                    (1, 0, Input::Signal(SIGTERM), forwarded(SIGTERM)),
+                    (5, 0, Input::Tick, timed_out(5)),
+                    (11, 0, Input::Tick, killed(KILLED_AFTER_GRACE, All)),
                 ],
                 cause: Some(Cause::Forwarded(SIGTERM as i32)),
+                done: false,
+            },
+            Case {
+                name: "a forwarded SIGTERM's grace ends in SIGKILL to the group only",
+                limits: limits(None, None),
+                steps: vec![
+                    (1, 0, Input::Signal(SIGINT), forwarded(SIGINT)),
+                    (10, 0, Input::Tick, vec![]),
+                    (11, 0, Input::Tick, killed(KILLED_AFTER_GRACE, Group)),
+                ],
+                cause: Some(Cause::Forwarded(SIGINT as i32)),
                 done: false,
             },
             Case {
@@ -351,18 +438,10 @@ mod tests {
                         4,
                         1,
                         Input::Tick,
-                        with(vec![Emit(Notice::Idle(3 * S))], term()),
+                        with(vec![Emit(Notice::Idle(3 * S))], term(All)),
                     ),
                     (13, 1, Input::Tick, vec![]),
-                    (
-                        14,
-                        1,
-                        Input::Tick,
-                        vec![
-                            Emit(Notice::Killed(KILLED_AFTER_GRACE)),
-                            SignalGroup(SIGKILL),
-                        ],
-                    ),
+                    (14, 1, Input::Tick, killed(KILLED_AFTER_GRACE, All)),
                 ],
                 cause: Some(Cause::Idle(3 * S)),
                 done: false,
@@ -372,26 +451,21 @@ mod tests {
                 limits: limits(Some(5), Some(3)),
                 steps: vec![
                     (4, 2, Input::Tick, vec![]),
-                    (
-                        5,
-                        4,
-                        Input::Tick,
-                        with(vec![Emit(Notice::TimedOut(5 * S))], term()),
-                    ),
+                    (5, 4, Input::Tick, timed_out(5)),
                     (8, 4, Input::Tick, vec![]),
                 ],
                 cause: Some(timeout(5)),
                 done: false,
             },
             Case {
-                name: "a non-terminating signal is only forwarded",
+                name: "a non-terminating signal is only forwarded, to the group",
                 limits: limits(None, None),
                 steps: vec![
                     (
                         1,
                         0,
                         Input::Signal(SIGUSR1),
-                        vec![SignalGroup(SIGUSR1), Emit(Notice::Forwarded(SIGUSR1))],
+                        vec![Send(Group, SIGUSR1), Emit(Notice::Forwarded(SIGUSR1))],
                     ),
                     (100, 0, Input::Tick, vec![]),
                     (100, 0, Input::Signal(SIGCHLD), vec![]),
@@ -400,54 +474,165 @@ mod tests {
                 done: false,
             },
             Case {
-                name: "leftovers: SIGTERM, the grace, SIGKILL, then done when the group is gone",
+                name: "leftovers: counted, SIGTERM, the grace, SIGKILL until all are gone",
                 limits: limits(None, None),
                 steps: vec![
-                    (1, 0, Input::ChildExited { leftovers: true }, term()),
+                    (1, 0, exited(Left::Counted(2)), left_behind(Left::Counted(2))),
                     (5, 0, Input::Tick, vec![]),
-                    (6, 0, Input::Signal(SIGHUP), vec![SignalGroup(SIGHUP)]),
-                    (
-                        11,
-                        0,
-                        Input::Tick,
-                        vec![Emit(Notice::Killed(KILLED_LEFTOVERS)), SignalGroup(SIGKILL)],
-                    ),
-                    (12, 0, Input::Tick, vec![]),
-                    (12, 0, Input::GroupGone, vec![Done]),
+                    (6, 0, Input::Signal(SIGHUP), vec![Send(All, SIGHUP)]),
+                    (11, 0, Input::Tick, killed(KILLED_LEFTOVERS, All)),
+                    // A process forked while SIGKILL went round is caught by the next round.
+                    (11, 0, Input::Tick, vec![Send(All, SIGKILL)]),
+                    (12, 0, Input::AllGone, vec![Done]),
                     (13, 0, Input::Tick, vec![]),
                 ],
                 cause: None,
                 done: true,
             },
             Case {
-                name: "leftovers after a timeout get a grace of their own",
+                name: "leftovers that cannot be counted are stopped just the same",
+                limits: limits(None, None),
+                steps: vec![
+                    (1, 0, exited(Left::Uncounted), left_behind(Left::Uncounted)),
+                    (11, 0, Input::Tick, killed(KILLED_LEFTOVERS, All)),
+                    (11, 0, Input::AllGone, vec![Done]),
+                ],
+                cause: None,
+                done: true,
+            },
+            Case {
+                name: "leftovers of a command stopped at the deadline had their SIGTERM and share its grace",
                 limits: limits(Some(1), None),
+                steps: vec![
+                    (1, 0, Input::Tick, timed_out(1)),
+                    (
+                        3,
+                        0,
+                        exited(Left::Counted(1)),
+                        vec![Emit(Notice::LeftBehind(Left::Counted(1)))],
+                    ),
+                    (10, 0, Input::Tick, vec![]),
+                    (11, 0, Input::Tick, killed(KILLED_LEFTOVERS, All)),
+                ],
+                cause: Some(timeout(1)),
+                done: false,
+            },
+            Case {
+                name: "leftovers after the deadline's grace are killed at once",
+                limits: limits(Some(1), None),
+                steps: vec![
+                    (1, 0, Input::Tick, timed_out(1)),
+                    (11, 0, Input::Tick, killed(KILLED_AFTER_GRACE, All)),
+                    (
+                        12,
+                        0,
+                        exited(Left::Counted(1)),
+                        with(
+                            vec![Emit(Notice::LeftBehind(Left::Counted(1)))],
+                            killed(KILLED_LEFTOVERS, All),
+                        ),
+                    ),
+                    (12, 0, Input::Tick, vec![Send(All, SIGKILL)]),
+                    (12, 0, Input::AllGone, vec![Done]),
+                ],
+                cause: Some(timeout(1)),
+                done: true,
+            },
+            Case {
+                name: "leftovers of a forwarded stop, which only the group had, get SIGTERM and the rest of its grace",
+                limits: limits(None, None),
+                steps: vec![
+                    (1, 0, Input::Signal(SIGTERM), forwarded(SIGTERM)),
+                    (2, 0, exited(Left::Counted(1)), left_behind(Left::Counted(1))),
+                    (10, 0, Input::Tick, vec![]),
+                    (11, 0, Input::Tick, killed(KILLED_LEFTOVERS, All)),
+                ],
+                cause: Some(Cause::Forwarded(SIGTERM as i32)),
+                done: false,
+            },
+            Case {
+                name: "leftovers after a forwarded stop's grace are killed at once",
+                limits: limits(None, None),
+                steps: vec![
+                    (1, 0, Input::Signal(SIGTERM), forwarded(SIGTERM)),
+                    (11, 0, Input::Tick, killed(KILLED_AFTER_GRACE, Group)),
+                    (
+                        12,
+                        0,
+                        exited(Left::Uncounted),
+                        with(
+                            vec![Emit(Notice::LeftBehind(Left::Uncounted))],
+                            killed(KILLED_LEFTOVERS, All),
+                        ),
+                    ),
+                ],
+                cause: Some(Cause::Forwarded(SIGTERM as i32)),
+                done: false,
+            },
+            Case {
+                name: "a non-terminating signal starts no stop: leftovers get a grace of their own",
+                limits: limits(None, None),
                 steps: vec![
                     (
                         1,
                         0,
-                        Input::Tick,
-                        with(vec![Emit(Notice::TimedOut(S))], term()),
+                        Input::Signal(SIGUSR1),
+                        vec![Send(Group, SIGUSR1), Emit(Notice::Forwarded(SIGUSR1))],
                     ),
-                    (
-                        11,
-                        0,
-                        Input::Tick,
-                        vec![
-                            Emit(Notice::Killed(KILLED_AFTER_GRACE)),
-                            SignalGroup(SIGKILL),
-                        ],
-                    ),
-                    (12, 0, Input::ChildExited { leftovers: true }, term()),
-                    (
-                        22,
-                        0,
-                        Input::Tick,
-                        vec![Emit(Notice::Killed(KILLED_LEFTOVERS)), SignalGroup(SIGKILL)],
-                    ),
+                    (2, 0, exited(Left::Counted(3)), left_behind(Left::Counted(3))),
+                    (11, 0, Input::Tick, vec![]),
+                    (12, 0, Input::Tick, killed(KILLED_LEFTOVERS, All)),
+                ],
+                cause: None,
+                done: false,
+            },
+            Case {
+                name: "Ctrl-C in the terminal: SIGINT is a stop on request",
+                limits: limits(Some(5), None),
+                steps: vec![(1, 0, died(SIGINT, true), vec![Done])],
+                cause: Some(Cause::Interrupted(SIGINT as i32)),
+                done: true,
+            },
+            Case {
+                name: "Ctrl-\\ in the terminal: SIGQUIT is a stop on request",
+                limits: limits(None, None),
+                steps: vec![(1, 0, died(SIGQUIT, true), vec![Done])],
+                cause: Some(Cause::Interrupted(SIGQUIT as i32)),
+                done: true,
+            },
+            Case {
+                name: "a crash in the terminal stays a crash",
+                limits: limits(None, None),
+                steps: vec![(1, 0, died(SIGSEGV, true), vec![Done])],
+                cause: None,
+                done: true,
+            },
+            Case {
+                name: "SIGINT without the terminal is no keyboard's: a crash",
+                limits: limits(None, None),
+                steps: vec![(1, 0, died(SIGINT, false), vec![Done])],
+                cause: None,
+                done: true,
+            },
+            Case {
+                name: "Ctrl-C after the deadline: the deadline stays the cause",
+                limits: limits(Some(1), None),
+                steps: vec![
+                    (1, 0, Input::Tick, timed_out(1)),
+                    (2, 0, died(SIGINT, true), vec![Done]),
                 ],
                 cause: Some(timeout(1)),
-                done: false,
+                done: true,
+            },
+            Case {
+                name: "Ctrl-C after a forwarded SIGTERM: the forwarded signal stays the cause",
+                limits: limits(None, None),
+                steps: vec![
+                    (1, 0, Input::Signal(SIGTERM), forwarded(SIGTERM)),
+                    (2, 0, died(SIGINT, true), vec![Done]),
+                ],
+                cause: Some(Cause::Forwarded(SIGTERM as i32)),
+                done: true,
             },
             Case {
                 name: "a stopped child at the deadline is continued after SIGTERM",
@@ -458,8 +643,8 @@ mod tests {
                     Input::Tick,
                     vec![
                         Emit(Notice::TimedOut(2 * S)),
-                        SignalGroup(SIGTERM),
-                        SignalGroup(SIGCONT),
+                        Send(All, SIGTERM),
+                        Send(All, SIGCONT),
                     ],
                 )],
                 cause: Some(timeout(2)),
@@ -494,7 +679,7 @@ mod tests {
         assert_eq!(machine.next_wake(start), Some(start + 15 * S));
         let mut bare = Machine::new(limits(None, None), start);
         assert_eq!(bare.next_wake(start), None);
-        bare.step(Input::ChildExited { leftovers: true }, start + S, start);
+        bare.step(exited(Left::Counted(1)), start + S, start);
         assert_eq!(bare.next_wake(start), Some(start + 11 * S));
     }
 }

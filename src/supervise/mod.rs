@@ -1,7 +1,9 @@
 //! Supervision of one run: spawn, deadline, signal forwarding, reaping, and clean-up of leftovers.
 
+mod cgroup;
 mod machine;
 mod reaper;
+mod scope;
 pub mod signals;
 mod spawn;
 mod terminal;
@@ -17,7 +19,8 @@ use crate::config::Job;
 use crate::events::{Event, Observer, Report, Running};
 use crate::outcome::{ChildStatus, Outcome};
 use crate::output::{Capture, Pump, Spool, Stream};
-use machine::{Action, Input, Limits, Machine, Notice};
+use machine::{Action, Ending, Input, Left, Limits, Machine, Notice, Target};
+use scope::Scope;
 pub use signals::SignalPipe;
 
 /// After the group is gone, a pipe still silent this long is held by an escaped process: stop reading.
@@ -26,8 +29,8 @@ const DRAIN_QUIET: Duration = Duration::from_millis(250);
 const DRAIN_CHECK: Duration = Duration::from_millis(50);
 /// After the group is gone, output from an escaped process is passed on at most this long.
 const DRAIN_CAP: Duration = Duration::from_secs(1);
-/// How often to look again at a group whose members are not our children (no SIGCHLD for them).
-const GROUP_POLL: Duration = Duration::from_millis(20);
+/// How often to look again at leftovers that are not our children (no SIGCHLD for them).
+const LEFTOVERS_POLL: Duration = Duration::from_millis(20);
 
 pub struct Finished {
     pub report: Report,
@@ -61,7 +64,8 @@ pub fn run(
 
     // `--stderr-fails` must see whether stderr was written, which one pipe cannot tell: it keeps two.
     let one_pipe = !job.rules.stderr_fails && crate::output::same_destination();
-    let spawned = match spawn::spawn(&job.command, run_id, lock_fd, one_pipe) {
+    let mut scope = Scope::new(run_id);
+    let spawned = match scope.spawn(|| spawn::spawn(&job.command, run_id, lock_fd, one_pipe)) {
         Ok(s) => s,
         Err(e) => {
             observer.on_event(&Event::Started { run_id, pid: None });
@@ -103,9 +107,22 @@ pub fn run(
         since: start,
         capture: &capture,
     };
-    let status = watch(&mut machine, pid, &running, signals, observer);
+    let shell = Shell {
+        group: pid,
+        scope: &scope,
+    };
+    let status = watch(&mut machine, &shell, &running, signals, observer);
+    let ending = Ending {
+        signal: match status {
+            WaitStatus::Signaled(_, sig, _) => Some(sig),
+            _ => None,
+        },
+        held_terminal: foreground.held_by(pid),
+    };
     drop(foreground);
-    clean_up_group(&mut machine, pid, signals, observer, &running);
+    clean_up(&mut machine, &shell, ending, signals, observer, &running);
+    // Nothing of the run is left in its cgroup: remove it.
+    drop(scope);
     let cause = machine.cause();
     drain(pumps, &finished_rx, pid);
 
@@ -152,18 +169,18 @@ fn finish(
 /// observers' timers, until the child has exited.
 fn watch(
     machine: &mut Machine,
-    pid: Pid,
+    shell: &Shell<'_>,
     running: &Running<'_>,
     signals: &SignalPipe,
     observer: &mut dyn Observer,
 ) -> WaitStatus {
     loop {
-        if let Some(status) = reaper::reap(pid) {
+        if let Some(status) = reaper::reap(shell.group) {
             return status;
         }
         let now = Instant::now();
         let last_output = running.capture.last_output();
-        perform(machine.step(Input::Tick, now, last_output), pid, observer);
+        shell.perform(machine.step(Input::Tick, now, last_output), observer);
         if observer.next_tick().is_some_and(|at| at <= now) {
             observer.on_tick(now, running);
         }
@@ -174,70 +191,90 @@ fn watch(
         let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
         for sig in signals.wait(wait) {
             let actions = machine.step(Input::Signal(sig), Instant::now(), last_output);
-            perform(actions, pid, observer);
+            shell.perform(actions, observer);
         }
     }
 }
 
-/// What is left of the group after the main child exited: SIGTERM, the grace, then SIGKILL, as the
-/// machine says. The observers' timers keep running meanwhile: the job is not over while its leftovers live.
-fn clean_up_group(
+/// What the command left behind, in its group or not: SIGTERM, the grace, then SIGKILL, as the machine
+/// says, until nothing of the run is left. The observers' timers keep running meanwhile: the job is not
+/// over while its leftovers live.
+fn clean_up(
     machine: &mut Machine,
-    group: Pid,
+    shell: &Shell<'_>,
+    ending: Ending,
     signals: &SignalPipe,
     observer: &mut dyn Observer,
     running: &Running<'_>,
 ) {
-    let leftovers = reaper::group_alive(group);
+    // Whatever exited already is no leftover.
+    let _ = reaper::reap(shell.group);
+    let leftovers = shell.scope.census(shell.group);
     let now = Instant::now();
     let last_output = running.capture.last_output();
-    perform(
-        machine.step(Input::ChildExited { leftovers }, now, last_output),
-        group,
+    shell.perform(
+        machine.step(Input::ChildExited { ending, leftovers }, now, last_output),
         observer,
     );
     while !machine.is_done() {
-        let _ = reaper::reap(group);
+        let _ = reaper::reap(shell.group);
         let now = Instant::now();
-        if !reaper::group_alive(group) {
-            perform(
-                machine.step(Input::GroupGone, now, last_output),
-                group,
-                observer,
-            );
+        if !shell.scope.alive(shell.group) {
+            shell.perform(machine.step(Input::AllGone, now, last_output), observer);
             break;
         }
-        perform(machine.step(Input::Tick, now, last_output), group, observer);
+        shell.perform(machine.step(Input::Tick, now, last_output), observer);
         if observer.next_tick().is_some_and(|at| at <= now) {
             observer.on_tick(now, running);
         }
-        for sig in signals.wait(Some(GROUP_POLL)) {
+        for sig in signals.wait(Some(LEFTOVERS_POLL)) {
             let actions = machine.step(Input::Signal(sig), Instant::now(), last_output);
-            perform(actions, group, observer);
+            shell.perform(actions, observer);
         }
     }
-    let _ = reaper::reap(group);
+    let _ = reaper::reap(shell.group);
 }
 
-/// Carries out the machine's decisions.
-fn perform(actions: Vec<Action>, group: Pid, observer: &mut dyn Observer) {
-    for action in actions {
-        match action {
-            Action::SignalGroup(sig) => reaper::signal_group(group, sig),
-            Action::Emit(Notice::TimedOut(after)) => observer.on_event(&Event::TimedOut { after }),
-            Action::Emit(Notice::Idle(after)) => observer.on_event(&Event::Idle { after }),
-            Action::Emit(Notice::Forwarded(sig)) => {
-                observer.on_event(&Event::SignalForwarded { signal: sig as i32 })
+/// What the machine's actions act on: the command's process group, and everything of the run.
+struct Shell<'a> {
+    group: Pid,
+    scope: &'a Scope,
+}
+
+impl Shell<'_> {
+    /// Carries out the machine's decisions.
+    fn perform(&self, actions: Vec<Action>, observer: &mut dyn Observer) {
+        for action in actions {
+            match action {
+                Action::Send(Target::Group, sig) => reaper::signal_group(self.group, sig),
+                Action::Send(Target::All, sig) => self.scope.signal(self.group, sig),
+                Action::Emit(Notice::TimedOut(after)) => {
+                    observer.on_event(&Event::TimedOut { after })
+                }
+                Action::Emit(Notice::Idle(after)) => observer.on_event(&Event::Idle { after }),
+                Action::Emit(Notice::Forwarded(sig)) => {
+                    observer.on_event(&Event::SignalForwarded { signal: sig as i32 })
+                }
+                Action::Emit(Notice::LeftBehind(left)) => {
+                    let processes = match left {
+                        Left::Counted(n) => Some(n),
+                        Left::Nothing | Left::Uncounted => None,
+                    };
+                    observer.on_event(&Event::Leftovers { processes })
+                }
+                Action::Emit(Notice::Killed(reason)) => {
+                    observer.on_event(&Event::Killed { reason })
+                }
+                Action::Done => {}
             }
-            Action::Emit(Notice::Killed(reason)) => observer.on_event(&Event::Killed { reason }),
-            Action::Done => {}
         }
     }
 }
 
 /// Waits for the pumps to copy everything. Once the group is gone all of its output is in the
-/// pipes; a pipe that stays open after that is held by a process that escaped the group, whose
-/// output is passed on only until the pipe falls silent or `DRAIN_CAP` passes. Then the pumps
+/// pipes; a pipe that stays open after that is held by a process beyond cronbeat's reach (another
+/// user's, or one handed on to a process outside the run: the clean-up stopped everything it could
+/// find), whose output is passed on only until the pipe falls silent or `DRAIN_CAP` passes. Then the pumps
 /// copy what is buffered and stop. A pump writing to a slow reader is waited for: nothing is dropped.
 fn drain(pumps: Vec<Pump>, finished: &mpsc::Receiver<()>, group: Pid) {
     let mut open = pumps.len();

@@ -3,7 +3,7 @@
 
 use nix::errno::Errno;
 use nix::sys::signal::{killpg, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 /// Outside PID 1, become a child subreaper so the job's orphans are re-parented to cronbeat.
@@ -34,12 +34,25 @@ pub fn reap(main: Pid) -> Option<WaitStatus> {
     found
 }
 
+/// Whether cronbeat has any child, exited or not; nothing is reaped.
+pub fn has_children() -> bool {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    waitid(Id::All, flags) != Err(Errno::ECHILD)
+}
+
 /// True while any process is left in the group.
 pub fn group_alive(group: Pid) -> bool {
     !matches!(killpg(group, None), Err(Errno::ESRCH))
 }
 
 /// Signals the whole group; a group that is already gone is not an error.
+///
+/// A pgid is a pid, and pids are reused (`pid_max` may be 32768), so this must only be called while the
+/// number surely still names the command's group: while the command, its leader, is not reaped, or
+/// while a member lives. A member keeps the pgid from reuse until it is reaped, by its parent, another
+/// member (so the group lives on), or by cronbeat, whose child every orphaned member becomes (it is
+/// PID 1 or the subreaper), in `reap` only: so after `reap`, a `group_alive` that says yes holds until
+/// the next `reap`. Being the subreaper is what makes this hold once the command is gone.
 pub fn signal_group(group: Pid, sig: Signal) {
     let _ = killpg(group, sig);
 }

@@ -30,6 +30,12 @@ impl Foreground {
         }
         Foreground { restore_to: None }
     }
+
+    /// Whether `group`, handed the terminal, holds it still: then the keys that send signals (Ctrl-C,
+    /// Ctrl-\) reach it and not cronbeat. The terminal keeps naming the group after its last member exits.
+    pub fn held_by(&self, group: Pid) -> bool {
+        self.restore_to.is_some() && tcgetpgrp(stdin_fd()).ok() == Some(group)
+    }
 }
 
 impl Drop for Foreground {

@@ -128,6 +128,19 @@ pub fn kill_tree(pid: i32) {
     }
 }
 
+/// Kills one process by pid when dropped, so a process a test started through cronbeat is gone however
+/// the test ends.
+pub struct KillOnDrop(pub i32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) takes plain integers.
+        unsafe {
+            libc::kill(self.0, libc::SIGKILL);
+        }
+    }
+}
+
 /// A fresh temporary directory.
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::Builder::new()

@@ -4,6 +4,8 @@
 //! The commands that get Ctrl-C do not fork after saying they are ready: a shell that is in the
 //! middle of forking when SIGINT arrives can lose it (dash does), with or without cronbeat.
 
+use std::time::Duration;
+
 use crate::harness::*;
 
 /// `script -qec "exec cronbeat ARGS..." /dev/null`, whose stdin is typed into the terminal.
@@ -96,4 +98,59 @@ fn the_terminal_is_given_back_when_the_command_ends() {
     run.write_stdin(b"back\n");
     run.wait_for_line("got back");
     run.wait().assert_code(0);
+}
+
+/// Ctrl-C (or Ctrl-\) typed at the terminal reaches the command's group, not cronbeat: the command dies of
+/// the signal, which is a stop on request like a forwarded one, not a crash. The exit status stays 128+N.
+fn interrupted_from_the_terminal(key: &[u8], sig: i32) {
+    let server = Server::start();
+    let ping = format!("{}/c", server.url());
+    let dir = Dir::new();
+    // No core file from SIGQUIT; `exec` keeps the shell's pid, so nothing forks after `started`.
+    let Some(cmd) = in_terminal(&[
+        "--log-format",
+        "json",
+        "--ping",
+        &ping,
+        "--kill-after",
+        "5s",
+        "--",
+        "sh",
+        "-c",
+        "ulimit -c 0; exec sleep 30",
+    ]) else {
+        return;
+    };
+    let mut run = cmd.dir(dir.path()).spawn();
+    run.wait_for_line_containing(r#""event":"started""#);
+    run.write_stdin(key);
+    let out = run.wait();
+    out.assert_code(128 + sig);
+    // Under `script`, cronbeat's stderr is the terminal, which comes out on stdout; the terminal's echo
+    // of the key (`^C`) may start the line.
+    let finished = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.find('{').map(|at| &l[at..]))
+        .flat_map(json_events)
+        .find(|e| e["event"] == "finished")
+        .unwrap_or_else(|| panic!("no finished event: {}", out.dump()));
+    assert_eq!(finished["outcome"], "terminated", "{}", out.dump());
+    assert_eq!(finished["exit_status"], 128 + sig);
+    let paths: Vec<String> = server
+        .wait_for(2, Duration::from_secs(5))
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(paths, ["/c/start", "/c/log"], "{}", out.dump());
+}
+
+#[test]
+fn ctrl_c_in_the_terminal_is_terminated_not_a_crash() {
+    interrupted_from_the_terminal(b"\x03", libc::SIGINT);
+}
+
+#[test]
+fn ctrl_backslash_in_the_terminal_is_terminated_not_a_crash() {
+    interrupted_from_the_terminal(b"\x1c", libc::SIGQUIT);
 }

@@ -5,6 +5,7 @@ mod command;
 mod exec_fallback;
 mod exit_status;
 mod interactive;
+mod leftovers;
 mod lock_quiet_jitter;
 mod lock_safety;
 mod logging;

@@ -6,18 +6,6 @@ use std::time::{Duration, Instant};
 
 use crate::harness::*;
 
-/// Kills one process by pid when the test ends, however it ends.
-struct KillOnDrop(i32);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) takes plain integers.
-        unsafe {
-            libc::kill(self.0, libc::SIGKILL);
-        }
-    }
-}
-
 #[test]
 fn a_background_leftover_is_stopped_when_the_command_exits() {
     let mut run = cronbeat_sh(&["--kill-after", "5s"], "sleep 1000 & echo pid $!; exit 3").spawn();

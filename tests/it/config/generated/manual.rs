@@ -341,16 +341,20 @@ fn signals_section() -> Roff {
         "SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH received by cronbeat are forwarded to \
          the command's process group. After a terminating one (TERM, INT, HUP, QUIT) the command has \
          --kill-after (default 10s) to exit; then what is left of its process group gets SIGKILL. The \
-         --timeout deadline works the same way: SIGTERM, the grace, SIGKILL.",
+         --timeout deadline sends SIGTERM to every process of the run, in the command's group or not, then \
+         after the grace SIGKILL.",
     )]);
     paragraph(
         &mut roff,
         [roman(
-            "When the command exits, whatever is left of its process group gets SIGTERM and, after the grace, \
-             SIGKILL, so a leftover daemon holding the output open never keeps cronbeat waiting. As PID 1 \
-             (in a container) cronbeat reaps every zombie it inherits; elsewhere on Linux it makes itself a \
-             child subreaper. Interactive use in a terminal (Ctrl-C, a command that reads the terminal) keeps \
-             working.",
+            "When the command exits, every process it left behind, in its group or not (a setsid daemon, a \
+             double fork), gets SIGTERM and, after the grace, SIGKILL; -v says how many. Where cronbeat may \
+             (cgroup v2, its own cgroup writable and not a systemd unit's without Delegate=), the command \
+             runs in a cgroup of its own, which nothing it starts can leave; elsewhere cronbeat finds the \
+             leftovers among its descendants in /proc. As PID 1 (in a container) cronbeat reaps every zombie \
+             it inherits; elsewhere on Linux it makes itself a child subreaper, so every orphan of the run \
+             becomes its child. Interactive use in a terminal (Ctrl-C, a command that reads the terminal) \
+             keeps working; a run stopped by Ctrl-C is terminated, not failed.",
         )],
     );
     roff

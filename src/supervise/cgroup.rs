@@ -1,0 +1,213 @@
+//! A cgroup (v2) of the run's own, where cronbeat may make one: the command is born in it, so does every
+//! process it starts, and none of them can leave it (only a privileged process can move another), so
+//! `cgroup.kill` stops everything of the run at once, whatever it forked, wherever it re-parented.
+//!
+//! cronbeat makes it under its own cgroup when that is cgroup v2, writable, and not a systemd unit's
+//! that was not delegated to it (`Delegate=`): a unit's cgroup belongs to systemd, which must not find
+//! cgroups it did not make. `cgroup.kill` came with Linux 5.14. Anywhere else there is no cgroup and the
+//! shell finds the run's processes in /proc instead: this is an optimisation, never a requirement.
+//!
+//! The directory is `cronbeat-<pid>-<run>`, removed once the run's processes are gone. One left by a
+//! cronbeat that was killed is removed by the next run that finds it empty.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+
+pub struct Cgroup {
+    /// The run's cgroup.
+    dir: PathBuf,
+    /// cronbeat's own cgroup, its parent.
+    home: PathBuf,
+}
+
+/// The name prefix of a run's cgroup; the cronbeat's pid follows.
+const PREFIX: &str = "cronbeat-";
+
+impl Cgroup {
+    /// The run's cgroup, made now, if cronbeat may make one here.
+    pub fn create(run_id: &str) -> Option<Cgroup> {
+        let home = own_dir()?;
+        if !writable(&home) || !delegated(&home) {
+            return None;
+        }
+        remove_stale(&home);
+        let run: String = run_id.chars().take(8).collect();
+        let dir = home.join(format!("{PREFIX}{}-{run}", std::process::id()));
+        std::fs::create_dir(&dir).ok()?;
+        let cgroup = Cgroup { dir, home };
+        // Without `cgroup.kill` (before Linux 5.14) the cgroup would stop nothing; dropping removes it.
+        cgroup.dir.join("cgroup.kill").exists().then_some(cgroup)
+    }
+
+    /// Moves cronbeat into the run's cgroup, so that the command it spawns is born there and cannot
+    /// fork anything outside it first. Every thread of cronbeat moves with it.
+    pub fn enter(&self) -> bool {
+        move_self(&self.dir)
+    }
+
+    /// Moves cronbeat back to its own cgroup, leaving the command in the run's. On failure cronbeat is
+    /// still inside, and `kill` would kill it too: the cgroup must not be used.
+    pub fn leave(&self) -> bool {
+        move_self(&self.home)
+    }
+
+    /// Every process in the cgroup and below (the command may have made cgroups of its own), as pids of
+    /// cronbeat's pid namespace. Processes that exited are not listed.
+    pub fn procs(&self) -> Vec<i32> {
+        let mut pids = Vec::new();
+        let mut dirs = vec![self.dir.clone()];
+        while let Some(dir) = dirs.pop() {
+            if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+                pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+            }
+            dirs.extend(subdirs(&dir));
+        }
+        pids
+    }
+
+    /// Whether any process lives in the cgroup or below.
+    pub fn populated(&self) -> bool {
+        std::fs::read_to_string(self.dir.join("cgroup.events"))
+            .map(|events| events.lines().any(|l| l == "populated 1"))
+            .unwrap_or(false)
+    }
+
+    /// SIGKILL to every process in the cgroup and below, in one go: one being forked meanwhile is
+    /// killed too.
+    pub fn kill(&self) {
+        let _ = std::fs::write(self.dir.join("cgroup.kill"), "1");
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        if self.populated() {
+            // Something of the run outlived it (cronbeat stopped waiting for it): the cgroup stays
+            // with it, and a later run removes it once it is empty.
+            return;
+        }
+        // A cgroup whose last process just exited can be busy for a moment.
+        for _ in 0..20 {
+            match remove_tree(&self.dir) {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                _ => return,
+            }
+        }
+    }
+}
+
+/// cronbeat's own cgroup v2 directory: its path from /proc/self/cgroup under the cgroup2 mount that
+/// shows it (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on a hybrid system).
+fn own_dir() -> Option<PathBuf> {
+    let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = cgroups.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mounts.lines().find_map(|line| {
+        // id parent major:minor root mount-point options [optional fields] - type source super-options
+        let fields: Vec<&str> = line.split(' ').collect();
+        let dash = fields.iter().position(|f| *f == "-")?;
+        let (root, mount_point) = (*fields.get(3)?, *fields.get(4)?);
+        if fields.get(dash + 1) != Some(&"cgroup2") || mount_point.contains('\\') {
+            return None;
+        }
+        let below = path.strip_prefix(root.trim_end_matches('/'))?;
+        if !(below.is_empty() || below.starts_with('/')) {
+            return None;
+        }
+        Some(Path::new(mount_point).join(below.trim_start_matches('/')))
+    })
+}
+
+/// Whether cronbeat may make cgroups in `dir` and move itself between them (a read-only mount, as in
+/// most containers, or another owner, says no).
+fn writable(dir: &Path) -> bool {
+    [dir.to_path_buf(), dir.join("cgroup.procs")]
+        .iter()
+        .all(|path| {
+            let Ok(path) = CString::new(path.as_os_str().as_bytes()) else {
+                return false;
+            };
+            // SAFETY: access(2) reads the NUL-terminated path, which outlives the call.
+            unsafe { libc::access(path.as_ptr(), libc::W_OK) == 0 }
+        })
+}
+
+/// Unit types whose cgroups systemd makes and owns.
+const UNIT_SUFFIXES: [&str; 6] = [".service", ".scope", ".slice", ".socket", ".mount", ".swap"];
+
+/// Whether cgroups under `dir` are cronbeat's to make: yes outside systemd's units (a container's own
+/// cgroup, a plain tree), and inside one only when systemd delegated it, which it marks with a
+/// `trusted.delegate` (system manager) or `user.delegate` (user manager) attribute on the unit's cgroup.
+/// `dir` may be a subgroup of the unit (`DelegateSubgroup=`).
+fn delegated(dir: &Path) -> bool {
+    let Some(unit) = dir.ancestors().find(|d| {
+        d.file_name().is_some_and(|n| {
+            UNIT_SUFFIXES
+                .iter()
+                .any(|s| n.as_bytes().ends_with(s.as_bytes()))
+        })
+    }) else {
+        return true;
+    };
+    let Ok(path) = CString::new(unit.as_os_str().as_bytes()) else {
+        return false;
+    };
+    [c"trusted.delegate", c"user.delegate"].iter().any(|name| {
+        // SAFETY: getxattr(2) with a null buffer of size 0 only reports the value's size; both
+        // strings are NUL-terminated and outlive the call.
+        unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) >= 0 }
+    })
+}
+
+/// Moves the calling process, all its threads, into `dir` ("0" names the writer).
+fn move_self(dir: &Path) -> bool {
+    std::fs::write(dir.join("cgroup.procs"), "0").is_ok()
+}
+
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Removes a cgroup and the cgroups below it, deepest first. Only empty cgroups can be removed.
+fn remove_tree(dir: &Path) -> std::io::Result<()> {
+    for sub in subdirs(dir) {
+        remove_tree(&sub)?;
+    }
+    std::fs::remove_dir(dir)
+}
+
+/// Removes the cgroups of runs whose cronbeat is gone (killed before it could clean up) once they are
+/// empty; one that still holds a process of its run stays. A pid reused since only delays this.
+fn remove_stale(home: &Path) {
+    for dir in subdirs(home) {
+        let owner = dir.file_name().and_then(|n| {
+            n.to_str()?
+                .strip_prefix(PREFIX)?
+                .split('-')
+                .next()?
+                .parse()
+                .ok()
+        });
+        if let Some(pid) = owner {
+            if kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH) {
+                let _ = remove_tree(&dir);
+            }
+        }
+    }
+}
