@@ -20,10 +20,8 @@ use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
 pub struct Cgroup {
-    /// The run's cgroup.
+    /// The run's cgroup, below cronbeat's own.
     dir: PathBuf,
-    /// cronbeat's own cgroup, its parent.
-    home: PathBuf,
 }
 
 /// The name prefix of a run's cgroup; the cronbeat's pid follows.
@@ -40,21 +38,25 @@ impl Cgroup {
         let run: String = run_id.chars().take(8).collect();
         let dir = home.join(format!("{PREFIX}{}-{run}", std::process::id()));
         std::fs::create_dir(&dir).ok()?;
-        let cgroup = Cgroup { dir, home };
+        let cgroup = Cgroup { dir };
         // Without `cgroup.kill` (before Linux 5.14) the cgroup would stop nothing; dropping removes it.
         cgroup.dir.join("cgroup.kill").exists().then_some(cgroup)
     }
 
-    /// Moves cronbeat into the run's cgroup, so that the command it spawns is born there and cannot
-    /// fork anything outside it first. Every thread of cronbeat moves with it.
-    pub fn enter(&self) -> bool {
-        move_self(&self.dir)
+    /// The run's `cgroup.procs`, open for the command to write `0` into between fork and exec: it then
+    /// joins the cgroup before it can fork anything outside. Only the command moves, once; moving
+    /// cronbeat in and back out cost two migrations, each waiting for an RCU grace period in the kernel.
+    pub fn procs_file(&self) -> Option<std::fs::File> {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.dir.join("cgroup.procs"))
+            .ok()
     }
 
-    /// Moves cronbeat back to its own cgroup, leaving the command in the run's. On failure cronbeat is
-    /// still inside, and `kill` would kill it too: the cgroup must not be used.
-    pub fn leave(&self) -> bool {
-        move_self(&self.home)
+    /// Whether the process `pid` is in the run's cgroup itself.
+    pub fn holds(&self, pid: u32) -> bool {
+        std::fs::read_to_string(self.dir.join("cgroup.procs"))
+            .is_ok_and(|text| text.lines().any(|line| line.trim() == pid.to_string()))
     }
 
     /// Every process in the cgroup and below (the command may have made cgroups of its own), as pids of
@@ -168,10 +170,6 @@ fn delegated(dir: &Path) -> bool {
 }
 
 /// Moves the calling process, all its threads, into `dir` ("0" names the writer).
-fn move_self(dir: &Path) -> bool {
-    std::fs::write(dir.join("cgroup.procs"), "0").is_ok()
-}
-
 fn subdirs(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
         .map(|entries| {

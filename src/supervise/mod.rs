@@ -65,7 +65,7 @@ pub fn run(
     // `--stderr-fails` must see whether stderr was written, which one pipe cannot tell: it keeps two.
     let one_pipe = !job.rules.stderr_fails && crate::output::same_destination();
     let mut scope = Scope::new(run_id);
-    let spawned = match scope.spawn(|| spawn::spawn(&job.command, run_id, lock_fd, one_pipe)) {
+    let spawned = match scope.spawn(|cgroup| spawn::spawn(&job.command, run_id, lock_fd, cgroup, one_pipe)) {
         Ok(s) => s,
         Err(e) => {
             observer.on_event(&Event::Started { run_id, pid: None });

@@ -16,7 +16,7 @@
 //! checked again, so a pid that was freed and reused since it was read is never signalled.
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
@@ -25,6 +25,7 @@ use nix::unistd::{getpid, Pid};
 use super::cgroup::Cgroup;
 use super::machine::Left;
 use super::reaper;
+use super::spawn::{SpawnError, Spawned};
 
 pub struct Scope {
     kind: Kind,
@@ -52,21 +53,26 @@ impl Scope {
         Scope { kind }
     }
 
-    /// Runs `spawn`, which starts the command: inside the run's cgroup if there is one. If cronbeat
-    /// cannot move into it, or back out, the cgroup is given up for /proc.
-    pub fn spawn<T>(&mut self, spawn: impl FnOnce() -> T) -> T {
+    /// Runs `spawn`, which starts the command, giving it the run's `cgroup.procs` to join before exec
+    /// if there is a cgroup. If the command did not land in it, the cgroup is given up for /proc.
+    pub fn spawn(
+        &mut self,
+        spawn: impl FnOnce(Option<RawFd>) -> Result<Spawned, SpawnError>,
+    ) -> Result<Spawned, SpawnError> {
         let Kind::Cgroup(cgroup) = &self.kind else {
-            return spawn();
+            return spawn(None);
         };
         // Found before the command starts, in case the cgroup must be given up after.
         let fallback = without_cgroup();
-        if !cgroup.enter() {
+        let Some(procs) = cgroup.procs_file() else {
             self.kind = fallback;
-            return spawn();
-        }
-        let spawned = spawn();
-        if !cgroup.leave() {
-            self.kind = fallback;
+            return spawn(None);
+        };
+        let spawned = spawn(Some(procs.as_raw_fd()));
+        if let Ok(command) = &spawned {
+            if !cgroup.holds(command.pid) {
+                self.kind = fallback;
+            }
         }
         spawned
     }

@@ -34,6 +34,7 @@ pub fn spawn(
     argv: &[OsString],
     run_id: &str,
     lock_fd: Option<RawFd>,
+    cgroup_procs: Option<RawFd>,
     one_pipe: bool,
 ) -> Result<Spawned, SpawnError> {
     let (program, args) = argv.split_first().ok_or_else(|| SpawnError {
@@ -43,7 +44,7 @@ pub fn spawn(
     // The parent-death signal fires when the thread that forked exits, not the process: only the main
     // thread, which lives until cronbeat exits, may start the command.
     debug_assert_eq!(nix::unistd::gettid(), nix::unistd::getpid());
-    let (mut child, shared) = match start(program.as_os_str(), args, run_id, lock_fd, one_pipe) {
+    let (mut child, shared) = match start(program.as_os_str(), args, run_id, lock_fd, cgroup_procs, one_pipe) {
         // The kernel knows no format for the file: execvp's rule is that such a file is a shell script.
         // glibc's execvp applies it in the child already; musl's and posix_spawn do not. Nothing ran,
         // so starting again is safe.
@@ -52,7 +53,7 @@ pub fn spawn(
                 let args: Vec<OsString> = std::iter::once(script.into_os_string())
                     .chain(args.iter().cloned())
                     .collect();
-                start(OsStr::new(SHELL), &args, run_id, lock_fd, one_pipe)
+                start(OsStr::new(SHELL), &args, run_id, lock_fd, cgroup_procs, one_pipe)
             }
             None => Err(e),
         },
@@ -82,6 +83,7 @@ fn start(
     args: &[OsString],
     run_id: &str,
     lock_fd: Option<RawFd>,
+    cgroup_procs: Option<RawFd>,
     one_pipe: bool,
 ) -> io::Result<(Child, Option<OwnedFd>)> {
     let mut command = Command::new(program);
@@ -109,7 +111,7 @@ fn start(
     // SAFETY: the closure runs in the forked child before exec; `in_child` makes only async-signal-safe
     // calls (fcntl, prctl, getppid) and allocates nothing.
     unsafe {
-        command.pre_exec(move || in_child(lock_fd, supervisor));
+        command.pre_exec(move || in_child(lock_fd, cgroup_procs, supervisor));
     }
     let child = command.spawn()?;
     // Our copies of the write end go with `command`: only the command's side may keep the pipe open,
@@ -119,7 +121,17 @@ fn start(
 }
 
 /// Between fork and exec, in the child.
-fn in_child(lock_fd: Option<RawFd>, supervisor: libc::pid_t) -> io::Result<()> {
+fn in_child(
+    lock_fd: Option<RawFd>,
+    cgroup_procs: Option<RawFd>,
+    supervisor: libc::pid_t,
+) -> io::Result<()> {
+    if let Some(fd) = cgroup_procs {
+        // Joins the run's cgroup before exec, so nothing the command starts is born outside it. A
+        // failure is left for the parent to notice (it checks the cgroup) rather than failing the run.
+        // SAFETY: write(2) of a static one-byte buffer to a descriptor number.
+        let _ = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
+    }
     if let Some(fd) = lock_fd {
         // The child has its own copy of the descriptor table: clearing close-on-exec here leaves
         // cronbeat's descriptor as it was.
