@@ -41,10 +41,12 @@ pub fn prepare() -> std::io::Result<SignalPipe> {
 
 /// Runs the command to its end and returns how it ended. Never fails: an exec failure is an outcome.
 /// `lock_fd` is the held `--lock`: the command inherits it, so the lock is held while any process of the
-/// run lives, even one that outlives a killed cronbeat, as with flock(1).
+/// run lives, even one that outlives a killed cronbeat, as with flock(1). `tick` is the scheduled time
+/// the run serves, for the command (`CRONBEAT_TICK`) and the observers.
 pub fn run(
     job: &Job,
     run_id: &str,
+    tick: Option<SystemTime>,
     lock_fd: Option<RawFd>,
     signals: &SignalPipe,
     observer: &mut dyn Observer,
@@ -61,10 +63,22 @@ pub fn run(
 
     // `--stderr-fails` must see whether stderr was written, which one pipe cannot tell: it keeps two.
     let one_pipe = !job.rules.stderr_fails && crate::output::same_destination();
-    let spawned = match spawn::spawn(&job.command, run_id, lock_fd, one_pipe) {
+    let tick_text = tick.map(crate::schedule::rfc3339_utc);
+    let spawned = match spawn::spawn(
+        &job.command,
+        run_id,
+        tick_text.as_deref(),
+        lock_fd,
+        one_pipe,
+    ) {
         Ok(s) => s,
         Err(e) => {
-            observer.on_event(&Event::Started { run_id, pid: None });
+            observer.on_event(&Event::Started {
+                run_id,
+                pid: None,
+                name: &job.name,
+                tick,
+            });
             let outcome = Outcome {
                 status: ChildStatus::NotStarted {
                     code: e.code,
@@ -90,6 +104,8 @@ pub fn run(
     observer.on_event(&Event::Started {
         run_id,
         pid: Some(spawned.pid),
+        name: &job.name,
+        tick,
     });
 
     let limits = Limits {

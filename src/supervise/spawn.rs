@@ -1,5 +1,5 @@
-//! Starting the command: directly (no shell), in its own process group, with the run id in its
-//! environment. A failed exec is mapped to the shell's statuses: 127 not found, 126 not executable.
+//! Starting the command: directly (no shell), in its own process group, with the run id and the tick
+//! (the scheduled time the run serves) in its environment. A failed exec is mapped to the shell's statuses: 127 not found, 126 not executable.
 //! An executable text file without `#!` is run by `/bin/sh`, as execvp(3) and so `timeout`, `env` and
 //! `nice` do.
 //!
@@ -33,6 +33,7 @@ pub struct SpawnError {
 pub fn spawn(
     argv: &[OsString],
     run_id: &str,
+    tick: Option<&str>,
     lock_fd: Option<RawFd>,
     one_pipe: bool,
 ) -> Result<Spawned, SpawnError> {
@@ -43,22 +44,23 @@ pub fn spawn(
     // The parent-death signal fires when the thread that forked exits, not the process: only the main
     // thread, which lives until cronbeat exits, may start the command.
     debug_assert_eq!(nix::unistd::gettid(), nix::unistd::getpid());
-    let (mut child, shared) = match start(program.as_os_str(), args, run_id, lock_fd, one_pipe) {
-        // The kernel knows no format for the file: execvp's rule is that such a file is a shell script.
-        // glibc's execvp applies it in the child already; musl's and posix_spawn do not. Nothing ran,
-        // so starting again is safe.
-        Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => match locate_executable(program) {
-            Some(script) => {
-                let args: Vec<OsString> = std::iter::once(script.into_os_string())
-                    .chain(args.iter().cloned())
-                    .collect();
-                start(OsStr::new(SHELL), &args, run_id, lock_fd, one_pipe)
-            }
-            None => Err(e),
-        },
-        started => started,
-    }
-    .map_err(|e| classify(program, &e))?;
+    let (mut child, shared) =
+        match start(program.as_os_str(), args, run_id, tick, lock_fd, one_pipe) {
+            // The kernel knows no format for the file: execvp's rule is that such a file is a shell script.
+            // glibc's execvp applies it in the child already; musl's and posix_spawn do not. Nothing ran,
+            // so starting again is safe.
+            Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => match locate_executable(program) {
+                Some(script) => {
+                    let args: Vec<OsString> = std::iter::once(script.into_os_string())
+                        .chain(args.iter().cloned())
+                        .collect();
+                    start(OsStr::new(SHELL), &args, run_id, tick, lock_fd, one_pipe)
+                }
+                None => Err(e),
+            },
+            started => started,
+        }
+        .map_err(|e| classify(program, &e))?;
     let (stdout, stderr) = match shared {
         Some(both) => (both, None),
         None => (
@@ -81,6 +83,7 @@ fn start(
     program: &OsStr,
     args: &[OsString],
     run_id: &str,
+    tick: Option<&str>,
     lock_fd: Option<RawFd>,
     one_pipe: bool,
 ) -> io::Result<(Child, Option<OwnedFd>)> {
@@ -90,6 +93,11 @@ fn start(
         .env("CRONBEAT_RUN_ID", run_id)
         .stdin(Stdio::inherit())
         .process_group(0);
+    // Off the schedule there is no tick, whatever an enclosing cronbeat gave this one.
+    match tick {
+        Some(tick) => command.env("CRONBEAT_TICK", tick),
+        None => command.env_remove("CRONBEAT_TICK"),
+    };
     let mut shared = None;
     if one_pipe {
         // Close-on-exec: only the child's fds 1 and 2 (dup2'd, so without the flag) may hold the write end.
