@@ -151,3 +151,22 @@ fn a_monitor_that_cannot_be_read_is_not_reached() {
         "{out:?}"
     );
 }
+
+#[test]
+fn an_api_that_hangs_is_given_up_within_the_ping_bounds() {
+    let server = Server::start();
+    let dir = Dir::new();
+    let config = config(&dir, &server);
+    server.respond("/api/", Behavior::Hang);
+    let out = cronbeat()
+        .args(["check", "--config", &config, "--ping"])
+        .limit(std::time::Duration::from_secs(20))
+        .run();
+    out.assert_code(1);
+    // One attempt of 2s (ping_timeout, no retries), then the test pings.
+    assert!(out.elapsed < std::time::Duration::from_secs(8), "{out:?}");
+    assert!(
+        out.stderr.contains("): not compared: no answer within 2s"),
+        "{out:?}"
+    );
+}

@@ -157,3 +157,26 @@ fn a_refusal_is_one_warning() {
         assert!(!line.contains(KEY));
     }
 }
+
+#[test]
+fn an_api_that_hangs_is_given_up_at_the_report_deadline() {
+    let server = Server::start();
+    server.respond("/api/", Behavior::Hang);
+    let out = run(&server, &["--ping-timeout", "1s", "--report-timeout", "2s"]);
+    out.assert_code(0);
+    assert!(out.elapsed < std::time::Duration::from_secs(6), "{out:?}");
+    let line = out.one_error_line();
+    assert!(
+        line.contains("monitor 1 (cronitor, 127.0.0.1:")
+            && line.contains("schedule not kept in step: "),
+        "{line}"
+    );
+    // The telemetry pings went as ever.
+    let states: Vec<String> = server
+        .received()
+        .iter()
+        .filter(|r| r.path.starts_with("/p/"))
+        .filter_map(|r| r.param("state").map(str::to_string))
+        .collect();
+    assert_eq!(states, ["run", "complete"]);
+}

@@ -659,7 +659,10 @@ WantedBy=timers.target
         "15 3 * * * cronbeat --schedule '15 3 * * *' --tz Europe/Berlin --hc-api-key-file /etc/cronbeat/hc-key --ping https://hc-ping.com/UUID -- backup.sh",
     );
     paragraph(&mut roff, [roman("Its next due times:")]);
-    example(&mut roff, "cronbeat next --schedule '15 3 * * *' --tz Europe/Berlin");
+    example(
+        &mut roff,
+        "cronbeat next --schedule '15 3 * * *' --tz Europe/Berlin",
+    );
     paragraph(&mut roff, [roman("Validate the file after editing it:")]);
     example(&mut roff, "cronbeat check --config /etc/cronbeat.toml");
     roff
