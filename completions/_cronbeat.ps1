@@ -27,7 +27,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('--host-id', '--host-id', [CompletionResultType]::ParameterName, 'Who runs the job, in lock records, monitors and logs [default: the host name]')
             [CompletionResult]::new('--schedule', '--schedule', [CompletionResultType]::ParameterName, 'When the job is due: a 5-field cron expression (minute hour day-of-month month day-of-week, Vixie cron''s rules) or @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually')
             [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'The time zone of --schedule, an IANA name such as Europe/Berlin [default: TZ, else the host''s zone, else UTC]')
-            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'How late a run may start and still serve its due time; monitors are told the same [default: the larger of --jitter and --timeout + --kill-after (1h without --timeout), plus 1m]')
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'How late a run may start and still serve its due time; monitors are told the same [default: --jitter + --timeout + --kill-after (1h without --timeout) + --report-timeout + 1m]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Kill the command when it runs longer than DUR (e.g. 90s, 5m, 1h 30m); exit status 124')
             [CompletionResult]::new('--kill-after', '--kill-after', [CompletionResultType]::ParameterName, 'Grace between SIGTERM and SIGKILL on timeout, forwarded stop signals and leftovers [default: 10s]')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Stop the command when it prints nothing for DUR (treated as hung); exit status 125; 0 turns it off')
@@ -46,6 +46,12 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('--ping-timeout', '--ping-timeout', [CompletionResultType]::ParameterName, 'Time limit of one ping attempt: connect, TLS, send and receive [default: 5s]')
             [CompletionResult]::new('--ping-retries', '--ping-retries', [CompletionResultType]::ParameterName, 'Retries after a failed ping attempt [default: 3]')
             [CompletionResult]::new('--report-timeout', '--report-timeout', [CompletionResultType]::ParameterName, 'Once the command has ended, time every monitor''s finish report gets (all its attempts) before it is given up; after a stop signal they end within --kill-after + DUR of the signal [default: 10s]')
+            [CompletionResult]::new('--hc-api-key', '--hc-api-key', [CompletionResultType]::ParameterName, 'Healthchecks Management API key: with a schedule, each Healthchecks check''s schedule, time zone and grace are kept in step with the job''s (a secret: prefer --hc-api-key-file or the variable)')
+            [CompletionResult]::new('--hc-api-key-file', '--hc-api-key-file', [CompletionResultType]::ParameterName, 'Read the Healthchecks API key from this file (--hc-api-key wins when both are given)')
+            [CompletionResult]::new('--hc-api-url', '--hc-api-url', [CompletionResultType]::ParameterName, 'The Healthchecks Management API [default: from the ping URL: https://healthchecks.io/api/v3/ for hc-ping.com, SITE_ROOT/api/v3/ for SITE_ROOT/ping/...]')
+            [CompletionResult]::new('--cronitor-api-key', '--cronitor-api-key', [CompletionResultType]::ParameterName, 'Cronitor API key: with a schedule, each Cronitor monitor''s schedule, time zone and grace are kept in step with the job''s (a secret: prefer --cronitor-api-key-file or the variable)')
+            [CompletionResult]::new('--cronitor-api-key-file', '--cronitor-api-key-file', [CompletionResultType]::ParameterName, 'Read the Cronitor API key from this file (--cronitor-api-key wins when both are given)')
+            [CompletionResult]::new('--cronitor-api-url', '--cronitor-api-url', [CompletionResultType]::ParameterName, 'The Cronitor API [default: https://cronitor.io/api/]')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of cronbeat''s own lines on stderr [default: text]')
             [CompletionResult]::new('--stderr-fails', '--stderr-fails', [CompletionResultType]::ParameterName, 'Report the run as failed when the command wrote anything to stderr')
             [CompletionResult]::new('--strip-ansi', '--strip-ansi', [CompletionResultType]::ParameterName, 'Remove terminal escape sequences (colours, cursor moves) from the reported tail')
@@ -59,23 +65,41 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the configuration without running anything')
+            [CompletionResult]::new('next', 'next', [CompletionResultType]::ParameterValue, 'Print the next due times of a job''s schedule, one RFC 3339 time per line')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'cronbeat;check' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to validate')
             [CompletionResult]::new('--job', '--job', [CompletionResultType]::ParameterName, 'Only validate this job (default: every job)')
-            [CompletionResult]::new('--ping', '--ping', [CompletionResultType]::ParameterName, 'Also send a harmless test ping to each monitor and report whether it is reachable')
+            [CompletionResult]::new('--ping', '--ping', [CompletionResultType]::ParameterName, 'Also send a harmless test ping to each monitor and report whether it is reachable, and compare the schedule, time zone and grace each monitor holds with the job''s (exit status 1 when one differs)')
+            [CompletionResult]::new('--fix', '--fix', [CompletionResultType]::ParameterName, 'With --ping: write the job''s schedule, time zone and grace to the monitors that differ')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'cronbeat;next' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file that holds --job')
+            [CompletionResult]::new('--job', '--job', [CompletionResultType]::ParameterName, 'The job whose due times to print')
+            [CompletionResult]::new('--schedule', '--schedule', [CompletionResultType]::ParameterName, 'A schedule (5 cron fields or a macro such as @daily); with --job, it replaces the job''s')
+            [CompletionResult]::new('--tz', '--tz', [CompletionResultType]::ParameterName, 'The time zone of the schedule, an IANA name [default: the job''s, else TZ, else the host''s zone, else UTC]')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'How many due times to print')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'How many due times to print')
+            [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Count from this time (RFC 3339, e.g. 2026-11-29T03:15:00+01:00) instead of now')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'cronbeat;help' {
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the configuration without running anything')
+            [CompletionResult]::new('next', 'next', [CompletionResultType]::ParameterValue, 'Print the next due times of a job''s schedule, one RFC 3339 time per line')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'cronbeat;help;check' {
+            break
+        }
+        'cronbeat;help;next' {
             break
         }
         'cronbeat;help;help' {

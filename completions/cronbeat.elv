@@ -24,7 +24,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand --host-id 'Who runs the job, in lock records, monitors and logs [default: the host name]'
             cand --schedule 'When the job is due: a 5-field cron expression (minute hour day-of-month month day-of-week, Vixie cron''s rules) or @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually'
             cand --tz 'The time zone of --schedule, an IANA name such as Europe/Berlin [default: TZ, else the host''s zone, else UTC]'
-            cand --grace 'How late a run may start and still serve its due time; monitors are told the same [default: the larger of --jitter and --timeout + --kill-after (1h without --timeout), plus 1m]'
+            cand --grace 'How late a run may start and still serve its due time; monitors are told the same [default: --jitter + --timeout + --kill-after (1h without --timeout) + --report-timeout + 1m]'
             cand --timeout 'Kill the command when it runs longer than DUR (e.g. 90s, 5m, 1h 30m); exit status 124'
             cand --kill-after 'Grace between SIGTERM and SIGKILL on timeout, forwarded stop signals and leftovers [default: 10s]'
             cand --idle-timeout 'Stop the command when it prints nothing for DUR (treated as hung); exit status 125; 0 turns it off'
@@ -43,6 +43,12 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand --ping-timeout 'Time limit of one ping attempt: connect, TLS, send and receive [default: 5s]'
             cand --ping-retries 'Retries after a failed ping attempt [default: 3]'
             cand --report-timeout 'Once the command has ended, time every monitor''s finish report gets (all its attempts) before it is given up; after a stop signal they end within --kill-after + DUR of the signal [default: 10s]'
+            cand --hc-api-key 'Healthchecks Management API key: with a schedule, each Healthchecks check''s schedule, time zone and grace are kept in step with the job''s (a secret: prefer --hc-api-key-file or the variable)'
+            cand --hc-api-key-file 'Read the Healthchecks API key from this file (--hc-api-key wins when both are given)'
+            cand --hc-api-url 'The Healthchecks Management API [default: from the ping URL: https://healthchecks.io/api/v3/ for hc-ping.com, SITE_ROOT/api/v3/ for SITE_ROOT/ping/...]'
+            cand --cronitor-api-key 'Cronitor API key: with a schedule, each Cronitor monitor''s schedule, time zone and grace are kept in step with the job''s (a secret: prefer --cronitor-api-key-file or the variable)'
+            cand --cronitor-api-key-file 'Read the Cronitor API key from this file (--cronitor-api-key wins when both are given)'
+            cand --cronitor-api-url 'The Cronitor API [default: https://cronitor.io/api/]'
             cand --log-format 'Format of cronbeat''s own lines on stderr [default: text]'
             cand --stderr-fails 'Report the run as failed when the command wrote anything to stderr'
             cand --strip-ansi 'Remove terminal escape sequences (colours, cursor moves) from the reported tail'
@@ -56,20 +62,36 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand check 'Validate the configuration without running anything'
+            cand next 'Print the next due times of a job''s schedule, one RFC 3339 time per line'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'cronbeat;check'= {
             cand --config 'Config file to validate'
             cand --job 'Only validate this job (default: every job)'
-            cand --ping 'Also send a harmless test ping to each monitor and report whether it is reachable'
+            cand --ping 'Also send a harmless test ping to each monitor and report whether it is reachable, and compare the schedule, time zone and grace each monitor holds with the job''s (exit status 1 when one differs)'
+            cand --fix 'With --ping: write the job''s schedule, time zone and grace to the monitors that differ'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'cronbeat;next'= {
+            cand --config 'Config file that holds --job'
+            cand --job 'The job whose due times to print'
+            cand --schedule 'A schedule (5 cron fields or a macro such as @daily); with --job, it replaces the job''s'
+            cand --tz 'The time zone of the schedule, an IANA name [default: the job''s, else TZ, else the host''s zone, else UTC]'
+            cand -n 'How many due times to print'
+            cand --count 'How many due times to print'
+            cand --after 'Count from this time (RFC 3339, e.g. 2026-11-29T03:15:00+01:00) instead of now'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'cronbeat;help'= {
             cand check 'Validate the configuration without running anything'
+            cand next 'Print the next due times of a job''s schedule, one RFC 3339 time per line'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'cronbeat;help;check'= {
+        }
+        &'cronbeat;help;next'= {
         }
         &'cronbeat;help;help'= {
         }

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cronbeat_global_optspecs
-    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= jitter= jitter-seed= success-codes= stderr-fails min-runtime= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= v/verbose log-format= h/help V/version
+    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= jitter= jitter-seed= success-codes= stderr-fails min-runtime= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= hc-api-key= hc-api-key-file= hc-api-url= cronitor-api-key= cronitor-api-key-file= cronitor-api-url= v/verbose log-format= h/help V/version
 end
 
 function __fish_cronbeat_needs_command
@@ -30,7 +30,7 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -l name -d 'The job\'s n
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l host-id -d 'Who runs the job, in lock records, monitors and logs [default: the host name]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l schedule -d 'When the job is due: a 5-field cron expression (minute hour day-of-month month day-of-week, Vixie cron\'s rules) or @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l tz -d 'The time zone of --schedule, an IANA name such as Europe/Berlin [default: TZ, else the host\'s zone, else UTC]' -r
-complete -c cronbeat -n "__fish_cronbeat_needs_command" -l grace -d 'How late a run may start and still serve its due time; monitors are told the same [default: the larger of --jitter and --timeout + --kill-after (1h without --timeout), plus 1m]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l grace -d 'How late a run may start and still serve its due time; monitors are told the same [default: --jitter + --timeout + --kill-after (1h without --timeout) + --report-timeout + 1m]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l timeout -d 'Kill the command when it runs longer than DUR (e.g. 90s, 5m, 1h 30m); exit status 124' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l kill-after -d 'Grace between SIGTERM and SIGKILL on timeout, forwarded stop signals and leftovers [default: 10s]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l idle-timeout -d 'Stop the command when it prints nothing for DUR (treated as hung); exit status 125; 0 turns it off' -r
@@ -53,6 +53,12 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -l keepalive -d 'While t
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-timeout -d 'Time limit of one ping attempt: connect, TLS, send and receive [default: 5s]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-retries -d 'Retries after a failed ping attempt [default: 3]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l report-timeout -d 'Once the command has ended, time every monitor\'s finish report gets (all its attempts) before it is given up; after a stop signal they end within --kill-after + DUR of the signal [default: 10s]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l hc-api-key -d 'Healthchecks Management API key: with a schedule, each Healthchecks check\'s schedule, time zone and grace are kept in step with the job\'s (a secret: prefer --hc-api-key-file or the variable)' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l hc-api-key-file -d 'Read the Healthchecks API key from this file (--hc-api-key wins when both are given)' -r -F
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l hc-api-url -d 'The Healthchecks Management API [default: from the ping URL: https://healthchecks.io/api/v3/ for hc-ping.com, SITE_ROOT/api/v3/ for SITE_ROOT/ping/...]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l cronitor-api-key -d 'Cronitor API key: with a schedule, each Cronitor monitor\'s schedule, time zone and grace are kept in step with the job\'s (a secret: prefer --cronitor-api-key-file or the variable)' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l cronitor-api-key-file -d 'Read the Cronitor API key from this file (--cronitor-api-key wins when both are given)' -r -F
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l cronitor-api-url -d 'The Cronitor API [default: https://cronitor.io/api/]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l log-format -d 'Format of cronbeat\'s own lines on stderr [default: text]' -r -f -a "text\t''
 json\t''"
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l stderr-fails -d 'Report the run as failed when the command wrote anything to stderr'
@@ -63,10 +69,20 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -s v -l verbose -d 'Prin
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s V -l version -d 'Print version'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "check" -d 'Validate the configuration without running anything'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "next" -d 'Print the next due times of a job\'s schedule, one RFC 3339 time per line'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l config -d 'Config file to validate' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l job -d 'Only validate this job (default: every job)' -r
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l ping -d 'Also send a harmless test ping to each monitor and report whether it is reachable'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l ping -d 'Also send a harmless test ping to each monitor and report whether it is reachable, and compare the schedule, time zone and grace each monitor holds with the job\'s (exit status 1 when one differs)'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l fix -d 'With --ping: write the job\'s schedule, time zone and grace to the monitors that differ'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -s h -l help -d 'Print help'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check help" -f -a "check" -d 'Validate the configuration without running anything'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l config -d 'Config file that holds --job' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l job -d 'The job whose due times to print' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l schedule -d 'A schedule (5 cron fields or a macro such as @daily); with --job, it replaces the job\'s' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l tz -d 'The time zone of the schedule, an IANA name [default: the job\'s, else TZ, else the host\'s zone, else UTC]' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -s n -l count -d 'How many due times to print' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l after -d 'Count from this time (RFC 3339, e.g. 2026-11-29T03:15:00+01:00) instead of now' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -s h -l help -d 'Print help'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next help" -f -a "check" -d 'Validate the configuration without running anything'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next help" -f -a "next" -d 'Print the next due times of a job\'s schedule, one RFC 3339 time per line'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

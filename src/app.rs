@@ -31,6 +31,7 @@ fn dispatch(args: &[OsString]) -> Exit {
     };
     match cli.action {
         Some(Action::Check(check)) => crate::check::main(&check),
+        Some(Action::Next(next)) => crate::next::main(&next),
         None => {
             let format = cli.run.options.log_format.unwrap_or_default();
             match job_of(cli.run) {

@@ -1,18 +1,23 @@
 //! `cronbeat check`: the first thing to run after editing the config file. It resolves every job (or the one
 //! named) exactly as a run would — environment > job > defaults — without running anything, and says per job
-//! whether it is usable.
+//! whether it is usable. With `--ping` it also reaches each monitor and compares the schedule, time zone
+//! and grace each holds with the job's; `--fix` writes the job's where they differ.
 
 use std::ffi::OsString;
 use std::path::Path;
 
+use std::time::SystemTime;
+
 use crate::cli::{self, CheckArgs};
 use crate::config::{self, ConfigFile, Given, Job};
 use crate::exit::Exit;
-use crate::monitor::{self, RunInfo};
+use crate::monitor::{self, Found, Holds, RunInfo, Synced, KINDS};
+use crate::schedule::Schedule;
 
 /// Prints one `ok` line per valid job on stdout and one error line per invalid one on stderr; exit status 0
 /// when everything is valid, else 2. With `--ping` (and a valid file) each monitor also gets a test message
-/// and a line saying whether it was reached; exit status 1 if one was not.
+/// and a line saying whether it was reached, and each monitor that holds a schedule a line per value that
+/// differs from the job's; exit status 1 if one was not reached or one differs (and was not fixed).
 pub fn main(args: &CheckArgs) -> Exit {
     let env = match cli::environment() {
         Ok(env) => env,
@@ -77,16 +82,30 @@ pub fn main(args: &CheckArgs) -> Exit {
     if failed {
         return Exit::Config;
     }
-    if args.ping && !probe_all(&file.path, valid) {
-        return Exit::Unreachable;
+    if args.ping {
+        let verdict = probe_all(&file.path, valid, args.fix);
+        if !verdict.reached {
+            return Exit::Unreachable;
+        }
+        if !verdict.in_step {
+            return Exit::Drift;
+        }
     }
     Exit::Done
 }
 
+/// What `--ping` found over all jobs.
+struct Verdict {
+    /// Every monitor was reached (and every schedule read).
+    reached: bool,
+    /// Every schedule a monitor holds is the job's (or was made so).
+    in_step: bool,
+}
+
 /// Sends each job's monitors a harmless test message (a Healthchecks `/log` ping, which changes no check's
-/// state) with the job's own timeout and retries, all jobs at once, and prints one line per monitor.
-/// Returns whether every monitor was reached.
-fn probe_all(path: &Path, mut jobs: Vec<Job>) -> bool {
+/// state) with the job's own timeout and retries, all jobs at once, and prints one line per monitor; then
+/// a line per schedule value a monitor holds that is not the job's (with `fix`, writes the job's).
+fn probe_all(path: &Path, mut jobs: Vec<Job>, fix: bool) -> Verdict {
     let results: Vec<_> = std::thread::scope(|scope| {
         let probes: Vec<_> = jobs
             .iter_mut()
@@ -99,8 +118,17 @@ fn probe_all(path: &Path, mut jobs: Vec<Job>) -> bool {
                     host: job.host_id.clone(),
                     name: job.name.clone(),
                     tick: None,
+                    next_due: None,
                 };
-                scope.spawn(move || monitor::probe(monitors, policy, run))
+                let schedule = job.schedule.clone();
+                scope.spawn(move || {
+                    // Schedules first: a check `--fix` creates is then there for the test ping.
+                    let schedules = match &schedule {
+                        Some(schedule) => schedule_lines(&monitors, schedule, policy, fix),
+                        None => Vec::new(),
+                    };
+                    (schedules, monitor::probe(monitors, policy, run))
+                })
             })
             .collect();
         probes
@@ -108,8 +136,11 @@ fn probe_all(path: &Path, mut jobs: Vec<Job>) -> bool {
             .map(|p| p.join().unwrap_or_default())
             .collect()
     });
-    let mut all_reached = true;
-    for (job, results) in jobs.iter().zip(results) {
+    let mut verdict = Verdict {
+        reached: true,
+        in_step: true,
+    };
+    for (job, (schedules, results)) in jobs.iter().zip(results) {
         let name = job.config_job.as_deref().unwrap_or("[defaults]");
         if results.is_empty() {
             println!("{}: ping: {name}: no monitors", path.display());
@@ -118,7 +149,7 @@ fn probe_all(path: &Path, mut jobs: Vec<Job>) -> bool {
             match result {
                 Ok(verdict) => println!("{}: ping: {name}: {target}: {verdict}", path.display()),
                 Err(reason) => {
-                    all_reached = false;
+                    verdict.reached = false;
                     eprintln!(
                         "cronbeat: {}: ping: {name}: {target}: not reached: {reason}",
                         path.display()
@@ -126,8 +157,138 @@ fn probe_all(path: &Path, mut jobs: Vec<Job>) -> bool {
                 }
             }
         }
+        let summary = job.schedule.as_ref().map(|s| {
+            format!(
+                "{:?} in {}, grace {}",
+                s.cron_expression(),
+                s.tz.name(),
+                humantime::format_duration(s.grace)
+            )
+        });
+        for line in schedules {
+            let head = format!("{}: schedule: {name}: {}", path.display(), line.label);
+            match line.kind {
+                LineKind::Fine(text) => println!("{head}: {text}"),
+                LineKind::Differs(text) => {
+                    verdict.in_step = false;
+                    eprintln!("cronbeat: {head}: {text}");
+                }
+                LineKind::Unread(text) => {
+                    verdict.reached = false;
+                    eprintln!("cronbeat: {head}: not compared: {text}");
+                }
+                LineKind::ByHand(text) => println!(
+                    "{head}: not told the schedule ({}): set by hand {text}",
+                    summary.as_deref().unwrap_or_default()
+                ),
+            }
+        }
     }
-    all_reached
+    verdict
+}
+
+/// One line of the schedule comparison, about one monitor.
+struct ScheduleLine {
+    label: String,
+    kind: LineKind,
+}
+
+enum LineKind {
+    /// In step, written, or nothing to compare: said on stdout.
+    Fine(String),
+    /// A value that is not the job's: said on stderr, exit status 1.
+    Differs(String),
+    /// The monitor's copy could not be read or written.
+    Unread(String),
+    /// A service that holds only an interval: what to set by hand.
+    ByHand(String),
+}
+
+/// Compares (and with `fix` writes) every monitor's copy of the job's schedule.
+fn schedule_lines(
+    monitors: &[Box<dyn monitor::Protocol>],
+    schedule: &Schedule,
+    policy: monitor::RetryPolicy,
+    fix: bool,
+) -> Vec<ScheduleLine> {
+    let mut lines = Vec::new();
+    let mut plans = Vec::new();
+    for (index, protocol) in monitors.iter().enumerate() {
+        let label = format!(
+            "monitor {} ({}, {})",
+            index + 1,
+            protocol.kind(),
+            protocol.target()
+        );
+        let holds = KINDS
+            .iter()
+            .find(|k| k.name == protocol.kind())
+            .map(|k| &k.holds);
+        let line = |kind| ScheduleLine {
+            label: label.clone(),
+            kind,
+        };
+        match (holds, protocol.sync_plan()) {
+            (_, Some(plan)) => plans.push((label.clone(), plan)),
+            (Some(Holds::Api(option)), None) => lines.push(line(LineKind::Fine(format!(
+                "not compared: no API key ({option}) or no check named by the URL"
+            )))),
+            (Some(Holds::CheckIns), None) => lines.push(line(LineKind::Fine(
+                "sent with every check-in (monitor_config); a DSN cannot read it back".into(),
+            ))),
+            (Some(Holds::Interval(how)), None) => {
+                let gaps = schedule.longest_gap(SystemTime::now()).unwrap_or_default();
+                lines.push(line(LineKind::ByHand(how(gaps, schedule.grace))));
+            }
+            _ => {}
+        }
+    }
+    let (labels, plans): (Vec<String>, Vec<_>) = plans.into_iter().unzip();
+    let checks = monitor::check_schedules(plans.clone(), policy, fix);
+    for ((label, plan), check) in labels.into_iter().zip(&plans).zip(checks) {
+        let line = |kind| ScheduleLine {
+            label: label.clone(),
+            kind,
+        };
+        let note = plan.wanted.adjustment(plan.service_name());
+        match (check.found, check.fixed) {
+            (Err(reason), _) => lines.push(line(LineKind::Unread(reason))),
+            (Ok(Found::InStep), _) => {
+                lines.push(line(LineKind::Fine("in step".into())));
+            }
+            (Ok(_), Some(Err(reason))) => {
+                lines.push(line(LineKind::Unread(format!("not written: {reason}"))))
+            }
+            (Ok(_), Some(Ok(Synced::Created))) => {
+                lines.push(line(LineKind::Fine(format!(
+                    "created with the job's schedule{}",
+                    note.map(|n| format!(" ({n})")).unwrap_or_default()
+                ))));
+            }
+            (Ok(_), Some(Ok(Synced::Written(differences)))) => {
+                for difference in differences {
+                    let extra = match (difference.field, &note) {
+                        ("grace", Some(note)) => format!(" ({note})"),
+                        _ => String::new(),
+                    };
+                    lines.push(line(LineKind::Fine(format!(
+                        "written: {}{extra}",
+                        difference.written()
+                    ))));
+                }
+            }
+            (Ok(_), Some(Ok(Synced::InStep))) => lines.push(line(LineKind::Fine("in step".into()))),
+            (Ok(Found::Missing), None) => lines.push(line(LineKind::Differs(
+                "no such monitor: --fix creates it with the job's schedule".into(),
+            ))),
+            (Ok(Found::Differs { differences, .. }), None) => {
+                for difference in differences {
+                    lines.push(line(LineKind::Differs(difference.to_string())));
+                }
+            }
+        }
+    }
+    lines
 }
 
 /// The job `name` as a run would get it from this file and the current environment.
@@ -154,6 +315,14 @@ fn summary(job: &Job) -> String {
     }
     if let Some(lock) = &job.lock {
         notes.push(format!("lock {}", lock.display()));
+    }
+    if let Some(schedule) = &job.schedule {
+        notes.push(format!(
+            "schedule {:?} in {}, grace {}",
+            schedule.expr,
+            schedule.tz.name(),
+            humantime::format_duration(schedule.grace)
+        ));
     }
     notes.push(match job.monitors.len() {
         1 => "1 monitor".to_string(),

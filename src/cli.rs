@@ -43,6 +43,8 @@ pub struct Cli {
 pub enum Action {
     /// Validate the configuration without running anything
     Check(CheckArgs),
+    /// Print the next due times of a job's schedule, one RFC 3339 time per line
+    Next(NextArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -55,9 +57,41 @@ pub struct CheckArgs {
     #[arg(long, env = "CRONBEAT_JOB", value_name = "NAME")]
     pub job: Option<String>,
 
-    /// Also send a harmless test ping to each monitor and report whether it is reachable
+    /// Also send a harmless test ping to each monitor and report whether it is reachable, and compare
+    /// the schedule, time zone and grace each monitor holds with the job's (exit status 1 when one differs)
     #[arg(long)]
     pub ping: bool,
+
+    /// With --ping: write the job's schedule, time zone and grace to the monitors that differ
+    #[arg(long, requires = "ping")]
+    pub fix: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NextArgs {
+    /// Config file that holds --job
+    #[arg(long, env = "CRONBEAT_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// The job whose due times to print
+    #[arg(long, env = "CRONBEAT_JOB", value_name = "NAME")]
+    pub job: Option<String>,
+
+    /// A schedule (5 cron fields or a macro such as @daily); with --job, it replaces the job's
+    #[arg(long, value_name = "EXPR")]
+    pub schedule: Option<String>,
+
+    /// The time zone of the schedule, an IANA name [default: the job's, else TZ, else the host's zone, else UTC]
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+
+    /// How many due times to print
+    #[arg(short = 'n', long = "count", value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub count: u32,
+
+    /// Count from this time (RFC 3339, e.g. 2026-11-29T03:15:00+01:00) instead of now
+    #[arg(long, value_name = "TIME")]
+    pub after: Option<String>,
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -198,7 +232,7 @@ pub fn usage_message(e: &clap::Error, args: &[OsString]) -> String {
 }
 
 fn is_check(args: &[OsString]) -> bool {
-    options_part(args).any(|a| a == "check")
+    options_part(args).any(|a| a == "check" || a == "next")
 }
 
 /// The word clap refused when it looks like a command typed without `--` before it.

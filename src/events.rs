@@ -53,6 +53,10 @@ pub enum Event<'a> {
     Started {
         run_id: &'a str,
         pid: Option<u32>,
+        /// The job's name (`--name`).
+        name: &'a str,
+        /// The scheduled time the run serves; none off the schedule.
+        tick: Option<SystemTime>,
     },
     SignalForwarded {
         signal: i32,

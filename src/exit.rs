@@ -43,6 +43,8 @@ pub enum Exit {
     Locked,
     /// `check --ping` could not reach a monitor.
     Unreachable,
+    /// `check --ping` found a monitor whose schedule, time zone or grace is not the job's.
+    Drift,
     /// cronbeat's own failure, not the command's.
     Internal,
 }
@@ -59,7 +61,7 @@ impl Exit {
             Exit::NotFound => NOT_FOUND,
             Exit::Usage | Exit::Config => USAGE,
             Exit::Locked => LOCKED,
-            Exit::Unreachable => UNREACHABLE,
+            Exit::Unreachable | Exit::Drift => UNREACHABLE,
             Exit::Internal => INTERNAL,
         }
     }
@@ -128,8 +130,8 @@ pub const TABLE: [Status; 10] = [
     },
     Status {
         status: "1",
-        meaning: "cronbeat check --ping only: a monitor could not be reached.",
-        clause: "from check --ping when a monitor could not be reached",
+        meaning: "cronbeat check --ping only: a monitor could not be reached, or holds a schedule, time zone or grace other than the job's (and --fix did not write it).",
+        clause: "from check --ping when a monitor could not be reached or holds another schedule",
     },
 ];
 
@@ -170,6 +172,7 @@ mod tests {
             Exit::Config,
             Exit::Locked,
             Exit::Unreachable,
+            Exit::Drift,
             Exit::Internal,
         ] {
             assert!(

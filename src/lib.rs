@@ -10,6 +10,7 @@ pub mod kinds;
 pub mod lock;
 pub mod log;
 pub mod monitor;
+pub mod next;
 pub mod notify;
 pub mod outcome;
 pub mod output;

@@ -138,13 +138,22 @@ impl Observer for Logger {
                 self.event("jitter", &msg, f);
             }
             Event::Skipped { reason } => self.warn(reason),
-            Event::Started { run_id, pid } => {
+            Event::Started {
+                run_id,
+                pid,
+                name,
+                tick,
+            } => {
+                let tick = tick.map(crate::schedule::rfc3339_utc);
                 let mut f = Map::new();
                 f.insert("run_id".into(), json!(run_id));
                 f.insert("pid".into(), json!(pid));
+                f.insert("name".into(), json!(name));
+                f.insert("tick".into(), json!(tick));
+                let serving = tick.map(|t| format!(", tick {t}")).unwrap_or_default();
                 let msg = match pid {
-                    Some(pid) => format!("started pid {pid}, run id {run_id}"),
-                    None => format!("starting, run id {run_id}"),
+                    Some(pid) => format!("started pid {pid}, run id {run_id}{serving}"),
+                    None => format!("starting, run id {run_id}{serving}"),
                 };
                 self.event("started", &msg, f);
             }

@@ -99,6 +99,51 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|e| format!("invalid duration {text:?}: {e} (expected e.g. 90s, 5m, 1h 30m)"))
 }
 
+/// A secret such as an API key: its value is never shown, not even by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Takes any text: the check comes later (`check`), where an error can name the key without
+    /// showing the value, as a parse error of clap or serde would.
+    pub fn accept(text: &str) -> Result<Secret, String> {
+        Ok(Secret::new(text))
+    }
+
+    pub fn new(text: &str) -> Secret {
+        Secret(text.trim().to_string())
+    }
+
+    /// Whether the secret can be sent; the error never contains it.
+    pub fn check(&self) -> Result<(), String> {
+        if self.0.is_empty() {
+            return Err("is empty".into());
+        }
+        if !self.0.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("holds blanks or characters an HTTP header cannot carry".into());
+        }
+        Ok(())
+    }
+
+    /// The value itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Secret::accept(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// A byte count: `10240`, `10K`, `10KiB`, `1M`, `1MiB` (K and M are binary multiples here, as `head -c` reads them).
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();

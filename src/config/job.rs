@@ -28,8 +28,11 @@ pub const DEFAULT_REPLACE_WAIT: Duration = Duration::from_secs(5);
 
 /// The run time the default grace allows for when there is no `--timeout` (Healthchecks' own default).
 pub const DEFAULT_RUN_ALLOWANCE: Duration = Duration::from_secs(3600);
-/// Added to the default grace: a run that starts on time and ends within its timeout never alerts.
+/// Added to the default grace, for clocks and networks: a run that starts on time and ends within its
+/// timeout never alerts.
 pub const GRACE_MARGIN: Duration = Duration::from_secs(60);
+/// The longest grace: a year, the most Healthchecks takes.
+pub const MAX_GRACE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Bounds beyond which a value is a mistake (a unit typed wrong), not a wish: a jitter is a spread within
 /// a schedule, a grace is for a clean shutdown, a ping is either answered within minutes or not at all.
@@ -92,6 +95,8 @@ pub struct Job {
     /// Who runs it (`--host-id`).
     pub host_id: String,
     pub schedule: Option<Schedule>,
+    /// The schedule and what monitors need to hold it (API keys), when the job has a schedule.
+    pub declared: Option<monitor::Declared>,
     pub command: Vec<OsString>,
     pub timeout: Option<Duration>,
     pub kill_after: Duration,
@@ -287,51 +292,85 @@ fn build(
         Some(given) => given.to_string(),
         None => crate::monitor::host_name(),
     };
+    let kill_after = merged
+        .kill_after
+        .map_or(DEFAULT_KILL_AFTER, units::Duration::get);
+    let timeout = positive(merged.timeout);
+    let jitter = positive(merged.jitter);
     let grace = match merged.grace.map(units::Duration::get) {
-        Some(grace) => grace,
-        None => {
-            let run = merged
-                .timeout
-                .map(units::Duration::get)
-                .filter(|t| !t.is_zero());
-            let run = run.map_or(DEFAULT_RUN_ALLOWANCE, |t| {
-                t + merged
-                    .kill_after
-                    .map_or(DEFAULT_KILL_AFTER, units::Duration::get)
-            });
-            let jitter = merged.jitter.map(units::Duration::get).unwrap_or_default();
-            run.max(jitter) + GRACE_MARGIN
+        Some(grace) if grace.is_zero() => {
+            return Err(invalid("grace", "must be greater than zero"))
         }
+        Some(grace) if grace > MAX_GRACE => {
+            return Err(invalid("grace", "is too long (at most 365 days)"))
+        }
+        Some(grace) => grace,
+        None => default_grace(jitter, timeout, kill_after, report_timeout),
     };
     let schedule = match (&merged.schedule, &merged.tz) {
         (Some(expr), tz) => {
             let zone = match tz {
-                Some(name) => name
-                    .trim()
-                    .parse()
-                    .map_err(|_| invalid("tz", format!("unknown time zone {name:?} (expected an IANA name such as Europe/Berlin)")))?,
-                None => schedule::default_zone(),
+                Some(name) => name.trim().parse().map_err(|_| {
+                    invalid(
+                        "tz",
+                        format!(
+                            "unknown time zone {name:?} (expected an IANA name such as Europe/Berlin)"
+                        ),
+                    )
+                })?,
+                None => {
+                    let (zone, warning) = schedule::default_zone();
+                    warnings.extend(warning);
+                    zone
+                }
             };
             Some(Schedule::new(expr, zone, grace).map_err(|e| invalid("schedule", e))?)
         }
         (None, Some(_)) => return Err(invalid("tz", "needs a schedule (--schedule)")),
         (None, None) => None,
     };
+    let healthchecks = api_access(
+        merged.hc_api_key.as_ref(),
+        merged.hc_api_key_file.as_deref(),
+        merged.hc_api_url.as_deref(),
+        ["hc_api_key", "hc_api_key_file", "hc_api_url"],
+    )?;
+    let cronitor = api_access(
+        merged.cronitor_api_key.as_ref(),
+        merged.cronitor_api_key_file.as_deref(),
+        merged.cronitor_api_url.as_deref(),
+        [
+            "cronitor_api_key",
+            "cronitor_api_key_file",
+            "cronitor_api_url",
+        ],
+    )?;
+    let declared = schedule.as_ref().map(|schedule| monitor::Declared {
+        schedule: schedule.clone(),
+        max_runtime: timeout.map(|t| t + kill_after),
+        healthchecks,
+        cronitor,
+    });
+    let mut monitors = monitors;
+    for protocol in &mut monitors {
+        protocol
+            .declare(declared.as_ref(), &mut warnings)
+            .map_err(|e| invalid("ping", e))?;
+    }
     Ok(Job {
         config_job: name,
         name: job_name,
         host_id,
         schedule,
+        declared,
         command,
-        timeout: positive(merged.timeout),
-        kill_after: merged
-            .kill_after
-            .map_or(DEFAULT_KILL_AFTER, units::Duration::get),
+        timeout,
+        kill_after,
         idle_timeout: positive(merged.idle_timeout),
         lock: merged.lock,
         overlap: merged.overlap.unwrap_or_default(),
         lock_wait: merged.lock_wait.map(units::Duration::get),
-        jitter: positive(merged.jitter),
+        jitter,
         jitter_seed: merged.jitter_seed.unwrap_or_default(),
         rules: Rules {
             success_codes: merged.success_codes.map(|c| c.0).unwrap_or_default(),
@@ -354,6 +393,66 @@ fn build(
         origins,
         warnings,
     })
+}
+
+/// How late a run may start by default: a run due at D starts by D + jitter, is stopped by its start +
+/// timeout + kill-after (an hour is allowed without a timeout), and its finish report is delivered
+/// within the report timeout after that; a minute more for clocks and networks. So a run that starts on
+/// time and ends within its timeout is reported before any monitor told this grace counts it missed,
+/// even when its start ping was lost.
+pub fn default_grace(
+    jitter: Option<Duration>,
+    timeout: Option<Duration>,
+    kill_after: Duration,
+    report_timeout: Duration,
+) -> Duration {
+    let run = timeout.map_or(DEFAULT_RUN_ALLOWANCE, |t| t + kill_after);
+    (jitter.unwrap_or_default() + run + report_timeout + GRACE_MARGIN).min(MAX_GRACE)
+}
+
+/// A management API's access from a key (or a file holding it) and an address; none without a key.
+/// Errors never show the key.
+fn api_access(
+    key: Option<&units::Secret>,
+    file: Option<&std::path::Path>,
+    url: Option<&str>,
+    keys: [&'static str; 3],
+) -> Result<Option<monitor::ApiAccess>, Invalid> {
+    let url = match url.map(str::trim) {
+        None => None,
+        Some(text) => {
+            let mut parsed = reqwest::Url::parse(text)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                .ok_or_else(|| {
+                    invalid(
+                        keys[2],
+                        format!("{text:?} is not an http:// or https:// URL"),
+                    )
+                })?;
+            if !parsed.path().ends_with('/') {
+                let path = format!("{}/", parsed.path());
+                parsed.set_path(&path);
+            }
+            Some(parsed)
+        }
+    };
+    let key = match (key, file) {
+        (Some(key), _) => {
+            key.check().map_err(|e| invalid(keys[0], e))?;
+            key.clone()
+        }
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| invalid(keys[1], format!("cannot read {}: {e}", path.display())))?;
+            let key = units::Secret::new(&text);
+            key.check()
+                .map_err(|e| invalid(keys[1], format!("{}: the key {e}", path.display())))?;
+            key
+        }
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(monitor::ApiAccess { key, url }))
 }
 
 /// A job without a name: the program's file name and a short hash of the whole command line, so that

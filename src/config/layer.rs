@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::kinds::{JitterSeed, LogFormat, Overlap};
 use crate::monitor::WebhookConfig;
-use crate::units::{parse_duration, parse_exit_codes, Duration, ExitCodes, Size};
+use crate::units::{parse_duration, parse_exit_codes, Duration, ExitCodes, Secret, Size};
 
 /// A field of a layer: whether it is set, and how a higher layer's value covers a lower one's.
 pub trait Field {
@@ -102,7 +102,7 @@ layer! {
         #[arg(long, env = "CRONBEAT_TZ", value_name = "ZONE", help_heading = "Job")]
         pub tz: Option<String>,
 
-        /// How late a run may start and still serve its due time; monitors are told the same [default: the larger of --jitter and --timeout + --kill-after (1h without --timeout), plus 1m]
+        /// How late a run may start and still serve its due time; monitors are told the same [default: --jitter + --timeout + --kill-after (1h without --timeout) + --report-timeout + 1m]
         #[arg(long, env = "CRONBEAT_GRACE", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Job")]
         pub grace: Option<Duration>,
 
@@ -197,6 +197,30 @@ layer! {
         /// Once the command has ended, time every monitor's finish report gets (all its attempts) before it is given up; after a stop signal they end within --kill-after + DUR of the signal [default: 10s]
         #[arg(long, env = "CRONBEAT_REPORT_TIMEOUT", value_name = "DUR", value_parser = parse_duration, help_heading = "Monitors")]
         pub report_timeout: Option<Duration>,
+
+        /// Healthchecks Management API key: with a schedule, each Healthchecks check's schedule, time zone and grace are kept in step with the job's (a secret: prefer --hc-api-key-file or the variable)
+        #[arg(long, env = "CRONBEAT_HC_API_KEY", hide_env_values = true, value_name = "KEY", value_parser = Secret::accept, help_heading = "Schedule sync")]
+        pub hc_api_key: Option<Secret>,
+
+        /// Read the Healthchecks API key from this file (--hc-api-key wins when both are given)
+        #[arg(long, env = "CRONBEAT_HC_API_KEY_FILE", value_name = "PATH", help_heading = "Schedule sync")]
+        pub hc_api_key_file: Option<PathBuf>,
+
+        /// The Healthchecks Management API [default: from the ping URL: https://healthchecks.io/api/v3/ for hc-ping.com, SITE_ROOT/api/v3/ for SITE_ROOT/ping/...]
+        #[arg(long, env = "CRONBEAT_HC_API_URL", value_name = "URL", help_heading = "Schedule sync")]
+        pub hc_api_url: Option<String>,
+
+        /// Cronitor API key: with a schedule, each Cronitor monitor's schedule, time zone and grace are kept in step with the job's (a secret: prefer --cronitor-api-key-file or the variable)
+        #[arg(long, env = "CRONBEAT_CRONITOR_API_KEY", hide_env_values = true, value_name = "KEY", value_parser = Secret::accept, help_heading = "Schedule sync")]
+        pub cronitor_api_key: Option<Secret>,
+
+        /// Read the Cronitor API key from this file (--cronitor-api-key wins when both are given)
+        #[arg(long, env = "CRONBEAT_CRONITOR_API_KEY_FILE", value_name = "PATH", help_heading = "Schedule sync")]
+        pub cronitor_api_key_file: Option<PathBuf>,
+
+        /// The Cronitor API [default: https://cronitor.io/api/]
+        #[arg(long, env = "CRONBEAT_CRONITOR_API_URL", value_name = "URL", help_heading = "Schedule sync")]
+        pub cronitor_api_url: Option<String>,
 
         /// Print a line per event on stderr
         #[arg(short, long, env = "CRONBEAT_VERBOSE", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Logging")]

@@ -2,6 +2,8 @@
 //! `host`, and on the finish `status_code`, `duration` and the output tail as `message`.
 //! Query parameters already on the URL (`env=production`) are kept on every request.
 //! Messages and `--keepalive` pings are ticks: no `state`, so the run stays open, with `message`.
+//! With a schedule and `--cronitor-api-key`, the monitor's schedule, time zone and grace are kept in step
+//! through the monitors API (`sync`); the monitor's key is the URL's last path segment.
 
 use std::time::Duration;
 
@@ -12,19 +14,25 @@ use super::protocol::{
     http_url, last_chars, progress_message, report_message, seconds, Action, Protocol, RunInfo,
 };
 use super::redact::redact;
+use super::sync::{Declared, Service, SyncPlan, Wanted};
 use crate::events::Report;
 
 /// Cronitor keeps at most this many characters of a message.
 pub const MESSAGE_LIMIT: usize = 2000;
 
+/// The monitors API, unless `--cronitor-api-url` says otherwise.
+const API: &str = "https://cronitor.io/api/";
+
 pub struct Cronitor {
     base: Url,
+    sync: Option<SyncPlan>,
 }
 
 impl Cronitor {
     pub fn new(spec: &str) -> Result<Cronitor, String> {
         Ok(Cronitor {
             base: http_url(spec)?,
+            sync: None,
         })
     }
 
@@ -95,6 +103,42 @@ impl Protocol for Cronitor {
     /// A tick in the run's series: with a `state` it would count as another start or an end.
     fn progress(&mut self, run: &RunInfo, elapsed: Duration) -> Vec<Action> {
         self.log(run, &progress_message(elapsed))
+    }
+
+    fn declare(
+        &mut self,
+        declared: Option<&Declared>,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), String> {
+        let Some((declared, access)) =
+            declared.and_then(|d| d.cronitor.as_ref().map(|access| (d, access)))
+        else {
+            return Ok(());
+        };
+        let key = self
+            .base
+            .path_segments()
+            .and_then(|mut segments| segments.rfind(|s| !s.is_empty()))
+            .map(str::to_string);
+        let (Some(key), Ok(api)) = (key, Url::parse(API)) else {
+            warnings.push(format!(
+                "{}: the schedule is not kept in step: the URL names no monitor (…/p/KEY/MONITOR)",
+                self.target()
+            ));
+            return Ok(());
+        };
+        self.sync = Some(SyncPlan {
+            service: Service::Cronitor(key),
+            api: access.url.clone().unwrap_or(api),
+            key: access.key.clone(),
+            // Cronitor takes any whole number of seconds.
+            wanted: Wanted::of(&declared.schedule, 0, u64::MAX),
+        });
+        Ok(())
+    }
+
+    fn sync_plan(&self) -> Option<SyncPlan> {
+        self.sync.clone()
     }
 }
 

@@ -16,8 +16,10 @@ use super::redact::redact;
 /// The longest wait between two attempts, whether from backoff or a server's `Retry-After`.
 pub const MAX_WAIT: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-/// Enough of a response body to let the connection be reused; the rest is never read.
+/// Enough of a ping's response body to let the connection be reused; the rest is never read.
 const BODY_CAP: usize = 4096;
+/// The most of an API answer kept (a check's JSON is about 1 KB; a list of them more).
+const API_BODY_CAP: usize = 256 * 1024;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -48,6 +50,8 @@ pub struct HttpRequest {
     pub url: String,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: Vec<u8>,
+    /// Keep the answer's body (an API call reads it); a ping's is read only to reuse the connection.
+    pub keep_body: bool,
 }
 
 impl HttpRequest {
@@ -57,6 +61,7 @@ impl HttpRequest {
             url,
             headers: Vec::new(),
             body,
+            keep_body: false,
         }
     }
 
@@ -66,15 +71,18 @@ impl HttpRequest {
             url,
             headers: Vec::new(),
             body: Vec::new(),
+            keep_body: false,
         }
     }
 }
 
-/// What a monitor answered, for protocols that adapt (Healthchecks' `Ping-Body-Limit`).
+/// What a monitor answered, for protocols that adapt (Healthchecks' `Ping-Body-Limit`) and API calls.
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: StatusCode,
     pub headers: HeaderMap,
+    /// The body, for a request that keeps it (at most `API_BODY_CAP` bytes); else empty.
+    pub body: Vec<u8>,
 }
 
 /// How far the pings still to come may go. The run sets them as it ends, and every delivery under way
@@ -114,14 +122,17 @@ pub struct Failure {
     pub attempts: u32,
     pub reason: String,
     pub why: GaveUp,
+    /// The server's answer when it was one not worth retrying (a 4xx), for API calls that read it.
+    pub answer: Option<Box<Response>>,
 }
 
 impl Failure {
-    fn new(attempts: u32, reason: String, why: GaveUp) -> Failure {
+    pub fn new(attempts: u32, reason: String, why: GaveUp) -> Failure {
         Failure {
             attempts,
             reason,
             why,
+            answer: None,
         }
     }
 
@@ -145,7 +156,7 @@ enum Attempt {
         reason: String,
         retry_after: Option<Duration>,
     },
-    GiveUp(String),
+    GiveUp(String, Option<Box<Response>>),
 }
 
 pub async fn deliver(
@@ -194,7 +205,12 @@ pub async fn deliver(
         };
         let (reason, retry_after) = match outcome {
             Attempt::Done(response) => return Ok(Delivered { response, attempts }),
-            Attempt::GiveUp(reason) => return Err(Failure::new(attempts, reason, GaveUp::Failed)),
+            Attempt::GiveUp(reason, answer) => {
+                return Err(Failure {
+                    answer,
+                    ..Failure::new(attempts, reason, GaveUp::Failed)
+                })
+            }
             Attempt::Retry {
                 reason,
                 retry_after,
@@ -283,27 +299,46 @@ async fn attempt(client: &Client, request: &HttpRequest) -> Attempt {
     };
     let status = response.status();
     let headers = response.headers().clone();
+    let cap = if request.keep_body {
+        API_BODY_CAP
+    } else {
+        BODY_CAP
+    };
     let mut read = 0;
-    while read < BODY_CAP {
+    let mut body = Vec::new();
+    while read < cap {
         match response.chunk().await {
-            Ok(Some(chunk)) => read += chunk.len(),
+            Ok(Some(chunk)) => {
+                read += chunk.len();
+                if request.keep_body {
+                    let room = cap - body.len().min(cap);
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+            }
             _ => break,
         }
     }
+    let answer = Response {
+        status,
+        headers,
+        body,
+    };
     if status.is_success() {
-        return Attempt::Done(Response { status, headers });
+        return Attempt::Done(answer);
     }
     let reason = format!("HTTP {}", status.as_u16());
     if status.is_redirection() {
-        return Attempt::GiveUp(format!(
-            "{reason}: redirects are not followed (the ping URL is a secret)"
-        ));
+        return Attempt::GiveUp(
+            format!("{reason}: redirects are not followed (the ping URL is a secret)"),
+            None,
+        );
     }
     if status.is_server_error()
         || status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
     {
-        let retry_after = headers
+        let retry_after = answer
+            .headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
@@ -313,7 +348,7 @@ async fn attempt(client: &Client, request: &HttpRequest) -> Attempt {
             retry_after,
         };
     }
-    Attempt::GiveUp(reason)
+    Attempt::GiveUp(reason, Some(Box::new(answer)))
 }
 
 fn classify_error(err: &reqwest::Error, url: &str) -> Attempt {
@@ -330,7 +365,7 @@ fn classify_error(err: &reqwest::Error, url: &str) -> Attempt {
     let reason = reason.replace(url, &redact(url));
     if certificate {
         // An untrusted certificate will not become trusted by asking again.
-        Attempt::GiveUp(format!("TLS certificate not trusted: {reason}"))
+        Attempt::GiveUp(format!("TLS certificate not trusted: {reason}"), None)
     } else {
         Attempt::Retry {
             reason,

@@ -2,6 +2,10 @@
 //! `POST URL/start?rid=R`, `POST URL/<code>?rid=R` with the output tail, `POST URL/fail?rid=R` when the
 //! command did not exit on its own terms, `POST URL/log?rid=R` for messages.
 //!
+//! With a schedule and an API key, the check's schedule, time zone and grace are kept in step through the
+//! Management API (`sync`): its address comes from the ping URL (`hc-ping.com` →
+//! `https://healthchecks.io/api/v3/`, `SITE_ROOT/ping/…` → `SITE_ROOT/api/v3/`) unless given.
+//!
 //! A keepalive is another `POST URL/start?rid=R`: the server marks a started check down once
 //! `last_start + grace` passes, and only a start moves `last_start` (a `/log` does not). It then counts
 //! the run's duration from the last keepalive, so after one the finish body says how long the run took.
@@ -16,16 +20,54 @@ use super::protocol::{
     Protocol, RunInfo, Unit,
 };
 use super::redact::redact;
+use super::sync::{Declared, HcCheck, Service, SyncPlan, Wanted};
 use crate::events::Report;
 
 /// The hosted service keeps at most this much of a body; a server's `Ping-Body-Limit` may lower it.
 const DEFAULT_BODY_LIMIT: usize = 100_000;
+/// The grace Healthchecks takes, in seconds.
+const GRACE_BOUNDS: (u64, u64) = (60, 31_536_000);
 
 pub struct Healthchecks {
     base: Url,
     body_limit: usize,
     /// A keepalive restarted the server's timer: its duration for the run is short of the truth.
     kept_alive: bool,
+    sync: Option<SyncPlan>,
+}
+
+/// The Management API of the server a ping URL belongs to.
+fn api_of(ping: &Url) -> Option<Url> {
+    if ping.host_str() == Some("hc-ping.com") {
+        return Url::parse("https://healthchecks.io/api/v3/").ok();
+    }
+    let segments: Vec<&str> = ping.path_segments()?.collect();
+    let at = segments.iter().position(|s| *s == "ping")?;
+    let mut api = ping.clone();
+    api.set_query(None);
+    api.set_fragment(None);
+    let root = segments[..at].join("/");
+    let path = if root.is_empty() {
+        "/api/v3/".to_string()
+    } else {
+        format!("/{root}/api/v3/")
+    };
+    api.set_path(&path);
+    Some(api)
+}
+
+/// The check a ping URL names: a UUID last, else the slug after the ping key.
+fn check_of(ping: &Url) -> Option<HcCheck> {
+    let segments: Vec<&str> = ping.path_segments()?.filter(|s| !s.is_empty()).collect();
+    let after = segments
+        .iter()
+        .position(|s| *s == "ping")
+        .map_or(0, |at| at + 1);
+    match &segments[after.min(segments.len())..] {
+        [.., uuid] if uuid::Uuid::try_parse(uuid).is_ok() => Some(HcCheck::Uuid(uuid.to_string())),
+        [_key, slug] => Some(HcCheck::Slug(slug.to_string())),
+        _ => None,
+    }
 }
 
 impl Healthchecks {
@@ -34,6 +76,7 @@ impl Healthchecks {
             base: http_url(url)?,
             body_limit: DEFAULT_BODY_LIMIT,
             kept_alive: false,
+            sync: None,
         })
     }
 
@@ -108,6 +151,44 @@ impl Protocol for Healthchecks {
         ))]
     }
 
+    fn declare(
+        &mut self,
+        declared: Option<&Declared>,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), String> {
+        let Some((declared, access)) =
+            declared.and_then(|d| d.healthchecks.as_ref().map(|access| (d, access)))
+        else {
+            return Ok(());
+        };
+        let target = self.target();
+        let Some(check) = check_of(&self.base) else {
+            warnings.push(format!(
+                "{target}: the schedule is not kept in step: the ping URL names no check (…/UUID or \
+                 …/PING-KEY/SLUG)"
+            ));
+            return Ok(());
+        };
+        let Some(api) = access.url.clone().or_else(|| api_of(&self.base)) else {
+            warnings.push(format!(
+                "{target}: the schedule is not kept in step: cannot tell the Management API from the \
+                 ping URL (give hc_api_url)"
+            ));
+            return Ok(());
+        };
+        self.sync = Some(SyncPlan {
+            service: Service::Healthchecks(check),
+            api,
+            key: access.key.clone(),
+            wanted: Wanted::of(&declared.schedule, GRACE_BOUNDS.0, GRACE_BOUNDS.1),
+        });
+        Ok(())
+    }
+
+    fn sync_plan(&self) -> Option<SyncPlan> {
+        self.sync.clone()
+    }
+
     fn on_response(&mut self, response: &Response) {
         let limit = response
             .headers
@@ -133,6 +214,35 @@ mod tests {
         );
         let hc = Healthchecks::new("https://hc-ping.com/uuid").unwrap();
         assert_eq!(hc.url("0", "r"), "https://hc-ping.com/uuid/0?rid=r");
+    }
+
+    #[test]
+    fn the_api_and_the_check_from_the_ping_url() {
+        let api = |url: &str| api_of(&Url::parse(url).unwrap()).map(|u| u.to_string());
+        let uuid = "6e1fbf8f-1b0d-4f55-9c3e-aa05fe5e6d3e";
+        assert_eq!(
+            api(&format!("https://hc-ping.com/{uuid}")).as_deref(),
+            Some("https://healthchecks.io/api/v3/")
+        );
+        assert_eq!(
+            api("https://hc.example/ping/KEY/slug?create=1").as_deref(),
+            Some("https://hc.example/api/v3/")
+        );
+        assert_eq!(
+            api("http://127.0.0.1:8000/hc/ping/x").as_deref(),
+            Some("http://127.0.0.1:8000/hc/api/v3/")
+        );
+        assert_eq!(api("https://other.example/x"), None);
+        let check = |url: &str| check_of(&Url::parse(url).unwrap());
+        assert_eq!(
+            check(&format!("https://hc-ping.com/{uuid}")),
+            Some(HcCheck::Uuid(uuid.into()))
+        );
+        assert_eq!(
+            check("https://hc.example/ping/KEY/my-job"),
+            Some(HcCheck::Slug("my-job".into()))
+        );
+        assert_eq!(check("https://hc.example/ping/not-a-uuid"), None);
     }
 
     #[test]

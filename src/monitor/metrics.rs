@@ -1,11 +1,12 @@
 //! Batch-job metrics in the Prometheus text exposition format, shared by the Pushgateway and the
 //! node_exporter textfile: when the job last started, succeeded and completed, how long it took,
-//! its exit status and its outcome.
+//! its exit status and its outcome; with a schedule, the last due time a run served and the next one
+//! (`time() > cronbeat_next_due_timestamp_seconds + GRACE` is a missed run).
 
 use std::fmt::Write;
 use std::time::SystemTime;
 
-use super::protocol::{seconds, unix_seconds};
+use super::protocol::{seconds, unix_seconds, RunInfo};
 use crate::events::Report;
 
 pub const LAST_START: &str = "cronbeat_last_start_timestamp_seconds";
@@ -14,15 +15,19 @@ pub const LAST_COMPLETION: &str = "cronbeat_last_completion_timestamp_seconds";
 pub const DURATION: &str = "cronbeat_duration_seconds";
 pub const EXIT_STATUS: &str = "cronbeat_exit_status";
 pub const OUTCOME: &str = "cronbeat_outcome";
+pub const LAST_TICK: &str = "cronbeat_last_tick_timestamp_seconds";
+pub const NEXT_DUE: &str = "cronbeat_next_due_timestamp_seconds";
 
 /// Every metric, in the order they are written.
-pub const ALL: [&str; 6] = [
+pub const ALL: [&str; 8] = [
     LAST_START,
     LAST_SUCCESS,
     LAST_COMPLETION,
     DURATION,
     EXIT_STATUS,
     OUTCOME,
+    LAST_TICK,
+    NEXT_DUE,
 ];
 
 /// The values `cronbeat_outcome{outcome=…}` always has, so alerts can test for 0; see `Outcome::word`.
@@ -46,6 +51,8 @@ fn help(name: &str) -> &'static str {
         EXIT_STATUS => {
             "Exit status of the job's last run (128+N when killed by signal N, 124 on overrun, 125 when idle)."
         }
+        LAST_TICK => "Unix time of the scheduled time the job's last run on the schedule served.",
+        NEXT_DUE => "Unix time the job is next due, by its schedule.",
         _ => "How the job's last run ended: 1 for what happened, 0 for the other outcomes.",
     }
 }
@@ -67,14 +74,30 @@ fn plain(value: String) -> Vec<Sample> {
     }]
 }
 
-pub fn at_start(now: SystemTime) -> Values {
-    vec![(LAST_START, plain(unix_seconds(now)))]
+/// The start of a run; the schedule's metrics when the run has them (a run by hand leaves the last
+/// tick in place).
+pub fn at_start(now: SystemTime, run: &RunInfo) -> Values {
+    let mut values = vec![(LAST_START, plain(unix_seconds(now)))];
+    values.extend(schedule(run));
+    values
+}
+
+fn schedule(run: &RunInfo) -> Values {
+    let mut values = Vec::new();
+    if let Some(tick) = run.tick {
+        values.push((LAST_TICK, plain(unix_seconds(tick))));
+    }
+    if let Some(next) = run.next_due {
+        values.push((NEXT_DUE, plain(unix_seconds(next))));
+    }
+    values
 }
 
 /// The finish of a run; `cronbeat_last_success_timestamp_seconds` only when it succeeded.
-pub fn at_finish(report: &Report) -> Values {
+pub fn at_finish(report: &Report, run: &RunInfo) -> Values {
     let completed = report.started_at + report.duration;
     let mut values = vec![(LAST_START, plain(unix_seconds(report.started_at)))];
+    values.extend(schedule(run));
     if report.outcome.succeeded() {
         values.push((LAST_SUCCESS, plain(unix_seconds(completed))));
     }
@@ -187,7 +210,7 @@ mod tests {
 
     #[test]
     fn success_has_every_metric_and_reads_back() {
-        let values = at_finish(&report(0));
+        let values = at_finish(&report(0), &RunInfo::default());
         let text = render(&values, &[("job_name".into(), "a\"b".into())]);
         assert!(text
             .contains("cronbeat_last_success_timestamp_seconds{job_name=\"a\\\"b\"} 1002.500\n"));
@@ -198,9 +221,29 @@ mod tests {
 
     #[test]
     fn failure_has_no_last_success() {
-        let text = render(&at_finish(&report(3)), &[]);
+        let text = render(&at_finish(&report(3), &RunInfo::default()), &[]);
         assert!(!text.contains(LAST_SUCCESS));
         assert!(text.contains("cronbeat_exit_status 3\n"));
         assert!(text.contains("cronbeat_outcome{outcome=\"failure\"} 1\n"));
+        assert!(!text.contains(LAST_TICK));
+    }
+
+    #[test]
+    fn the_schedule_when_the_run_has_one() {
+        let run = RunInfo {
+            tick: Some(UNIX_EPOCH + Duration::from_secs(900)),
+            next_due: Some(UNIX_EPOCH + Duration::from_secs(1800)),
+            ..RunInfo::default()
+        };
+        let text = render(&at_start(UNIX_EPOCH + Duration::from_secs(901), &run), &[]);
+        assert!(
+            text.contains("cronbeat_last_tick_timestamp_seconds 900.000\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cronbeat_next_due_timestamp_seconds 1800.000\n"),
+            "{text}"
+        );
+        assert_eq!(parse(&text).len(), 3);
     }
 }

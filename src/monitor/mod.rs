@@ -13,6 +13,7 @@ mod pushgateway;
 mod redact;
 mod registry;
 mod sentry;
+mod sync;
 mod textfile;
 mod webhook;
 
@@ -30,6 +31,7 @@ pub use delivery::RetryPolicy;
 use delivery::{Bounds, BoundsRx, Failure, GaveUp};
 pub use protocol::{progress_message, Action, Protocol, RunInfo};
 pub use redact::redact;
+pub use sync::{ApiAccess, Declared, Difference, Found, SyncPlan, Synced};
 pub use webhook::WebhookConfig;
 
 use crate::events::{Event, Observer, Report, Running};
@@ -41,7 +43,7 @@ pub fn parse(spec: &str) -> Result<Box<dyn Protocol>, String> {
     registry::parse(spec, None)
 }
 
-pub use registry::{parse as parse_with, Kind, KINDS};
+pub use registry::{parse as parse_with, Holds, Kind, KINDS};
 
 /// The host name reported to monitors that carry one.
 pub fn host_name() -> String {
@@ -53,6 +55,8 @@ pub fn host_name() -> String {
 
 enum Message {
     Start,
+    /// The command started: time to bring the service's copy of the schedule in step.
+    Sync,
     Log(String),
     /// A keepalive: the run is still going after this long.
     Progress(Duration),
@@ -63,6 +67,7 @@ impl Message {
     fn moment(&self) -> &'static str {
         match self {
             Message::Start => "start",
+            Message::Sync => "sync",
             Message::Log(_) => "log",
             Message::Progress(_) => "progress",
             Message::Finish(_) => "finish",
@@ -219,6 +224,7 @@ impl Observer for Monitors {
                 if self.start_ping {
                     self.broadcast(|| Message::Start);
                 }
+                self.broadcast(|| Message::Sync);
                 if pid.is_some() && !self.senders.is_empty() {
                     self.next_keepalive = self.keepalive.map(|every| Instant::now() + every);
                 }
@@ -371,6 +377,7 @@ async fn follow(
         run,
         logger,
     } = shared;
+    let mut syncing = None;
     while let Some(message) = rx.recv().await {
         // A slow monitor must not make keepalives pile up in front of the finish: only the latest counts.
         if matches!(message, Message::Progress(_)) && !rx.is_empty() {
@@ -378,6 +385,23 @@ async fn follow(
         }
         let actions = match &message {
             Message::Start => protocol.start(&run),
+            // Beside the pings, not in their queue: a slow API must not hold back the finish report.
+            // After the start ping, so that a slug check the ping creates (`?create=1`) is found.
+            Message::Sync => {
+                if let Some(plan) = protocol.sync_plan() {
+                    let (client, bounds, logger, label) = (
+                        client.clone(),
+                        bounds.clone(),
+                        logger.clone(),
+                        label.clone(),
+                    );
+                    syncing = Some(tokio::spawn(async move {
+                        let result = sync::sync(&client, &plan, &policy, &bounds).await;
+                        report_sync(&logger, &label, &plan, result);
+                    }));
+                }
+                Vec::new()
+            }
             Message::Log(text) => protocol.log(&run, text),
             Message::Progress(elapsed) => protocol.progress(&run, *elapsed),
             Message::Finish(report) => protocol.finish(&run, report),
@@ -385,6 +409,62 @@ async fn follow(
         for action in actions {
             let result = perform(&client, protocol.as_mut(), action, &policy, &bounds).await;
             report_result(&logger, &label, message.moment(), result);
+        }
+    }
+    if let Some(syncing) = syncing {
+        let _ = syncing.await;
+    }
+}
+
+/// One line for what a schedule sync did: an event when it went well, a warning when it did not.
+fn report_sync(
+    logger: &Logger,
+    label: &Label,
+    plan: &SyncPlan,
+    result: Result<Synced, sync::SyncError>,
+) {
+    let mut fields = label.fields();
+    let wanted = &plan.wanted;
+    let adjusted = wanted.adjustment(plan.service_name());
+    match result {
+        Ok(Synced::InStep) => {
+            fields.insert("in_step".into(), json!(true));
+            let message = format!("{label}: schedule in step");
+            logger.event("schedule_synced", &message, fields);
+        }
+        Ok(Synced::Written(differences)) => {
+            let written: Vec<&str> = differences.iter().map(|d| d.field).collect();
+            let was: Vec<String> = differences.iter().map(|d| d.to_string()).collect();
+            fields.insert("written".into(), json!(written));
+            let message = format!("{label}: schedule written ({})", was.join("; "));
+            logger.event("schedule_synced", &message, fields.clone());
+            if let Some(note) = adjusted.filter(|_| written.contains(&"grace")) {
+                logger.warn_event("schedule_note", &format!("{label}: {note}"), fields);
+            }
+        }
+        Ok(Synced::Created) => {
+            fields.insert("created".into(), json!(true));
+            let message = format!(
+                "{label}: created with the schedule {:?} ({}, grace {})",
+                wanted.schedule.cron_expression(),
+                wanted.tz,
+                humantime::format_duration(Duration::from_secs(wanted.grace))
+            );
+            logger.event("schedule_synced", &message, fields.clone());
+            if let Some(note) = adjusted {
+                logger.warn_event("schedule_note", &format!("{label}: {note}"), fields);
+            }
+        }
+        Err(error) => {
+            let given_up = match error.why {
+                GaveUp::Failed => "error",
+                GaveUp::Deadline => "deadline",
+                GaveUp::Stopping => "stop",
+            };
+            fields.insert("given_up".into(), json!(given_up));
+            fields.insert("error".into(), json!(error.reason));
+            let message = format!("{label}: schedule not kept in step: {}", error.reason);
+            logger.warn_event("schedule_sync_failed", &message, fields);
         }
     }
 }
@@ -421,7 +501,7 @@ async fn perform(
                     .map_err(|e| e.to_string())
                     .and_then(|r| r)
                     .map(|()| (1, 0))
-                    .map_err(|reason| Failure { attempts: 1, reason, why: GaveUp::Failed }),
+                    .map_err(|reason| Failure::new(1, reason, GaveUp::Failed)),
                 () = delivery::deadline_passes(bounds.clone()) => {
                     Err(Failure::deadline(1, Some("not written by then".to_string())))
                 }
@@ -444,6 +524,7 @@ fn report_result(logger: &Logger, label: &Label, moment: &str, outcome: Outcome)
             attempts,
             reason,
             why,
+            ..
         }) => {
             let tries = format!("{attempts} attempt{}", if attempts == 1 { "" } else { "s" });
             let (given_up, message) = match why {
@@ -532,6 +613,52 @@ pub fn probe(
         results
     });
     // As in deliver_all: a hanging name lookup must not outlive its timeout.
+    runtime.shutdown_background();
+    results
+}
+
+/// What `check --ping` found of one monitor's schedule: how it compares with the job's, and with `--fix`
+/// what was written. Errors are one line each.
+pub struct ScheduleCheck {
+    pub found: Result<Found, String>,
+    pub fixed: Option<Result<Synced, String>>,
+}
+
+/// `check --ping`: reads each plan's monitor and compares it with the job; with `fix`, writes what
+/// differs (or creates what is missing).
+pub fn check_schedules(plans: Vec<SyncPlan>, policy: RetryPolicy, fix: bool) -> Vec<ScheduleCheck> {
+    let (runtime, client) = match delivery_setup(|warning| eprintln!("cronbeat: {warning}")) {
+        Ok(setup) => setup,
+        Err(e) => {
+            return plans
+                .iter()
+                .map(|_| ScheduleCheck {
+                    found: Err(e.clone()),
+                    fixed: None,
+                })
+                .collect()
+        }
+    };
+    let bounds = delivery::unbounded();
+    let results = runtime.block_on(async {
+        let mut results = Vec::new();
+        for plan in plans {
+            let found = sync::compare(&client, &plan, &policy, &bounds).await;
+            let fixed = match &found {
+                Ok(found) if fix && !matches!(found, Found::InStep) => Some(
+                    sync::write(&client, &plan, found.clone(), &policy, &bounds)
+                        .await
+                        .map_err(|e| e.reason),
+                ),
+                _ => None,
+            };
+            results.push(ScheduleCheck {
+                found: found.map_err(|e| e.reason),
+                fixed,
+            });
+        }
+        results
+    });
     runtime.shutdown_background();
     results
 }

@@ -7,6 +7,7 @@ use reqwest::Url;
 
 use super::delivery::{HttpRequest, Response};
 use super::redact::redact;
+use super::sync::{Declared, SyncPlan};
 use crate::events::Report;
 
 /// Facts about the run that every protocol may carry.
@@ -20,6 +21,8 @@ pub struct RunInfo {
     pub name: String,
     /// The scheduled time this run serves, when it serves one.
     pub tick: Option<SystemTime>,
+    /// The job's next due time after this run's tick (or its start, off the schedule).
+    pub next_due: Option<SystemTime>,
 }
 
 /// One thing to do for a monitor.
@@ -52,6 +55,20 @@ pub trait Protocol: Send {
     }
     /// Called with each successful HTTP answer, for protocols that adapt to the server.
     fn on_response(&mut self, _response: &Response) {}
+    /// The job's schedule (`None` without one), once, when the job is resolved: services that hold a
+    /// schedule take what they need. An error is a configuration error; `warnings` are said before the
+    /// run.
+    fn declare(
+        &mut self,
+        _declared: Option<&Declared>,
+        _warnings: &mut Vec<String>,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+    /// How to keep the service's copy of the schedule in step through its API, when there is a way.
+    fn sync_plan(&self) -> Option<SyncPlan> {
+        None
+    }
 }
 
 /// A monitor URL: http or https, with a host. Errors never show more of it than `redact` does.
@@ -245,6 +262,28 @@ pub fn last_chars(text: &str, max: usize) -> &str {
         Some((start, _)) => &text[start..],
         None => text,
     }
+}
+
+/// RFC 4648 base64, padded; with `url`, the URL-safe alphabet (`-` and `_`).
+pub fn base64(bytes: &[u8], url: bool) -> String {
+    const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let alphabet = if url { URL_SAFE } else { STANDARD };
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(alphabet[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// Seconds with millisecond precision, as monitors expect durations and timestamps.

@@ -10,7 +10,7 @@ use reqwest::Url;
 
 use super::delivery::HttpRequest;
 use super::metrics::{self, Values};
-use super::protocol::{http_url, Action, Protocol, RunInfo};
+use super::protocol::{base64, http_url, Action, Protocol, RunInfo};
 use super::redact::redact;
 use crate::events::Report;
 
@@ -39,25 +39,10 @@ fn key_segments(name: &str, value: &str) -> [String; 2] {
 
 /// RFC 4648 base64 with the URL alphabet, padded (`=` for an empty value, as the Pushgateway wants).
 fn base64_url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     if bytes.is_empty() {
         return "=".into();
     }
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64(bytes, true)
 }
 
 impl Pushgateway {
@@ -117,12 +102,12 @@ impl Protocol for Pushgateway {
         redact(self.group.as_str())
     }
 
-    fn start(&mut self, _run: &RunInfo) -> Vec<Action> {
-        vec![self.push(&metrics::at_start(SystemTime::now()))]
+    fn start(&mut self, run: &RunInfo) -> Vec<Action> {
+        vec![self.push(&metrics::at_start(SystemTime::now(), run))]
     }
 
-    fn finish(&mut self, _run: &RunInfo, report: &Report) -> Vec<Action> {
-        vec![self.push(&metrics::at_finish(report))]
+    fn finish(&mut self, run: &RunInfo, report: &Report) -> Vec<Action> {
+        vec![self.push(&metrics::at_finish(report, run))]
     }
 }
 

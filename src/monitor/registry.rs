@@ -6,8 +6,47 @@ use super::protocol::Protocol;
 use super::webhook::WebhookConfig;
 use super::{betterstack, cronhub, cronitor, dms, healthchecks, pushgateway, redact, sentry};
 use super::{textfile, webhook};
+use crate::schedule::Gaps;
 
 type Build = fn(&str, Option<&WebhookConfig>) -> Result<Box<dyn Protocol>, String>;
+
+/// What a service can hold of a job's schedule (for `check --ping` and the documentation).
+pub enum Holds {
+    /// Nothing: metrics and webhooks carry the run, not the schedule.
+    Nothing,
+    /// A schedule, time zone and grace kept in step through its API with this option's key.
+    Api(&'static str),
+    /// A schedule sent with every check-in.
+    CheckIns,
+    /// Only an interval: the settings to make by hand, given the longest waits between due times and
+    /// the grace.
+    Interval(fn(Gaps, std::time::Duration) -> String),
+}
+
+fn shown(d: std::time::Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(d)
+}
+
+/// Dead Man's Snitch offers fixed intervals, windows of the calendar: the shortest that covers the
+/// longest wait as the wall clock counts it.
+fn snitch_interval(gaps: Gaps, _grace: std::time::Duration) -> String {
+    let period = gaps.wall;
+    const INTERVALS: [(&str, u64); 6] = [
+        ("15 minutes", 15 * 60),
+        ("30 minutes", 30 * 60),
+        ("hourly", 3600),
+        ("daily", 24 * 3600),
+        ("weekly", 7 * 24 * 3600),
+        ("monthly", 31 * 24 * 3600),
+    ];
+    match INTERVALS.iter().find(|(_, secs)| period.as_secs() <= *secs) {
+        Some((name, _)) => format!("the snitch's interval {name}"),
+        None => format!(
+            "none: its longest interval (monthly) is shorter than the {} between due times",
+            shown(period)
+        ),
+    }
+}
 
 pub struct Kind {
     /// The name in log lines and `check` output (`Protocol::kind`).
@@ -22,6 +61,8 @@ pub struct Kind {
     pub about: &'static str,
     /// A command line using it, for the documentation (its URL also serves the table's own test).
     pub example: &'static str,
+    /// What it holds of the job's schedule.
+    pub holds: Holds,
     build: Build,
 }
 
@@ -41,8 +82,10 @@ pub const KINDS: [Kind; 9] = [
                 happened; cut to the server's Ping-Body-Limit at the front, behind a line counting the bytes \
                 cut. Keepalives are URL/start again with the same rid (only a start keeps a \
                 started check up), and the finish then gives the run's duration; terminated runs are URL/log \
-                notes.",
+                notes. With --schedule and --hc-api-key, the check's schedule, tz and grace are kept in step \
+                through the Management API.",
         example: "cronbeat --ping https://hc-ping.com/UUID -- sync.sh",
+        holds: Holds::Api("--hc-api-key"),
         build: |url, _| boxed(healthchecks::Healthchecks::new(url)),
     },
     Kind {
@@ -52,8 +95,10 @@ pub const KINDS: [Kind; 9] = [
         hosts: &["cronitor.link"],
         about: "Telemetry state=run, then complete or fail, with series (the run id), host, status_code, duration \
                 and the last 2000 characters of output as message; env from the URL's env= parameter. Keepalives \
-                are ticks: no state, a message.",
+                are ticks: no state, a message. With --schedule and --cronitor-api-key, the monitor's schedule, \
+                timezone and grace_seconds are kept in step through the monitors API.",
         example: "cronbeat --ping 'https://cronitor.link/p/KEY/backup?env=prod' -- backup.sh",
+        holds: Holds::Api("--cronitor-api-key"),
         build: |url, _| boxed(cronitor::Cronitor::new(url)),
     },
     Kind {
@@ -62,9 +107,11 @@ pub const KINDS: [Kind; 9] = [
         prefix: "sentry+",
         hosts: &["*.ingest.sentry.io", "*.ingest.*.sentry.io"],
         about: "The project DSN plus ?monitor=SLUG: check-ins in_progress, then ok or error with duration, the run \
-                id as check_in_id; keepalives repeat in_progress with that id. schedule=, checkin_margin=, \
-                max_runtime=, timezone= create or update the monitor.",
+                id as check_in_id; keepalives repeat in_progress with that id. With --schedule, monitor_config \
+                (schedule, timezone, checkin_margin, max_runtime) creates or updates the monitor; the DSN's \
+                schedule=, checkin_margin=, max_runtime=, timezone= win.",
         example: "cronbeat --ping 'https://KEY@o1.ingest.sentry.io/42?monitor=backup' -- backup.sh",
+        holds: Holds::CheckIns,
         build: |url, _| boxed(sentry::Sentry::new(url)),
     },
     Kind {
@@ -75,6 +122,13 @@ pub const KINDS: [Kind; 9] = [
         about: "One POST at the end: the heartbeat URL on success, URL/<exit code> on a failing exit, else URL/fail; \
                 the output tail as body.",
         example: "cronbeat --ping https://uptime.betterstack.com/api/v1/heartbeat/TOKEN -- backup.sh",
+        holds: Holds::Interval(|gaps, grace| {
+            format!(
+                "the heartbeat's period {} and grace {}",
+                shown(gaps.elapsed),
+                shown(grace)
+            )
+        }),
         build: |url, _| boxed(betterstack::BetterStack::new(url)),
     },
     Kind {
@@ -85,6 +139,7 @@ pub const KINDS: [Kind; 9] = [
         about: "One check-in at the end with s=<exit status> (0 for any success, 1 when a success rule failed an \
                 exit 0) and m=<last 1000 characters of output>.",
         example: "cronbeat --ping https://nosnch.in/TOKEN -- backup.sh",
+        holds: Holds::Interval(snitch_interval),
         build: |url, _| boxed(dms::DeadMansSnitch::new(url)),
     },
     Kind {
@@ -94,6 +149,13 @@ pub const KINDS: [Kind; 9] = [
         hosts: &["cronhub.io"],
         about: "/start/UUID, then /finish/UUID or /fail/UUID.",
         example: "cronbeat --ping https://cronhub.io/ping/UUID -- backup.sh",
+        holds: Holds::Interval(|gaps, grace| {
+            format!(
+                "the monitor's interval {} and grace {}",
+                shown(gaps.elapsed),
+                shown(grace)
+            )
+        }),
         build: |url, _| boxed(cronhub::Cronhub::new(url)),
     },
     Kind {
@@ -105,6 +167,7 @@ pub const KINDS: [Kind; 9] = [
                 (success, failure, timeout, idle, terminated, signal, not_started), and the last success only after \
                 a success (a failure leaves it in place).",
         example: "cronbeat --ping 'pushgateway+http://pgw:9091/?job=backup' -- backup.sh",
+        holds: Holds::Nothing,
         build: |url, _| boxed(pushgateway::Pushgateway::new(url)),
     },
     Kind {
@@ -114,6 +177,7 @@ pub const KINDS: [Kind; 9] = [
         hosts: &[],
         about: "The same metrics in a *.prom file, replaced whole (temp file and rename) at the start and the end.",
         example: "cronbeat --ping textfile:/var/lib/node_exporter/textfile/backup.prom -- backup.sh",
+        holds: Holds::Nothing,
         build: |path, _| boxed(textfile::Textfile::new(path)),
     },
     Kind {
@@ -126,6 +190,7 @@ pub const KINDS: [Kind; 9] = [
                 outcome terminated. Method, headers and body templates come from the webhook table of the config \
                 file.",
         example: "cronbeat --ping webhook+https://ops.example/hooks/cron -- backup.sh",
+        holds: Holds::Nothing,
         build: |url, config| boxed(webhook::Webhook::new(url, config)),
     },
 ];

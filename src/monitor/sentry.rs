@@ -3,8 +3,10 @@
 //!
 //! Each check-in is `POST https://<ingest-host>/api/<project>/cron/<slug>/<public-key>/` with a JSON body:
 //! `in_progress` at the start, `ok` or `error` with `duration` (seconds) at the finish, both with the run id
-//! as `check_in_id` so overlapping runs stay apart. When the spec has a `schedule`, every check-in also
-//! carries `monitor_config`, so the monitor is created (or updated) by the first run.
+//! as `check_in_id` so overlapping runs stay apart. With a schedule (the job's `--schedule`, or one in the
+//! spec), every check-in also carries `monitor_config`, so the monitor is created (or updated) by the
+//! first run: the job's schedule, time zone, grace (`checkin_margin`) and `--timeout` + `--kill-after`
+//! (`max_runtime`), in whole minutes rounded up; a setting in the spec wins over the job's.
 //!
 //! Query parameters of the spec:
 //! - `monitor` (required): the monitor slug.
@@ -23,11 +25,14 @@ use serde_json::{json, Map, Value};
 use super::delivery::HttpRequest;
 use super::protocol::{http_url, Action, Protocol, RunInfo};
 use super::redact::redact;
+use super::sync::Declared;
 use crate::events::Report;
 
 pub struct Sentry {
     endpoint: Url,
     environment: Option<String>,
+    /// The settings the spec gives (they win over the job's).
+    given: Map<String, Value>,
     monitor_config: Option<Value>,
 }
 
@@ -84,14 +89,12 @@ impl Sentry {
         let slug = slug
             .filter(|s| !s.is_empty())
             .ok_or_else(|| fail("a Sentry monitor needs ?monitor=SLUG"))?;
-        let monitor_config = match schedule {
-            Some(schedule) => {
-                config.insert("schedule".into(), schedule);
-                Some(Value::Object(config))
-            }
-            None if config.is_empty() => None,
-            None => return Err(fail("monitor settings need a schedule (e.g. schedule=1h)")),
-        };
+        if let Some(schedule) = schedule {
+            config.insert("schedule".into(), schedule);
+        }
+        let monitor_config = config
+            .contains_key("schedule")
+            .then(|| Value::Object(config.clone()));
 
         let mut endpoint = dsn.clone();
         endpoint.set_query(None);
@@ -107,6 +110,7 @@ impl Sentry {
         Ok(Sentry {
             endpoint,
             environment: environment.filter(|e| !e.is_empty()),
+            given: config,
             monitor_config,
         })
     }
@@ -163,6 +167,11 @@ fn parse_schedule(text: &str) -> Result<Value, String> {
     }
 }
 
+/// Whole minutes, rounded up: how Sentry counts a margin or a run time.
+fn minutes(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos().div_ceil(60_000_000_000)).unwrap_or(u64::MAX)
+}
+
 /// Minutes as Sentry counts them: a whole number, or a duration rounded up to the minute.
 fn parse_minutes(text: &str) -> Result<u64, String> {
     if let Ok(minutes) = text.parse::<u64>() {
@@ -194,6 +203,42 @@ impl Protocol for Sentry {
         };
         let duration = (report.duration.as_secs_f64() * 1000.0).round() / 1000.0;
         vec![self.check_in(run, status, Some(duration))]
+    }
+
+    fn declare(
+        &mut self,
+        declared: Option<&Declared>,
+        _warnings: &mut Vec<String>,
+    ) -> Result<(), String> {
+        let mut config = Map::new();
+        if let Some(declared) = declared {
+            let schedule = &declared.schedule;
+            config.insert(
+                "schedule".into(),
+                json!({"type": "crontab", "value": schedule.cron_expression()}),
+            );
+            config.insert("timezone".into(), json!(schedule.tz.name()));
+            config.insert(
+                "checkin_margin".into(),
+                json!(minutes(schedule.grace).max(1)),
+            );
+            if let Some(limit) = declared.max_runtime {
+                config.insert("max_runtime".into(), json!(minutes(limit).max(1)));
+            }
+        }
+        // The spec's own settings win, key by key.
+        config.extend(self.given.clone());
+        if !config.contains_key("schedule") {
+            if config.is_empty() {
+                return Ok(());
+            }
+            return Err(format!(
+                "{}: monitor settings need a schedule (--schedule, or schedule= in the URL)",
+                self.target()
+            ));
+        }
+        self.monitor_config = Some(Value::Object(config));
+        Ok(())
     }
 
     /// A keepalive repeats `in_progress` with the same check-in id, which keeps the check-in open.
@@ -255,6 +300,43 @@ mod tests {
         assert!(Sentry::new("https://k@o1.ingest.sentry.io/42").is_err());
         assert!(Sentry::new("https://k@o1.ingest.sentry.io/x?monitor=m").is_err());
         assert!(Sentry::new("https://k@o1.ingest.sentry.io/4?monitor=m&typo=1").is_err());
-        assert!(Sentry::new("https://k@o1.ingest.sentry.io/4?monitor=m&max_runtime=5").is_err());
+        let mut settings_alone =
+            Sentry::new("https://k@o1.ingest.sentry.io/4?monitor=m&max_runtime=5").unwrap();
+        assert!(settings_alone.declare(None, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn the_jobs_schedule_fills_what_the_spec_leaves_out() {
+        let schedule = crate::schedule::Schedule::new(
+            "@daily",
+            "Europe/Berlin".parse().unwrap(),
+            Duration::from_secs(330),
+        )
+        .unwrap();
+        let declared = Declared {
+            schedule,
+            max_runtime: Some(Duration::from_secs(3610)),
+            healthchecks: None,
+            cronitor: None,
+        };
+        let mut s = Sentry::new("https://k@o1.ingest.sentry.io/4?monitor=m&max_runtime=5").unwrap();
+        s.declare(Some(&declared), &mut Vec::new()).unwrap();
+        assert_eq!(
+            s.monitor_config.unwrap(),
+            json!({
+                "schedule": {"type": "crontab", "value": "0 0 * * *"},
+                "timezone": "Europe/Berlin",
+                "checkin_margin": 6,
+                "max_runtime": 5,
+            })
+        );
+        let mut s = Sentry::new("https://k@o1.ingest.sentry.io/4?monitor=m&schedule=2h").unwrap();
+        s.declare(Some(&declared), &mut Vec::new()).unwrap();
+        assert_eq!(
+            s.monitor_config.unwrap()["schedule"],
+            json!({"type": "interval", "value": 2, "unit": "hour"})
+        );
+        assert_eq!(minutes(Duration::from_secs(60)), 1);
+        assert_eq!(minutes(Duration::from_millis(60_001)), 2);
     }
 }

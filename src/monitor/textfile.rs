@@ -66,12 +66,12 @@ impl Protocol for Textfile {
         self.path.display().to_string()
     }
 
-    fn start(&mut self, _run: &RunInfo) -> Vec<Action> {
-        vec![self.write(metrics::at_start(SystemTime::now()))]
+    fn start(&mut self, run: &RunInfo) -> Vec<Action> {
+        vec![self.write(metrics::at_start(SystemTime::now(), run))]
     }
 
-    fn finish(&mut self, _run: &RunInfo, report: &Report) -> Vec<Action> {
-        vec![self.write(metrics::at_finish(report))]
+    fn finish(&mut self, run: &RunInfo, report: &Report) -> Vec<Action> {
+        vec![self.write(metrics::at_finish(report, run))]
     }
 }
 

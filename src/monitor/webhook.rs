@@ -1,8 +1,9 @@
 //! A generic webhook for in-house systems: `webhook+https://ops.example/hooks/cron`.
 //!
 //! Each event (start, success, failure, progress for `--keepalive`, and log messages) is one request,
-//! `POST` with a JSON body by default: `{"event", "run_id", "job", "host", "exit_status", "signal",
-//! "duration", "outcome", "message", "output_tail"}` (null where the event has no value). The event is
+//! `POST` with a JSON body by default: `{"event", "run_id", "job", "name", "host", "tick",
+//! "exit_status", "signal", "duration", "outcome", "message", "output_tail"}` (null where the event has
+//! no value; `tick` is the scheduled time the run serves, RFC 3339 in UTC, null off the schedule). The event is
 //! the verdict of the success rules; `outcome` is the finer word, so a terminated run is a `failure`
 //! event with the outcome `terminated`. A `webhook` table in the config file
 //! (in `[defaults]` or a job) changes the method, adds headers, and replaces the body of any event
@@ -15,10 +16,11 @@
 //! failure = '{"text": "{job} failed on {host}: {message}\n{output_tail}"}'
 //! ```
 //!
-//! Placeholders `{run_id} {job} {host} {exit_status} {signal} {duration} {outcome} {output_tail}
-//! {message} {event}` are replaced by their value JSON-escaped without quotes, so they fit inside a
-//! JSON string, and numbers (`exit_status`, `duration`) fit bare. At the start only `run_id`, `job`,
-//! `host` and `event` have values; the others are empty. Each template must be valid JSON once filled.
+//! Placeholders `{run_id} {job} {name} {host} {tick} {exit_status} {signal} {duration} {outcome}
+//! {output_tail} {message} {event}` are replaced by their value JSON-escaped without quotes, so they fit
+//! inside a JSON string, and numbers (`exit_status`, `duration`) fit bare. At the start only `run_id`,
+//! `job`, `name`, `host`, `tick` and `event` have values; the others are empty. Each template must be
+//! valid JSON once filled.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -58,11 +60,13 @@ pub struct Webhook {
     templates: WebhookConfig,
 }
 
-const PLACEHOLDERS: [&str; 10] = [
+const PLACEHOLDERS: [&str; 12] = [
     "event",
     "run_id",
     "job",
+    "name",
     "host",
+    "tick",
     "exit_status",
     "signal",
     "duration",
@@ -77,7 +81,9 @@ struct Fields {
     event: &'static str,
     run_id: String,
     job: Option<String>,
+    name: String,
     host: String,
+    tick: Option<String>,
     exit_status: Option<i32>,
     signal: Option<String>,
     duration: Option<String>,
@@ -92,7 +98,9 @@ impl Fields {
             event,
             run_id: run.run_id.clone(),
             job: run.job.clone(),
+            name: run.name.clone(),
             host: run.host.clone(),
+            tick: run.tick.map(crate::schedule::rfc3339_utc),
             exit_status: None,
             signal: None,
             duration: None,
@@ -126,7 +134,9 @@ impl Fields {
             "event" => self.event.to_string(),
             "run_id" => self.run_id.clone(),
             "job" => or_empty(&self.job),
+            "name" => self.name.clone(),
             "host" => self.host.clone(),
+            "tick" => or_empty(&self.tick),
             "exit_status" => self.exit_status.map(|c| c.to_string()).unwrap_or_default(),
             "signal" => or_empty(&self.signal),
             "duration" => or_empty(&self.duration),
@@ -141,7 +151,9 @@ impl Fields {
             "event": self.event,
             "run_id": self.run_id,
             "job": self.job,
+            "name": self.name,
             "host": self.host,
+            "tick": self.tick,
             "exit_status": self.exit_status,
             "signal": self.signal,
             "duration": self.duration.as_ref().and_then(|d| d.parse::<f64>().ok()),
@@ -253,7 +265,9 @@ impl Webhook {
         let run = RunInfo {
             run_id: "00000000-0000-4000-8000-000000000000".into(),
             job: Some("job".into()),
+            name: "name".into(),
             host: "host".into(),
+            tick: Some(std::time::UNIX_EPOCH),
             ..RunInfo::default()
         };
         let finished = |event| Fields {
@@ -308,6 +322,7 @@ impl Webhook {
             url: self.url.to_string(),
             headers: self.headers.clone(),
             body,
+            keep_body: false,
         })
     }
 }

@@ -31,10 +31,12 @@ pub fn execute(mut job: Job) -> Exit {
     let run_id = uuid::Uuid::new_v4().to_string();
     let host = job.host_id.clone();
     // The run serves the due time it was started for, however long the lock and the jitter take.
-    let tick = job
-        .schedule
-        .as_ref()
-        .and_then(|s| s.tick(SystemTime::now()));
+    let now = SystemTime::now();
+    let tick = job.schedule.as_ref().and_then(|s| s.tick(now));
+    let next_due = job.schedule.as_ref().and_then(|s| {
+        let due = s.next_after(tick.unwrap_or(now))?;
+        Some(SystemTime::from(due.with_timezone(&chrono::Utc)))
+    });
     // Started before the lock so that a skipped run can say so; nothing is sent until an event asks.
     let mut monitors = Monitors::start(
         std::mem::take(&mut job.monitors),
@@ -46,6 +48,7 @@ pub fn execute(mut job: Job) -> Exit {
             host: host.clone(),
             name: job.name.clone(),
             tick,
+            next_due,
         },
         logger.clone(),
     );
@@ -63,7 +66,7 @@ pub fn execute(mut job: Job) -> Exit {
             return session.end(Ended::before_start(Exit::Internal), None);
         }
     };
-    let ended = session.run(&job, &run_id, &host, &signals);
+    let ended = session.run(&job, &run_id, tick, &host, &signals);
     session.end(ended, Some(&signals))
 }
 
@@ -102,7 +105,14 @@ impl Session {
         observers
     }
 
-    fn run(&mut self, job: &Job, run_id: &str, host: &str, signals: &SignalPipe) -> Ended {
+    fn run(
+        &mut self,
+        job: &Job,
+        run_id: &str,
+        tick: Option<SystemTime>,
+        host: &str,
+        signals: &SignalPipe,
+    ) -> Ended {
         let mut logger = self.logger.clone();
         let mut lock = None;
         if let Some(wanted) = Wanted::of(job) {
@@ -139,7 +149,7 @@ impl Session {
         if let Some(held) = lock.as_mut() {
             observers.push(held);
         }
-        let finished = supervise::run(job, run_id, lock_fd, signals, &mut Fanout(observers));
+        let finished = supervise::run(job, run_id, tick, lock_fd, signals, &mut Fanout(observers));
         // The command is gone: a waiting or replacing run may start while the finish pings go out.
         if let Some(held) = lock {
             held.release();

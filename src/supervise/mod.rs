@@ -44,10 +44,12 @@ pub fn prepare() -> std::io::Result<SignalPipe> {
 
 /// Runs the command to its end and returns how it ended. Never fails: an exec failure is an outcome.
 /// `lock_fd` is the held `--lock`: the command inherits it, so the lock is held while any process of the
-/// run lives, even one that outlives a killed cronbeat, as with flock(1).
+/// run lives, even one that outlives a killed cronbeat, as with flock(1). `tick` is the scheduled time
+/// the run serves, for the command (`CRONBEAT_TICK`) and the observers.
 pub fn run(
     job: &Job,
     run_id: &str,
+    tick: Option<SystemTime>,
     lock_fd: Option<RawFd>,
     signals: &SignalPipe,
     observer: &mut dyn Observer,
@@ -64,11 +66,26 @@ pub fn run(
 
     // `--stderr-fails` must see whether stderr was written, which one pipe cannot tell: it keeps two.
     let one_pipe = !job.rules.stderr_fails && crate::output::same_destination();
+    let tick_text = tick.map(crate::schedule::rfc3339_utc);
     let mut scope = Scope::new(run_id);
-    let spawned = match scope.spawn(|cgroup| spawn::spawn(&job.command, run_id, lock_fd, cgroup, one_pipe)) {
+    let spawned = match scope.spawn(|cgroup_procs| {
+        let launch = spawn::Launch {
+            run_id,
+            tick: tick_text.as_deref(),
+            lock_fd,
+            cgroup_procs,
+            one_pipe,
+        };
+        spawn::spawn(&job.command, &launch)
+    }) {
         Ok(s) => s,
         Err(e) => {
-            observer.on_event(&Event::Started { run_id, pid: None });
+            observer.on_event(&Event::Started {
+                run_id,
+                pid: None,
+                name: &job.name,
+                tick,
+            });
             let outcome = Outcome {
                 status: ChildStatus::NotStarted {
                     code: e.code,
@@ -94,6 +111,8 @@ pub fn run(
     observer.on_event(&Event::Started {
         run_id,
         pid: Some(spawned.pid),
+        name: &job.name,
+        tick,
     });
 
     let limits = Limits {

@@ -1,5 +1,5 @@
-//! Starting the command: directly (no shell), in its own process group, with the run id in its
-//! environment. A failed exec is mapped to the shell's statuses: 127 not found, 126 not executable.
+//! Starting the command: directly (no shell), in its own process group, with the run id and the tick
+//! (the scheduled time the run serves) in its environment. A failed exec is mapped to the shell's statuses: 127 not found, 126 not executable.
 //! An executable text file without `#!` is run by `/bin/sh`, as execvp(3) and so `timeout`, `env` and
 //! `nice` do.
 //!
@@ -29,14 +29,23 @@ pub struct SpawnError {
     pub reason: String,
 }
 
+/// How the command is started, besides its command line.
+#[derive(Clone, Copy)]
+pub struct Launch<'a> {
+    /// `CRONBEAT_RUN_ID`.
+    pub run_id: &'a str,
+    /// `CRONBEAT_TICK` (RFC 3339, UTC); `None` removes one inherited from an enclosing cronbeat.
+    pub tick: Option<&'a str>,
+    /// The held `--lock`, inherited by the command.
+    pub lock_fd: Option<RawFd>,
+    /// The run's `cgroup.procs`, which the command joins before exec.
+    pub cgroup_procs: Option<RawFd>,
+    /// One pipe for stdout and stderr, so what the command writes to them keeps its order.
+    pub one_pipe: bool,
+}
+
 /// With `one_pipe` the command's stdout and stderr are one pipe, so what it writes to them keeps its order.
-pub fn spawn(
-    argv: &[OsString],
-    run_id: &str,
-    lock_fd: Option<RawFd>,
-    cgroup_procs: Option<RawFd>,
-    one_pipe: bool,
-) -> Result<Spawned, SpawnError> {
+pub fn spawn(argv: &[OsString], launch: &Launch<'_>) -> Result<Spawned, SpawnError> {
     let (program, args) = argv.split_first().ok_or_else(|| SpawnError {
         code: 127,
         reason: "no command given".into(),
@@ -44,7 +53,7 @@ pub fn spawn(
     // The parent-death signal fires when the thread that forked exits, not the process: only the main
     // thread, which lives until cronbeat exits, may start the command.
     debug_assert_eq!(nix::unistd::gettid(), nix::unistd::getpid());
-    let (mut child, shared) = match start(program.as_os_str(), args, run_id, lock_fd, cgroup_procs, one_pipe) {
+    let (mut child, shared) = match start(program.as_os_str(), args, launch) {
         // The kernel knows no format for the file: execvp's rule is that such a file is a shell script.
         // glibc's execvp applies it in the child already; musl's and posix_spawn do not. Nothing ran,
         // so starting again is safe.
@@ -53,7 +62,7 @@ pub fn spawn(
                 let args: Vec<OsString> = std::iter::once(script.into_os_string())
                     .chain(args.iter().cloned())
                     .collect();
-                start(OsStr::new(SHELL), &args, run_id, lock_fd, cgroup_procs, one_pipe)
+                start(OsStr::new(SHELL), &args, launch)
             }
             None => Err(e),
         },
@@ -81,17 +90,26 @@ const SHELL: &str = "/bin/sh";
 fn start(
     program: &OsStr,
     args: &[OsString],
-    run_id: &str,
-    lock_fd: Option<RawFd>,
-    cgroup_procs: Option<RawFd>,
-    one_pipe: bool,
+    launch: &Launch<'_>,
 ) -> io::Result<(Child, Option<OwnedFd>)> {
+    let Launch {
+        run_id,
+        tick,
+        lock_fd,
+        cgroup_procs,
+        one_pipe,
+    } = *launch;
     let mut command = Command::new(program);
     command
         .args(args)
         .env("CRONBEAT_RUN_ID", run_id)
         .stdin(Stdio::inherit())
         .process_group(0);
+    // Off the schedule there is no tick, whatever an enclosing cronbeat gave this one.
+    match tick {
+        Some(tick) => command.env("CRONBEAT_TICK", tick),
+        None => command.env_remove("CRONBEAT_TICK"),
+    };
     let mut shared = None;
     if one_pipe {
         // Close-on-exec: only the child's fds 1 and 2 (dup2'd, so without the flag) may hold the write end.

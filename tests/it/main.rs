@@ -9,4 +9,5 @@ mod monitors;
 mod policies;
 mod properties;
 mod run;
+mod schedule;
 mod soak;

@@ -17,5 +17,7 @@ pub use cronbeat::monitor::parse as parse_monitor;
 pub use cronbeat::monitor::KINDS as MONITOR_KINDS;
 /// The bounded output tail reported to monitors.
 pub use cronbeat::output::Tail;
+/// A job's schedule: the cron expression in its zone, its due times and ticks.
+pub use cronbeat::schedule::Schedule;
 /// Durations and sizes as options take them.
 pub use cronbeat::units::{parse_duration, parse_size};

@@ -613,11 +613,18 @@ impl Seen<'_> {
             assert_eq!(request.params, [("team".to_string(), "ops".to_string())]);
             assert_eq!(request.header("content-type"), Some("application/json"));
         }
+        // Without --name, the program's name and a hash of the command line; no schedule, no tick.
+        let name = requests[0].json()["name"].clone();
+        assert!(
+            name.as_str().is_some_and(|n| n.starts_with("sh-")),
+            "{name}"
+        );
         assert_eq!(
             requests[0].json(),
             json!({
-                "event": "start", "run_id": rid, "job": null, "host": host, "exit_status": null,
-                "signal": null, "duration": null, "outcome": null, "message": null, "output_tail": null,
+                "event": "start", "run_id": rid, "job": null, "name": name, "host": host,
+                "tick": null, "exit_status": null, "signal": null, "duration": null, "outcome": null,
+                "message": null, "output_tail": null,
             })
         );
         let mut finish = requests[1].json();
@@ -633,7 +640,7 @@ impl Seen<'_> {
         assert_eq!(
             finish,
             json!({
-                "event": event, "run_id": rid, "job": null, "host": host,
+                "event": event, "run_id": rid, "job": null, "name": name, "host": host, "tick": null,
                 "exit_status": self.ending.code(), "signal": signal.map_or(Value::Null, Value::from),
                 "outcome": outcome,
             })

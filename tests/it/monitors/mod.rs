@@ -12,7 +12,7 @@ mod hostile;
 mod keepalive_model;
 mod labels;
 mod many;
-mod prometheus;
+pub mod prometheus;
 mod sentry;
 mod shutdown;
 mod test_server;

@@ -120,7 +120,7 @@ fn a_real_pushgateway_keeps_the_last_success_through_a_failure() {
 
 /// `promtool check metrics` on the file. Without promtool the check fails under CI and is skipped
 /// elsewhere.
-fn promtool_check(path: &Path) {
+pub fn promtool_check(path: &Path) {
     let input = std::fs::File::open(path).unwrap();
     let checked = Command::new("promtool")
         .args(["check", "metrics"])

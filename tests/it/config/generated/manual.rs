@@ -1,6 +1,6 @@
 //! The man page: clap_mangen renders what the clap definition knows (name, synopsis, description, options);
-//! the sections an operator looks for next (check mode, config file, environment, exit status, signals,
-//! monitors, examples) are written here with roff, partly generated from the same definition so they cannot
+//! the sections an operator looks for next (check mode, next due times, schedules, config file, environment,
+//! exit status, signals, monitors, examples) are written here with roff, partly generated from the same definition so they cannot
 //! drift from it (the option list of `check`, every config key, every environment variable).
 
 use clap::{Arg, ArgAction, Command};
@@ -25,9 +25,12 @@ pub fn render() -> Vec<u8> {
     page.add(|w| man.render_name_section(w));
     page.roff(synopsis(&cmd));
     page.roff(synopsis_of_check());
+    page.roff(synopsis_of_next());
     page.add(|w| man.render_description_section(w));
     page.add(|w| man.render_options_section(w));
     page.roff(check_section(&cmd));
+    page.roff(next_section(&cmd));
+    page.roff(schedules_section());
     page.roff(config_file_section(&cmd));
     page.roff(environment_section(&cmd));
     page.roff(exit_status_section());
@@ -163,6 +166,42 @@ fn synopsis_of_check() -> Roff {
         italic("NAME"),
         roman("] ["),
         bold("--ping"),
+        roman(" ["),
+        bold("--fix"),
+        roman("]]"),
+    ]);
+    roff
+}
+
+fn synopsis_of_next() -> Roff {
+    let mut roff = Roff::new();
+    roff.control("br", []);
+    roff.text([
+        bold("cronbeat next"),
+        roman(" ["),
+        bold("--config"),
+        roman(" "),
+        italic("PATH"),
+        roman(" "),
+        bold("--job"),
+        roman(" "),
+        italic("NAME"),
+        roman(" | "),
+        bold("--schedule"),
+        roman(" "),
+        italic("EXPR"),
+        roman(" ["),
+        bold("--tz"),
+        roman(" "),
+        italic("ZONE"),
+        roman("]] ["),
+        bold("-n"),
+        roman(" "),
+        italic("N"),
+        roman("] ["),
+        bold("--after"),
+        roman(" "),
+        italic("TIME"),
         roman("]"),
     ]);
     roff
@@ -182,22 +221,112 @@ fn check_section(cmd: &Command) -> Roff {
              standard output. Any error is one line on standard error and the exit status is 2. With --ping \
              each job's monitors also get a harmless test message (a Healthchecks /log ping, which changes no \
              check's state) and one line each says whether it was reached; the exit status is 1 if one was \
-             not. It is the first thing to run after editing the file.",
+             not. For a job with a schedule, --ping also reads the schedule, time zone and grace each monitor \
+             holds (Healthchecks and Cronitor through their APIs) and prints a line on standard error per \
+             value that is not the job's, exit status 1; --fix writes the job's values instead. Services that \
+             hold only an interval are named with the setting to make by hand. It is the first thing to run \
+             after editing the file.",
         ),
     ]);
-    for arg in check.get_arguments().filter(|a| !a.is_hide_set()) {
+    options_of(&mut roff, check);
+    roff
+}
+
+fn next_section(cmd: &Command) -> Roff {
+    let next = cmd
+        .get_subcommands()
+        .find(|s| s.get_name() == "next")
+        .expect("the next subcommand");
+    let mut roff = section("NEXT");
+    roff.text([
+        bold("cronbeat next"),
+        roman(
+            " prints the next due times of a job's schedule (the job resolved as its runs resolve it) or of \
+             an expression, one RFC 3339 time with its zone's offset per line, as systemd-analyze calendar \
+             shows a timer's. Errors are one line and exit status 2.",
+        ),
+    ]);
+    options_of(&mut roff, next);
+    roff
+}
+
+fn schedules_section() -> Roff {
+    let mut roff = section("SCHEDULES");
+    roff.text([
+        bold("--schedule"),
+        roman(" "),
+        italic("EXPR"),
+        roman(
+            " declares when the job is due: five cron fields (minute hour day-of-month month day-of-week: \
+             numbers, *, ranges, steps, lists, month and day names; day-of-week 0 and 7 are Sunday) or \
+             @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually, with Vixie cron's rules: when \
+             both day fields are restricted a day matches either, and when either begins with * it must match \
+             both. An invalid expression is one line naming the field and its position, exit status 2. ",
+        ),
+        bold("--tz"),
+        roman(
+            " names its IANA time zone (default TZ, else the host's zone, else UTC); the zone database is \
+             built in.",
+        ),
+    ]);
+    paragraph(
+        &mut roff,
+        [roman(
+            "Daylight saving, as Debian's cron: a fixed-time job (neither the minute nor the hour field begins \
+             with *) whose time is skipped is due once at the first instant after the skip, and in a repeated \
+             hour once, the first time; a job with * in its minute or hour field follows the clock (none in a \
+             skipped hour, both passes of a repeated one). A change of 3 hours or more is taken as a new time.",
+        )],
+    );
+    paragraph(
+        &mut roff,
+        [
+            roman("The tick of a run is the latest due time at or before cronbeat's start, if no older than "),
+            bold("--grace"),
+            roman(
+                " (default --jitter + --timeout + --kill-after, or 1h without a timeout, + --report-timeout + \
+                 1m: an on-time run that ends within its timeout never counts as missed). The command gets it \
+                 as CRONBEAT_TICK; the JSON started event, webhook templates ({tick}, {name}) and the metrics \
+                 (cronbeat_last_tick_timestamp_seconds, cronbeat_next_due_timestamp_seconds) carry it. A run \
+                 off the schedule has none.",
+            ),
+        ],
+    );
+    paragraph(
+        &mut roff,
+        [
+            roman("Monitors are told the schedule, time zone and grace: Healthchecks with "),
+            bold("--hc-api-key"),
+            roman(" through its Management API, Cronitor with "),
+            bold("--cronitor-api-key"),
+            roman(
+                " through its monitors API (only a difference is written; a missing slug check or monitor is \
+                 created), Sentry in monitor_config on every check-in. The calls run beside the command and \
+                 never change its exit status; a refusal is one warning. API keys are secrets: give them from \
+                 a file or the environment to keep them out of ps(1).",
+            ),
+        ],
+    );
+    roff
+}
+
+/// A subcommand's options, one item each.
+fn options_of(roff: &mut Roff, sub: &Command) {
+    for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
         let Some(long) = arg.get_long() else { continue };
         if long == "help" {
             continue;
         }
         let mut term = vec![bold(format!("--{long}"))];
+        if let Some(short) = arg.get_short() {
+            term.insert(0, bold(format!("-{short}, ")));
+        }
         if let Some(names) = arg.get_value_names().filter(|_| !is_flag(arg)) {
             term.push(roman(" "));
             term.push(italic(names.join(" ")));
         }
-        item(&mut roff, term, &help_of(arg));
+        item(roff, term, &help_of(arg));
     }
-    roff
 }
 
 /// The TOML type a key takes, from the value name its option uses.
@@ -214,7 +343,7 @@ fn toml_type(arg: &Arg) -> &'static str {
         "DUR" => "duration string",
         "BYTES" => "integer or size string",
         "N" => "integer",
-        "URL" => "string or array of strings",
+        "URL" if arg.get_id() == "ping" => "string or array of strings",
         "FORMAT" => "\"text\" or \"json\"",
         _ => "string",
     }
@@ -314,6 +443,17 @@ fn environment_section(cmd: &Command) -> Roff {
         vec![bold("CRONBEAT_RUN_ID")],
         "Set by cronbeat in the command's environment: the run's id (a UUID), the same one every monitor \
          receives, to correlate the job's own logs with its pings.",
+    );
+    item(
+        &mut roff,
+        vec![bold("CRONBEAT_TICK")],
+        "Set by cronbeat in the command's environment when the run serves a scheduled time: that time, \
+         RFC 3339 in UTC (2026-11-29T02:15:00Z). Not set for a run off the schedule.",
+    );
+    item(
+        &mut roff,
+        vec![bold("TZ")],
+        "The zone of --schedule when --tz is not given (an IANA name).",
     );
     item(
         &mut roff,
@@ -510,6 +650,22 @@ Persistent=true
 [Install]
 WantedBy=timers.target
 "#,
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "The schedule declared once: the tick for the command, the check's schedule kept in step \
+             through the Healthchecks API, the key from a file:",
+        )],
+    );
+    example(
+        &mut roff,
+        "15 3 * * * cronbeat --schedule '15 3 * * *' --tz Europe/Berlin --hc-api-key-file /etc/cronbeat/hc-key --ping https://hc-ping.com/UUID -- backup.sh",
+    );
+    paragraph(&mut roff, [roman("Its next due times:")]);
+    example(
+        &mut roff,
+        "cronbeat next --schedule '15 3 * * *' --tz Europe/Berlin",
     );
     paragraph(&mut roff, [roman("Validate the file after editing it:")]);
     example(&mut roff, "cronbeat check --config /etc/cronbeat.toml");

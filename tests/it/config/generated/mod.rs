@@ -102,6 +102,8 @@ fn the_man_page_has_the_sections_operators_look_for() {
         "SYNOPSIS",
         "DESCRIPTION",
         "CHECK",
+        "NEXT",
+        "SCHEDULES",
         "\"CONFIG FILE\"",
         "ENVIRONMENT",
         "\"EXIT STATUS\"",
