@@ -153,7 +153,7 @@ fn summary(job: &Job) -> String {
         notes.push(format!("timeout {}", humantime::format_duration(timeout)));
     }
     if let Some(lock) = &job.lock {
-        notes.push(format!("lock {}", lock.display()));
+        notes.push(format!("lock {}", lock.shown()));
     }
     notes.push(match job.monitors.len() {
         1 => "1 monitor".to_string(),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use super::signals::is_terminating;
-use crate::outcome::Cause;
+use crate::outcome::{Cause, LockLoss};
 
 /// The bounds of one run.
 #[derive(Debug, Clone, Copy)]
@@ -17,6 +17,8 @@ pub struct Limits {
     pub idle_timeout: Option<Duration>,
     /// Between SIGTERM and SIGKILL, for every stop (deadline, idle, forwarded signal, leftovers).
     pub kill_after: Duration,
+    /// Stop the command when its fleet lock is lost (`--on-lock-lost kill`), rather than only say so.
+    pub stop_on_lock_lost: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +31,8 @@ pub enum Input {
     ChildExited { leftovers: bool },
     /// Nothing of the command's group is left.
     GroupGone,
+    /// The fleet lock's lease was lost: another holder may start the job now.
+    LockLost(LockLoss),
 }
 
 /// What the run should be told about.
@@ -38,6 +42,11 @@ pub enum Notice {
     Idle(Duration),
     Forwarded(Signal),
     Killed(&'static str),
+    /// The lease was lost; `stopping` when the command is being stopped for it.
+    LockLost {
+        loss: LockLoss,
+        stopping: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +80,8 @@ pub struct Machine {
     enforced: bool,
     kill_at: Option<Instant>,
     killed: bool,
+    /// The lease loss was acted on: it is said and acted on once.
+    lock_lost: bool,
 }
 
 impl Machine {
@@ -83,6 +94,7 @@ impl Machine {
             enforced: false,
             kill_at: None,
             killed: false,
+            lock_lost: false,
         }
     }
 
@@ -152,6 +164,9 @@ impl Machine {
             }
             // The leftovers are stopped already; a signal still reaches them, without another grace.
             (Phase::Leftovers, Input::Signal(sig)) => actions.push(Action::SignalGroup(sig)),
+            (Phase::Running, Input::LockLost(loss)) => self.lock_lost(loss, now, &mut actions),
+            // The command has ended: its leftovers are being stopped anyway.
+            (Phase::Leftovers, Input::LockLost(_)) => {}
         }
         actions
     }
@@ -184,6 +199,30 @@ impl Machine {
         self.kill_at = Some(self.kill_at.map_or(grace_end, |k| k.min(grace_end)));
     }
 
+    /// A lost lease means another host may run the job now: unless told only to warn, the command is
+    /// stopped as at the deadline, and the loss is the cause unless the run was already being stopped
+    /// for a reason of its own (the first reason stands).
+    fn lock_lost(&mut self, loss: LockLoss, now: Instant, actions: &mut Vec<Action>) {
+        if self.lock_lost {
+            return;
+        }
+        self.lock_lost = true;
+        let stopping = self.limits.stop_on_lock_lost;
+        actions.push(Action::Emit(Notice::LockLost { loss, stopping }));
+        if !stopping {
+            return;
+        }
+        if self.cause.is_none() {
+            self.cause = Some(Cause::LockLost(loss));
+        }
+        if self.enforced || self.kill_at.is_some() {
+            return;
+        }
+        self.enforced = true;
+        terminate(actions);
+        self.kill_at = Some(now + self.limits.kill_after);
+    }
+
     fn kill_when_due(&mut self, now: Instant, reason: &'static str, actions: &mut Vec<Action>) {
         if !self.killed && self.kill_at.is_some_and(|at| now >= at) {
             self.killed = true;
@@ -213,6 +252,7 @@ mod tests {
             timeout: timeout.map(Duration::from_secs),
             idle_timeout: idle.map(Duration::from_secs),
             kill_after: 10 * S,
+            stop_on_lock_lost: true,
         }
     }
 
@@ -228,6 +268,10 @@ mod tests {
 
     fn term() -> Vec<Action> {
         vec![SignalGroup(SIGTERM), SignalGroup(SIGCONT)]
+    }
+
+    fn lost(loss: LockLoss, stopping: bool) -> Notice {
+        Notice::LockLost { loss, stopping }
     }
 
     fn with(mut first: Vec<Action>, rest: Vec<Action>) -> Vec<Action> {
@@ -464,6 +508,159 @@ mod tests {
                 )],
                 cause: Some(timeout(2)),
                 done: false,
+            },
+            Case {
+                name: "lock lost: SIGTERM, the grace, SIGKILL, and the loss is the cause",
+                limits: limits(Some(60), None),
+                steps: vec![
+                    (
+                        3,
+                        0,
+                        Input::LockLost(LockLoss::Taken),
+                        with(vec![Emit(lost(LockLoss::Taken, true))], term()),
+                    ),
+                    (12, 0, Input::Tick, vec![]),
+                    (
+                        13,
+                        0,
+                        Input::Tick,
+                        vec![
+                            Emit(Notice::Killed(KILLED_AFTER_GRACE)),
+                            SignalGroup(SIGKILL),
+                        ],
+                    ),
+                    // The deadline passing meanwhile is no second stop.
+                    (60, 0, Input::Tick, vec![]),
+                    (61, 0, Input::ChildExited { leftovers: false }, vec![Done]),
+                ],
+                cause: Some(Cause::LockLost(LockLoss::Taken)),
+                done: true,
+            },
+            Case {
+                name: "lock lost with warn: said once, the command runs on to its own end",
+                limits: Limits {
+                    stop_on_lock_lost: false,
+                    ..limits(None, None)
+                },
+                steps: vec![
+                    (
+                        3,
+                        0,
+                        Input::LockLost(LockLoss::Unreachable(30 * S)),
+                        vec![Emit(lost(LockLoss::Unreachable(30 * S), false))],
+                    ),
+                    (4, 0, Input::LockLost(LockLoss::Taken), vec![]),
+                    (100, 0, Input::Tick, vec![]),
+                    (101, 0, Input::ChildExited { leftovers: false }, vec![Done]),
+                ],
+                cause: None,
+                done: true,
+            },
+            Case {
+                name: "lock lost after the deadline stopped the command: the deadline stays the cause, one grace",
+                limits: limits(Some(5), None),
+                steps: vec![
+                    (
+                        5,
+                        0,
+                        Input::Tick,
+                        with(vec![Emit(Notice::TimedOut(5 * S))], term()),
+                    ),
+                    (
+                        7,
+                        0,
+                        Input::LockLost(LockLoss::Taken),
+                        vec![Emit(lost(LockLoss::Taken, true))],
+                    ),
+                    (
+                        15,
+                        0,
+                        Input::Tick,
+                        vec![
+                            Emit(Notice::Killed(KILLED_AFTER_GRACE)),
+                            SignalGroup(SIGKILL),
+                        ],
+                    ),
+                ],
+                cause: Some(timeout(5)),
+                done: false,
+            },
+            Case {
+                name: "SIGTERM, then lock lost: terminated, no second SIGTERM",
+                limits: limits(None, None),
+                steps: vec![
+                    (
+                        1,
+                        0,
+                        Input::Signal(SIGTERM),
+                        vec![
+                            SignalGroup(SIGTERM),
+                            Emit(Notice::Forwarded(SIGTERM)),
+                            SignalGroup(SIGCONT),
+                        ],
+                    ),
+                    (
+                        2,
+                        0,
+                        Input::LockLost(LockLoss::Taken),
+                        vec![Emit(lost(LockLoss::Taken, true))],
+                    ),
+                    (
+                        11,
+                        0,
+                        Input::Tick,
+                        vec![
+                            Emit(Notice::Killed(KILLED_AFTER_GRACE)),
+                            SignalGroup(SIGKILL),
+                        ],
+                    ),
+                ],
+                cause: Some(Cause::Forwarded(SIGTERM as i32)),
+                done: false,
+            },
+            Case {
+                name: "lock lost, then SIGTERM: the loss stays the cause",
+                limits: limits(None, None),
+                steps: vec![
+                    (
+                        1,
+                        0,
+                        Input::LockLost(LockLoss::Taken),
+                        with(vec![Emit(lost(LockLoss::Taken, true))], term()),
+                    ),
+                    (
+                        2,
+                        0,
+                        Input::Signal(SIGTERM),
+                        vec![
+                            SignalGroup(SIGTERM),
+                            Emit(Notice::Forwarded(SIGTERM)),
+                            SignalGroup(SIGCONT),
+                        ],
+                    ),
+                    (
+                        11,
+                        0,
+                        Input::Tick,
+                        vec![
+                            Emit(Notice::Killed(KILLED_AFTER_GRACE)),
+                            SignalGroup(SIGKILL),
+                        ],
+                    ),
+                ],
+                cause: Some(Cause::LockLost(LockLoss::Taken)),
+                done: false,
+            },
+            Case {
+                name: "lock lost while leftovers are stopped: nothing more to do",
+                limits: limits(None, None),
+                steps: vec![
+                    (1, 0, Input::ChildExited { leftovers: true }, term()),
+                    (2, 0, Input::LockLost(LockLoss::Taken), vec![]),
+                    (3, 0, Input::GroupGone, vec![Done]),
+                ],
+                cause: None,
+                done: true,
             },
         ];
         for case in cases {

@@ -15,7 +15,7 @@ use nix::unistd::Pid;
 
 use crate::config::Job;
 use crate::events::{Event, Observer, Report, Running};
-use crate::outcome::{ChildStatus, Outcome};
+use crate::outcome::{ChildStatus, LockLoss, Outcome};
 use crate::output::{Capture, Pump, Spool, Stream};
 use machine::{Action, Input, Limits, Machine, Notice};
 pub use signals::SignalPipe;
@@ -29,6 +29,23 @@ const DRAIN_CAP: Duration = Duration::from_secs(1);
 /// How often to look again at a group whose members are not our children (no SIGCHLD for them).
 const GROUP_POLL: Duration = Duration::from_millis(20);
 
+/// What the run's lock gives the command and asks of the supervisor.
+#[derive(Default)]
+pub struct Holding<'a> {
+    /// The held `--lock` file: the command inherits it, so the lock is held while any process of the
+    /// run lives, even one that outlives a killed cronbeat, as with flock(1).
+    pub fd: Option<RawFd>,
+    /// Added to the command's environment (`CRONBEAT_FENCING_TOKEN`).
+    pub env: Vec<(&'static str, String)>,
+    /// A fleet lock's lease, asked at every wake whether it was lost (its keeper wakes the supervisor
+    /// when it is).
+    pub lease: Option<&'a dyn Lease>,
+}
+
+pub trait Lease {
+    fn lost(&self) -> Option<LockLoss>;
+}
+
 pub struct Finished {
     pub report: Report,
     pub capture: Arc<Capture>,
@@ -40,12 +57,10 @@ pub fn prepare() -> std::io::Result<SignalPipe> {
 }
 
 /// Runs the command to its end and returns how it ended. Never fails: an exec failure is an outcome.
-/// `lock_fd` is the held `--lock`: the command inherits it, so the lock is held while any process of the
-/// run lives, even one that outlives a killed cronbeat, as with flock(1).
 pub fn run(
     job: &Job,
     run_id: &str,
-    lock_fd: Option<RawFd>,
+    held: &Holding<'_>,
     signals: &SignalPipe,
     observer: &mut dyn Observer,
 ) -> Finished {
@@ -61,7 +76,7 @@ pub fn run(
 
     // `--stderr-fails` must see whether stderr was written, which one pipe cannot tell: it keeps two.
     let one_pipe = !job.rules.stderr_fails && crate::output::same_destination();
-    let spawned = match spawn::spawn(&job.command, run_id, lock_fd, one_pipe) {
+    let spawned = match spawn::spawn(&job.command, run_id, held.fd, &held.env, one_pipe) {
         Ok(s) => s,
         Err(e) => {
             observer.on_event(&Event::Started { run_id, pid: None });
@@ -96,6 +111,7 @@ pub fn run(
         timeout: job.timeout,
         idle_timeout: job.idle_timeout,
         kill_after: job.kill_after,
+        stop_on_lock_lost: job.on_lock_lost == crate::kinds::OnLockLost::Kill,
     };
     let mut machine = Machine::new(limits, start);
     let running = Running {
@@ -103,7 +119,7 @@ pub fn run(
         since: start,
         capture: &capture,
     };
-    let status = watch(&mut machine, pid, &running, signals, observer);
+    let status = watch(&mut machine, pid, &running, held.lease, signals, observer);
     drop(foreground);
     clean_up_group(&mut machine, pid, signals, observer, &running);
     let cause = machine.cause();
@@ -154,6 +170,7 @@ fn watch(
     machine: &mut Machine,
     pid: Pid,
     running: &Running<'_>,
+    lease: Option<&dyn Lease>,
     signals: &SignalPipe,
     observer: &mut dyn Observer,
 ) -> WaitStatus {
@@ -163,6 +180,13 @@ fn watch(
         }
         let now = Instant::now();
         let last_output = running.capture.last_output();
+        if let Some(loss) = lease.and_then(|l| l.lost()) {
+            perform(
+                machine.step(Input::LockLost(loss), now, last_output),
+                pid,
+                observer,
+            );
+        }
         perform(machine.step(Input::Tick, now, last_output), pid, observer);
         if observer.next_tick().is_some_and(|at| at <= now) {
             observer.on_tick(now, running);
@@ -230,6 +254,12 @@ fn perform(actions: Vec<Action>, group: Pid, observer: &mut dyn Observer) {
                 observer.on_event(&Event::SignalForwarded { signal: sig as i32 })
             }
             Action::Emit(Notice::Killed(reason)) => observer.on_event(&Event::Killed { reason }),
+            Action::Emit(Notice::LockLost { loss, stopping }) => {
+                observer.on_event(&Event::LockLost {
+                    reason: &loss.to_string(),
+                    stopping,
+                })
+            }
             Action::Done => {}
         }
     }

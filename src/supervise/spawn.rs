@@ -30,10 +30,12 @@ pub struct SpawnError {
 }
 
 /// With `one_pipe` the command's stdout and stderr are one pipe, so what it writes to them keeps its order.
+/// `env` adds to the command's environment (a fleet lock's `CRONBEAT_FENCING_TOKEN`).
 pub fn spawn(
     argv: &[OsString],
     run_id: &str,
     lock_fd: Option<RawFd>,
+    env: &[(&str, String)],
     one_pipe: bool,
 ) -> Result<Spawned, SpawnError> {
     let (program, args) = argv.split_first().ok_or_else(|| SpawnError {
@@ -43,22 +45,23 @@ pub fn spawn(
     // The parent-death signal fires when the thread that forked exits, not the process: only the main
     // thread, which lives until cronbeat exits, may start the command.
     debug_assert_eq!(nix::unistd::gettid(), nix::unistd::getpid());
-    let (mut child, shared) = match start(program.as_os_str(), args, run_id, lock_fd, one_pipe) {
-        // The kernel knows no format for the file: execvp's rule is that such a file is a shell script.
-        // glibc's execvp applies it in the child already; musl's and posix_spawn do not. Nothing ran,
-        // so starting again is safe.
-        Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => match locate_executable(program) {
-            Some(script) => {
-                let args: Vec<OsString> = std::iter::once(script.into_os_string())
-                    .chain(args.iter().cloned())
-                    .collect();
-                start(OsStr::new(SHELL), &args, run_id, lock_fd, one_pipe)
-            }
-            None => Err(e),
-        },
-        started => started,
-    }
-    .map_err(|e| classify(program, &e))?;
+    let (mut child, shared) =
+        match start(program.as_os_str(), args, run_id, lock_fd, env, one_pipe) {
+            // The kernel knows no format for the file: execvp's rule is that such a file is a shell script.
+            // glibc's execvp applies it in the child already; musl's and posix_spawn do not. Nothing ran,
+            // so starting again is safe.
+            Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => match locate_executable(program) {
+                Some(script) => {
+                    let args: Vec<OsString> = std::iter::once(script.into_os_string())
+                        .chain(args.iter().cloned())
+                        .collect();
+                    start(OsStr::new(SHELL), &args, run_id, lock_fd, env, one_pipe)
+                }
+                None => Err(e),
+            },
+            started => started,
+        }
+        .map_err(|e| classify(program, &e))?;
     let (stdout, stderr) = match shared {
         Some(both) => (both, None),
         None => (
@@ -82,12 +85,14 @@ fn start(
     args: &[OsString],
     run_id: &str,
     lock_fd: Option<RawFd>,
+    env: &[(&str, String)],
     one_pipe: bool,
 ) -> io::Result<(Child, Option<OwnedFd>)> {
     let mut command = Command::new(program);
     command
         .args(args)
         .env("CRONBEAT_RUN_ID", run_id)
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::inherit())
         .process_group(0);
     let mut shared = None;
