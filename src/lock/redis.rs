@@ -183,5 +183,8 @@ fn holder_of(value: &str) -> String {
 
 /// A Redis error in one line. The client never puts the password in one.
 fn describe(e: redis::RedisError) -> String {
+    if e.kind() == redis::ErrorKind::AuthenticationFailed {
+        return "authentication failed: the server refused the user or password".into();
+    }
     e.to_string()
 }
