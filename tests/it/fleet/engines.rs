@@ -246,8 +246,7 @@ fn an_engine_stopped_before_the_run(kind: Kind) {
         .find(|r| r.path == "/c/fail")
         .expect("a /fail report");
     assert!(
-        fail.text()
-            .contains(&format!("could not start: the lock engine")),
+        fail.text().contains("could not start: the lock engine"),
         "{}",
         fail.text()
     );
