@@ -148,6 +148,14 @@ impl Client {
         }
     }
 
+    /// Hangs up politely, within a moment.
+    async fn close(&mut self) {
+        match self {
+            Client::Redis(r) => r.close().await,
+            Client::Postgres(p) => p.close().await,
+        }
+    }
+
     async fn release(&mut self, lease: &Proof) -> Result<bool, String> {
         match self {
             Client::Redis(r) => r.release(&lease.name, &lease.value()).await,
@@ -189,68 +197,93 @@ fn bounded<T>(
     })
 }
 
+fn unavailable(engine: &Engine, e: String) -> Obtained {
+    Obtained::Unavailable(format!("the lock engine {engine} could not be used: {e}"))
+}
+
 /// Claims the tick and takes the lease, as `want` says, telling `observer` what it does meanwhile.
 pub fn obtain(want: &Wanted<'_>, signals: &SignalPipe, observer: &mut dyn Observer) -> Obtained {
     let engine = want.engine;
-    let unavailable = |e: String| {
-        Obtained::Unavailable(format!("the lock engine {engine} could not be used: {e}"))
-    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
-        Err(e) => return unavailable(format!("cannot start its client: {e}")),
+        Err(e) => return unavailable(engine, format!("cannot start its client: {e}")),
     };
-    let limit = want.call_timeout();
     let mut client = Client::new(engine);
-    if let Some((tick, keep)) = want.tick {
-        match bounded(
-            &runtime,
-            limit,
-            client.claim(want.name, tick, want.holder, keep),
-        ) {
-            Ok(None) => {}
-            Ok(Some(holder)) => return Obtained::TickTaken { holder },
-            Err(e) => return unavailable(e),
-        }
-    }
     let mut proof = Proof {
         name: want.name.to_string(),
         holder: want.holder.to_string(),
         id: uuid::Uuid::new_v4().to_string(),
         token: 0,
     };
+    match contend(&runtime, &mut client, &mut proof, want, signals, observer) {
+        Ok(acquired) => match Lease::keep(runtime, client, proof, want, acquired, signals) {
+            Ok(lease) => Obtained::Held(lease),
+            Err(e) => unavailable(engine, e),
+        },
+        Err(obtained) => {
+            runtime.block_on(client.close());
+            obtained
+        }
+    }
+}
+
+/// The tick claim, then the lease: `Ok(when the call that got it was sent)`, the lease's token in
+/// `proof`; else what the run comes to.
+fn contend(
+    runtime: &Runtime,
+    client: &mut Client,
+    proof: &mut Proof,
+    want: &Wanted<'_>,
+    signals: &SignalPipe,
+    observer: &mut dyn Observer,
+) -> Result<Instant, Obtained> {
+    let engine = want.engine;
+    let limit = want.call_timeout();
+    if let Some((tick, keep)) = want.tick {
+        match bounded(
+            runtime,
+            limit,
+            client.claim(want.name, tick, want.holder, keep),
+        ) {
+            Ok(None) => {}
+            Ok(Some(holder)) => return Err(Obtained::TickTaken { holder }),
+            Err(e) => return Err(unavailable(engine, e)),
+        }
+    }
     let until = want.lock_wait.map(|w| Instant::now() + w);
     let shown = engine.to_string();
     let mut waiting = false;
     loop {
         let sent = Instant::now();
-        let holder = match bounded(&runtime, limit, client.acquire(&proof, want.ttl)) {
+        let holder = match bounded(runtime, limit, client.acquire(proof, want.ttl)) {
             Ok(Acquired::Got(token)) => {
                 proof.token = token;
                 observer.on_event(&Event::FleetLockHeld {
                     lock: &shown,
                     fencing_token: token,
                 });
-                return match Lease::keep(runtime, client, proof, want, sent, signals) {
-                    Ok(lease) => Obtained::Held(lease),
-                    Err(e) => unavailable(e),
-                };
+                return Ok(sent);
             }
             Ok(Acquired::HeldBy(holder)) => holder,
-            Err(e) => return unavailable(e),
+            Err(e) => return Err(unavailable(engine, e)),
         };
         let held = format!("the fleet lock on {shown} ({} held by {holder})", want.name);
         match want.overlap {
             Overlap::Wait if until.map_or(true, |u| Instant::now() < u) => {}
             Overlap::Wait => {
-                return Obtained::Skipped(format!(
+                return Err(Obtained::Skipped(format!(
                     "skipped: {held} was still held after {}",
                     humantime::format_duration(want.lock_wait.unwrap_or_default())
-                ))
+                )))
             }
-            _ => return Obtained::Skipped(format!("skipped: a previous run still holds {held}")),
+            _ => {
+                return Err(Obtained::Skipped(format!(
+                    "skipped: a previous run still holds {held}"
+                )))
+            }
         }
         if !waiting {
             waiting = true;
@@ -265,7 +298,7 @@ pub fn obtain(want: &Wanted<'_>, signals: &SignalPipe, observer: &mut dyn Observ
         // Hosts polling in step would keep meeting at the engine: spread them a little.
         let pause = pause.mul_f64(0.75 + fastrand::f64() / 2.0);
         if let Some(sig) = signals.pause(pause) {
-            return Obtained::Interrupted(sig as i32);
+            return Err(Obtained::Interrupted(sig as i32));
         }
     }
 }
@@ -316,14 +349,16 @@ impl Lease {
                         stopped,
                     )
                     .await;
-                    tokio::time::timeout(limit, client.release(&proof))
+                    let released = tokio::time::timeout(limit, client.release(&proof))
                         .await
                         .unwrap_or_else(|_| {
                             Err(format!(
                                 "no answer within {}",
                                 humantime::format_duration(limit)
                             ))
-                        })
+                        });
+                    client.close().await;
+                    released
                 });
                 // The connection's task may be blocked on a silent server: do not wait for it.
                 runtime.shutdown_background();

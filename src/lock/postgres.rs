@@ -85,7 +85,13 @@ pub struct PgLock {
     tls: Tls,
     root_cert: Option<std::path::PathBuf>,
     client: Option<Client>,
+    /// The connection's task: it says goodbye to the server once the client is dropped.
+    connection: Option<tokio::task::JoinHandle<()>>,
 }
+
+/// How long a closing connection gets to tell the server (a pooler such as PgBouncer otherwise logs
+/// every run's end as an unexpected EOF).
+const CLOSE_WITHIN: Duration = Duration::from_millis(200);
 
 impl PgLock {
     pub fn new(engine: &Engine) -> PgLock {
@@ -106,15 +112,25 @@ impl PgLock {
             tls: engine.tls,
             root_cert: engine.root_cert.clone(),
             client: None,
+            connection: None,
         }
     }
 
-    async fn connect(&self) -> Result<Client, String> {
+    pub async fn close(&mut self) {
+        self.client = None;
+        if let Some(task) = self.connection.take() {
+            let _ = tokio::time::timeout(CLOSE_WITHIN, task).await;
+        }
+    }
+
+    async fn connect(&mut self) -> Result<Client, String> {
         let mut config = self.config.clone();
         let client = match self.tls {
             Tls::Disable => {
                 let (client, connection) = config.connect(NoTls).await.map_err(describe)?;
-                tokio::spawn(connection);
+                self.connection = Some(tokio::spawn(async move {
+                    let _ = connection.await;
+                }));
                 client
             }
             mode => {
@@ -122,9 +138,14 @@ impl PgLock {
                     Tls::Prefer => tokio_postgres::config::SslMode::Prefer,
                     _ => tokio_postgres::config::SslMode::Require,
                 });
-                let tls = MakeTls(Arc::new(tls_config(mode, self.root_cert.as_deref())?));
+                let tls = MakeTls {
+                    mode,
+                    root_cert: self.root_cert.clone(),
+                };
                 let (client, connection) = config.connect(tls).await.map_err(describe)?;
-                tokio::spawn(connection);
+                self.connection = Some(tokio::spawn(async move {
+                    let _ = connection.await;
+                }));
                 client
             }
         };
@@ -358,8 +379,13 @@ impl rustls::client::danger::ServerCertVerifier for Unverified {
 }
 
 /// tokio-postgres's TLS hooks over tokio-rustls: a few lines here rather than another crate that
-/// would bring its own X.509 parser for channel binding, which cronbeat does not use.
-struct MakeTls(Arc<rustls::ClientConfig>);
+/// would bring its own X.509 parser for channel binding, which cronbeat does not use. The rustls
+/// configuration is built only once the server agreed to TLS: `prefer` against a server without it
+/// costs nothing.
+struct MakeTls {
+    mode: Tls,
+    root_cert: Option<std::path::PathBuf>,
+}
 
 impl<S> MakeTlsConnect<S> for MakeTls
 where
@@ -373,14 +399,16 @@ where
         let name = rustls::pki_types::ServerName::try_from(domain.to_string())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         Ok(Connect {
-            config: self.0.clone(),
+            mode: self.mode,
+            root_cert: self.root_cert.clone(),
             name,
         })
     }
 }
 
 struct Connect {
-    config: Arc<rustls::ClientConfig>,
+    mode: Tls,
+    root_cert: Option<std::path::PathBuf>,
     name: rustls::pki_types::ServerName<'static>,
 }
 
@@ -394,7 +422,9 @@ where
 
     fn connect(self, stream: S) -> Self::Future {
         Box::pin(async move {
-            tokio_rustls::TlsConnector::from(self.config)
+            let config = tls_config(self.mode, self.root_cert.as_deref())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            tokio_rustls::TlsConnector::from(Arc::new(config))
                 .connect(self.name, stream)
                 .await
                 .map(TlsStream)

@@ -119,6 +119,10 @@ impl RedisLock {
         }
     }
 
+    pub async fn close(&mut self) {
+        self.connection = None;
+    }
+
     pub async fn claim(
         &mut self,
         name: &str,

@@ -481,3 +481,55 @@ impl FakePostgres {
         FakePostgres { addr }
     }
 }
+
+/// Through PgBouncer in transaction mode (CRONBEAT_TEST_PGBOUNCER, started by .ci/run), where clients
+/// share two server connections: no session state may be relied on.
+#[test]
+fn postgres_through_pgbouncer_in_transaction_mode() {
+    let Ok(url) = std::env::var("CRONBEAT_TEST_PGBOUNCER") else {
+        missing("CRONBEAT_TEST_PGBOUNCER is not set to a PgBouncer in transaction mode (.ci/run starts one)");
+        return;
+    };
+    for round in 0..10 {
+        let name = unique("bouncer");
+        let runs: Vec<Running> = (0..5)
+            .map(|i| {
+                fleet_run(&url, &name, &format!("host{i}"))
+                    .args(SCHEDULED)
+                    .args(["--", "echo", "ran"])
+                    .spawn()
+            })
+            .collect();
+        let codes: Vec<i32> = runs.into_iter().map(|r| r.wait().code()).collect();
+        assert_eq!(
+            codes.iter().filter(|c| **c == 0).count(),
+            1,
+            "round {round}: {codes:?}"
+        );
+        assert_eq!(
+            codes.iter().filter(|c| **c == 75).count(),
+            4,
+            "round {round}: {codes:?}"
+        );
+    }
+    // A lease renewed several times over while other clients use the same server connections.
+    let name = unique("bouncer-lease");
+    let long = fleet_run(&url, &name, "long")
+        .args(["--lock-ttl", "1s", "--", "sh", "-c", "sleep 2.5; echo done"])
+        .spawn();
+    let fencing = unique("bouncer-fencing");
+    let mut tokens = Vec::new();
+    for _ in 0..10 {
+        let out = fleet_run(&url, &fencing, "here")
+            .args(["--", "sh", "-c", "echo $CRONBEAT_FENCING_TOKEN"])
+            .run();
+        assert_eq!(out.code(), 0, "{out:?}");
+        tokens.push(out.stdout.trim().parse::<i64>().unwrap());
+    }
+    assert!(tokens.windows(2).all(|p| p[0] < p[1]), "{tokens:?}");
+    let out = long.wait();
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(out.stdout, "done\n");
+    let out = fleet_run(&url, &name, "next").args(["--", "true"]).run();
+    assert_eq!(out.code(), 0, "released at the end: {out:?}");
+}
