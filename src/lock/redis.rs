@@ -51,7 +51,8 @@ return 0
 ";
 
 pub struct RedisLock {
-    info: ConnectionInfo,
+    /// The client, or why there can be none (an unreadable `SSL_CERT_FILE`), said at the first call.
+    client: Result<redis::Client, String>,
     connection: Option<MultiplexedConnection>,
 }
 
@@ -70,16 +71,17 @@ impl RedisLock {
                 }
             }
         };
-        RedisLock {
-            info: ConnectionInfo {
-                addr,
-                redis: RedisConnectionInfo {
-                    db: engine.database.parse().unwrap_or(0),
-                    username: engine.user.clone(),
-                    password: engine.password(),
-                    protocol: ProtocolVersion::RESP2,
-                },
+        let info = ConnectionInfo {
+            addr,
+            redis: RedisConnectionInfo {
+                db: engine.database.parse().unwrap_or(0),
+                username: engine.user.clone(),
+                password: engine.password(),
+                protocol: ProtocolVersion::RESP2,
             },
+        };
+        RedisLock {
+            client: client(info, engine.tls),
             connection: None,
         }
     }
@@ -93,7 +95,7 @@ impl RedisLock {
         let mut connection = match self.connection.take() {
             Some(c) => c,
             None => {
-                let client = redis::Client::open(self.info.clone()).map_err(describe)?;
+                let client = self.client.as_ref().map_err(Clone::clone)?;
                 client
                     .get_multiplexed_async_connection()
                     .await
@@ -167,6 +169,24 @@ impl RedisLock {
         let n: i64 = self.eval(RELEASE, &[&lease_key(name)], &[proof]).await?;
         Ok(n == 1)
     }
+}
+
+/// rediss:// trusts the bundled roots, or, when `SSL_CERT_FILE` names a file, the certificates in it
+/// (a private CA): the client takes one set or the other.
+fn client(info: ConnectionInfo, tls: Tls) -> Result<redis::Client, String> {
+    let ca_file = std::env::var_os("SSL_CERT_FILE").filter(|_| tls != Tls::Disable);
+    let Some(path) = ca_file else {
+        return redis::Client::open(info).map_err(describe);
+    };
+    let shown = std::path::Path::new(&path).display().to_string();
+    let pem =
+        std::fs::read(&path).map_err(|e| format!("SSL_CERT_FILE {shown}: cannot read it: {e}"))?;
+    let certificates = redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem),
+    };
+    redis::Client::build_with_tls(info, certificates)
+        .map_err(|e| format!("SSL_CERT_FILE {shown}: {}", describe(e)))
 }
 
 fn lease_key(name: &str) -> String {

@@ -5,6 +5,7 @@
 //! one that the test cuts. Without the variables the tests are skipped (a failure under CI=true).
 
 mod engines;
+mod tls;
 mod usage;
 
 use std::io::{Read, Write};
@@ -107,6 +108,38 @@ pub struct PrivateRedis {
 impl PrivateRedis {
     /// `None` (skipped, or a failure under CI=true) without redis-server.
     pub fn start(extra: &[&str]) -> Option<PrivateRedis> {
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        Self::launch("redis", move |port| {
+            let mut args = vec!["--port".to_string(), port.to_string()];
+            args.extend(extra.iter().cloned());
+            args
+        })
+    }
+
+    /// Speaking TLS only, with the certificate and key in `dir` (`server.pem`, `server.key`).
+    pub fn start_tls(dir: &std::path::Path) -> Option<PrivateRedis> {
+        let file = |name: &str| dir.join(name).display().to_string();
+        let (cert, key, ca) = (file("server.pem"), file("server.key"), file("ca.pem"));
+        Self::launch("rediss", move |port| {
+            let port = port.to_string();
+            [
+                "--port",
+                "0",
+                "--tls-port",
+                &port,
+                "--tls-cert-file",
+                &cert,
+                "--tls-key-file",
+                &key,
+            ]
+            .into_iter()
+            .chain(["--tls-ca-cert-file", &ca, "--tls-auth-clients", "no"])
+            .map(str::to_string)
+            .collect()
+        })
+    }
+
+    fn launch(scheme: &str, args: impl Fn(u16) -> Vec<String>) -> Option<PrivateRedis> {
         if !have("redis-server") {
             missing("redis-server is not installed (.ci/run installs it)");
             return None;
@@ -114,23 +147,15 @@ impl PrivateRedis {
         for _ in 0..5 {
             let port = closed_port();
             let child = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                ])
-                .args(["--appendonly", "no"])
-                .args(extra)
+                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(args(port))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("start redis-server");
             let mut server = PrivateRedis {
                 child,
-                url: format!("redis://127.0.0.1:{port}"),
+                url: format!("{scheme}://127.0.0.1:{port}"),
             };
             let up = eventually(Duration::from_secs(5), || {
                 TcpStream::connect(("127.0.0.1", port)).is_ok()
