@@ -533,3 +533,50 @@ fn postgres_through_pgbouncer_in_transaction_mode() {
     let out = fleet_run(&url, &name, "next").args(["--", "true"]).run();
     assert_eq!(out.code(), 0, "released at the end: {out:?}");
 }
+
+/// `--on-lock-lost warn`: the command finishes on its own terms; stderr and the monitors hear of the loss.
+#[test]
+fn a_lost_lease_under_warn_lets_the_command_finish() {
+    let Some(url) = engine(Kind::Postgres) else {
+        return;
+    };
+    let name = unique("warn");
+    let monitor = Server::start();
+    let dir = Dir::new();
+    let go = dir.join("go");
+    let mut holder = fleet_run(&url, &name, "here")
+        .args(["--lock-ttl", "1s", "--on-lock-lost", "warn"])
+        .args(["--ping", &format!("{}/c", monitor.url())])
+        .args([
+            "--",
+            "sh",
+            "-c",
+            &format!(
+                "echo ready; while [ ! -e '{}' ]; do sleep 0.05; done; echo finished",
+                go.display()
+            ),
+        ])
+        .spawn();
+    holder.wait_stdout("ready", Duration::from_secs(10));
+    engine_command(
+        Kind::Postgres,
+        &url,
+        &format!("UPDATE cronbeat_leases SET token = token + 1 WHERE name = '{name}'"),
+    );
+    holder.wait_stderr(
+        "the command goes on (--on-lock-lost warn)",
+        Duration::from_secs(5),
+    );
+    std::fs::write(&go, "").unwrap();
+    let out = holder.wait();
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(out.stdout, "ready\nfinished\n");
+    let requests = monitor.wait_for(3, Duration::from_secs(5));
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["/c/start", "/c/log", "/c/0"], "{requests:?}");
+    assert!(
+        requests[1].text().contains("the fleet lock was lost"),
+        "{}",
+        requests[1].text()
+    );
+}
