@@ -8,7 +8,8 @@
 # Parts: startup against coreutils `timeout` and bare `true`; output pass-through against a `cat` pipe; peak RSS
 # (GNU time), also with a 100 MiB --tail that 300 MiB of output fills three times over; the cost of a start and a
 # finish ping against a local HTTP server; the hand-written curl wrapper from the Healthchecks docs against the
-# same server. Times are medians (robust to other load on a shared machine).
+# same server; what a fleet lock (acquire and release) adds on a Redis and a PostgreSQL started here on
+# loopback, and its peak RSS. Times are medians (robust to other load on a shared machine).
 #
 # The figures are a report, not a test: the exit status is 0 whatever they are, and non-zero only when a step
 # itself failed (build, a tool, a benchmarked command, a ping that did not reach the server).
@@ -56,12 +57,21 @@ rounds=5
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/cronbeat-bench.XXXXXX") || exit 1
 server_pid=
+redis_pid=
+pg_ctl=
 
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     if [[ -n $server_pid ]]; then
         kill "$server_pid" 2>/dev/null
         wait "$server_pid" 2>/dev/null
+    fi
+    if [[ -n $redis_pid ]]; then
+        kill "$redis_pid" 2>/dev/null
+        wait "$redis_pid" 2>/dev/null
+    fi
+    if [[ -n $pg_ctl ]]; then
+        su postgres -s /bin/sh -c "'$pg_ctl' -D '$work/pg/data' -m immediate stop" >/dev/null 2>&1
     fi
     rm -rf "$work"
 }
@@ -324,7 +334,7 @@ started=$SECONDS
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # 1. Startup --------------------------------------------------------------------------------------------------
-say "1/5 startup: cronbeat -- true vs timeout 60 true vs true"
+say "1/6 startup: cronbeat -- true vs timeout 60 true vs true"
 what="startup: -- true vs timeout 60 true"
 if bench exec "$rounds" "$((startup_runs / rounds))" "$startup_warmup" \
     cb_true "$bin_q -- true" timeout_true "timeout 60 true" bare_true "true"; then
@@ -339,7 +349,7 @@ else
 fi
 
 # 2. Pass-through ---------------------------------------------------------------------------------------------
-say "2/5 pass-through: cronbeat -- head -c $size /dev/zero vs head -c $size /dev/zero | cat"
+say "2/6 pass-through: cronbeat -- head -c $size /dev/zero vs head -c $size /dev/zero | cat"
 what="pass-through $size_label vs head | cat"
 if bench shell "$pass_runs" 1 "$pass_warmup" \
     cb_pass "$bin_q -- head -c $size /dev/zero > /dev/null" \
@@ -383,7 +393,7 @@ else
 fi
 
 # 3. Peak RSS -------------------------------------------------------------------------------------------------
-say "3/5 peak RSS (GNU time %M)"
+say "3/6 peak RSS (GNU time %M)"
 if ((!have_time)); then
     failed_step "peak RSS" "GNU time (/usr/bin/time -f %M) is not available"
 else
@@ -444,7 +454,7 @@ else
 fi
 
 # 4. Cost of the pings ----------------------------------------------------------------------------------------
-say "4/5 pings: cronbeat --ping URL -- true vs cronbeat -- true"
+say "4/6 pings: cronbeat --ping URL -- true vs cronbeat -- true"
 what="pings: --ping URL -- true vs -- true"
 case $ping_state in
 ok)
@@ -469,7 +479,7 @@ ok)
 esac
 
 # 5. The hand-written curl wrapper ----------------------------------------------------------------------------
-say "5/5 cronbeat --ping URL -- true vs the curl wrapper from the Healthchecks docs"
+say "5/6 cronbeat --ping URL -- true vs the curl wrapper from the Healthchecks docs"
 what="--ping URL -- true vs curl wrapper"
 # dash expands $? before the command substitution runs, so the finish URL carries the job's status.
 cat >"$work/classic.sh" <<'EOF'
@@ -503,6 +513,68 @@ ok)
     ;;
 *) not_available "$what" "<= 1.00x" ;;
 esac
+
+# 6. Fleet lock ------------------------------------------------------------------------------------------------
+say "6/6 fleet lock: cronbeat --lock redis://… / postgres://… -- true vs cronbeat -- true"
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+redis_url= pg_url=
+if ! command -v redis-server >/dev/null && ! apt_install redis-server; then
+    notes+=("fleet lock: redis-server unavailable")
+elif ((have_python)); then
+    port=$(free_port)
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >/dev/null 2>&1 &
+    redis_pid=$!
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then redis_url=redis://127.0.0.1:$port; break; fi
+        sleep 0.05
+    done
+fi
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+if [[ -z $pg_bin ]] && apt_install postgresql; then
+    pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+fi
+if [[ -z $pg_bin ]] || ! id postgres >/dev/null 2>&1 || [[ $(id -u) -ne 0 ]] || ((!have_python)); then
+    notes+=("fleet lock: no PostgreSQL to measure against (needs Debian's postgresql and root)")
+else
+    port=$(free_port)
+    mkdir -p "$work/pg" && chown postgres "$work/pg" && chmod o+x "$work"
+    if su postgres -s /bin/sh -c "'$pg_bin/initdb' -A trust -U postgres -D '$work/pg/data' >'$work/pg/initdb.log' 2>&1 &&
+        '$pg_bin/pg_ctl' -D '$work/pg/data' -l '$work/pg/server.log' -w \
+          -o \"-p $port -k $work/pg -c listen_addresses=127.0.0.1\" start >/dev/null"; then
+        pg_ctl=$pg_bin/pg_ctl
+        pg_url=postgres://postgres@127.0.0.1:$port/postgres
+    else
+        notes+=("fleet lock: PostgreSQL did not start ($(tail -n 1 "$work/pg/server.log" 2>/dev/null))")
+    fi
+fi
+for engine in redis postgres; do
+    if [[ $engine == redis ]]; then url=$redis_url target=5; else url=$pg_url target=20; fi
+    what="fleet lock: --lock $engine:// -- true vs -- true"
+    if [[ -z $url ]]; then
+        row "$what" "-" "-" "-" "+ < $target ms" "skipped (no $engine)"
+        continue
+    fi
+    # The first run creates PostgreSQL's tables; every measured run acquires and releases the lease.
+    if ! "$bin" --lock "$url" --name bench -- true >/dev/null 2>"$work/lock.err"; then
+        failed_step "$what" "cronbeat --lock $engine failed: $(head -n 1 "$work/lock.err")"
+        continue
+    fi
+    if bench exec "$rounds" "$((ping_runs / rounds))" "$ping_warmup" \
+        "cb_$engine" "$bin_q --lock $url --name bench -- true" cb_plain "$bin_q -- true"; then
+        cb=${median_ms[cb_$engine]} ref=${median_ms[cb_plain]}
+        row "$what" "$(fmt_ms "$cb")" "$(fmt_ms "$ref")" "$(calc "printf \"%+.2f ms\", $cb - $ref")" \
+            "+ < $target ms" "$(verdict "$cb - $ref < $target")"
+    else
+        failed_step "$what" "the fleet lock benchmark failed"
+    fi
+    if ((have_time)); then
+        if kib=$(peak_rss "$rss_runs" "$bin" --lock "$url" --name bench -- true); then
+            row "peak RSS: --lock $engine:// -- true" "$(fmt_mib "$kib")" "-" "-" "< 8 MiB" "$(verdict "$kib < 8192")"
+        else
+            failed_step "peak RSS: --lock $engine:// -- true" "the measured run failed"
+        fi
+    fi
+done
 
 # ---------------------------------------------------------------------------------------------------------------
 # Report

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cronbeat_global_optspecs
-    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= jitter= jitter-seed= success-codes= stderr-fails min-runtime= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= hc-api-key= hc-api-key-file= hc-api-url= cronitor-api-key= cronitor-api-key-file= cronitor-api-url= v/verbose log-format= h/help V/version
+    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= lock-ttl= on-lock-lost= lock-unavailable= jitter= jitter-seed= success-codes= stderr-fails min-runtime= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= hc-api-key= hc-api-key-file= hc-api-url= cronitor-api-key= cronitor-api-key-file= cronitor-api-url= v/verbose log-format= h/help V/version
 end
 
 function __fish_cronbeat_needs_command
@@ -34,11 +34,17 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -l grace -d 'How late a 
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l timeout -d 'Kill the command when it runs longer than DUR (e.g. 90s, 5m, 1h 30m); exit status 124' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l kill-after -d 'Grace between SIGTERM and SIGKILL on timeout, forwarded stop signals and leftovers [default: 10s]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l idle-timeout -d 'Stop the command when it prints nothing for DUR (treated as hung); exit status 125; 0 turns it off' -r
-complete -c cronbeat -n "__fish_cronbeat_needs_command" -l lock -d 'One run at a time: a lock file (flock) held while any process of the run lives' -r -F
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l lock -d 'One run at a time: a lock file (flock) held while any process of the run lives, or one run per tick across a fleet of hosts: redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://…, postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=…] (a secret: prefer CRONBEAT_LOCK or the config file)' -r -F
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l overlap -d 'When --lock is held by another run: skip this run, wait for the lock, or replace the running one [default: skip]' -r -f -a "skip\t'Do not run; exit 75 and tell the monitors'
 wait\t'Wait for the lock (at most --lock-wait)'
 replace\t'Stop the running one (SIGTERM, the grace, SIGKILL), then run'"
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l lock-wait -d 'Longest wait for --lock: with --overlap wait (no limit unless given), and with --overlap replace after the running one was killed (5s unless given)' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l lock-ttl -d 'A fleet lock\'s lease while the command runs: renewed every third of DUR, and lost (see --on-lock-lost) when no renewal succeeds within DUR [default: 30s]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l on-lock-lost -d 'When a fleet lock\'s lease is lost while the command runs: kill it (outcome lock_lost, exit status 123) or warn and let it finish [default: kill]' -r -f -a "kill\t'Stop the command (SIGTERM, the --kill-after grace, SIGKILL); outcome lock_lost'
+warn\t'Let the command finish; a warning, and a note to the monitors'"
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l lock-unavailable -d 'When a fleet lock\'s engine cannot be reached at the start: fail (not run, monitors told, exit 75), skip (not run, exit 75) or run without the lock [default: fail]' -r -f -a "fail\t'Do not run; tell the monitors the run failed; exit 75'
+skip\t'Do not run; tell nobody but stderr; exit 75'
+run\t'Run without the lock, with a warning'"
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l jitter -d 'Sleep up to DUR before starting, to spread a fleet' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l jitter-seed -d 'How the --jitter delay is chosen [default: random]' -r -f -a "hostname\t'A hash of the host name and the job: each host keeps its own slot, a fleet spreads out'
 job\t'A hash of the job alone: the same slot on every host, different jobs spread out'

@@ -314,7 +314,7 @@ fn summary(job: &Job) -> String {
         notes.push(format!("timeout {}", humantime::format_duration(timeout)));
     }
     if let Some(lock) = &job.lock {
-        notes.push(format!("lock {}", lock.display()));
+        notes.push(format!("lock {}", lock.shown()));
     }
     if let Some(schedule) = &job.schedule {
         notes.push(format!(

@@ -25,7 +25,29 @@ pub struct Report {
 pub enum Event<'a> {
     /// Another run holds the lock and this one waits for it (`--overlap wait`).
     LockWait {
-        path: &'a Path,
+        /// The lock as messages name it: a path, or a fleet lock's engine without its secrets.
+        lock: &'a str,
+    },
+    /// Another host claimed this run's tick first: nothing runs here, and the monitors are not told.
+    TickTaken {
+        tick: SystemTime,
+        holder: &'a str,
+    },
+    /// The fleet lock is held by this run, with this fencing token.
+    FleetLockHeld {
+        lock: &'a str,
+        fencing_token: i64,
+    },
+    /// The fleet lock's engine could not be used at the start: what happens next follows
+    /// `--lock-unavailable`, said in `action`.
+    LockUnavailable {
+        reason: &'a str,
+        action: &'a str,
+    },
+    /// The fleet lock's lease was lost while the command ran; `stopping` when the command is stopped for it.
+    LockLost {
+        reason: &'a str,
+        stopping: bool,
     },
     /// Still waiting before the start, for the lock (sent now and then while the wait lasts).
     Waiting {

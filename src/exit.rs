@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 /// A usage or configuration error: the command was not run.
 pub const USAGE: i32 = 2;
-/// `--lock` held by another run (EX_TEMPFAIL): this run was skipped.
+/// `--lock` held by another run or another host, or a fleet lock's engine unreachable (EX_TEMPFAIL):
+/// this run was not started.
 pub const LOCKED: i32 = 75;
 /// cronbeat itself could not do its work (EX_OSERR): signal handling, a lock file it cannot open.
 pub const INTERNAL: i32 = 71;
@@ -13,6 +14,9 @@ pub const INTERNAL: i32 = 71;
 pub const TIMEOUT: i32 = 124;
 /// The `--idle-timeout` stopped the command: it printed nothing for too long.
 pub const IDLE: i32 = 125;
+/// The fleet lock's lease was lost and the command stopped (`--on-lock-lost kill`): beside the deadline's
+/// 124 and idle's 125, the other way cronbeat stops a running command on its own.
+pub const LOCK_LOST: i32 = 123;
 /// The command was found but could not be executed (the shell's convention).
 pub const NOT_EXECUTABLE: i32 = 126;
 /// The command was not found (the shell's convention).
@@ -31,6 +35,8 @@ pub enum Exit {
     Signaled(i32),
     Timeout,
     Idle,
+    /// The fleet lock was lost and the command stopped.
+    LockLost,
     NotExecutable,
     NotFound,
     /// A terminating signal stopped cronbeat before the command started.
@@ -57,6 +63,7 @@ impl Exit {
             Exit::Signaled(sig) | Exit::Interrupted(sig) => 128 + sig,
             Exit::Timeout => TIMEOUT,
             Exit::Idle => IDLE,
+            Exit::LockLost => LOCK_LOST,
             Exit::NotExecutable => NOT_EXECUTABLE,
             Exit::NotFound => NOT_FOUND,
             Exit::Usage | Exit::Config => USAGE,
@@ -82,7 +89,7 @@ pub struct Status {
 }
 
 /// The exit statuses, in the order the documentation lists them.
-pub const TABLE: [Status; 10] = [
+pub const TABLE: [Status; 11] = [
     Status {
         status: "0, or the command's own",
         meaning: "The command exited by itself with this status.",
@@ -104,6 +111,11 @@ pub const TABLE: [Status; 10] = [
         clause: "when --idle-timeout stopped it (no output for too long)",
     },
     Status {
+        status: "123",
+        meaning: "The fleet lock's lease was lost while the command ran (--on-lock-lost kill) and the command was stopped.",
+        clause: "when the fleet lock was lost and the command stopped",
+    },
+    Status {
         status: "126",
         meaning: "The command was found but could not be executed.",
         clause: "when it could not be executed",
@@ -120,8 +132,8 @@ pub const TABLE: [Status; 10] = [
     },
     Status {
         status: "75",
-        meaning: "Another run holds the --lock file; this run was skipped: not started, no start ping (monitors get a log ping saying so).",
-        clause: "when --lock is held by another run and this run was skipped",
+        meaning: "Not started: another run holds the --lock file (monitors get a log ping saying so), another host claimed this tick or holds the fleet lock, or the fleet lock's engine could not be reached (monitors are told the run failed, unless --lock-unavailable skip).",
+        clause: "when the run was not started for its lock (held by another run or host, or the engine unreachable)",
     },
     Status {
         status: "71",
@@ -166,6 +178,7 @@ mod tests {
             Exit::Done,
             Exit::Timeout,
             Exit::Idle,
+            Exit::LockLost,
             Exit::NotExecutable,
             Exit::NotFound,
             Exit::Usage,
@@ -193,7 +206,7 @@ mod tests {
             Exit::Locked.code(),
             Exit::Internal.code(),
         ];
-        for command in [TIMEOUT, IDLE, NOT_EXECUTABLE, NOT_FOUND] {
+        for command in [TIMEOUT, IDLE, LOCK_LOST, NOT_EXECUTABLE, NOT_FOUND] {
             assert!(!own.contains(&command));
         }
     }

@@ -38,3 +38,27 @@ pub enum JitterSeed {
     #[default]
     Random,
 }
+
+/// What a run does when its fleet lock's lease is lost while the command runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnLockLost {
+    /// Stop the command (SIGTERM, the --kill-after grace, SIGKILL); outcome lock_lost
+    #[default]
+    Kill,
+    /// Let the command finish; a warning, and a note to the monitors
+    Warn,
+}
+
+/// What a run does when its fleet lock's engine cannot be reached (or refuses cronbeat) at the start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LockUnavailable {
+    /// Do not run; tell the monitors the run failed; exit 75
+    #[default]
+    Fail,
+    /// Do not run; tell nobody but stderr; exit 75
+    Skip,
+    /// Run without the lock, with a warning
+    Run,
+}

@@ -111,9 +111,41 @@ fn rfc3339_now() -> String {
 impl Observer for Logger {
     fn on_event(&mut self, event: &Event<'_>) {
         match event {
-            Event::LockWait { path } => {
-                let msg = format!("waiting for the lock {}: another run holds it", path.display());
+            Event::LockWait { lock } => {
+                let msg = format!("waiting for the lock {lock}: another run holds it");
                 self.event("lock_wait", &msg, Map::new());
+            }
+            Event::TickTaken { tick, holder } => {
+                let mut f = Map::new();
+                let tick = crate::schedule::rfc3339_utc(*tick);
+                f.insert("tick".into(), json!(tick));
+                f.insert("holder".into(), json!(holder));
+                let msg = format!("not run here: the tick {tick} was claimed first by {holder}");
+                self.event("tick_taken", &msg, f);
+            }
+            Event::FleetLockHeld {
+                lock,
+                fencing_token,
+            } => {
+                let mut f = Map::new();
+                f.insert("fencing_token".into(), json!(fencing_token));
+                let msg = format!("holding the fleet lock on {lock}, fencing token {fencing_token}");
+                self.event("lock_held", &msg, f);
+            }
+            Event::LockUnavailable { reason, action } => {
+                let mut f = Map::new();
+                f.insert("action".into(), json!(action));
+                self.warn_event("lock_unavailable", &format!("{reason}; {action}"), f);
+            }
+            Event::LockLost { reason, stopping } => {
+                let mut f = Map::new();
+                f.insert("stopping".into(), json!(stopping));
+                let msg = if *stopping {
+                    format!("{reason}: stopping the command (--on-lock-lost kill)")
+                } else {
+                    format!("{reason}: the command goes on (--on-lock-lost warn)")
+                };
+                self.warn_event("lock_lost", &msg, f);
             }
             Event::Waiting { .. } => {}
             Event::Replacing { pid } => {

@@ -36,6 +36,33 @@ pub enum Cause {
     Accepted,
     /// A success rule failed a run whose exit status alone would have been a success.
     Rule(Rule),
+    /// The fleet lock's lease was lost and cronbeat stopped the command (`--on-lock-lost kill`).
+    LockLost(LockLoss),
+}
+
+/// How a fleet lock's lease was lost while the command ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockLoss {
+    /// A renewal found the lease no longer this run's: it expired and another host took it, or it was
+    /// removed from the engine.
+    Taken,
+    /// No renewal reached the engine within the lease's TTL, so it may have expired there.
+    Unreachable(Duration),
+}
+
+impl std::fmt::Display for LockLoss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockLoss::Taken => {
+                f.write_str("the fleet lock was lost: the engine no longer holds it for this run")
+            }
+            LockLoss::Unreachable(ttl) => write!(
+                f,
+                "the fleet lock was lost: no renewal reached the engine within its TTL ({})",
+                humantime::format_duration(*ttl)
+            ),
+        }
+    }
 }
 
 /// A success rule that failed the run. The exit status stays the command's.
@@ -99,12 +126,14 @@ impl Outcome {
         match self.cause {
             Some(Cause::Timeout(_)) => return Exit::Timeout,
             Some(Cause::Idle(_)) => return Exit::Idle,
+            Some(Cause::LockLost(_)) => return Exit::LockLost,
             _ => {}
         }
         match &self.status {
             ChildStatus::Exited(code) => Exit::Exited(*code),
             ChildStatus::Signaled(sig) => Exit::Signaled(*sig),
             ChildStatus::NotStarted { code, .. } if *code == exit::NOT_FOUND => Exit::NotFound,
+            ChildStatus::NotStarted { code, .. } if *code == exit::LOCKED => Exit::Locked,
             ChildStatus::NotStarted { .. } => Exit::NotExecutable,
         }
     }
@@ -172,6 +201,7 @@ impl Outcome {
             Some(Cause::Rule(Rule::Stderr)) => {
                 format!("wrote to stderr, a failure under --stderr-fails ({what})")
             }
+            Some(Cause::LockLost(loss)) => format!("{loss}, and the command was stopped ({what})"),
             Some(Cause::Rule(Rule::TooQuick { took, min })) => format!(
                 "finished too quickly: after {}, sooner than the minimum runtime {} ({what})",
                 round(took),
@@ -181,12 +211,13 @@ impl Outcome {
     }
 
     /// A one-word outcome for logs, JSON and monitors: success, failure, timeout, idle, terminated,
-    /// signal, not_started.
+    /// lock_lost, signal, not_started.
     pub fn word(&self) -> &'static str {
         match (&self.status, self.cause) {
             (_, Some(Cause::Timeout(_))) => "timeout",
             (_, Some(Cause::Idle(_))) => "idle",
             (_, Some(Cause::Forwarded(_) | Cause::Interrupted(_))) => "terminated",
+            (_, Some(Cause::LockLost(_))) => "lock_lost",
             (ChildStatus::NotStarted { .. }, _) => "not_started",
             (ChildStatus::Signaled(_), _) => "signal",
             _ if self.succeeded() => "success",
@@ -289,6 +320,26 @@ mod tests {
         let o = outcome(ChildStatus::Exited(0), Some(Cause::Rule(Rule::Stderr)));
         assert_eq!(o.word(), "failure");
         assert!(!o.succeeded());
+        let o = outcome(
+            ChildStatus::Signaled(15),
+            Some(Cause::LockLost(LockLoss::Taken)),
+        );
+        assert_eq!(o.word(), "lock_lost");
+        assert_eq!(o.exit_code(), 123);
+        assert!(!o.succeeded() && !o.terminated());
+        assert_eq!(
+            o.describe(),
+            "the fleet lock was lost: the engine no longer holds it for this run, and the command \
+             was stopped (killed by SIGTERM)"
+        );
+        let o = outcome(
+            ChildStatus::NotStarted {
+                code: 75,
+                reason: "x".into(),
+            },
+            None,
+        );
+        assert_eq!((o.exit_code(), o.word()), (75, "not_started"));
     }
 
     #[test]

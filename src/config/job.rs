@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::file::ConfigFile;
 use super::layer::Layer;
-use crate::kinds::{JitterSeed, LogFormat, Overlap};
+use crate::kinds::{JitterSeed, LockUnavailable, LogFormat, OnLockLost, Overlap};
+use crate::lock::Target;
 use crate::monitor::{self, Protocol, RetryPolicy, WebhookConfig};
 use crate::outcome::Rules;
 use crate::output::Hygiene;
@@ -25,6 +25,13 @@ pub const DEFAULT_PING_RETRIES: u32 = 3;
 pub const DEFAULT_REPORT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a replacing run waits for the lock after killing the run it replaces, unless `--lock-wait` says.
 pub const DEFAULT_REPLACE_WAIT: Duration = Duration::from_secs(5);
+
+/// A fleet lock's lease: long enough that a renewal every third of it rides out a slow engine, short
+/// enough that a crashed host holds the fleet up for half a minute at most.
+pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(30);
+/// Below this a lease would be renewed more often than an engine call may take.
+pub const MIN_LOCK_TTL: Duration = Duration::from_secs(1);
+pub const MAX_LOCK_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// The run time the default grace allows for when there is no `--timeout` (Healthchecks' own default).
 pub const DEFAULT_RUN_ALLOWANCE: Duration = Duration::from_secs(3600);
@@ -101,9 +108,14 @@ pub struct Job {
     pub timeout: Option<Duration>,
     pub kill_after: Duration,
     pub idle_timeout: Option<Duration>,
-    pub lock: Option<PathBuf>,
+    /// `--lock`: a file on this host, or a lock engine the fleet shares.
+    pub lock: Option<Target>,
     pub overlap: Overlap,
     pub lock_wait: Option<Duration>,
+    /// A fleet lock's lease, renewed every third of it.
+    pub lock_ttl: Duration,
+    pub on_lock_lost: OnLockLost,
+    pub lock_unavailable: LockUnavailable,
     pub jitter: Option<Duration>,
     pub jitter_seed: JitterSeed,
     pub rules: Rules,
@@ -242,13 +254,55 @@ fn build(
         .ok()
         .filter(|t| *t <= 1 << 30)
         .ok_or_else(|| invalid("tail", format!("{tail} bytes is too large (at most 1GiB)")))?;
-    if merged.lock.is_none() {
+    let lock = merged
+        .lock
+        .as_deref()
+        .map(Target::parse)
+        .transpose()
+        .map_err(|e| invalid("lock", e))?;
+    if lock.is_none() {
         if merged.overlap.is_some() {
             return Err(invalid("overlap", "needs a lock file (--lock)"));
         }
         if merged.lock_wait.is_some() {
             return Err(invalid("lock_wait", "needs a lock file (--lock)"));
         }
+    }
+    if let Some(Target::Fleet(engine)) = &lock {
+        if merged.overlap == Some(Overlap::Replace) {
+            return Err(invalid(
+                "overlap",
+                format!(
+                    "replace cannot stop a run on another host: with the fleet lock {engine} use skip or wait"
+                ),
+            ));
+        }
+    } else {
+        for (key, set) in [
+            ("lock_ttl", merged.lock_ttl.is_some()),
+            ("on_lock_lost", merged.on_lock_lost.is_some()),
+            ("lock_unavailable", merged.lock_unavailable.is_some()),
+        ] {
+            if set {
+                return Err(invalid(
+                    key,
+                    "needs a fleet lock (--lock redis://… or --lock postgres://…)",
+                ));
+            }
+        }
+    }
+    let lock_ttl = merged
+        .lock_ttl
+        .map_or(DEFAULT_LOCK_TTL, units::Duration::get);
+    if lock_ttl < MIN_LOCK_TTL {
+        return Err(invalid(
+            "lock_ttl",
+            format!(
+                "{} is too short (at least {})",
+                humantime::format_duration(lock_ttl),
+                humantime::format_duration(MIN_LOCK_TTL)
+            ),
+        ));
     }
     for (key, value, limit) in [
         ("jitter", merged.jitter, MAX_JITTER),
@@ -258,6 +312,7 @@ fn build(
         ("timeout", merged.timeout, MAX_DURATION),
         ("idle_timeout", merged.idle_timeout, MAX_DURATION),
         ("lock_wait", merged.lock_wait, MAX_DURATION),
+        ("lock_ttl", merged.lock_ttl, MAX_LOCK_TTL),
         ("min_runtime", merged.min_runtime, MAX_DURATION),
         ("keepalive", merged.keepalive, MAX_DURATION),
     ] {
@@ -367,9 +422,12 @@ fn build(
         timeout,
         kill_after,
         idle_timeout: positive(merged.idle_timeout),
-        lock: merged.lock,
+        lock,
         overlap: merged.overlap.unwrap_or_default(),
         lock_wait: merged.lock_wait.map(units::Duration::get),
+        lock_ttl,
+        on_lock_lost: merged.on_lock_lost.unwrap_or_default(),
+        lock_unavailable: merged.lock_unavailable.unwrap_or_default(),
         jitter,
         jitter_seed: merged.jitter_seed.unwrap_or_default(),
         rules: Rules {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::ArgAction;
 use serde::{Deserialize, Deserializer};
 
-use crate::kinds::{JitterSeed, LogFormat, Overlap};
+use crate::kinds::{JitterSeed, LockUnavailable, LogFormat, OnLockLost, Overlap};
 use crate::monitor::WebhookConfig;
 use crate::units::{parse_duration, parse_exit_codes, Duration, ExitCodes, Secret, Size};
 
@@ -118,8 +118,8 @@ layer! {
         #[arg(long, env = "CRONBEAT_IDLE_TIMEOUT", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Bounds")]
         pub idle_timeout: Option<Duration>,
 
-        /// One run at a time: a lock file (flock) held while any process of the run lives
-        #[arg(long, env = "CRONBEAT_LOCK", value_name = "PATH", help_heading = "Bounds")]
+        /// One run at a time: a lock file (flock) held while any process of the run lives, or one run per tick across a fleet of hosts: redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://…, postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=…] (a secret: prefer CRONBEAT_LOCK or the config file)
+        #[arg(long, env = "CRONBEAT_LOCK", value_name = "PATH|URL", help_heading = "Bounds")]
         pub lock: Option<PathBuf>,
 
         /// When --lock is held by another run: skip this run, wait for the lock, or replace the running one [default: skip]
@@ -129,6 +129,18 @@ layer! {
         /// Longest wait for --lock: with --overlap wait (no limit unless given), and with --overlap replace after the running one was killed (5s unless given)
         #[arg(long, env = "CRONBEAT_LOCK_WAIT", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Bounds")]
         pub lock_wait: Option<Duration>,
+
+        /// A fleet lock's lease while the command runs: renewed every third of DUR, and lost (see --on-lock-lost) when no renewal succeeds within DUR [default: 30s]
+        #[arg(long, env = "CRONBEAT_LOCK_TTL", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Bounds")]
+        pub lock_ttl: Option<Duration>,
+
+        /// When a fleet lock's lease is lost while the command runs: kill it (outcome lock_lost, exit status 123) or warn and let it finish [default: kill]
+        #[arg(long, env = "CRONBEAT_ON_LOCK_LOST", value_name = "ACTION", help_heading = "Bounds")]
+        pub on_lock_lost: Option<OnLockLost>,
+
+        /// When a fleet lock's engine cannot be reached at the start: fail (not run, monitors told, exit 75), skip (not run, exit 75) or run without the lock [default: fail]
+        #[arg(long, env = "CRONBEAT_LOCK_UNAVAILABLE", value_name = "ACTION", help_heading = "Bounds")]
+        pub lock_unavailable: Option<LockUnavailable>,
 
         /// Sleep up to DUR before starting, to spread a fleet
         #[arg(long, env = "CRONBEAT_JITTER", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Bounds")]

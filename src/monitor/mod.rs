@@ -230,6 +230,13 @@ impl Observer for Monitors {
                 }
             }
             Event::Skipped { reason } => self.log(reason),
+            // Killed, the run's finish report says why; left running, only this note does.
+            Event::LockLost {
+                reason,
+                stopping: false,
+            } => self.log(&format!(
+                "{reason}; the command goes on (--on-lock-lost warn)"
+            )),
             Event::SignalForwarded { signal } => {
                 let stop = nix::sys::signal::Signal::try_from(*signal).is_ok_and(is_terminating);
                 if stop {

@@ -12,15 +12,16 @@ use anyhow::Context;
 pub use jitter::jitter_delay;
 
 use crate::config::Job;
-use crate::events::{Event, Fanout, Observer};
+use crate::events::{Event, Fanout, Observer, Report};
 use crate::exit::Exit;
-use crate::lock::{self, Obtained, Wanted};
+use crate::kinds::LockUnavailable;
+use crate::lock::{self, fleet, Obtained, Wanted};
 use crate::log::Logger;
 use crate::monitor::{Monitors, RunInfo};
 use crate::notify::Notifier;
-use crate::outcome::{Cause, ChildStatus};
+use crate::outcome::{Cause, ChildStatus, Outcome};
 use crate::output::Capture;
-use crate::supervise::{self, SignalPipe};
+use crate::supervise::{self, Holding, SignalPipe};
 
 /// Runs `job` and returns how cronbeat ends.
 pub fn execute(mut job: Job) -> Exit {
@@ -66,7 +67,7 @@ pub fn execute(mut job: Job) -> Exit {
             return session.end(Ended::before_start(Exit::Internal), None);
         }
     };
-    let ended = session.run(&job, &run_id, tick, &host, &signals);
+    let ended = session.run(&job, &run_id, &host, tick, &signals);
     session.end(ended, Some(&signals))
 }
 
@@ -109,12 +110,19 @@ impl Session {
         &mut self,
         job: &Job,
         run_id: &str,
-        tick: Option<SystemTime>,
         host: &str,
+        tick: Option<SystemTime>,
         signals: &SignalPipe,
     ) -> Ended {
         let mut logger = self.logger.clone();
         let mut lock = None;
+        let mut lease = None;
+        if let Some(wanted) = fleet::Wanted::of(job, tick) {
+            match self.fleet_lock(&wanted, job, run_id, signals) {
+                Ok(held) => lease = held,
+                Err(ended) => return ended,
+            }
+        }
         if let Some(wanted) = Wanted::of(job) {
             let obtained = {
                 let mut before = Fanout(self.observers(&mut logger));
@@ -144,15 +152,25 @@ impl Session {
             }
         }
 
-        let lock_fd = lock.as_ref().map(|held| held.raw_fd());
+        let holding = Holding {
+            fd: lock.as_ref().map(|held| held.raw_fd()),
+            env: lease
+                .as_ref()
+                .map(|l| vec![(fleet::FENCING_VARIABLE, l.fencing_token.to_string())])
+                .unwrap_or_default(),
+            lease: lease.as_ref().map(|l| l as &dyn supervise::Lease),
+        };
         let mut observers = self.observers(&mut logger);
         if let Some(held) = lock.as_mut() {
             observers.push(held);
         }
-        let finished = supervise::run(job, run_id, tick, lock_fd, signals, &mut Fanout(observers));
+        let finished = supervise::run(job, run_id, tick, &holding, signals, &mut Fanout(observers));
         // The command is gone: a waiting or replacing run may start while the finish pings go out.
         if let Some(held) = lock {
             held.release();
+        }
+        if let Some(warning) = lease.and_then(fleet::Lease::release) {
+            self.logger.warn(&warning);
         }
         let outcome = &finished.report.outcome;
         if let ChildStatus::NotStarted { reason, .. } = &outcome.status {
@@ -167,6 +185,81 @@ impl Session {
             exit: outcome.exit(),
             failed: !outcome.succeeded(),
             capture: Some(finished.capture),
+        }
+    }
+
+    /// Claims the tick and takes the lease of a fleet lock. `Ok(None)`: run without it
+    /// (`--lock-unavailable run`); `Err`: the run ends here.
+    fn fleet_lock(
+        &mut self,
+        wanted: &fleet::Wanted<'_>,
+        job: &Job,
+        run_id: &str,
+        signals: &SignalPipe,
+    ) -> Result<Option<fleet::Lease>, Ended> {
+        let mut logger = self.logger.clone();
+        let mut before = Fanout(self.observers(&mut logger));
+        let quiet = |exit| Ended {
+            exit,
+            failed: false,
+            capture: None,
+        };
+        match fleet::obtain(wanted, signals, &mut before) {
+            fleet::Obtained::Held(lease) => Ok(Some(lease)),
+            fleet::Obtained::TickTaken { holder } => {
+                if let Some((tick, _)) = wanted.tick {
+                    before.on_event(&Event::TickTaken {
+                        tick,
+                        holder: &holder,
+                    });
+                }
+                Err(quiet(Exit::Locked))
+            }
+            fleet::Obtained::Skipped(reason) => {
+                before.on_event(&Event::Skipped { reason: &reason });
+                Err(Ended::before_start(Exit::Locked))
+            }
+            fleet::Obtained::Interrupted(sig) => Err(Ended::before_start(Exit::Interrupted(sig))),
+            fleet::Obtained::Unavailable(reason) => {
+                let action = match job.lock_unavailable {
+                    LockUnavailable::Fail => "not run (--lock-unavailable fail)",
+                    LockUnavailable::Skip => "skipped (--lock-unavailable skip)",
+                    LockUnavailable::Run => "running without the lock (--lock-unavailable run)",
+                };
+                before.on_event(&Event::LockUnavailable {
+                    reason: &reason,
+                    action,
+                });
+                match job.lock_unavailable {
+                    LockUnavailable::Run => Ok(None),
+                    LockUnavailable::Skip => Err(Ended::before_start(Exit::Locked)),
+                    LockUnavailable::Fail => {
+                        // Told as a run that could not start, as an exec failure is: the monitors
+                        // hear that it failed, and why.
+                        before.on_event(&Event::Started {
+                            run_id,
+                            pid: None,
+                            name: &job.name,
+                            tick: wanted.tick.map(|(tick, _)| tick),
+                        });
+                        let report = Report {
+                            run_id: run_id.to_string(),
+                            started_at: SystemTime::now(),
+                            duration: std::time::Duration::ZERO,
+                            outcome: Outcome {
+                                status: ChildStatus::NotStarted {
+                                    code: crate::exit::LOCKED,
+                                    reason,
+                                },
+                                cause: None,
+                            },
+                            tail: Arc::new(Vec::new()),
+                        };
+                        before.on_event(&Event::Finished(&report));
+                        Err(Ended::before_start(Exit::Locked))
+                    }
+                }
+            }
         }
     }
 

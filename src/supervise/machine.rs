@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use super::signals::is_terminating;
-use crate::outcome::Cause;
+use crate::outcome::{Cause, LockLoss};
 
 /// The bounds of one run.
 #[derive(Debug, Clone, Copy)]
@@ -22,6 +22,8 @@ pub struct Limits {
     pub idle_timeout: Option<Duration>,
     /// Between SIGTERM and SIGKILL, for every stop (deadline, idle, forwarded signal, leftovers).
     pub kill_after: Duration,
+    /// `--on-lock-lost kill`: a lost fleet lease stops the command (else it is only reported).
+    pub stop_on_lock_lost: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +36,8 @@ pub enum Input {
     ChildExited { ending: Ending, leftovers: Left },
     /// Nothing of the run is left.
     AllGone,
+    /// The fleet lock's lease was lost: another holder may start the job now.
+    LockLost(LockLoss),
 }
 
 /// How the command ended, as far as the rules care.
@@ -66,6 +70,11 @@ pub enum Notice {
     /// Stopping what the command left behind.
     LeftBehind(Left),
     Killed(&'static str),
+    /// The fleet lease was lost; `stopping` when the command is stopped for it.
+    LockLost {
+        loss: LockLoss,
+        stopping: bool,
+    },
 }
 
 /// Whom a signal is for.
@@ -110,6 +119,8 @@ pub struct Machine {
     enforced: bool,
     kill_at: Option<Instant>,
     killed: bool,
+    /// A lost lease was seen (it is acted on once).
+    lock_lost: bool,
 }
 
 impl Machine {
@@ -122,6 +133,7 @@ impl Machine {
             enforced: false,
             kill_at: None,
             killed: false,
+            lock_lost: false,
         }
     }
 
@@ -206,8 +218,35 @@ impl Machine {
             }
             // The leftovers are stopped already; a signal still reaches them, without another grace.
             (Phase::Leftovers, Input::Signal(sig)) => actions.push(Action::Send(Target::All, sig)),
+            (Phase::Running, Input::LockLost(loss)) => self.lock_lost(loss, now, &mut actions),
+            // The command has ended: what it left is being stopped anyway.
+            (Phase::Leftovers, Input::LockLost(_)) => {}
         }
         actions
+    }
+
+    /// A lost lease means another host may run the job now: unless told only to warn, the run is
+    /// stopped as at the deadline, and the loss is the cause unless the run was already being stopped
+    /// for a reason of its own (the first reason stands).
+    fn lock_lost(&mut self, loss: LockLoss, now: Instant, actions: &mut Vec<Action>) {
+        if self.lock_lost {
+            return;
+        }
+        self.lock_lost = true;
+        let stopping = self.limits.stop_on_lock_lost;
+        actions.push(Action::Emit(Notice::LockLost { loss, stopping }));
+        if !stopping {
+            return;
+        }
+        if self.cause.is_none() {
+            self.cause = Some(Cause::LockLost(loss));
+        }
+        if self.enforced || self.kill_at.is_some() {
+            return;
+        }
+        self.enforced = true;
+        terminate(Target::All, actions);
+        self.kill_at = Some(now + self.limits.kill_after);
     }
 
     /// What the command left behind gets SIGTERM, the grace, SIGKILL. When the command exited during a
@@ -307,6 +346,7 @@ mod tests {
             timeout: timeout.map(Duration::from_secs),
             idle_timeout: idle.map(Duration::from_secs),
             kill_after: 10 * S,
+            stop_on_lock_lost: true,
         }
     }
 
@@ -360,6 +400,10 @@ mod tests {
             },
             leftovers: Left::Nothing,
         }
+    }
+
+    fn lost(loss: LockLoss, stopping: bool) -> Notice {
+        Notice::LockLost { loss, stopping }
     }
 
     fn with(mut first: Vec<Action>, rest: Vec<Action>) -> Vec<Action> {
@@ -649,6 +693,104 @@ mod tests {
                 )],
                 cause: Some(timeout(2)),
                 done: false,
+            },
+            Case {
+                name: "lock lost: SIGTERM to everything, the grace, SIGKILL, and the loss is the cause",
+                limits: limits(Some(60), None),
+                steps: vec![
+                    (
+                        3,
+                        0,
+                        Input::LockLost(LockLoss::Taken),
+                        with(vec![Emit(lost(LockLoss::Taken, true))], term(All)),
+                    ),
+                    (12, 0, Input::Tick, vec![]),
+                    (13, 0, Input::Tick, killed(KILLED_AFTER_GRACE, All)),
+                    // The deadline passing meanwhile is no second stop.
+                    (60, 0, Input::Tick, vec![]),
+                    (61, 0, exited(Left::Nothing), vec![Done]),
+                ],
+                cause: Some(Cause::LockLost(LockLoss::Taken)),
+                done: true,
+            },
+            Case {
+                name: "lock lost with warn: said once, the command runs on to its own end",
+                limits: Limits {
+                    stop_on_lock_lost: false,
+                    ..limits(None, None)
+                },
+                steps: vec![
+                    (
+                        3,
+                        0,
+                        Input::LockLost(LockLoss::Unreachable(30 * S)),
+                        vec![Emit(lost(LockLoss::Unreachable(30 * S), false))],
+                    ),
+                    (4, 0, Input::LockLost(LockLoss::Taken), vec![]),
+                    (100, 0, Input::Tick, vec![]),
+                    (101, 0, exited(Left::Nothing), vec![Done]),
+                ],
+                cause: None,
+                done: true,
+            },
+            Case {
+                name: "lock lost after the deadline stopped the command: the deadline stays the cause, one grace",
+                limits: limits(Some(5), None),
+                steps: vec![
+                    (5, 0, Input::Tick, timed_out(5)),
+                    (
+                        7,
+                        0,
+                        Input::LockLost(LockLoss::Taken),
+                        vec![Emit(lost(LockLoss::Taken, true))],
+                    ),
+                    (15, 0, Input::Tick, killed(KILLED_AFTER_GRACE, All)),
+                ],
+                cause: Some(timeout(5)),
+                done: false,
+            },
+            Case {
+                name: "SIGTERM, then lock lost: terminated, no second SIGTERM",
+                limits: limits(None, None),
+                steps: vec![
+                    (1, 0, Input::Signal(SIGTERM), forwarded(SIGTERM)),
+                    (
+                        2,
+                        0,
+                        Input::LockLost(LockLoss::Taken),
+                        vec![Emit(lost(LockLoss::Taken, true))],
+                    ),
+                    (11, 0, Input::Tick, killed(KILLED_AFTER_GRACE, Group)),
+                ],
+                cause: Some(Cause::Forwarded(SIGTERM as i32)),
+                done: false,
+            },
+            Case {
+                name: "lock lost, then SIGTERM: the loss stays the cause",
+                limits: limits(None, None),
+                steps: vec![
+                    (
+                        1,
+                        0,
+                        Input::LockLost(LockLoss::Taken),
+                        with(vec![Emit(lost(LockLoss::Taken, true))], term(All)),
+                    ),
+                    (2, 0, Input::Signal(SIGTERM), forwarded(SIGTERM)),
+                    (11, 0, Input::Tick, killed(KILLED_AFTER_GRACE, All)),
+                ],
+                cause: Some(Cause::LockLost(LockLoss::Taken)),
+                done: false,
+            },
+            Case {
+                name: "lock lost while leftovers are stopped: nothing more to do",
+                limits: limits(None, None),
+                steps: vec![
+                    (1, 0, exited(Left::Counted(1)), left_behind(Left::Counted(1))),
+                    (2, 0, Input::LockLost(LockLoss::Taken), vec![]),
+                    (3, 0, Input::AllGone, vec![Done]),
+                ],
+                cause: None,
+                done: true,
             },
         ];
         for case in cases {

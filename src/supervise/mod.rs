@@ -17,7 +17,7 @@ use nix::unistd::Pid;
 
 use crate::config::Job;
 use crate::events::{Event, Observer, Report, Running};
-use crate::outcome::{ChildStatus, Outcome};
+use crate::outcome::{ChildStatus, LockLoss, Outcome};
 use crate::output::{Capture, Pump, Spool, Stream};
 use machine::{Action, Ending, Input, Left, Limits, Machine, Notice, Target};
 use scope::Scope;
@@ -31,6 +31,23 @@ const DRAIN_CHECK: Duration = Duration::from_millis(50);
 const DRAIN_CAP: Duration = Duration::from_secs(1);
 /// How often to look again at leftovers that are not our children (no SIGCHLD for them).
 const LEFTOVERS_POLL: Duration = Duration::from_millis(20);
+
+/// What the run's lock gives the command and asks of the supervisor.
+#[derive(Default)]
+pub struct Holding<'a> {
+    /// The held `--lock` file: the command inherits it, so the lock is held while any process of the
+    /// run lives, even one that outlives a killed cronbeat, as with flock(1).
+    pub fd: Option<RawFd>,
+    /// Added to the command's environment (`CRONBEAT_FENCING_TOKEN`).
+    pub env: Vec<(&'static str, String)>,
+    /// A fleet lock's lease, asked at every wake whether it was lost (its keeper wakes the supervisor
+    /// when it is).
+    pub lease: Option<&'a dyn Lease>,
+}
+
+pub trait Lease {
+    fn lost(&self) -> Option<LockLoss>;
+}
 
 pub struct Finished {
     pub report: Report,
@@ -50,7 +67,7 @@ pub fn run(
     job: &Job,
     run_id: &str,
     tick: Option<SystemTime>,
-    lock_fd: Option<RawFd>,
+    held: &Holding<'_>,
     signals: &SignalPipe,
     observer: &mut dyn Observer,
 ) -> Finished {
@@ -72,7 +89,8 @@ pub fn run(
         let launch = spawn::Launch {
             run_id,
             tick: tick_text.as_deref(),
-            lock_fd,
+            lock_fd: held.fd,
+            env: &held.env,
             cgroup_procs,
             one_pipe,
         };
@@ -119,6 +137,7 @@ pub fn run(
         timeout: job.timeout,
         idle_timeout: job.idle_timeout,
         kill_after: job.kill_after,
+        stop_on_lock_lost: job.on_lock_lost == crate::kinds::OnLockLost::Kill,
     };
     let mut machine = Machine::new(limits, start);
     let running = Running {
@@ -130,7 +149,14 @@ pub fn run(
         group: pid,
         scope: &scope,
     };
-    let status = watch(&mut machine, &shell, &running, signals, observer);
+    let status = watch(
+        &mut machine,
+        &shell,
+        &running,
+        held.lease,
+        signals,
+        observer,
+    );
     let ending = Ending {
         signal: match status {
             WaitStatus::Signaled(_, sig, _) => Some(sig),
@@ -190,6 +216,7 @@ fn watch(
     machine: &mut Machine,
     shell: &Shell<'_>,
     running: &Running<'_>,
+    lease: Option<&dyn Lease>,
     signals: &SignalPipe,
     observer: &mut dyn Observer,
 ) -> WaitStatus {
@@ -199,6 +226,12 @@ fn watch(
         }
         let now = Instant::now();
         let last_output = running.capture.last_output();
+        if let Some(loss) = lease.and_then(|l| l.lost()) {
+            shell.perform(
+                machine.step(Input::LockLost(loss), now, last_output),
+                observer,
+            );
+        }
         shell.perform(machine.step(Input::Tick, now, last_output), observer);
         if observer.next_tick().is_some_and(|at| at <= now) {
             observer.on_tick(now, running);
@@ -283,6 +316,12 @@ impl Shell<'_> {
                 }
                 Action::Emit(Notice::Killed(reason)) => {
                     observer.on_event(&Event::Killed { reason })
+                }
+                Action::Emit(Notice::LockLost { loss, stopping }) => {
+                    observer.on_event(&Event::LockLost {
+                        reason: &loss.to_string(),
+                        stopping,
+                    })
                 }
                 Action::Done => {}
             }

@@ -46,7 +46,17 @@ pub fn is_terminating(sig: Signal) -> bool {
 
 pub struct SignalPipe {
     read: OwnedFd,
-    _write: OwnedFd,
+    write: OwnedFd,
+}
+
+/// Ends a `SignalPipe::wait` from another thread without a signal (a 0 byte, which is none), so the
+/// supervisor looks at once at what that thread changed: a fleet lock's lease lost.
+pub struct Waker(OwnedFd);
+
+impl Waker {
+    pub fn wake(&self) {
+        let _ = nix::unistd::write(&self.0, &[0]);
+    }
 }
 
 impl SignalPipe {
@@ -63,10 +73,11 @@ impl SignalPipe {
             // SAFETY: the handler is async-signal-safe (see `on_signal`).
             unsafe { sigaction(sig, &action) }?;
         }
-        Ok(SignalPipe {
-            read,
-            _write: write,
-        })
+        Ok(SignalPipe { read, write })
+    }
+
+    pub fn waker(&self) -> io::Result<Waker> {
+        Ok(Waker(self.write.try_clone()?))
     }
 
     /// Waits up to `timeout` (forever when `None`) for a signal, then returns every pending one.

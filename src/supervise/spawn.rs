@@ -38,6 +38,8 @@ pub struct Launch<'a> {
     pub tick: Option<&'a str>,
     /// The held `--lock`, inherited by the command.
     pub lock_fd: Option<RawFd>,
+    /// Added to the command's environment (a fleet lock's `CRONBEAT_FENCING_TOKEN`).
+    pub env: &'a [(&'static str, String)],
     /// The run's `cgroup.procs`, which the command joins before exec.
     pub cgroup_procs: Option<RawFd>,
     /// One pipe for stdout and stderr, so what the command writes to them keeps its order.
@@ -96,6 +98,7 @@ fn start(
         run_id,
         tick,
         lock_fd,
+        env,
         cgroup_procs,
         one_pipe,
     } = *launch;
@@ -103,6 +106,7 @@ fn start(
     command
         .args(args)
         .env("CRONBEAT_RUN_ID", run_id)
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::inherit())
         .process_group(0);
     // Off the schedule there is no tick, whatever an enclosing cronbeat gave this one.

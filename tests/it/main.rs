@@ -4,6 +4,7 @@
 mod harness;
 
 mod config;
+mod fleet;
 mod hostile;
 mod monitors;
 mod policies;

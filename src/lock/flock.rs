@@ -56,8 +56,11 @@ pub struct Wanted<'a> {
 impl Wanted<'_> {
     /// The lock `job` asks for, if any.
     pub fn of(job: &Job) -> Option<Wanted<'_>> {
+        let Some(super::Target::File(path)) = &job.lock else {
+            return None;
+        };
         Some(Wanted {
-            path: job.lock.as_deref()?,
+            path,
             overlap: job.overlap,
             lock_wait: job.lock_wait,
             grace: job.kill_after,
@@ -138,7 +141,9 @@ pub fn obtain(
             )))
         }
         Overlap::Wait => {
-            observer.on_event(&Event::LockWait { path });
+            observer.on_event(&Event::LockWait {
+                lock: &path.display().to_string(),
+            });
             let mut waiting = Waiter {
                 observer,
                 status: &status,

@@ -1,0 +1,459 @@
+//! A lock shared by a fleet of hosts, on Redis or PostgreSQL: one host per tick, one run at a time.
+//!
+//! With a schedule, a run first claims its tick, `(name, tick)`: the first host to claim it runs it,
+//! every other exits 75 at once. The claim stays on the engine for a period of the schedule plus
+//! `CLAIM_SKEW`, by the engine's clock, so a host whose clock (and so its cron) is a little behind
+//! finds it and does not run the tick again. Then, with or without a schedule, the run takes a lease
+//! for `--lock-ttl` (waiting for it under `--overlap wait`), which a keeper thread renews every third
+//! of the TTL while the command runs and releases, if still this run's, at the end. Each acquisition
+//! gets a fencing token greater than every earlier one for the name. The lease is lost when a renewal
+//! finds it taken, or when none reaches the engine within the TTL (it may have expired there).
+//!
+//! Every engine call (connecting included) is bounded by `CALL_TIMEOUT`, or a third of the TTL when
+//! that is shorter, so a run never hangs on an engine that does not answer.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::runtime::Runtime;
+use tokio::sync::oneshot;
+
+use super::postgres::PgLock;
+use super::redis::RedisLock;
+use super::target::{Engine, EngineKind, Target};
+use crate::config::Job;
+use crate::events::{Event, Observer};
+use crate::kinds::Overlap;
+use crate::outcome::LockLoss;
+use crate::supervise::signals::Waker;
+use crate::supervise::SignalPipe;
+
+/// The longest any one engine call may take, connecting included.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// Added to a schedule's period for how long a tick's claim is kept: hosts' clocks may differ this much.
+pub const CLAIM_SKEW: Duration = Duration::from_secs(60);
+/// A schedule without a next due time keeps its claims this long.
+const CLAIM_DEFAULT: Duration = Duration::from_secs(24 * 3600);
+/// How often a waiting run (`--overlap wait`) tries the lease again.
+const WAIT_POLL: Duration = Duration::from_millis(250);
+
+/// The variable that gives the command its fencing token.
+pub const FENCING_VARIABLE: &str = "CRONBEAT_FENCING_TOKEN";
+
+/// What a run asks of a fleet lock.
+pub struct Wanted<'a> {
+    pub engine: &'a Engine,
+    pub name: &'a str,
+    pub holder: &'a str,
+    /// The tick to claim, and how long the claim is kept.
+    pub tick: Option<(SystemTime, Duration)>,
+    pub ttl: Duration,
+    pub overlap: Overlap,
+    pub lock_wait: Option<Duration>,
+}
+
+impl Wanted<'_> {
+    /// The fleet lock `job` asks for, if any, for the run serving `tick`.
+    pub fn of(job: &Job, tick: Option<SystemTime>) -> Option<Wanted<'_>> {
+        let Some(Target::Fleet(engine)) = &job.lock else {
+            return None;
+        };
+        let tick = tick.map(|tick| {
+            let period = job
+                .schedule
+                .as_ref()
+                .and_then(|s| s.next_after(tick))
+                .and_then(|next| SystemTime::from(next).duration_since(tick).ok())
+                .unwrap_or(CLAIM_DEFAULT);
+            (tick, period + CLAIM_SKEW)
+        });
+        Some(Wanted {
+            engine,
+            name: &job.name,
+            holder: &job.host_id,
+            tick,
+            ttl: job.lock_ttl,
+            overlap: job.overlap,
+            lock_wait: job.lock_wait,
+        })
+    }
+
+    fn call_timeout(&self) -> Duration {
+        CALL_TIMEOUT.min(self.ttl / 3)
+    }
+}
+
+pub enum Obtained {
+    Held(Lease),
+    /// Another host claimed this tick first.
+    TickTaken {
+        holder: String,
+    },
+    /// The lease is held elsewhere (`skip`, or `wait` ran out): the reason.
+    Skipped(String),
+    /// The engine could not be reached or refused: the reason, naming the engine without secrets.
+    Unavailable(String),
+    /// A terminating signal arrived while waiting.
+    Interrupted(i32),
+}
+
+pub enum Acquired {
+    Got(i64),
+    HeldBy(String),
+}
+
+/// One engine's client; it connects on first use and again after a failure.
+enum Client {
+    Redis(Box<RedisLock>),
+    Postgres(Box<PgLock>),
+}
+
+impl Client {
+    fn new(engine: &Engine) -> Client {
+        match engine.kind {
+            EngineKind::Redis => Client::Redis(Box::new(RedisLock::new(engine))),
+            EngineKind::Postgres => Client::Postgres(Box::new(PgLock::new(engine))),
+        }
+    }
+
+    async fn claim(
+        &mut self,
+        name: &str,
+        tick: SystemTime,
+        holder: &str,
+        keep: Duration,
+    ) -> Result<Option<String>, String> {
+        match self {
+            Client::Redis(r) => {
+                let tick = crate::schedule::rfc3339_utc(tick);
+                r.claim(name, &tick, holder, keep).await
+            }
+            Client::Postgres(p) => p.claim(name, tick, holder, keep).await,
+        }
+    }
+
+    async fn acquire(&mut self, lease: &Proof, ttl: Duration) -> Result<Acquired, String> {
+        match self {
+            Client::Redis(r) => r.acquire(&lease.name, &lease.value(), ttl).await,
+            Client::Postgres(p) => p.acquire(&lease.name, &lease.holder, &lease.id, ttl).await,
+        }
+    }
+
+    async fn renew(&mut self, lease: &Proof, ttl: Duration) -> Result<bool, String> {
+        match self {
+            Client::Redis(r) => r.renew(&lease.name, &lease.value(), ttl).await,
+            Client::Postgres(p) => p.renew(&lease.name, lease.token, ttl).await,
+        }
+    }
+
+    /// Hangs up politely, within a moment.
+    async fn close(&mut self) {
+        match self {
+            Client::Redis(r) => r.close().await,
+            Client::Postgres(p) => p.close().await,
+        }
+    }
+
+    async fn release(&mut self, lease: &Proof) -> Result<bool, String> {
+        match self {
+            Client::Redis(r) => r.release(&lease.name, &lease.value()).await,
+            Client::Postgres(p) => p.release(&lease.name, lease.token).await,
+        }
+    }
+}
+
+/// What proves a lease is this run's: a random id with the holder (Redis keeps both in the key's value),
+/// and the fencing token it got (PostgreSQL checks that).
+struct Proof {
+    name: String,
+    holder: String,
+    id: String,
+    token: i64,
+}
+
+impl Proof {
+    fn value(&self) -> String {
+        format!("{} {}", self.id, self.holder)
+    }
+}
+
+/// Runs `future` on `runtime`, bounded by `limit`.
+fn bounded<T>(
+    runtime: &Runtime,
+    limit: Duration,
+    future: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    runtime.block_on(async {
+        tokio::time::timeout(limit, future)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "no answer within {}",
+                    humantime::format_duration(limit)
+                ))
+            })
+    })
+}
+
+fn unavailable(engine: &Engine, e: String) -> Obtained {
+    Obtained::Unavailable(format!("the lock engine {engine} could not be used: {e}"))
+}
+
+/// Claims the tick and takes the lease, as `want` says, telling `observer` what it does meanwhile.
+pub fn obtain(want: &Wanted<'_>, signals: &SignalPipe, observer: &mut dyn Observer) -> Obtained {
+    let engine = want.engine;
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return unavailable(engine, format!("cannot start its client: {e}")),
+    };
+    let mut client = Client::new(engine);
+    let mut proof = Proof {
+        name: want.name.to_string(),
+        holder: want.holder.to_string(),
+        id: uuid::Uuid::new_v4().to_string(),
+        token: 0,
+    };
+    match contend(&runtime, &mut client, &mut proof, want, signals, observer) {
+        Ok(acquired) => match Lease::keep(runtime, client, proof, want, acquired, signals) {
+            Ok(lease) => Obtained::Held(lease),
+            Err(e) => unavailable(engine, e),
+        },
+        Err(obtained) => {
+            runtime.block_on(client.close());
+            obtained
+        }
+    }
+}
+
+/// The tick claim, then the lease: `Ok(when the call that got it was sent)`, the lease's token in
+/// `proof`; else what the run comes to.
+fn contend(
+    runtime: &Runtime,
+    client: &mut Client,
+    proof: &mut Proof,
+    want: &Wanted<'_>,
+    signals: &SignalPipe,
+    observer: &mut dyn Observer,
+) -> Result<Instant, Obtained> {
+    let engine = want.engine;
+    let limit = want.call_timeout();
+    if let Some((tick, keep)) = want.tick {
+        match bounded(
+            runtime,
+            limit,
+            client.claim(want.name, tick, want.holder, keep),
+        ) {
+            Ok(None) => {}
+            Ok(Some(holder)) => return Err(Obtained::TickTaken { holder }),
+            Err(e) => return Err(unavailable(engine, e)),
+        }
+    }
+    let until = want.lock_wait.map(|w| Instant::now() + w);
+    let shown = engine.to_string();
+    let mut waiting = false;
+    loop {
+        let sent = Instant::now();
+        let holder = match bounded(runtime, limit, client.acquire(proof, want.ttl)) {
+            Ok(Acquired::Got(token)) => {
+                proof.token = token;
+                observer.on_event(&Event::FleetLockHeld {
+                    lock: &shown,
+                    fencing_token: token,
+                });
+                return Ok(sent);
+            }
+            Ok(Acquired::HeldBy(holder)) => holder,
+            Err(e) => return Err(unavailable(engine, e)),
+        };
+        let held = format!("the fleet lock on {shown} ({} held by {holder})", want.name);
+        match want.overlap {
+            Overlap::Wait if until.map_or(true, |u| Instant::now() < u) => {}
+            Overlap::Wait => {
+                return Err(Obtained::Skipped(format!(
+                    "skipped: {held} was still held after {}",
+                    humantime::format_duration(want.lock_wait.unwrap_or_default())
+                )))
+            }
+            _ => {
+                return Err(Obtained::Skipped(format!(
+                    "skipped: a previous run still holds {held}"
+                )))
+            }
+        }
+        if !waiting {
+            waiting = true;
+            observer.on_event(&Event::LockWait { lock: &held });
+        }
+        observer.on_event(&Event::Waiting {
+            what: &format!("waiting for {held}"),
+        });
+        let pause = until.map_or(WAIT_POLL, |u| {
+            WAIT_POLL.min(u.saturating_duration_since(Instant::now()))
+        });
+        // Hosts polling in step would keep meeting at the engine: spread them a little.
+        let pause = pause.mul_f64(0.75 + fastrand::f64() / 2.0);
+        if let Some(sig) = signals.pause(pause) {
+            return Err(Obtained::Interrupted(sig as i32));
+        }
+    }
+}
+
+const KEPT: u8 = 0;
+const TAKEN: u8 = 1;
+const UNREACHABLE: u8 = 2;
+
+/// A held lease and the thread that keeps it. Dropped without `release`, it is released anyway.
+pub struct Lease {
+    state: Arc<AtomicU8>,
+    ttl: Duration,
+    stop: Option<oneshot::Sender<()>>,
+    keeper: Option<JoinHandle<Result<bool, String>>>,
+    pub fencing_token: i64,
+    shown: String,
+}
+
+impl Lease {
+    fn keep(
+        runtime: Runtime,
+        mut client: Client,
+        proof: Proof,
+        want: &Wanted<'_>,
+        acquired: Instant,
+        signals: &SignalPipe,
+    ) -> Result<Lease, String> {
+        let waker = signals
+            .waker()
+            .map_err(|e| format!("cannot watch the lease: {e}"))?;
+        let state = Arc::new(AtomicU8::new(KEPT));
+        let (stop, stopped) = oneshot::channel();
+        let (ttl, limit) = (want.ttl, want.call_timeout());
+        let fencing_token = proof.token;
+        let watched = state.clone();
+        let keeper = std::thread::Builder::new()
+            .name("lease".into())
+            .spawn(move || {
+                let result = runtime.block_on(async {
+                    renew_until(
+                        &mut client,
+                        &proof,
+                        ttl,
+                        limit,
+                        acquired,
+                        &watched,
+                        &waker,
+                        stopped,
+                    )
+                    .await;
+                    let released = tokio::time::timeout(limit, client.release(&proof))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(format!(
+                                "no answer within {}",
+                                humantime::format_duration(limit)
+                            ))
+                        });
+                    client.close().await;
+                    released
+                });
+                // The connection's task may be blocked on a silent server: do not wait for it.
+                runtime.shutdown_background();
+                result
+            })
+            .map_err(|e| format!("cannot start the lease keeper: {e}"))?;
+        Ok(Lease {
+            state,
+            ttl,
+            stop: Some(stop),
+            keeper: Some(keeper),
+            fencing_token,
+            shown: want.engine.to_string(),
+        })
+    }
+
+    /// Stops renewing and gives the lease back, if it is still this run's. A warning when that failed
+    /// (the lease then expires by itself within the TTL).
+    pub fn release(mut self) -> Option<String> {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Option<String> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = self.keeper.take()?.join().ok()?;
+        match result {
+            Err(e) if self.state.load(Ordering::Relaxed) == KEPT => Some(format!(
+                "could not release the fleet lock on {}: {e}; it expires within {}",
+                self.shown,
+                humantime::format_duration(self.ttl)
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+impl crate::supervise::Lease for Lease {
+    fn lost(&self) -> Option<LockLoss> {
+        match self.state.load(Ordering::Relaxed) {
+            TAKEN => Some(LockLoss::Taken),
+            UNREACHABLE => Some(LockLoss::Unreachable(self.ttl)),
+            _ => None,
+        }
+    }
+}
+
+/// Renews the lease every third of the TTL until `stop`. The lease is known to last until the TTL
+/// after the last successful renewal was sent: a failed renewal is tried again soon, and when that
+/// time passes without one, the lease counts as lost. A renewal the engine refuses loses it at once.
+#[allow(clippy::too_many_arguments)]
+async fn renew_until(
+    client: &mut Client,
+    proof: &Proof,
+    ttl: Duration,
+    limit: Duration,
+    acquired: Instant,
+    state: &AtomicU8,
+    waker: &Waker,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let every = ttl / 3;
+    let retry = (ttl / 10).max(Duration::from_millis(100));
+    let mut valid_until = acquired + ttl;
+    let mut next = acquired + every;
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            () = tokio::time::sleep_until(next.into()) => {}
+        }
+        let sent = Instant::now();
+        if sent >= valid_until {
+            state.store(UNREACHABLE, Ordering::Relaxed);
+            waker.wake();
+            break;
+        }
+        match tokio::time::timeout(limit, client.renew(proof, ttl)).await {
+            Ok(Ok(true)) => {
+                valid_until = sent + ttl;
+                next = sent + every;
+            }
+            Ok(Ok(false)) => {
+                state.store(TAKEN, Ordering::Relaxed);
+                waker.wake();
+                break;
+            }
+            Ok(Err(_)) | Err(_) => next = (Instant::now() + retry).min(valid_until),
+        }
+    }
+    let _ = stop.await;
+}

@@ -1,0 +1,214 @@
+//! The fleet lock on Redis. Each operation is one Lua script, so it is atomic on the server and costs
+//! one round trip:
+//!
+//! - the tick claim `cronbeat:{NAME}:tick:TICK` is `SET NX PX` with the claimer's host id, kept at
+//!   least one period;
+//! - the lease `cronbeat:{NAME}:lease` is `SET NX PX` with a random proof and the holder's host id,
+//!   renewed (`PEXPIRE`) and released (`DEL`) only while it still holds that proof;
+//! - the fencing token comes from `INCR cronbeat:{NAME}:fencing`, raised to the server's clock in
+//!   microseconds when below it, so it keeps increasing even after the counter was lost (a restart
+//!   without persistence, `FLUSHALL`).
+//!
+//! The braces make every key of one name a Redis Cluster hash tag, so the scripts stay on one node.
+//! Expiry runs on the server's clock.
+
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{ConnectionAddr, ConnectionInfo, FromRedisValue, ProtocolVersion, RedisConnectionInfo};
+
+use super::fleet::Acquired;
+use super::target::{Engine, Tls};
+
+const CLAIM: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return '' end
+return redis.call('GET', KEYS[1]) or '?'
+";
+
+const ACQUIRE: &str = r"
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local token = redis.call('INCR', KEYS[2])
+  local now = redis.call('TIME')
+  local floor = tonumber(now[1]) * 1000000 + tonumber(now[2])
+  if token < floor then
+    redis.call('SET', KEYS[2], string.format('%.0f', floor))
+    token = floor
+  end
+  return {1, string.format('%.0f', token)}
+end
+return {0, redis.call('GET', KEYS[1]) or ''}
+";
+
+const RENEW: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+";
+
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+pub struct RedisLock {
+    /// The client, or why there can be none (an unreadable `SSL_CERT_FILE`), said at the first call.
+    client: Result<redis::Client, String>,
+    connection: Option<MultiplexedConnection>,
+}
+
+impl RedisLock {
+    pub fn new(engine: &Engine) -> RedisLock {
+        let addr = match engine.tls {
+            Tls::Disable => ConnectionAddr::Tcp(engine.host.clone(), engine.port),
+            _ => {
+                // rediss:// builds its rustls configuration with the process's crypto provider.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                ConnectionAddr::TcpTls {
+                    host: engine.host.clone(),
+                    port: engine.port,
+                    insecure: false,
+                    tls_params: None,
+                }
+            }
+        };
+        let info = ConnectionInfo {
+            addr,
+            redis: RedisConnectionInfo {
+                db: engine.database.parse().unwrap_or(0),
+                username: engine.user.clone(),
+                password: engine.password(),
+                protocol: ProtocolVersion::RESP2,
+            },
+        };
+        RedisLock {
+            client: client(info, engine.tls),
+            connection: None,
+        }
+    }
+
+    async fn eval<T: FromRedisValue>(
+        &mut self,
+        script: &str,
+        keys: &[&str],
+        args: &[&str],
+    ) -> Result<T, String> {
+        let mut connection = match self.connection.take() {
+            Some(c) => c,
+            None => {
+                let client = self.client.as_ref().map_err(Clone::clone)?;
+                client
+                    .get_multiplexed_async_connection()
+                    .await
+                    .map_err(describe)?
+            }
+        };
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(script).arg(keys.len()).arg(keys).arg(args);
+        let result = cmd.query_async(&mut connection).await;
+        // A connection that failed is dropped: the next call connects again (the server may be back).
+        match result {
+            Ok(value) => {
+                self.connection = Some(connection);
+                Ok(value)
+            }
+            Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() => {
+                Err(describe(e))
+            }
+            Err(e) => {
+                self.connection = Some(connection);
+                Err(describe(e))
+            }
+        }
+    }
+
+    pub async fn close(&mut self) {
+        self.connection = None;
+    }
+
+    pub async fn claim(
+        &mut self,
+        name: &str,
+        tick: &str,
+        holder: &str,
+        keep: Duration,
+    ) -> Result<Option<String>, String> {
+        let key = format!("cronbeat:{{{name}}}:tick:{tick}");
+        let ms = millis(keep);
+        let taken: String = self.eval(CLAIM, &[&key], &[holder, &ms]).await?;
+        Ok((!taken.is_empty()).then_some(taken))
+    }
+
+    pub async fn acquire(
+        &mut self,
+        name: &str,
+        proof: &str,
+        ttl: Duration,
+    ) -> Result<Acquired, String> {
+        let (lease, fencing) = (lease_key(name), format!("cronbeat:{{{name}}}:fencing"));
+        let ms = millis(ttl);
+        let (got, value): (i64, String) = self
+            .eval(ACQUIRE, &[&lease, &fencing], &[proof, &ms])
+            .await?;
+        if got == 1 {
+            let token = value
+                .parse()
+                .map_err(|_| format!("unexpected fencing token {value:?}"))?;
+            return Ok(Acquired::Got(token));
+        }
+        Ok(Acquired::HeldBy(holder_of(&value)))
+    }
+
+    pub async fn renew(&mut self, name: &str, proof: &str, ttl: Duration) -> Result<bool, String> {
+        let n: i64 = self
+            .eval(RENEW, &[&lease_key(name)], &[proof, &millis(ttl)])
+            .await?;
+        Ok(n == 1)
+    }
+
+    pub async fn release(&mut self, name: &str, proof: &str) -> Result<bool, String> {
+        let n: i64 = self.eval(RELEASE, &[&lease_key(name)], &[proof]).await?;
+        Ok(n == 1)
+    }
+}
+
+/// rediss:// trusts the bundled roots, or, when `SSL_CERT_FILE` names a file, the certificates in it
+/// (a private CA): the client takes one set or the other.
+fn client(info: ConnectionInfo, tls: Tls) -> Result<redis::Client, String> {
+    let ca_file = std::env::var_os("SSL_CERT_FILE").filter(|_| tls != Tls::Disable);
+    let Some(path) = ca_file else {
+        return redis::Client::open(info).map_err(describe);
+    };
+    let shown = std::path::Path::new(&path).display().to_string();
+    let pem =
+        std::fs::read(&path).map_err(|e| format!("SSL_CERT_FILE {shown}: cannot read it: {e}"))?;
+    let certificates = redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem),
+    };
+    redis::Client::build_with_tls(info, certificates)
+        .map_err(|e| format!("SSL_CERT_FILE {shown}: {}", describe(e)))
+}
+
+fn lease_key(name: &str) -> String {
+    format!("cronbeat:{{{name}}}:lease")
+}
+
+fn millis(d: Duration) -> String {
+    d.as_millis().max(1).to_string()
+}
+
+/// The host id in a lease's value (`PROOF HOST`).
+fn holder_of(value: &str) -> String {
+    value
+        .split_once(' ')
+        .map_or("another host", |(_, holder)| holder)
+        .to_string()
+}
+
+/// A Redis error in one line. The client never puts the password in one.
+fn describe(e: redis::RedisError) -> String {
+    if e.kind() == redis::ErrorKind::AuthenticationFailed {
+        return "authentication failed: the server refused the user or password".into();
+    }
+    e.to_string()
+}

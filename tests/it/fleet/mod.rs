@@ -1,0 +1,285 @@
+//! Fleet locks against real engines: Redis from CRONBEAT_TEST_REDIS (`redis://127.0.0.1:PORT`) and
+//! PostgreSQL from CRONBEAT_TEST_POSTGRES (`postgres://postgres@127.0.0.1:PORT/postgres`), both started
+//! by .ci/run. Each test uses job names of its own, so they share the engines safely; what would touch
+//! every key (FLUSHALL, stopping the server) gets a server of its own, or a proxy in front of the shared
+//! one that the test cuts. Without the variables the tests are skipped (a failure under CI=true).
+
+mod engines;
+mod tls;
+mod usage;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Redis,
+    Postgres,
+}
+
+/// The shared engine's URL, or `None` (skipped; a failure under CI=true) when it is not configured.
+pub fn engine(kind: Kind) -> Option<String> {
+    let var = match kind {
+        Kind::Redis => "CRONBEAT_TEST_REDIS",
+        Kind::Postgres => "CRONBEAT_TEST_POSTGRES",
+    };
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            missing(&format!(
+                "{var} is not set to a running engine (.ci/run starts one)"
+            ));
+            None
+        }
+    }
+}
+
+/// `host:port` of an engine URL.
+pub fn address(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap().to_string()
+}
+
+/// `url` with its host and port replaced by `addr`.
+pub fn via(url: &str, addr: &str) -> String {
+    url.replacen(&address(url), addr, 1)
+}
+
+/// A job name no other test and no earlier run uses.
+pub fn unique(what: &str) -> String {
+    static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{what}-{}-{nanos}-{}",
+        std::process::id(),
+        COUNT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A command on the engine, through its own client (`redis-cli`, `psql`); panics with its output on failure.
+pub fn engine_command(kind: Kind, url: &str, command: &str) -> String {
+    let out = match kind {
+        Kind::Redis => {
+            let (host, port) = address(url)
+                .rsplit_once(':')
+                .map(|(h, p)| (h.to_string(), p.to_string()))
+                .unwrap();
+            Command::new("redis-cli")
+                .args(["-h", &host, "-p", &port])
+                .args(command.split_whitespace())
+                .output()
+        }
+        Kind::Postgres => Command::new("psql").args([url, "-tAc", command]).output(),
+    }
+    .unwrap_or_else(|e| panic!("cannot run the engine's client for {command:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A port nothing listens on.
+pub fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A redis-server of the test's own, on a free port, stopped when dropped.
+pub struct PrivateRedis {
+    child: Child,
+    pub url: String,
+}
+
+impl PrivateRedis {
+    /// `None` (skipped, or a failure under CI=true) without redis-server.
+    pub fn start(extra: &[&str]) -> Option<PrivateRedis> {
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        Self::launch("redis", move |port| {
+            let mut args = vec!["--port".to_string(), port.to_string()];
+            args.extend(extra.iter().cloned());
+            args
+        })
+    }
+
+    /// Speaking TLS only, with the certificate and key in `dir` (`server.pem`, `server.key`).
+    pub fn start_tls(dir: &std::path::Path) -> Option<PrivateRedis> {
+        let file = |name: &str| dir.join(name).display().to_string();
+        let (cert, key, ca) = (file("server.pem"), file("server.key"), file("ca.pem"));
+        Self::launch("rediss", move |port| {
+            let port = port.to_string();
+            [
+                "--port",
+                "0",
+                "--tls-port",
+                &port,
+                "--tls-cert-file",
+                &cert,
+                "--tls-key-file",
+                &key,
+            ]
+            .into_iter()
+            .chain(["--tls-ca-cert-file", &ca, "--tls-auth-clients", "no"])
+            .map(str::to_string)
+            .collect()
+        })
+    }
+
+    fn launch(scheme: &str, args: impl Fn(u16) -> Vec<String>) -> Option<PrivateRedis> {
+        if !have("redis-server") {
+            missing("redis-server is not installed (.ci/run installs it)");
+            return None;
+        }
+        for _ in 0..5 {
+            let port = closed_port();
+            let child = Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(args(port))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start redis-server");
+            let mut server = PrivateRedis {
+                child,
+                url: format!("{scheme}://127.0.0.1:{port}"),
+            };
+            let up = eventually(Duration::from_secs(5), || {
+                TcpStream::connect(("127.0.0.1", port)).is_ok()
+            });
+            if up && server.child.try_wait().unwrap().is_none() {
+                return Some(server);
+            }
+            let _ = server.child.kill();
+        }
+        panic!("redis-server did not start");
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP proxy in front of an engine, which a test can cut: the engine seems gone, its connections
+/// closed and new ones refused.
+pub struct Proxy {
+    pub addr: String,
+    cut: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+    listener: Option<TcpListener>,
+}
+
+impl Proxy {
+    pub fn start(target: &str) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let cut = Arc::new(AtomicBool::new(false));
+        let open = Arc::new(Mutex::new(Vec::new()));
+        let accepting = listener.try_clone().unwrap();
+        let (target, c, o) = (target.to_string(), cut.clone(), open.clone());
+        std::thread::spawn(move || {
+            for client in accepting.incoming() {
+                let Ok(client) = client else { break };
+                if c.load(Ordering::SeqCst) {
+                    break;
+                }
+                o.lock().unwrap().push(client.try_clone().unwrap());
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                o.lock().unwrap().push(server.try_clone().unwrap());
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                pipe(server, client);
+            }
+        });
+        Proxy {
+            addr,
+            cut,
+            open,
+            listener: Some(listener),
+        }
+    }
+
+    /// The engine is gone: every connection is closed, and no new one is accepted.
+    pub fn cut(&mut self) {
+        self.cut.store(true, Ordering::SeqCst);
+        if let Some(listener) = self.listener.take() {
+            // SAFETY: shutdown(2) on a socket we own wakes the accepting thread, which then exits.
+            unsafe { libc::shutdown(std::os::fd::AsRawFd::as_raw_fd(&listener), libc::SHUT_RDWR) };
+        }
+        for stream in self.open.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(Shutdown::Write);
+    });
+}
+
+/// A server that accepts connections and never says a word.
+pub struct Silent {
+    pub addr: String,
+    _held: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Silent {
+    pub fn start() -> Silent {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let keep = held.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                keep.lock().unwrap().push(stream);
+            }
+        });
+        Silent { addr, _held: held }
+    }
+}
+
+/// Polls `check` until it holds or `within` passes; returns how long it took.
+pub fn within(within: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if check() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
