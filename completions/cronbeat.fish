@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cronbeat_global_optspecs
-    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= jitter= jitter-seed= success-codes= stderr-fails min-runtime= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= v/verbose log-format= h/help V/version
+    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= jitter= jitter-seed= success-codes= stderr-fails min-runtime= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= state-dir= no-ledger keep-runs= fail-after= v/verbose log-format= h/help V/version
 end
 
 function __fish_cronbeat_needs_command
@@ -53,20 +53,46 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -l keepalive -d 'While t
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-timeout -d 'Time limit of one ping attempt: connect, TLS, send and receive [default: 5s]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping-retries -d 'Retries after a failed ping attempt [default: 3]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l report-timeout -d 'Once the command has ended, time every monitor\'s finish report gets (all its attempts) before it is given up; after a stop signal they end within --kill-after + DUR of the signal [default: 10s]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l state-dir -d 'Where the ledger of runs is kept, which `cronbeat status`, `history`, `last-output` and `metrics` read [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l keep-runs -d 'Runs the ledger keeps per job; it is trimmed back to N each time it has grown by half of N [default: 1000]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l fail-after -d 'Report a failed run to the monitors as a failure only from the Nth failure in a row; before that each monitor gets its neutral note ("failure 1 of 3"), if it has one [default: 1]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l log-format -d 'Format of cronbeat\'s own lines on stderr [default: text]' -r -f -a "text\t''
 json\t''"
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l stderr-fails -d 'Report the run as failed when the command wrote anything to stderr'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l strip-ansi -d 'Remove terminal escape sequences (colours, cursor moves) from the reported tail'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s q -l quiet -d 'Hold the command\'s output back and show it only when the run fails'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l no-start-ping -d 'Do not send the start ping'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l no-ledger -d 'Do not record the run in the ledger'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s v -l verbose -d 'Print a line per event on stderr'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s V -l version -d 'Print version'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "check" -d 'Validate the configuration without running anything'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "status" -d 'Each job\'s latest run from the ledger, one line per job; --check for Nagios, Icinga and monit'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "history" -d 'A job\'s latest runs from the ledger, newest first'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "last-output" -d 'The output tail of a job\'s latest failed run, byte for byte'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "metrics" -d 'The ledger as Prometheus metrics, per job'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l config -d 'Config file to validate' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l job -d 'Only validate this job (default: every job)' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l ping -d 'Also send a harmless test ping to each monitor and report whether it is reachable'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -s h -l help -d 'Print help'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check help" -f -a "check" -d 'Validate the configuration without running anything'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l fail-after -d 'With --check: failures in a row that are CRITICAL (fewer are a WARNING) [default: each job\'s own --fail-after, else 1]' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l state-dir -d 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l json -d 'An array of JSON objects, one per job'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l check -d 'One line for Nagios, Icinga or monit; exit status 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -s h -l help -d 'Print help'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand history" -s n -l runs -d 'How many runs to show [default: 20]' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand history" -l state-dir -d 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand history" -l json -d 'An array of JSON objects, one per run'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand history" -s h -l help -d 'Print help'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand last-output" -l state-dir -d 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand last-output" -s h -l help -d 'Print help'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -l output -d 'Write the metrics to this file (whole, by a rename: for node_exporter\'s textfile collector) instead of standard output' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -l state-dir -d 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -s h -l help -d 'Print help'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check status history last-output metrics help" -f -a "check" -d 'Validate the configuration without running anything'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check status history last-output metrics help" -f -a "status" -d 'Each job\'s latest run from the ledger, one line per job; --check for Nagios, Icinga and monit'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check status history last-output metrics help" -f -a "history" -d 'A job\'s latest runs from the ledger, newest first'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check status history last-output metrics help" -f -a "last-output" -d 'The output tail of a job\'s latest failed run, byte for byte'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check status history last-output metrics help" -f -a "metrics" -d 'The ledger as Prometheus metrics, per job'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check status history last-output metrics help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
