@@ -187,7 +187,8 @@ fn try_lock(file: &File, how: libc::c_int) -> io::Result<bool> {
 /// `keep` records. The file is let grow by half of `keep` before it is trimmed, so a trim (reading and
 /// rewriting the file) comes once every `keep / 2` runs, not every run.
 pub fn trim_due(size: u64, line_len: usize, keep: usize) -> bool {
-    let estimate = size / line_len.max(1) as u64;
+    let line_len = line_len.max(1) as u64;
+    let estimate = (size + line_len / 2) / line_len;
     estimate > (keep + slack(keep)) as u64
 }
 
@@ -227,7 +228,7 @@ pub fn trim(dir: &Path, keep: usize) -> io::Result<Trim> {
         return Ok(Trim::Done(whole.len()));
     }
     let kept = &whole[whole.len().saturating_sub(keep)..];
-    let mut temp = tempfile::Builder::new().prefix(".runs.").tempfile_in(dir)?;
+    let temp = tempfile::Builder::new().prefix(".runs.").tempfile_in(dir)?;
     temp.as_file()
         .set_permissions(fs::Permissions::from_mode(0o644))?;
     let mut out = Vec::with_capacity(text.len());
@@ -235,7 +236,7 @@ pub fn trim(dir: &Path, keep: usize) -> io::Result<Trim> {
         out.extend_from_slice(piece);
         out.push(b'\n');
     }
-    temp.write_all(&out)?;
+    temp.as_file().write_all(&out)?;
     // The rename must not reach the disk before the data does: a crash would leave an empty ledger.
     temp.as_file().sync_data()?;
     temp.persist(&path).map_err(|e| e.error)?;
@@ -268,10 +269,11 @@ pub fn write_tail(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     let parent = path.parent().unwrap_or(dir);
     create_dir(dir, 0o755)?;
     create_dir(parent, 0o700)?;
-    let mut temp = tempfile::Builder::new()
+    let temp = tempfile::Builder::new()
         .prefix(".tail.")
         .tempfile_in(parent)?;
-    temp.write_all(bytes)?;
+    // Through the file itself: tempfile's own writer names the temporary file in its errors.
+    temp.as_file().write_all(bytes)?;
     temp.persist(&path).map_err(|e| e.error)?;
     Ok(())
 }

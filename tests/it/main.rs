@@ -5,6 +5,7 @@ mod harness;
 
 mod config;
 mod hostile;
+mod ledger;
 mod monitors;
 mod policies;
 mod properties;

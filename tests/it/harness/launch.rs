@@ -55,6 +55,8 @@ pub struct Cronbeat {
     stdin: Option<Vec<u8>>,
     interactive: bool,
     limit: Duration,
+    /// Whether the launch gets a state directory of its own (unless the test sets the variable).
+    own_state_dir: bool,
 }
 
 /// `cronbeat` with no arguments yet.
@@ -80,6 +82,7 @@ impl Cronbeat {
             stdin: None,
             interactive: false,
             limit: DEFAULT_LIMIT,
+            own_state_dir: true,
         }
     }
 
@@ -122,6 +125,13 @@ impl Cronbeat {
     /// Bytes written to stdin, which is then closed (default: stdin is /dev/null).
     pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(bytes.into());
+        self
+    }
+
+    /// Leaves the ledger's directory to cronbeat's default (for a test of that default, which must see
+    /// to it that nothing is written where it should not be).
+    pub fn without_state_dir(mut self) -> Self {
+        self.own_state_dir = false;
         self
     }
 
@@ -183,7 +193,8 @@ impl Cronbeat {
 
     fn start(self, by_lines: bool) -> Running {
         let started = Instant::now();
-        let state_dir = (!self.env.iter().any(|(k, _)| k == STATE_DIR_ENV)).then(temp_dir);
+        let state_dir = (self.own_state_dir && !self.env.iter().any(|(k, _)| k == STATE_DIR_ENV))
+            .then(temp_dir);
         let mut child = self
             .command(state_dir.as_ref().map(|d| d.path()))
             .spawn()
