@@ -21,6 +21,9 @@ use crate::schedule::{rfc3339_utc, Schedule};
 use record::{millis, stored_time, Record, ScheduleRecord, Streak, VERSION};
 use store::Store;
 
+/// How much of the end of a job's file `--fail-after` reads first: a hundred records or so.
+const FAILURES_WINDOW: u64 = 64 * 1024;
+
 /// Runs kept per job when `--keep-runs` is not given.
 pub const DEFAULT_KEEP_RUNS: usize = 1000;
 
@@ -263,19 +266,35 @@ impl Ledger {
         }
     }
 
-    /// The job's failures in a row before this run, newest records first until a success.
+    /// The job's failures in a row before this run, newest records first until a success: from the end
+    /// of the file, which usually has one, and from the whole file only when it does not.
     fn failures_before(&self) -> std::io::Result<u32> {
-        let text = store::read_log(&self.dir)?;
-        let mut failures = 0;
-        for record in record::records_rev(&text).filter_map(|(_, r)| r.ok()) {
-            match record.streak() {
-                Streak::Reset => break,
-                Streak::Failure => failures += 1,
-                Streak::Neither => {}
-            }
+        let (end, whole) = store::read_log_end(&self.dir, FAILURES_WINDOW)?;
+        if let Some(failures) = failures_at_end(&end, !whole) {
+            return Ok(failures);
         }
-        Ok(failures)
+        let text = store::read_log(&self.dir)?;
+        Ok(failures_at_end(&text, false).unwrap_or(0))
     }
+}
+
+/// The failures in a row at the end of `text`; `None` when `partial` (the text is the end of the file, its
+/// first piece perhaps cut) and no success was found in it.
+fn failures_at_end(text: &[u8], partial: bool) -> Option<u32> {
+    let pieces: Vec<&[u8]> = record::pieces(text).map(|(_, piece)| piece).collect();
+    let from = usize::from(partial).min(pieces.len());
+    let mut failures = 0;
+    for piece in pieces[from..].iter().rev() {
+        let Ok(record) = serde_json::from_slice::<Record<'_>>(piece) else {
+            continue;
+        };
+        match record.streak() {
+            Streak::Reset => return Some(failures),
+            Streak::Failure => failures += 1,
+            Streak::Neither => {}
+        }
+    }
+    (!partial).then_some(failures)
 }
 
 impl Observer for Ledger {
@@ -285,5 +304,35 @@ impl Observer for Ledger {
             Event::Finished(report) => self.finished(report),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(outcome: &str, success: bool) -> String {
+        format!(
+            r#"{{"v":1,"run_id":"r","name":"j","host":"h","tick":null,"started_at":"t","finished_at":"t","duration_s":1.0,"outcome":"{outcome}","exit_status":0,"success":{success},"message":"m"}}"#
+        ) + "\n"
+    }
+
+    #[test]
+    fn failures_are_counted_back_to_the_last_success() {
+        let text = [
+            line("failure", false),
+            line("success", true),
+            line("failure", false),
+            line("skipped", false),
+            line("timeout", false),
+        ]
+        .concat();
+        assert_eq!(failures_at_end(text.as_bytes(), false), Some(2));
+        assert_eq!(failures_at_end(text.as_bytes(), true), Some(2));
+        // The end of a file with no success in it: the whole file must be read.
+        let end = &text.as_bytes()[text.len() - 40 - line("timeout", false).len()..];
+        assert_eq!(failures_at_end(end, true), None);
+        assert_eq!(failures_at_end(end, false), Some(1));
+        assert_eq!(failures_at_end(b"", false), Some(0));
     }
 }

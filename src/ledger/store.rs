@@ -252,6 +252,22 @@ pub fn read_log(dir: &Path) -> io::Result<Vec<u8>> {
     }
 }
 
+/// The last `window` bytes of the job's file, and whether that is the whole of it.
+pub fn read_log_end(dir: &Path, window: u64) -> io::Result<(Vec<u8>, bool)> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = match File::open(dir.join(LOG)) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), true)),
+        Err(e) => return Err(e),
+    };
+    let size = file.metadata()?.len();
+    let from = size.saturating_sub(window);
+    file.seek(SeekFrom::Start(from))?;
+    let mut text = Vec::with_capacity((size - from) as usize);
+    file.read_to_end(&mut text)?;
+    Ok((text, from == 0))
+}
+
 /// The name of the tail file of a run that started at `started` (milliseconds since the epoch first, so
 /// that names sort oldest first).
 pub fn tail_name(started: SystemTime, run_id: &str) -> String {
