@@ -123,3 +123,42 @@ fn no_ledger_records_nothing() {
         .assert_code(1);
     assert!(!std::path::Path::new(&ledger.path()).join("ledger").exists());
 }
+
+#[test]
+fn the_ledger_keys_work_from_the_config_file() {
+    let state = Dir::new();
+    let server = Server::start();
+    let dir = Dir::new();
+    let config = dir.write(
+        "cronbeat.toml",
+        &format!(
+            "[defaults]\nstate_dir = {:?}\nkeep_runs = 2\nfail_after = \"2\"\n\n[jobs.nightly]\ncommand = [\"sh\", \"-c\", \"exit 1\"]\nping = \"{}/hc\"\n",
+            state.path().display(),
+            server.url()
+        ),
+    );
+    for _ in 0..4 {
+        // The file's state_dir, not the harness's (which, from the environment, would win over the file).
+        cronbeat()
+            .args(["--config", &config, "--job", "nightly"])
+            .without_state_dir()
+            .run()
+            .assert_code(1)
+            .assert_silent_stderr();
+    }
+    let finishes: Vec<String> = server
+        .received()
+        .iter()
+        .map(|r| r.path.clone())
+        .filter(|p| !p.ends_with("/start"))
+        .collect();
+    assert_eq!(finishes, ["/hc/log", "/hc/1", "/hc/1", "/hc/1"]);
+    // The job is named after the config file's job, and keeps 2 runs (3 before a trim).
+    let out = cronbeat()
+        .args(["history", "nightly", "--json"])
+        .env("CRONBEAT_STATE_DIR", state.path())
+        .run();
+    out.assert_code(0);
+    let runs: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!((2..=3).contains(&runs.as_array().unwrap().len()), "{runs}");
+}
