@@ -240,7 +240,30 @@ pub fn trim(dir: &Path, keep: usize) -> io::Result<Trim> {
     // The rename must not reach the disk before the data does: a crash would leave an empty ledger.
     temp.as_file().sync_data()?;
     temp.persist(&path).map_err(|e| e.error)?;
+    remove_stale_temps(dir, ".runs.");
     Ok(Trim::Done(kept.len()))
+}
+
+/// Removes the temporary files named `prefix…` in `dir` that a crash left (older than an hour: a run
+/// writing one now is not disturbed).
+fn remove_stale_temps(dir: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(prefix) {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMP);
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Everything in the job's file, or nothing when there is none.
@@ -297,23 +320,13 @@ pub fn write_tail(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
 /// Keeps the newest `keep` tails of the job in `dir`, and drops temporary files a crash left.
 pub fn prune_tails(dir: &Path, keep: usize) -> io::Result<()> {
     let tails = dir.join(TAILS);
+    remove_stale_temps(&tails, ".");
     let mut names = Vec::new();
     for entry in fs::read_dir(&tails)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            let old = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > STALE_TEMP);
-            if old {
-                let _ = fs::remove_file(entry.path());
-            }
-            continue;
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') {
+            names.push(name);
         }
-        names.push(name);
     }
     if names.len() <= keep {
         return Ok(());
@@ -363,7 +376,20 @@ mod tests {
         append(dir.path(), line(11).as_bytes()).unwrap();
         assert_eq!(trim(dir.path(), 1).unwrap(), Trim::Busy);
         drop(held);
+        // A crash in an earlier trim left its temporary file: it goes once it is an hour old.
+        let crashed = dir.path().join(".runs.crashed");
+        let fresh = dir.path().join(".runs.fresh");
+        fs::write(&crashed, b"x").unwrap();
+        fs::write(&fresh, b"x").unwrap();
+        File::options()
+            .write(true)
+            .open(&crashed)
+            .unwrap()
+            .set_modified(SystemTime::now() - 2 * STALE_TEMP)
+            .unwrap();
         assert_eq!(trim(dir.path(), 1).unwrap(), Trim::Done(1));
+        assert!(!crashed.exists() && fresh.exists());
+        fs::remove_file(&fresh).unwrap();
         assert_eq!(
             fs::read_dir(dir.path()).unwrap().count(),
             1,
