@@ -10,6 +10,8 @@
 # finish ping against a local HTTP server; the hand-written curl wrapper from the Healthchecks docs against the
 # same server; what a fleet lock (acquire and release) adds on a Redis and a PostgreSQL started here on
 # loopback, and its peak RSS. Times are medians (robust to other load on a shared machine).
+# same server; the ledger (what recording a run adds, and `cronbeat status` over 100,000 runs of 100 jobs). Times
+# are medians (robust to other load on a shared machine).
 #
 # The figures are a report, not a test: the exit status is 0 whatever they are, and non-zero only when a step
 # itself failed (build, a tool, a benchmarked command, a ping that did not reach the server).
@@ -85,6 +87,8 @@ while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep '^CRONBEAT
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 unset HTTP_PROXY http_proxy HTTPS_PROXY https_proxy ALL_PROXY all_proxy
 export LC_ALL=C
+# Every run records itself in the ledger: here, not in the real state directory.
+export CRONBEAT_STATE_DIR=$work/state
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -575,6 +579,105 @@ for engine in redis postgres; do
         fi
     fi
 done
+# 6. The ledger -----------------------------------------------------------------------------------------------
+say "6/6 ledger: what recording a run adds; cronbeat status over 100,000 runs of 100 jobs"
+
+# gen_ledger DIR JOBS RUNS: a ledger as runs write it (the fields and their order of src/ledger/record.rs), RUNS
+# records for each of JOBS jobs: mostly successes, some failures and timeouts with a kept output, a schedule in
+# every record.
+gen_ledger() {
+    python3 - "$@" <<'EOF'
+import os, sys, time, uuid
+
+root, jobs, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+schedule = '{"expr":"*/5 * * * *","tz":"Europe/Berlin","grace_s":3660}'
+
+
+def stamp(t, ms=None):
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
+    return text + "Z" if ms is None else "%s.%03dZ" % (text, ms)
+
+
+for j in range(jobs):
+    name = "bench" if jobs == 1 else "job-%03d" % j
+    d = os.path.join(root, "ledger", name)
+    os.makedirs(d, exist_ok=True)
+    lines = []
+    for i in range(runs):
+        due = 1_700_000_000 + i * 300
+        rid = str(uuid.UUID(int=(j << 64) | i, version=4))
+        kind = i % 50
+        if kind in (7, 19, 33, 41):
+            outcome, code, ok, message = "failure", 1, "false", "exited with status 1"
+        elif kind == 45:
+            outcome, code, ok = "timeout", 124, "false"
+            message = "timed out after 4m and was stopped (killed by SIGTERM)"
+        else:
+            outcome, code, ok, message = "success", 0, "true", "exited with status 0"
+        tail = "null" if ok == "true" else '"tails/%013d-%s"' % (due * 1000 + 120, rid)
+        lines.append(
+            '{"v":1,"run_id":"%s","name":"%s","host":"db1.example.org","tick":"%s","started_at":"%s",'
+            '"finished_at":"%s","duration_s":12.225,"outcome":"%s","exit_status":%d,"success":%s,"message":"%s",'
+            '"schedule":%s,"fail_after":null,"tail":%s}\n'
+            % (rid, name, stamp(due), stamp(due, 120), stamp(due + 12, 345), outcome, code, ok, message, schedule, tail)
+        )
+    with open(os.path.join(d, "runs.jsonl"), "w") as f:
+        f.writelines(lines)
+EOF
+}
+
+if ((!have_python)); then
+    failed_step "ledger" "python3 is not available to write the benchmark's ledger"
+else
+    # A job in its steady state: a full ledger of 1,000 runs, so that reading, appending and the trim every 500
+    # runs are all in the measurement.
+    what="ledger: -- true vs --no-ledger -- true"
+    run_ledger=$work/ledger-run
+    if ! gen_ledger "$run_ledger" 1 1000; then
+        failed_step "$what" "the ledger could not be written"
+    elif bench exec "$rounds" "$((startup_runs / rounds))" "$startup_warmup" \
+        cb_ledger "$bin_q --state-dir $run_ledger --name bench -- true" \
+        cb_failafter "$bin_q --state-dir $run_ledger --name bench --fail-after 3 -- true" \
+        cb_noledger "$bin_q --no-ledger --name bench -- true"; then
+        cb=${median_ms[cb_ledger]} fa=${median_ms[cb_failafter]} ref=${median_ms[cb_noledger]}
+        row "$what" "$(fmt_ms "$cb")" "$(fmt_ms "$ref")" "$(calc "printf \"%+.2f ms\", $cb - $ref")" "+ < 1 ms" "$(verdict "$cb - $ref < 1")"
+        row "ledger: the same with --fail-after 3" "$(fmt_ms "$fa")" "$(fmt_ms "$ref")" "$(calc "printf \"%+.2f ms\", $fa - $ref")" "+ < 1 ms" "$(verdict "$fa - $ref < 1")"
+        kept=$(wc -l <"$run_ledger/ledger/bench/runs.jsonl")
+        notes+=("ledger: the measured job held $kept runs at the end (--keep-runs 1000: trimmed back to 1,000 at 1,500)")
+    else
+        failed_step "$what" "the ledger benchmark failed"
+    fi
+
+    what="status: 100 jobs x 1,000 runs"
+    big=$work/ledger-big
+    if ! gen_ledger "$big" 100 1000; then
+        failed_step "$what" "the ledger could not be written"
+    else
+        lines=$("$bin" status --state-dir "$big" 2>"$work/status.err" | wc -l)
+        if [[ $lines != 101 || -s $work/status.err ]]; then
+            cat "$work/status.err" >&2
+            failed_step "$what" "cronbeat status printed $lines lines (want 101) or warned"
+        elif bench exec 3 10 2 \
+            cb_status "$bin_q status --state-dir $big" \
+            cb_status_json "$bin_q status --json --state-dir $big" \
+            cb_metrics "$bin_q metrics --state-dir $big"; then
+            cb=${median_ms[cb_status]}
+            row "$what" "$(fmt_ms "$cb")" "-" "-" "< 200 ms" "$(verdict "$cb < 200")"
+            row "status --json, the same ledger" "$(fmt_ms "${median_ms[cb_status_json]}")" "-" "-" "-" "info"
+            row "metrics, the same ledger" "$(fmt_ms "${median_ms[cb_metrics]}")" "-" "-" "-" "info"
+            notes+=("ledger: 100,000 runs of 100 jobs are $(cat "$big"/ledger/*/runs.jsonl | wc -c) bytes of records")
+        else
+            failed_step "$what" "the status benchmark failed"
+        fi
+        if ((have_time)); then
+            if kib=$(peak_rss 3 "$bin" status --state-dir "$big"); then
+                row "peak RSS: status, 100 jobs x 1,000 runs" "$(fmt_mib "$kib")" "-" "-" "< 16 MiB" "$(verdict "$kib < 16384")"
+            else
+                failed_step "peak RSS: status" "the measured run failed"
+            fi
+        fi
+    fi
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # Report

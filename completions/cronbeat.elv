@@ -52,12 +52,16 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand --cronitor-api-key 'Cronitor API key: with a schedule, each Cronitor monitor''s schedule, time zone and grace are kept in step with the job''s (a secret: prefer --cronitor-api-key-file or the variable)'
             cand --cronitor-api-key-file 'Read the Cronitor API key from this file (--cronitor-api-key wins when both are given)'
             cand --cronitor-api-url 'The Cronitor API [default: https://cronitor.io/api/]'
+            cand --state-dir 'Where the ledger of runs is kept, which `cronbeat status`, `history`, `last-output` and `metrics` read [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]'
+            cand --keep-runs 'Runs the ledger keeps per job; it is trimmed back to N each time it has grown by half of N [default: 1000]'
+            cand --fail-after 'Report a failed run to the monitors as a failure only from the Nth failure in a row; before that each monitor gets its neutral note ("failure 1 of 3"), if it has one [default: 1]'
             cand --log-format 'Format of cronbeat''s own lines on stderr [default: text]'
             cand --stderr-fails 'Report the run as failed when the command wrote anything to stderr'
             cand --strip-ansi 'Remove terminal escape sequences (colours, cursor moves) from the reported tail'
             cand -q 'Hold the command''s output back and show it only when the run fails'
             cand --quiet 'Hold the command''s output back and show it only when the run fails'
             cand --no-start-ping 'Do not send the start ping'
+            cand --no-ledger 'Do not record the run in the ledger'
             cand -v 'Print a line per event on stderr'
             cand --verbose 'Print a line per event on stderr'
             cand -h 'Print help (see more with ''--help'')'
@@ -66,6 +70,10 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand --version 'Print version'
             cand check 'Validate the configuration without running anything'
             cand next 'Print the next due times of a job''s schedule, one RFC 3339 time per line'
+            cand status 'Each job''s latest run from the ledger, one line per job; --check for Nagios, Icinga and monit'
+            cand history 'A job''s latest runs from the ledger, newest first'
+            cand last-output 'The output tail of a job''s latest failed run, byte for byte'
+            cand metrics 'The ledger as Prometheus metrics, per job'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'cronbeat;check'= {
@@ -87,14 +95,53 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'cronbeat;status'= {
+            cand --fail-after 'With --check: failures in a row that are CRITICAL (fewer are a WARNING) [default: each job''s own --fail-after, else 1]'
+            cand --state-dir 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]'
+            cand --json 'An array of JSON objects, one per job'
+            cand --check 'One line for Nagios, Icinga or monit; exit status 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'cronbeat;history'= {
+            cand -n 'How many runs to show [default: 20]'
+            cand --runs 'How many runs to show [default: 20]'
+            cand --state-dir 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]'
+            cand --json 'An array of JSON objects, one per run'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'cronbeat;last-output'= {
+            cand --state-dir 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'cronbeat;metrics'= {
+            cand --output 'Write the metrics to this file (whole, by a rename: for node_exporter''s textfile collector) instead of standard output'
+            cand --state-dir 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'cronbeat;help'= {
             cand check 'Validate the configuration without running anything'
             cand next 'Print the next due times of a job''s schedule, one RFC 3339 time per line'
+            cand status 'Each job''s latest run from the ledger, one line per job; --check for Nagios, Icinga and monit'
+            cand history 'A job''s latest runs from the ledger, newest first'
+            cand last-output 'The output tail of a job''s latest failed run, byte for byte'
+            cand metrics 'The ledger as Prometheus metrics, per job'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'cronbeat;help;check'= {
         }
         &'cronbeat;help;next'= {
+        }
+        &'cronbeat;help;status'= {
+        }
+        &'cronbeat;help;history'= {
+        }
+        &'cronbeat;help;last-output'= {
+        }
+        &'cronbeat;help;metrics'= {
         }
         &'cronbeat;help;help'= {
         }

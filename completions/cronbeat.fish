@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cronbeat_global_optspecs
-    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= lock-ttl= on-lock-lost= lock-unavailable= jitter= jitter-seed= success-codes= stderr-fails min-runtime= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= hc-api-key= hc-api-key-file= hc-api-url= cronitor-api-key= cronitor-api-key-file= cronitor-api-url= v/verbose log-format= h/help V/version
+    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= lock-ttl= on-lock-lost= lock-unavailable= jitter= jitter-seed= success-codes= stderr-fails min-runtime= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= hc-api-key= hc-api-key-file= hc-api-url= cronitor-api-key= cronitor-api-key-file= cronitor-api-url= state-dir= no-ledger keep-runs= fail-after= v/verbose log-format= h/help V/version
 end
 
 function __fish_cronbeat_needs_command
@@ -65,17 +65,25 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -l hc-api-url -d 'The He
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l cronitor-api-key -d 'Cronitor API key: with a schedule, each Cronitor monitor\'s schedule, time zone and grace are kept in step with the job\'s (a secret: prefer --cronitor-api-key-file or the variable)' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l cronitor-api-key-file -d 'Read the Cronitor API key from this file (--cronitor-api-key wins when both are given)' -r -F
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l cronitor-api-url -d 'The Cronitor API [default: https://cronitor.io/api/]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l state-dir -d 'Where the ledger of runs is kept, which `cronbeat status`, `history`, `last-output` and `metrics` read [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l keep-runs -d 'Runs the ledger keeps per job; it is trimmed back to N each time it has grown by half of N [default: 1000]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l fail-after -d 'Report a failed run to the monitors as a failure only from the Nth failure in a row; before that each monitor gets its neutral note ("failure 1 of 3"), if it has one [default: 1]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l log-format -d 'Format of cronbeat\'s own lines on stderr [default: text]' -r -f -a "text\t''
 json\t''"
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l stderr-fails -d 'Report the run as failed when the command wrote anything to stderr'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l strip-ansi -d 'Remove terminal escape sequences (colours, cursor moves) from the reported tail'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s q -l quiet -d 'Hold the command\'s output back and show it only when the run fails'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l no-start-ping -d 'Do not send the start ping'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l no-ledger -d 'Do not record the run in the ledger'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s v -l verbose -d 'Print a line per event on stderr'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s V -l version -d 'Print version'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "check" -d 'Validate the configuration without running anything'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "next" -d 'Print the next due times of a job\'s schedule, one RFC 3339 time per line'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "status" -d 'Each job\'s latest run from the ledger, one line per job; --check for Nagios, Icinga and monit'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "history" -d 'A job\'s latest runs from the ledger, newest first'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "last-output" -d 'The output tail of a job\'s latest failed run, byte for byte'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "metrics" -d 'The ledger as Prometheus metrics, per job'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l config -d 'Config file to validate' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l job -d 'Only validate this job (default: every job)' -r
@@ -89,6 +97,24 @@ complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l tz -d 'The ti
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -s n -l count -d 'How many due times to print' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l after -d 'Count from this time (RFC 3339, e.g. 2026-11-29T03:15:00+01:00) instead of now' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -s h -l help -d 'Print help'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next help" -f -a "check" -d 'Validate the configuration without running anything'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next help" -f -a "next" -d 'Print the next due times of a job\'s schedule, one RFC 3339 time per line'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l fail-after -d 'With --check: failures in a row that are CRITICAL (fewer are a WARNING) [default: each job\'s own --fail-after, else 1]' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l state-dir -d 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l json -d 'An array of JSON objects, one per job'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l check -d 'One line for Nagios, Icinga or monit; exit status 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -s h -l help -d 'Print help'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand history" -s n -l runs -d 'How many runs to show [default: 20]' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand history" -l state-dir -d 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand history" -l json -d 'An array of JSON objects, one per run'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand history" -s h -l help -d 'Print help'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand last-output" -l state-dir -d 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand last-output" -s h -l help -d 'Print help'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -l output -d 'Write the metrics to this file (whole, by a rename: for node_exporter\'s textfile collector) instead of standard output' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -l state-dir -d 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -s h -l help -d 'Print help'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next status history last-output metrics help" -f -a "check" -d 'Validate the configuration without running anything'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next status history last-output metrics help" -f -a "next" -d 'Print the next due times of a job\'s schedule, one RFC 3339 time per line'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next status history last-output metrics help" -f -a "status" -d 'Each job\'s latest run from the ledger, one line per job; --check for Nagios, Icinga and monit'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next status history last-output metrics help" -f -a "history" -d 'A job\'s latest runs from the ledger, newest first'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next status history last-output metrics help" -f -a "last-output" -d 'The output tail of a job\'s latest failed run, byte for byte'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next status history last-output metrics help" -f -a "metrics" -d 'The ledger as Prometheus metrics, per job'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next status history last-output metrics help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

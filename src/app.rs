@@ -32,6 +32,10 @@ fn dispatch(args: &[OsString]) -> Exit {
     match cli.action {
         Some(Action::Check(check)) => crate::check::main(&check),
         Some(Action::Next(next)) => crate::next::main(&next),
+        Some(Action::Status(args)) => crate::status::status(&args),
+        Some(Action::History(args)) => crate::status::history(&args),
+        Some(Action::LastOutput(args)) => crate::status::last_output(&args),
+        Some(Action::Metrics(args)) => crate::status::metrics(&args),
         None => {
             let format = cli.run.options.log_format.unwrap_or_default();
             match job_of(cli.run) {
@@ -53,6 +57,10 @@ fn usage_error(e: clap::Error, args: &[OsString]) -> Exit {
         return Exit::Done;
     }
     let message = cli::usage_message(&e, args);
+    if cli::wants_plugin_status(args) {
+        // A monitoring plugin's every ending is one of its four statuses: bad arguments are UNKNOWN.
+        return crate::status::plugin(Exit::Unknown, &message);
+    }
     let format = if cli::wants_json(args) {
         LogFormat::Json
     } else {

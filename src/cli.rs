@@ -45,6 +45,88 @@ pub enum Action {
     Check(CheckArgs),
     /// Print the next due times of a job's schedule, one RFC 3339 time per line
     Next(NextArgs),
+    /// Each job's latest run from the ledger, one line per job; --check for Nagios, Icinga and monit
+    Status(StatusArgs),
+    /// A job's latest runs from the ledger, newest first
+    History(HistoryArgs),
+    /// The output tail of a job's latest failed run, byte for byte
+    LastOutput(LastOutputArgs),
+    /// The ledger as Prometheus metrics, per job
+    Metrics(MetricsArgs),
+}
+
+/// Where the ledger is, for the commands that read it.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LedgerArgs {
+    /// The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]
+    #[arg(long, env = "CRONBEAT_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Only these jobs (default: every job in the ledger)
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// An array of JSON objects, one per job
+    #[arg(long, conflicts_with = "check")]
+    pub json: bool,
+
+    /// One line for Nagios, Icinga or monit; exit status 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
+    #[arg(long)]
+    pub check: bool,
+
+    /// With --check: failures in a row that are CRITICAL (fewer are a WARNING) [default: each job's own --fail-after, else 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub fail_after: Option<u32>,
+
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// The job's name (--name)
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// How many runs to show [default: 20]
+    #[arg(
+        short = 'n',
+        long = "runs",
+        value_name = "N",
+        default_value_t = 20,
+        hide_default_value = true
+    )]
+    pub runs: usize,
+
+    /// An array of JSON objects, one per run
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LastOutputArgs {
+    /// The job's name (--name)
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MetricsArgs {
+    /// Write the metrics to this file (whole, by a rename: for node_exporter's textfile collector) instead of standard output
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -232,7 +314,24 @@ pub fn usage_message(e: &clap::Error, args: &[OsString]) -> String {
 }
 
 fn is_check(args: &[OsString]) -> bool {
-    options_part(args).any(|a| a == "check" || a == "next")
+    options_part(args).any(|a| SUBCOMMANDS.contains(&a.as_str()))
+}
+
+/// The subcommands' names: a word among them is not a command typed without `--`.
+const SUBCOMMANDS: [&str; 6] = [
+    "check",
+    "next",
+    "status",
+    "history",
+    "last-output",
+    "metrics",
+];
+
+/// Whether these arguments ask for `status --check`, whose every ending, a usage error included, must be
+/// one of a monitoring plugin's four statuses.
+pub fn wants_plugin_status(args: &[OsString]) -> bool {
+    let words: Vec<String> = options_part(args).collect();
+    words.first().is_some_and(|w| w == "status") && words.iter().any(|w| w == "--check")
 }
 
 /// The word clap refused when it looks like a command typed without `--` before it.

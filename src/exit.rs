@@ -23,6 +23,12 @@ pub const NOT_EXECUTABLE: i32 = 126;
 pub const NOT_FOUND: i32 = 127;
 /// `cronbeat check --ping` could not reach a monitor (the file itself is valid).
 pub const UNREACHABLE: i32 = 1;
+/// `status`, `history`, `last-output`: nothing recorded for the job named, or the ledger unreadable.
+pub const NO_RECORD: i32 = 1;
+/// `status --check`, as monitoring plugins (Nagios, Icinga, monit) report: 0 is OK.
+pub const PLUGIN_WARNING: i32 = 1;
+pub const PLUGIN_CRITICAL: i32 = 2;
+pub const PLUGIN_UNKNOWN: i32 = 3;
 
 /// How cronbeat ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +59,14 @@ pub enum Exit {
     Drift,
     /// cronbeat's own failure, not the command's.
     Internal,
+    /// `status`, `history`, `last-output`: nothing to show for the job named.
+    NoRecord,
+    /// `status --check`: a job fails, fewer times in a row than its threshold.
+    Warning,
+    /// `status --check`: a job fails at or above its threshold, or is overdue.
+    Critical,
+    /// `status --check`: nothing to judge (nothing recorded, an unreadable ledger, bad arguments).
+    Unknown,
 }
 
 impl Exit {
@@ -70,6 +84,10 @@ impl Exit {
             Exit::Locked => LOCKED,
             Exit::Unreachable | Exit::Drift => UNREACHABLE,
             Exit::Internal => INTERNAL,
+            Exit::NoRecord => NO_RECORD,
+            Exit::Warning => PLUGIN_WARNING,
+            Exit::Critical => PLUGIN_CRITICAL,
+            Exit::Unknown => PLUGIN_UNKNOWN,
         }
     }
 
@@ -89,7 +107,7 @@ pub struct Status {
 }
 
 /// The exit statuses, in the order the documentation lists them.
-pub const TABLE: [Status; 11] = [
+pub const TABLE: [Status; 12] = [
     Status {
         status: "0, or the command's own",
         meaning: "The command exited by itself with this status.",
@@ -142,8 +160,13 @@ pub const TABLE: [Status; 11] = [
     },
     Status {
         status: "1",
-        meaning: "cronbeat check --ping only: a monitor could not be reached, or holds a schedule, time zone or grace other than the job's (and --fix did not write it).",
-        clause: "from check --ping when a monitor could not be reached or holds another schedule",
+        meaning: "cronbeat check --ping: a monitor could not be reached, or holds a schedule, time zone or grace other than the job's (and --fix did not write it). cronbeat status, history, last-output: nothing recorded for the job named, or the ledger could not be read.",
+        clause: "from check --ping when a monitor could not be reached or holds another schedule, and from status, history and last-output when nothing is recorded",
+    },
+    Status {
+        status: "3",
+        meaning: "cronbeat status --check only: UNKNOWN (nothing recorded, an unreadable ledger, bad arguments). As monitoring plugins do, it exits 0 for OK, 1 for WARNING (a job failing fewer times in a row than --fail-after) and 2 for CRITICAL (a job failing at or above --fail-after, or overdue).",
+        clause: "from status --check when UNKNOWN (there 0, 1 and 2 are OK, WARNING and CRITICAL)",
     },
 ];
 
@@ -187,6 +210,10 @@ mod tests {
             Exit::Unreachable,
             Exit::Drift,
             Exit::Internal,
+            Exit::NoRecord,
+            Exit::Warning,
+            Exit::Critical,
+            Exit::Unknown,
         ] {
             assert!(
                 documented(exit.code()),

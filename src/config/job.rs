@@ -4,11 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::file::ConfigFile;
 use super::layer::Layer;
 use crate::kinds::{JitterSeed, LockUnavailable, LogFormat, OnLockLost, Overlap};
+use crate::ledger;
 use crate::lock::Target;
 use crate::monitor::{self, Protocol, RetryPolicy, WebhookConfig};
 use crate::outcome::Rules;
@@ -47,6 +49,10 @@ pub const MAX_JITTER: Duration = Duration::from_secs(24 * 3600);
 pub const MAX_KILL_AFTER: Duration = Duration::from_secs(3600);
 pub const MAX_PING_TIMEOUT: Duration = Duration::from_secs(300);
 pub const MAX_PING_RETRIES: u32 = 10;
+/// A ledger of more runs than this per job is a number typed wrong (and `status` would read it slowly).
+pub const MAX_KEEP_RUNS: u32 = 1_000_000;
+/// Failures in a row beyond any schedule's patience.
+pub const MAX_FAIL_AFTER: u32 = 10_000;
 /// Every other duration: a year, far beyond any schedule, and safe from clock arithmetic overflowing.
 pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 
@@ -129,6 +135,10 @@ pub struct Job {
     pub delivery: RetryPolicy,
     /// Once the command has ended, every finish report is delivered or given up within this.
     pub report_timeout: Duration,
+    /// Where runs are recorded; `None` with `--no-ledger` (or when there is nowhere to record them).
+    pub ledger: Option<ledger::Settings>,
+    /// `--fail-after N`, when N is more than 1.
+    pub fail_after: Option<u32>,
     pub verbose: bool,
     pub log_format: LogFormat,
     pub origins: Origins,
@@ -226,11 +236,18 @@ fn build(
             ))
         }
     };
+    let mut warnings = Vec::new();
+    let (ledger, fail_after) = ledger_settings(
+        merged.state_dir.clone(),
+        merged.no_ledger.unwrap_or(false),
+        merged.keep_runs,
+        merged.fail_after,
+        &mut warnings,
+    )?;
     let webhook = merged.webhook;
     if let Some(config) = &webhook {
         config.validate().map_err(|e| invalid("webhook", e))?;
     }
-    let mut warnings = Vec::new();
     let monitors = monitors(
         &merged.ping,
         merged.ping_file.as_deref(),
@@ -446,6 +463,8 @@ fn build(
             retries: merged.ping_retries.unwrap_or(DEFAULT_PING_RETRIES),
         },
         report_timeout,
+        ledger,
+        fail_after,
         verbose: merged.verbose.unwrap_or(false),
         log_format: merged.log_format.unwrap_or_default(),
         origins,
@@ -511,6 +530,69 @@ fn api_access(
         (None, None) => return Ok(None),
     };
     Ok(Some(monitor::ApiAccess { key, url }))
+}
+
+/// The ledger's settings and `--fail-after`. A ledger with nowhere to go (no `--state-dir`, no HOME) is a
+/// warning, as one that cannot be written is: the run goes on unrecorded.
+fn ledger_settings(
+    state_dir: Option<PathBuf>,
+    no_ledger: bool,
+    keep_runs: Option<u32>,
+    fail_after: Option<u32>,
+    warnings: &mut Vec<String>,
+) -> Result<(Option<ledger::Settings>, Option<u32>), Invalid> {
+    let keep_runs = keep_runs.unwrap_or(ledger::DEFAULT_KEEP_RUNS as u32);
+    if keep_runs == 0 {
+        return Err(invalid("keep_runs", "must be at least 1"));
+    }
+    if keep_runs > MAX_KEEP_RUNS {
+        return Err(invalid(
+            "keep_runs",
+            format!("{keep_runs} is too many (at most {MAX_KEEP_RUNS})"),
+        ));
+    }
+    let fail_after = fail_after.unwrap_or(1);
+    if fail_after == 0 {
+        return Err(invalid("fail_after", "must be at least 1"));
+    }
+    if fail_after > MAX_FAIL_AFTER {
+        return Err(invalid(
+            "fail_after",
+            format!("{fail_after} is too many (at most {MAX_FAIL_AFTER})"),
+        ));
+    }
+    let fail_after = (fail_after > 1).then_some(fail_after);
+    if no_ledger {
+        if fail_after.is_some() {
+            return Err(invalid(
+                "fail_after",
+                "counts failures in the ledger, which --no-ledger turns off",
+            ));
+        }
+        return Ok((None, None));
+    }
+    let state_dir = match state_dir {
+        Some(dir) if dir.as_os_str().is_empty() => return Err(invalid("state_dir", "is empty")),
+        Some(dir) => dir,
+        None => match ledger::default_state_dir() {
+            Ok(dir) => dir,
+            Err(why) if fail_after.is_some() => {
+                warnings.push(format!("{why}; --fail-after reports every failure"));
+                return Ok((None, None));
+            }
+            Err(why) => {
+                warnings.push(why);
+                return Ok((None, None));
+            }
+        },
+    };
+    Ok((
+        Some(ledger::Settings {
+            state_dir,
+            keep_runs: keep_runs as usize,
+        }),
+        fail_after,
+    ))
 }
 
 /// A job without a name: the program's file name and a short hash of the whole command line, so that

@@ -233,6 +233,23 @@ layer! {
         /// The Cronitor API [default: https://cronitor.io/api/]
         #[arg(long, env = "CRONBEAT_CRONITOR_API_URL", value_name = "URL", help_heading = "Schedule sync")]
         pub cronitor_api_url: Option<String>,
+        /// Where the ledger of runs is kept, which `cronbeat status`, `history`, `last-output` and `metrics` read [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]
+        #[arg(long, env = "CRONBEAT_STATE_DIR", value_name = "DIR", help_heading = "Ledger")]
+        pub state_dir: Option<PathBuf>,
+
+        /// Do not record the run in the ledger
+        #[arg(long, env = "CRONBEAT_NO_LEDGER", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Ledger")]
+        pub no_ledger: Option<bool>,
+
+        /// Runs the ledger keeps per job; it is trimmed back to N each time it has grown by half of N [default: 1000]
+        #[arg(long, env = "CRONBEAT_KEEP_RUNS", value_name = "N", help_heading = "Ledger")]
+        #[serde(default, deserialize_with = "crate::units::count")]
+        pub keep_runs: Option<u32>,
+
+        /// Report a failed run to the monitors as a failure only from the Nth failure in a row; before that each monitor gets its neutral note ("failure 1 of 3"), if it has one [default: 1]
+        #[arg(long, env = "CRONBEAT_FAIL_AFTER", value_name = "N", help_heading = "Ledger")]
+        #[serde(default, deserialize_with = "crate::units::count")]
+        pub fail_after: Option<u32>,
 
         /// Print a line per event on stderr
         #[arg(short, long, env = "CRONBEAT_VERBOSE", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Logging")]

@@ -19,6 +19,7 @@ mod webhook;
 
 use std::fmt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -75,6 +76,61 @@ impl Message {
     }
 }
 
+/// `--fail-after N`: a failed run is reported as a failure only from the Nth failure in a row of the job;
+/// before that each monitor gets its neutral note. The ledger tells this run's place in the row before the
+/// monitors hear how the run ended; until it has (or when it could not), a failure is reported as one.
+#[derive(Debug, Clone)]
+pub struct FailAfter {
+    threshold: u32,
+    /// This run's place among the job's failures in a row (0 for a success); `u32::MAX` while unknown.
+    place: Arc<AtomicU32>,
+}
+
+impl FailAfter {
+    pub fn new(threshold: u32) -> FailAfter {
+        FailAfter {
+            threshold,
+            place: Arc::new(AtomicU32::new(u32::MAX)),
+        }
+    }
+
+    pub fn threshold(&self) -> u32 {
+        self.threshold
+    }
+
+    pub fn set(&self, place: u32) {
+        self.place.store(place, Ordering::SeqCst);
+    }
+
+    /// The note a failure below the threshold gets instead of its report.
+    fn note(&self, report: &Report) -> Option<String> {
+        if report.outcome.succeeded() {
+            return None;
+        }
+        let place = self.place.load(Ordering::SeqCst);
+        (place != 0 && place < self.threshold).then(|| {
+            format!(
+                "failure {place} of {}: {} (--fail-after {}: reported as a failure from the {} in a row)",
+                self.threshold,
+                report.outcome.describe(),
+                self.threshold,
+                ordinal(self.threshold)
+            )
+        })
+    }
+}
+
+fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
 pub struct Monitors {
     senders: Vec<UnboundedSender<Message>>,
     thread: Option<JoinHandle<()>>,
@@ -87,6 +143,7 @@ pub struct Monitors {
     budget: Option<Budget>,
     /// When the first stop signal came.
     stop_at: Option<Instant>,
+    fail_after: Option<FailAfter>,
 }
 
 /// How long the finish reports may take once the command has ended, and the grace a stop gives it.
@@ -119,6 +176,7 @@ impl Monitors {
                 bounds,
                 budget: None,
                 stop_at: None,
+                fail_after: None,
             };
         }
         let mut senders = Vec::new();
@@ -141,6 +199,7 @@ impl Monitors {
             bounds,
             budget: None,
             stop_at: None,
+            fail_after: None,
         }
     }
 
@@ -177,6 +236,11 @@ impl Monitors {
         self.stop_at.get_or_insert(now);
         self.bounds
             .send_if_modified(|b| !std::mem::replace(&mut b.last_try, true));
+    }
+
+    /// `--fail-after`: failures before the threshold become notes.
+    pub fn fail_after(&mut self, fail_after: Option<FailAfter>) {
+        self.fail_after = fail_after;
     }
 
     /// While the command runs, a progress ping every `every` (`--keepalive`).
@@ -246,6 +310,10 @@ impl Observer for Monitors {
             Event::Finished(report) => {
                 self.next_keepalive = None;
                 self.set_deadline(Instant::now());
+                if let Some(note) = self.fail_after.as_ref().and_then(|f| f.note(report)) {
+                    self.log(&note);
+                    return;
+                }
                 let report = Arc::new((*report).clone());
                 self.broadcast(|| Message::Finish(report.clone()));
             }
@@ -699,6 +767,41 @@ mod tests {
         let err = parse("nagios+https://x/y").err().unwrap();
         assert!(err.contains("unknown monitor kind \"nagios\""), "{err}");
         assert!(err.contains("pushgateway"), "{err}");
+    }
+
+    #[test]
+    fn failures_below_the_threshold_are_notes() {
+        use crate::outcome::{ChildStatus, Outcome};
+        let report = |code| Report {
+            run_id: "r".into(),
+            started_at: std::time::SystemTime::now(),
+            duration: Duration::from_secs(1),
+            outcome: Outcome {
+                status: ChildStatus::Exited(code),
+                cause: None,
+            },
+            tail: Arc::new(Vec::new()),
+        };
+        let f = FailAfter::new(3);
+        assert_eq!(f.note(&report(1)), None, "unknown place: reported");
+        f.set(1);
+        assert_eq!(
+            f.note(&report(1)).unwrap(),
+            "failure 1 of 3: exited with status 1 (--fail-after 3: reported as a failure from the 3rd in a row)"
+        );
+        f.set(2);
+        assert!(f.note(&report(1)).unwrap().starts_with("failure 2 of 3"));
+        f.set(3);
+        assert_eq!(f.note(&report(1)), None);
+        f.set(0);
+        assert_eq!(f.note(&report(0)), None);
+        assert_eq!(
+            [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111].map(ordinal),
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st",
+                "111th"
+            ]
+        );
     }
 
     #[test]

@@ -15,9 +15,10 @@ use crate::config::Job;
 use crate::events::{Event, Fanout, Observer, Report};
 use crate::exit::Exit;
 use crate::kinds::LockUnavailable;
+use crate::ledger::{self, Ledger};
 use crate::lock::{self, fleet, Obtained, Wanted};
 use crate::log::Logger;
-use crate::monitor::{Monitors, RunInfo};
+use crate::monitor::{FailAfter, Monitors, RunInfo};
 use crate::notify::Notifier;
 use crate::outcome::{Cause, ChildStatus, Outcome};
 use crate::output::Capture;
@@ -29,6 +30,7 @@ pub fn execute(mut job: Job) -> Exit {
     for warning in &job.warnings {
         logger.warn(warning);
     }
+    let began = SystemTime::now();
     let run_id = uuid::Uuid::new_v4().to_string();
     let host = job.host_id.clone();
     // The run serves the due time it was started for, however long the lock and the jitter take.
@@ -55,9 +57,22 @@ pub fn execute(mut job: Job) -> Exit {
     );
     monitors.keepalive(job.keepalive);
     monitors.report_within(job.report_timeout, job.kill_after);
+    let fail_after = job.fail_after.map(FailAfter::new);
+    monitors.fail_after(fail_after.clone());
+    let ledger = job.ledger.as_ref().map(|settings| {
+        let run = ledger::Run {
+            run_id: &run_id,
+            name: &job.name,
+            host: &host,
+            tick,
+            schedule: job.schedule.as_ref(),
+        };
+        Ledger::new(settings, run, fail_after, began, logger.clone())
+    });
     let mut session = Session {
         notifier: Notifier::from_env(job.hygiene.clone(), logger.clone()),
         logger,
+        ledger,
         monitors,
     };
     let signals = match supervise::prepare().context("cannot set up signal handling") {
@@ -74,6 +89,8 @@ pub fn execute(mut job: Job) -> Exit {
 /// The observers of one run.
 struct Session {
     logger: Logger,
+    /// Ahead of the monitors: with `--fail-after` they need the count it reads before the finish report.
+    ledger: Option<Ledger>,
     monitors: Monitors,
     notifier: Option<Notifier>,
 }
@@ -99,7 +116,11 @@ impl Ended {
 
 impl Session {
     fn observers<'a>(&'a mut self, logger: &'a mut Logger) -> Vec<&'a mut dyn Observer> {
-        let mut observers: Vec<&mut dyn Observer> = vec![logger, &mut self.monitors];
+        let mut observers: Vec<&mut dyn Observer> = vec![logger];
+        if let Some(ledger) = self.ledger.as_mut() {
+            observers.push(ledger);
+        }
+        observers.push(&mut self.monitors);
         if let Some(n) = self.notifier.as_mut() {
             observers.push(n);
         }
@@ -263,9 +284,14 @@ impl Session {
         }
     }
 
-    /// The one teardown: the quiet spool shown or dropped, every monitor drained (within the report
-    /// deadline; a stop signal meanwhile ends their retries), held lines released.
-    fn end(self, ended: Ended, signals: Option<&SignalPipe>) -> Exit {
+    /// The one teardown: a run that ended before its command began recorded, the ledger trimmed while
+    /// the reports are on their way, the quiet spool shown or dropped, every monitor drained (within the
+    /// report deadline; a stop signal meanwhile ends their retries), held lines released.
+    fn end(mut self, ended: Ended, signals: Option<&SignalPipe>) -> Exit {
+        if let Some(ledger) = self.ledger.as_mut() {
+            ledger.end(ended.exit);
+            ledger.trim();
+        }
         if let Some(capture) = &ended.capture {
             capture.release_spool(ended.failed);
         }

@@ -6,6 +6,7 @@ mod harness;
 mod config;
 mod fleet;
 mod hostile;
+mod ledger;
 mod monitors;
 mod policies;
 mod properties;

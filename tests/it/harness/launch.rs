@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::process::{describe_tree, kill_tree, signal_pid};
+use super::process::{describe_tree, kill_tree, signal_pid, temp_dir};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_cronbeat");
@@ -39,6 +39,12 @@ pub fn inherited(name: &OsStr) -> bool {
         || ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"].contains(&name.as_ref()))
 }
 
+/// The ledger's variable. Every launch records its runs in a state directory of its own, removed with
+/// the launch, unless the test names one: a test never writes the real state directory
+/// (`/var/lib/cronbeat` for root, `~/.local/state/cronbeat` otherwise), and the ledger stays on, as it is
+/// for every run outside the tests.
+pub const STATE_DIR_ENV: &str = "CRONBEAT_STATE_DIR";
+
 /// A launch being prepared: `cronbeat ARGS...`, usually ending in `-- COMMAND...`.
 pub struct Cronbeat {
     program: OsString,
@@ -49,6 +55,8 @@ pub struct Cronbeat {
     stdin: Option<Vec<u8>>,
     interactive: bool,
     limit: Duration,
+    /// Whether the launch gets a state directory of its own (unless the test sets the variable).
+    own_state_dir: bool,
 }
 
 /// `cronbeat` with no arguments yet.
@@ -74,6 +82,7 @@ impl Cronbeat {
             stdin: None,
             interactive: false,
             limit: DEFAULT_LIMIT,
+            own_state_dir: true,
         }
     }
 
@@ -119,6 +128,13 @@ impl Cronbeat {
         self
     }
 
+    /// Leaves the ledger's directory to cronbeat's default (for a test of that default, which must see
+    /// to it that nothing is written where it should not be).
+    pub fn without_state_dir(mut self) -> Self {
+        self.own_state_dir = false;
+        self
+    }
+
     /// Keeps stdin open for [`Running::write_stdin`] instead.
     pub fn interactive(mut self) -> Self {
         self.interactive = true;
@@ -131,7 +147,7 @@ impl Cronbeat {
         self
     }
 
-    fn command(&self) -> Command {
+    fn command(&self, state_dir: Option<&Path>) -> Command {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args);
         if self.clear_env {
@@ -142,6 +158,9 @@ impl Cronbeat {
                     cmd.env_remove(key);
                 }
             }
+        }
+        if let Some(state_dir) = state_dir {
+            cmd.env(STATE_DIR_ENV, state_dir);
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = &self.dir {
@@ -174,8 +193,10 @@ impl Cronbeat {
 
     fn start(self, by_lines: bool) -> Running {
         let started = Instant::now();
+        let state_dir = (self.own_state_dir && !self.env.iter().any(|(k, _)| k == STATE_DIR_ENV))
+            .then(temp_dir);
         let mut child = self
-            .command()
+            .command(state_dir.as_ref().map(|d| d.path()))
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.describe()));
         let pid = child.id() as i32;
@@ -207,6 +228,7 @@ impl Cronbeat {
             status: None,
             seen: Vec::new(),
             input,
+            _state_dir: state_dir,
         }
     }
 }
@@ -269,6 +291,8 @@ pub struct Running {
     status: Option<(ExitStatus, Instant)>,
     seen: Vec<String>,
     input: Option<ChildStdin>,
+    /// The ledger's directory when the test named none; removed when the launch is over.
+    _state_dir: Option<tempfile::TempDir>,
 }
 
 impl Running {

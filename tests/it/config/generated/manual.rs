@@ -26,11 +26,13 @@ pub fn render() -> Vec<u8> {
     page.roff(synopsis(&cmd));
     page.roff(synopsis_of_check());
     page.roff(synopsis_of_next());
+    page.roff(synopsis_of_ledger(&cmd));
     page.add(|w| man.render_description_section(w));
     page.add(|w| man.render_options_section(w));
     page.roff(check_section(&cmd));
     page.roff(next_section(&cmd));
     page.roff(schedules_section());
+    page.roff(ledger_section(&cmd));
     page.roff(config_file_section(&cmd));
     page.roff(environment_section(&cmd));
     page.roff(exit_status_section());
@@ -204,6 +206,106 @@ fn synopsis_of_next() -> Roff {
         italic("TIME"),
         roman("]"),
     ]);
+    roff
+}
+
+/// The commands that read the ledger, each with its options, from their clap definitions.
+const LEDGER_COMMANDS: [&str; 4] = ["status", "history", "last-output", "metrics"];
+
+fn synopsis_of_ledger(cmd: &Command) -> Roff {
+    let mut roff = Roff::new();
+    for name in LEDGER_COMMANDS {
+        let sub = subcommand(cmd, name);
+        let mut line = vec![bold(format!("cronbeat {name}"))];
+        for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+            let value = arg
+                .get_value_names()
+                .and_then(|v| v.first())
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "VALUE".to_string());
+            match arg.get_long() {
+                Some("help") => continue,
+                Some(long) => {
+                    line.push(roman(" ["));
+                    if let Some(short) = arg.get_short() {
+                        line.push(bold(format!("-{short}")));
+                        line.push(roman("|"));
+                    }
+                    line.push(bold(format!("--{long}")));
+                    if !is_flag(arg) {
+                        line.push(roman(" "));
+                        line.push(italic(value));
+                    }
+                    line.push(roman("]"));
+                }
+                None if arg.is_required_set() => {
+                    line.push(roman(" "));
+                    line.push(italic(value));
+                }
+                None => {
+                    line.push(roman(" ["));
+                    line.push(italic(value));
+                    line.push(roman("]..."));
+                }
+            }
+        }
+        roff.control("br", []);
+        roff.text(line);
+    }
+    roff
+}
+
+fn subcommand<'a>(cmd: &'a Command, name: &str) -> &'a Command {
+    cmd.get_subcommands()
+        .find(|s| s.get_name() == name)
+        .unwrap_or_else(|| panic!("the {name} subcommand"))
+}
+
+fn ledger_section(cmd: &Command) -> Roff {
+    // Not "LEDGER": the options under that heading already have a section of that name.
+    let mut roff = section("LEDGER COMMANDS");
+    roff.text([roman(
+        "Every run is recorded in the ledger under --state-dir (default /var/lib/cronbeat for root, else \
+         $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat): run id, name, host, tick, start and end, \
+         duration, outcome, exit status, the verdict, and for a failed run its output tail. --no-ledger turns \
+         it off; --keep-runs bounds it per job; a ledger that cannot be written is one warning and never \
+         changes the exit status or a ping. --fail-after N reports a failed run to the monitors as a failure \
+         only from the Nth failure in a row; before that each monitor that has a neutral note (Healthchecks \
+         /log, Cronitor's tick, the webhook's log event) gets one saying \"failure 1 of N\", and the others \
+         hear nothing. Four commands read the ledger:",
+    )]);
+    for name in LEDGER_COMMANDS {
+        let sub = subcommand(cmd, name);
+        item(
+            &mut roff,
+            vec![bold(format!("cronbeat {name}"))],
+            &sub.get_about().map(|a| a.to_string()).unwrap_or_default(),
+        );
+        for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+            let value = arg.get_value_names().map(|v| v.join(" "));
+            let term = match arg.get_long() {
+                Some("help") => continue,
+                Some(long) => {
+                    let mut term = vec![roman("    "), bold(format!("--{long}"))];
+                    if let Some(v) = value.filter(|_| !is_flag(arg)) {
+                        term.push(roman(" "));
+                        term.push(italic(v));
+                    }
+                    term
+                }
+                None => vec![roman("    "), italic(value.unwrap_or_default())],
+            };
+            item(&mut roff, term, &help_of(arg));
+        }
+    }
+    paragraph(
+        &mut roff,
+        [roman(
+            "status --check prints one line (CRONBEAT OK, WARNING, CRITICAL or UNKNOWN) and exits 0, 1, 2 or 3 \
+             as monitoring plugins do: WARNING for a job failing fewer times in a row than its --fail-after, \
+             CRITICAL for one failing at or above it or overdue, UNKNOWN when nothing is recorded.",
+        )],
+    );
     roff
 }
 

@@ -1,0 +1,338 @@
+//! The ledger: a local record of every run, under the state directory, that `cronbeat status`, `history`,
+//! `last-output` and `metrics` read, and that `--fail-after` counts failures in a row from.
+//!
+//! As an observer it records a run when the run's story ends: the finish (whatever way the command ended),
+//! a skip (the lock was held), or, from the teardown, a run that ended before its command could begin. A
+//! ledger that cannot be written costs the record and one warning; never the exit status or a ping.
+
+pub mod record;
+pub mod store;
+pub mod summary;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::events::{Event, Observer, Report};
+use crate::exit::Exit;
+use crate::log::Logger;
+use crate::monitor::FailAfter;
+use crate::outcome::signal_name;
+use crate::schedule::{rfc3339_utc, Schedule};
+use record::{millis, stored_time, Record, ScheduleRecord, Streak, VERSION};
+use store::Store;
+
+/// How much of the end of a job's file `--fail-after` reads first: a hundred records or so.
+const FAILURES_WINDOW: u64 = 64 * 1024;
+
+/// Runs kept per job when `--keep-runs` is not given.
+pub const DEFAULT_KEEP_RUNS: usize = 1000;
+
+/// Where the ledger lives and how much of it a job keeps.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub state_dir: PathBuf,
+    pub keep_runs: usize,
+}
+
+/// The state directory when none is given: `/var/lib/cronbeat` for root, else `$XDG_STATE_HOME/cronbeat`,
+/// else `~/.local/state/cronbeat` (the XDG Base Directory default). `Err` says why there is none.
+pub fn default_state_dir() -> Result<PathBuf, String> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(PathBuf::from("/var/lib/cronbeat"));
+    }
+    // The XDG specification says a relative path in one of its variables is to be ignored.
+    let set = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if let Some(xdg) = set("XDG_STATE_HOME") {
+        return Ok(xdg.join("cronbeat"));
+    }
+    match set("HOME") {
+        Some(home) => Ok(home.join(".local/state/cronbeat")),
+        None => Err(
+            "no state directory for the ledger: HOME and XDG_STATE_HOME are not set (give --state-dir, or --no-ledger)"
+                .to_string(),
+        ),
+    }
+}
+
+/// What every record of this run carries.
+struct Facts {
+    run_id: String,
+    name: String,
+    host: String,
+    tick: Option<String>,
+    schedule: Option<ScheduleRecord<'static>>,
+    fail_after: Option<u32>,
+}
+
+/// The ledger's side of one run.
+pub struct Ledger {
+    dir: PathBuf,
+    keep_runs: usize,
+    facts: Facts,
+    /// When cronbeat began: the start of a run whose command never began.
+    began: SystemTime,
+    logger: Logger,
+    /// `--fail-after`: told this run's place in the job's failures in a row, before the monitors hear of it.
+    fail_after: Option<FailAfter>,
+    recorded: bool,
+    trim_due: bool,
+}
+
+/// The run the ledger records.
+pub struct Run<'a> {
+    pub run_id: &'a str,
+    pub name: &'a str,
+    pub host: &'a str,
+    pub tick: Option<SystemTime>,
+    pub schedule: Option<&'a Schedule>,
+}
+
+impl Ledger {
+    pub fn new(
+        settings: &Settings,
+        run: Run<'_>,
+        fail_after: Option<FailAfter>,
+        began: SystemTime,
+        logger: Logger,
+    ) -> Ledger {
+        let store = Store::new(&settings.state_dir);
+        Ledger {
+            dir: store.job_dir(run.name),
+            keep_runs: settings.keep_runs,
+            facts: Facts {
+                run_id: run.run_id.to_string(),
+                name: run.name.to_string(),
+                host: run.host.to_string(),
+                tick: run.tick.map(rfc3339_utc),
+                schedule: run.schedule.map(|s| ScheduleRecord {
+                    expr: s.expr.clone().into(),
+                    tz: s.tz.name().to_string().into(),
+                    grace_s: s.grace.as_secs(),
+                }),
+                fail_after: fail_after.as_ref().map(FailAfter::threshold),
+            },
+            began,
+            logger,
+            fail_after,
+            recorded: false,
+            trim_due: false,
+        }
+    }
+
+    /// The job's directory in the ledger.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn record<'a>(
+        &'a self,
+        started: SystemTime,
+        duration: Duration,
+        outcome: &'a str,
+        exit_status: i32,
+        success: bool,
+        message: String,
+    ) -> Record<'a> {
+        let facts = &self.facts;
+        Record {
+            v: VERSION,
+            run_id: facts.run_id.as_str().into(),
+            name: facts.name.as_str().into(),
+            host: facts.host.as_str().into(),
+            tick: facts.tick.as_deref().map(Into::into),
+            started_at: stored_time(started).into(),
+            finished_at: stored_time(started + duration).into(),
+            duration_s: millis(duration),
+            outcome: outcome.into(),
+            exit_status,
+            success,
+            message: message.into(),
+            schedule: facts.schedule.clone(),
+            fail_after: facts.fail_after,
+            tail: None,
+        }
+    }
+
+    fn finished(&mut self, report: &Report) {
+        let outcome = &report.outcome;
+        let mut record = self.record(
+            report.started_at,
+            report.duration,
+            outcome.word(),
+            outcome.exit_code(),
+            outcome.succeeded(),
+            outcome.describe(),
+        );
+        if let Some(fail_after) = &self.fail_after {
+            // Counted before this run's record is added, so that a record that cannot be written still counts.
+            match self.failures_before() {
+                Ok(before) => fail_after.set(match record.streak() {
+                    Streak::Reset => 0,
+                    Streak::Failure => before + 1,
+                    Streak::Neither => before,
+                }),
+                Err(e) => self.logger.warn(&format!(
+                    "ledger: cannot count the failures in a row in {}: {e}; a failure is reported as one",
+                    self.dir.display()
+                )),
+            }
+        }
+        let mut lost_tail = None;
+        if !record.success {
+            let name = store::tail_name(report.started_at, &self.facts.run_id);
+            match store::write_tail(&self.dir, &name, &report.tail) {
+                Ok(()) => {
+                    record.tail = Some(name.into());
+                    let _ = store::prune_tails(&self.dir, store::TAILS_KEPT);
+                }
+                Err(e) => lost_tail = Some(e),
+            }
+        }
+        let line = record.line();
+        self.append(&line, lost_tail);
+    }
+
+    fn skipped(&mut self, reason: &str) {
+        let took = self.began.elapsed().unwrap_or_default();
+        let record = self.record(
+            self.began,
+            took,
+            record::SKIPPED,
+            Exit::Locked.code(),
+            false,
+            reason.to_string(),
+        );
+        let line = record.line();
+        self.append(&line, None);
+    }
+
+    /// The teardown: a run that ended before its command began and before any other record (a signal
+    /// during the lock wait or the jitter, cronbeat's own failure) is recorded here.
+    pub fn end(&mut self, exit: Exit) {
+        if self.recorded {
+            return;
+        }
+        let (outcome, message) = match exit {
+            Exit::Interrupted(sig) => (
+                record::INTERRUPTED,
+                format!("stopped by {} before the command started", signal_name(sig)),
+            ),
+            _ => (
+                record::ERROR,
+                "cronbeat failed before the command started".to_string(),
+            ),
+        };
+        let took = self.began.elapsed().unwrap_or_default();
+        let record = self.record(self.began, took, outcome, exit.code(), false, message);
+        let line = record.line();
+        self.append(&line, None);
+    }
+
+    /// Trims the job's records to `--keep-runs` when they have grown past it, unless another run holds them:
+    /// after the command, while the monitors' reports are on their way.
+    pub fn trim(&mut self) {
+        if !std::mem::take(&mut self.trim_due) {
+            return;
+        }
+        if let Err(e) = store::trim(&self.dir, self.keep_runs) {
+            self.logger.warn(&format!(
+                "ledger: cannot trim {} to {} runs: {e}",
+                self.dir.join(store::LOG).display(),
+                self.keep_runs
+            ));
+        }
+    }
+
+    fn append(&mut self, line: &[u8], lost_tail: Option<std::io::Error>) {
+        self.recorded = true;
+        match store::append(&self.dir, line) {
+            Ok(size) => {
+                self.trim_due = store::trim_due(size, line.len(), self.keep_runs);
+                if let Some(e) = lost_tail {
+                    self.logger.warn(&format!(
+                        "ledger: the run is recorded in {} without its output: {e}",
+                        self.dir.display()
+                    ));
+                }
+            }
+            Err(e) => self.logger.warn(&format!(
+                "ledger: the run was not recorded in {}: {e} (--no-ledger turns the ledger off)",
+                self.dir.display()
+            )),
+        }
+    }
+
+    /// The job's failures in a row before this run, newest records first until a success: from the end
+    /// of the file, which usually has one, and from the whole file only when it does not.
+    fn failures_before(&self) -> std::io::Result<u32> {
+        let (end, whole) = store::read_log_end(&self.dir, FAILURES_WINDOW)?;
+        if let Some(failures) = failures_at_end(&end, !whole) {
+            return Ok(failures);
+        }
+        let text = store::read_log(&self.dir)?;
+        Ok(failures_at_end(&text, false).unwrap_or(0))
+    }
+}
+
+/// The failures in a row at the end of `text`; `None` when `partial` (the text is the end of the file, its
+/// first piece perhaps cut) and no success was found in it.
+fn failures_at_end(text: &[u8], partial: bool) -> Option<u32> {
+    let pieces: Vec<&[u8]> = record::pieces(text).map(|(_, piece)| piece).collect();
+    let from = usize::from(partial).min(pieces.len());
+    let mut failures = 0;
+    for piece in pieces[from..].iter().rev() {
+        let Ok(record) = serde_json::from_slice::<Record<'_>>(piece) else {
+            continue;
+        };
+        match record.streak() {
+            Streak::Reset => return Some(failures),
+            Streak::Failure => failures += 1,
+            Streak::Neither => {}
+        }
+    }
+    (!partial).then_some(failures)
+}
+
+impl Observer for Ledger {
+    fn on_event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::Skipped { reason } => self.skipped(reason),
+            Event::Finished(report) => self.finished(report),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(outcome: &str, success: bool) -> String {
+        format!(
+            r#"{{"v":1,"run_id":"r","name":"j","host":"h","tick":null,"started_at":"t","finished_at":"t","duration_s":1.0,"outcome":"{outcome}","exit_status":0,"success":{success},"message":"m"}}"#
+        ) + "\n"
+    }
+
+    #[test]
+    fn failures_are_counted_back_to_the_last_success() {
+        let text = [
+            line("failure", false),
+            line("success", true),
+            line("failure", false),
+            line("skipped", false),
+            line("timeout", false),
+        ]
+        .concat();
+        assert_eq!(failures_at_end(text.as_bytes(), false), Some(2));
+        assert_eq!(failures_at_end(text.as_bytes(), true), Some(2));
+        // The end of a file with no success in it: the whole file must be read.
+        let end = &text.as_bytes()[text.len() - 40 - line("timeout", false).len()..];
+        assert_eq!(failures_at_end(end, true), None);
+        assert_eq!(failures_at_end(end, false), Some(1));
+        assert_eq!(failures_at_end(b"", false), Some(0));
+    }
+}

@@ -1,0 +1,235 @@
+//! What a job's records add up to: its latest run, its last success, its failures in a row, its runs by
+//! outcome, and, with a schedule, when it is next due and whether it is overdue. One pass over the file,
+//! strings borrowed from it: a ledger of 100,000 runs is read in well under a second and a few MiB.
+
+use std::borrow::Cow;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use chrono::DateTime;
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use super::record::{self, parse_time, Record, Streak, OUTCOMES};
+use super::store;
+use crate::schedule::Schedule;
+
+/// One job's records, summed up.
+#[derive(Debug)]
+pub struct Summary {
+    /// The job's directory in the ledger.
+    pub dir: PathBuf,
+    /// The run that was recorded last (the one that ended last).
+    pub last: Record<'static>,
+    /// Whole records in the file.
+    pub runs: usize,
+    /// Runs per outcome word, in the order of `OUTCOMES`, then words this version does not know.
+    pub by_outcome: Vec<(String, usize)>,
+    /// When the latest successful run finished (a stored time).
+    pub last_success_at: Option<String>,
+    /// Failures since the last success; skipped and interrupted runs do not count.
+    pub consecutive_failures: u32,
+    /// The latest start of any recorded run (a stored time).
+    pub latest_start: String,
+    /// Line numbers of pieces that are not whole records.
+    pub unreadable: Vec<usize>,
+}
+
+/// With a schedule: when the job is next due, and whether a due run has not started within its grace.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub next: Option<DateTime<Tz>>,
+    pub overdue: bool,
+    /// The due time that was missed, when overdue.
+    pub missed: Option<SystemTime>,
+}
+
+impl Summary {
+    /// The records of the job in `dir`; `None` when it has none.
+    pub fn of(dir: &Path) -> io::Result<Option<Summary>> {
+        let text = store::read_log(dir)?;
+        Ok(summarize(dir, &text))
+    }
+
+    /// The job's schedule as its latest record gives it; none if that record has none or it no longer parses.
+    pub fn schedule(&self) -> Option<Schedule> {
+        let s = self.last.schedule.as_ref()?;
+        let tz: Tz = s.tz.parse().ok()?;
+        Schedule::new(&s.expr, tz, std::time::Duration::from_secs(s.grace_s)).ok()
+    }
+
+    pub fn due(&self, now: SystemTime) -> Option<Due> {
+        let schedule = self.schedule()?;
+        let next = schedule.next_after(now);
+        let latest_start = parse_time(&self.latest_start)?;
+        let missed = schedule
+            .latest_at_or_before(now)
+            .map(|d| SystemTime::from(d.with_timezone(&chrono::Utc)))
+            .filter(|due| latest_start < *due && *due + schedule.grace < now);
+        Some(Due {
+            next,
+            overdue: missed.is_some(),
+            missed,
+        })
+    }
+}
+
+/// What the summary needs of every record but the last, which is read whole: the rest of a record is only
+/// scanned past, which makes a ledger of 100,000 runs quicker to sum up.
+#[derive(Deserialize)]
+struct Brief<'a> {
+    #[serde(borrow)]
+    started_at: Cow<'a, str>,
+    #[serde(borrow)]
+    finished_at: Cow<'a, str>,
+    #[serde(borrow)]
+    outcome: Cow<'a, str>,
+    success: bool,
+}
+
+fn summarize(dir: &Path, text: &[u8]) -> Option<Summary> {
+    let mut known = [0usize; OUTCOMES.len()];
+    let mut other: Vec<(String, usize)> = Vec::new();
+    let mut last: Option<&[u8]> = None;
+    let mut runs = 0;
+    let mut last_success_at = None;
+    let mut consecutive_failures = 0;
+    let mut latest_start: Cow<'_, str> = Cow::Borrowed("");
+    let mut unreadable = Vec::new();
+    for (line, piece) in record::pieces(text) {
+        let Ok(brief) = serde_json::from_slice::<Brief<'_>>(piece) else {
+            unreadable.push(line);
+            continue;
+        };
+        runs += 1;
+        match OUTCOMES.iter().position(|w| *w == brief.outcome) {
+            Some(i) => known[i] += 1,
+            None => match other.iter_mut().find(|(w, _)| *w == brief.outcome) {
+                Some((_, n)) => *n += 1,
+                None => other.push((brief.outcome.to_string(), 1)),
+            },
+        }
+        match record::streak_of(brief.success, &brief.outcome) {
+            Streak::Reset => {
+                consecutive_failures = 0;
+                last_success_at = Some(brief.finished_at);
+            }
+            Streak::Failure => consecutive_failures += 1,
+            Streak::Neither => {}
+        }
+        if brief.started_at > latest_start {
+            latest_start = brief.started_at;
+        }
+        last = Some(piece);
+    }
+    // A piece that has what the summary needs but not all a record has is not a record after all.
+    let last: Record<'_> = match serde_json::from_slice(last?) {
+        Ok(record) => record,
+        Err(_) => record::records_rev(text).find_map(|(_, r)| r.ok())?,
+    };
+    let latest_start = latest_start.into_owned();
+    let mut by_outcome: Vec<(String, usize)> = OUTCOMES
+        .iter()
+        .zip(known)
+        .map(|(w, n)| (w.to_string(), n))
+        .collect();
+    by_outcome.extend(other);
+    Some(Summary {
+        dir: dir.to_path_buf(),
+        last: owned(last),
+        runs,
+        by_outcome,
+        last_success_at: last_success_at.map(|t| t.into_owned()),
+        consecutive_failures,
+        latest_start,
+        unreadable,
+    })
+}
+
+/// A record that no longer borrows from the file's text.
+pub fn owned(r: Record<'_>) -> Record<'static> {
+    let own = |c: Cow<'_, str>| -> Cow<'static, str> { c.into_owned().into() };
+    Record {
+        v: r.v,
+        run_id: own(r.run_id),
+        name: own(r.name),
+        host: own(r.host),
+        tick: r.tick.map(own),
+        started_at: own(r.started_at),
+        finished_at: own(r.finished_at),
+        duration_s: r.duration_s,
+        outcome: own(r.outcome),
+        exit_status: r.exit_status,
+        success: r.success,
+        message: own(r.message),
+        schedule: r.schedule.map(|s| record::ScheduleRecord {
+            expr: own(s.expr),
+            tz: own(s.tz),
+            grace_s: s.grace_s,
+        }),
+        fail_after: r.fail_after,
+        tail: r.tail.map(own),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(outcome: &str, success: bool, started: &str, schedule: bool) -> String {
+        let schedule = if schedule {
+            r#","schedule":{"expr":"0 * * * *","tz":"UTC","grace_s":600}"#
+        } else {
+            ""
+        };
+        format!(
+            r#"{{"v":1,"run_id":"r","name":"j","host":"h","tick":null,"started_at":"{started}","finished_at":"{started}","duration_s":1.5,"outcome":"{outcome}","exit_status":0,"success":{success},"message":"m"{schedule}}}"#
+        ) + "\n"
+    }
+
+    #[test]
+    fn failures_in_a_row_and_the_last_success() {
+        let text = [
+            line("failure", false, "2026-01-01T00:00:00.000Z", false),
+            line("success", true, "2026-01-01T01:00:00.000Z", false),
+            line("failure", false, "2026-01-01T02:00:00.000Z", false),
+            "{\"v\":1,\"cut\n".to_string(),
+            line("skipped", false, "2026-01-01T03:00:00.000Z", false),
+            line("timeout", false, "2026-01-01T04:00:00.000Z", true),
+        ]
+        .concat();
+        let s = summarize(Path::new("/x"), text.as_bytes()).unwrap();
+        assert_eq!(s.runs, 5);
+        assert_eq!(s.consecutive_failures, 2);
+        assert_eq!(
+            s.last_success_at.as_deref(),
+            Some("2026-01-01T01:00:00.000Z")
+        );
+        assert_eq!(s.unreadable, [4]);
+        assert_eq!(s.last.outcome, "timeout");
+        let count = |w: &str| s.by_outcome.iter().find(|(o, _)| o == w).unwrap().1;
+        assert_eq!(
+            (count("failure"), count("skipped"), count("idle")),
+            (2, 1, 0)
+        );
+        assert_eq!(s.latest_start, "2026-01-01T04:00:00.000Z");
+
+        let at = |t: &str| parse_time(t).unwrap();
+        // Due at 05:00 with 10 minutes of grace: not yet overdue at 05:05, overdue at 05:11.
+        let d = s.due(at("2026-01-01T05:05:00Z")).unwrap();
+        assert!(!d.overdue);
+        assert_eq!(d.next.unwrap().to_rfc3339(), "2026-01-01T06:00:00+00:00");
+        let d = s.due(at("2026-01-01T05:11:00Z")).unwrap();
+        assert!(d.overdue);
+        assert_eq!(d.missed, Some(at("2026-01-01T05:00:00Z")));
+        // The 04:00 run served its hour.
+        assert!(!s.due(at("2026-01-01T04:30:00Z")).unwrap().overdue);
+    }
+
+    #[test]
+    fn nothing_recorded_is_no_summary() {
+        assert!(summarize(Path::new("/x"), b"").is_none());
+        assert!(summarize(Path::new("/x"), b"garbage\n").is_none());
+    }
+}

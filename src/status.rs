@@ -1,0 +1,770 @@
+//! The commands that read the ledger: `status` (one line per job, JSON, or one plugin line for Nagios,
+//! Icinga and monit), `history` (a job's latest runs), `last-output` (the tail of its latest failed run,
+//! byte for byte) and `metrics` (Prometheus text). Tables fit an 80-column terminal; times are RFC 3339
+//! with the local offset.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use chrono::SecondsFormat;
+use serde_json::{json, Value};
+
+use crate::cli::{HistoryArgs, LastOutputArgs, LedgerArgs, MetricsArgs, StatusArgs};
+use crate::exit::Exit;
+use crate::ledger::default_state_dir;
+use crate::ledger::record::{self, local_time, parse_time, Record, Streak};
+use crate::ledger::store::{self, Store};
+use crate::ledger::summary::Summary;
+
+/// A terminal's width that every table fits in.
+const WIDTH: usize = 80;
+
+fn error(message: &str) {
+    eprintln!("cronbeat: {message}");
+}
+
+fn warn(message: &str) {
+    eprintln!("cronbeat: warning: {message}");
+}
+
+fn store_of(args: &LedgerArgs) -> Result<Store, String> {
+    match &args.state_dir {
+        Some(dir) if dir.as_os_str().is_empty() => Err("--state-dir: is empty".to_string()),
+        Some(dir) => Ok(Store::new(dir)),
+        None => default_state_dir().map(|dir| Store::new(&dir)),
+    }
+}
+
+/// One warning for the pieces of a job's file that are not whole records (a crash or a full disk cut them).
+fn warn_unreadable(file: &Path, lines: &[usize]) {
+    if lines.is_empty() {
+        return;
+    }
+    let list: Vec<String> = lines.iter().map(usize::to_string).collect();
+    let (what, where_) = match lines.len() {
+        1 => ("record", "line"),
+        _ => ("records", "lines"),
+    };
+    warn(&format!(
+        "{}: skipped {} unreadable {what} ({where_} {})",
+        file.display(),
+        lines.len(),
+        list.join(", ")
+    ));
+}
+
+/// The jobs asked for (all of them when `names` is empty), sorted by name; the names with nothing recorded;
+/// and what could not be read.
+struct Found {
+    summaries: Vec<Summary>,
+    missing: Vec<String>,
+    errors: Vec<String>,
+}
+
+fn find(store: &Store, names: &[String]) -> Found {
+    let mut found = Found {
+        summaries: Vec::new(),
+        missing: Vec::new(),
+        errors: Vec::new(),
+    };
+    let dirs: Vec<(Option<&String>, PathBuf)> = if names.is_empty() {
+        match store.job_dirs() {
+            Ok(dirs) => dirs.into_iter().map(|d| (None, d)).collect(),
+            Err(e) => {
+                found
+                    .errors
+                    .push(format!("cannot read {}: {e}", store.root().display()));
+                Vec::new()
+            }
+        }
+    } else {
+        names.iter().map(|n| (Some(n), store.job_dir(n))).collect()
+    };
+    for (name, dir) in dirs {
+        match Summary::of(&dir) {
+            Ok(Some(summary)) => {
+                warn_unreadable(&dir.join(store::LOG), &summary.unreadable);
+                found.summaries.push(summary);
+            }
+            Ok(None) => found.missing.extend(name.cloned()),
+            Err(e) => found.errors.push(format!(
+                "cannot read {}: {e}",
+                dir.join(store::LOG).display()
+            )),
+        }
+    }
+    found
+        .summaries
+        .sort_by(|a, b| a.last.name.cmp(&b.last.name));
+    found
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// status
+
+pub fn status(args: &StatusArgs) -> Exit {
+    if args.fail_after.is_some() && !args.check {
+        error("--fail-after: only with --check (a run's own --fail-after is given when it runs)");
+        return Exit::Usage;
+    }
+    let store = match store_of(&args.ledger) {
+        Ok(store) => store,
+        Err(message) if args.check => return plugin(Exit::Unknown, &message),
+        Err(message) => {
+            error(&message);
+            return Exit::Usage;
+        }
+    };
+    let found = find(&store, &args.names);
+    let now = SystemTime::now();
+    if args.check {
+        return check(&store, &found, args.fail_after, now);
+    }
+    if args.json {
+        let all: Vec<Value> = found
+            .summaries
+            .iter()
+            .map(|s| status_json(s, now))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&all).expect("JSON always serializes")
+        );
+    } else if !found.summaries.is_empty() {
+        print!("{}", status_table(&found.summaries, now));
+    }
+    for name in &found.missing {
+        error(&format!(
+            "{name}: no run recorded in {}",
+            store.root().display()
+        ));
+    }
+    for message in &found.errors {
+        error(message);
+    }
+    if found.summaries.is_empty() && args.names.is_empty() && found.errors.is_empty() {
+        error(&format!("no run recorded in {}", store.root().display()));
+        return Exit::NoRecord;
+    }
+    if found.missing.is_empty() && found.errors.is_empty() {
+        Exit::Done
+    } else {
+        Exit::NoRecord
+    }
+}
+
+fn status_json(s: &Summary, now: SystemTime) -> Value {
+    let last = &s.last;
+    let due = s.due(now);
+    json!({
+        "name": last.name,
+        "host": last.host,
+        "last_outcome": last.outcome,
+        "last_exit_status": last.exit_status,
+        "last_success": last.success,
+        "last_message": last.message,
+        "last_started_at": local_time(&last.started_at, SecondsFormat::Millis),
+        "last_finished_at": local_time(&last.finished_at, SecondsFormat::Millis),
+        "last_duration_s": last.duration_s,
+        "last_success_at": s.last_success_at.as_deref().map(|t| local_time(t, SecondsFormat::Millis)),
+        "consecutive_failures": s.consecutive_failures,
+        "runs": s.runs,
+        "schedule": last.schedule.as_ref().map(|sc| sc.expr.as_ref()),
+        "tz": last.schedule.as_ref().map(|sc| sc.tz.as_ref()),
+        "next_due_at": due.as_ref().and_then(|d| d.next).map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, false)),
+        "overdue": due.as_ref().is_some_and(|d| d.overdue),
+        "fail_after": last.fail_after.unwrap_or(1),
+    })
+}
+
+fn status_table(summaries: &[Summary], now: SystemTime) -> String {
+    let scheduled = summaries.iter().any(|s| s.schedule().is_some());
+    let mut header = vec!["JOB", "LAST", "WHEN", "TOOK", "LAST OK", "FAILS"];
+    if scheduled {
+        header.push("NEXT");
+    }
+    let rows: Vec<Vec<String>> = summaries
+        .iter()
+        .map(|s| {
+            let last = &s.last;
+            let mut row = vec![
+                last.name.to_string(),
+                last.outcome.to_string(),
+                ago(&last.started_at, now),
+                took(last.duration_s),
+                s.last_success_at
+                    .as_deref()
+                    .map_or_else(|| "never".to_string(), |t| ago(t, now)),
+                s.consecutive_failures.to_string(),
+            ];
+            if scheduled {
+                row.push(match s.due(now) {
+                    Some(d) if d.overdue => "overdue".to_string(),
+                    Some(d) => d
+                        .next
+                        .map(|next| {
+                            let at: SystemTime = next.with_timezone(&chrono::Utc).into();
+                            format!("in {}", short(at.duration_since(now).unwrap_or_default()))
+                        })
+                        .unwrap_or_else(|| "-".to_string()),
+                    None => "-".to_string(),
+                });
+            }
+            row
+        })
+        .collect();
+    render(&header, &rows, 0, &[5])
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// status --check
+
+/// How one job stands for a monitoring plugin.
+fn judge(s: &Summary, threshold: Option<u32>, now: SystemTime) -> (Exit, String) {
+    let name = &s.last.name;
+    let threshold = threshold.or(s.last.fail_after).unwrap_or(1);
+    let failures = s.consecutive_failures;
+    if let Some(missed) = s.due(now).and_then(|d| d.missed) {
+        let due = record::local_rfc3339(missed);
+        return (Exit::Critical, format!("{name}: overdue, due at {due}"));
+    }
+    let last_failure = || {
+        if s.last.streak() == Streak::Failure {
+            s.last.message.to_string()
+        } else {
+            format!("last run {}", s.last.outcome)
+        }
+    };
+    if failures >= threshold {
+        let times = if failures == 1 {
+            "failed".to_string()
+        } else {
+            format!("{failures} failures in a row")
+        };
+        return (
+            Exit::Critical,
+            format!("{name}: {times} ({})", last_failure()),
+        );
+    }
+    if failures > 0 {
+        return (
+            Exit::Warning,
+            format!(
+                "{name}: failure {failures} of {threshold} ({})",
+                last_failure()
+            ),
+        );
+    }
+    (Exit::Done, format!("{name}: ok"))
+}
+
+fn check(store: &Store, found: &Found, threshold: Option<u32>, now: SystemTime) -> Exit {
+    let mut judged: Vec<(Exit, String)> = found
+        .summaries
+        .iter()
+        .map(|s| judge(s, threshold, now))
+        .collect();
+    for name in &found.missing {
+        judged.push((Exit::Unknown, format!("{name}: no run recorded")));
+    }
+    for message in &found.errors {
+        judged.push((Exit::Unknown, message.clone()));
+    }
+    if judged.is_empty() {
+        return plugin(
+            Exit::Unknown,
+            &format!("no run recorded in {}", store.root().display()),
+        );
+    }
+    let rank = |e: Exit| match e {
+        Exit::Critical => 0,
+        Exit::Warning => 1,
+        Exit::Unknown => 2,
+        _ => 3,
+    };
+    judged.sort_by_key(|(e, _)| rank(*e));
+    let worst = judged[0].0;
+    if worst == Exit::Done {
+        let jobs = judged.len();
+        let noun = if jobs == 1 { "job" } else { "jobs" };
+        return plugin(
+            Exit::Done,
+            &format!("{jobs} {noun}, none failing or overdue"),
+        );
+    }
+    let problems: Vec<&str> = judged
+        .iter()
+        .filter(|(e, _)| *e != Exit::Done)
+        .map(|(_, m)| m.as_str())
+        .collect();
+    plugin(worst, &problems.join("; "))
+}
+
+/// The plugin's one line (`CRONBEAT CRITICAL - …`) on standard output, and its exit value.
+pub fn plugin(state: Exit, text: &str) -> Exit {
+    let word = match state {
+        Exit::Done => "OK",
+        Exit::Warning => "WARNING",
+        Exit::Critical => "CRITICAL",
+        _ => "UNKNOWN",
+    };
+    let text = text.replace(['\n', '|'], " ");
+    println!("CRONBEAT {word} - {text}");
+    match state {
+        Exit::Done | Exit::Warning | Exit::Critical => state,
+        _ => Exit::Unknown,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// history
+
+pub fn history(args: &HistoryArgs) -> Exit {
+    let store = match store_of(&args.ledger) {
+        Ok(store) => store,
+        Err(message) => {
+            error(&message);
+            return Exit::Usage;
+        }
+    };
+    let dir = store.job_dir(&args.name);
+    let text = match store::read_log(&dir) {
+        Ok(text) => text,
+        Err(e) => {
+            error(&format!(
+                "cannot read {}: {e}",
+                dir.join(store::LOG).display()
+            ));
+            return Exit::NoRecord;
+        }
+    };
+    let mut unreadable = Vec::new();
+    let mut runs: Vec<Record<'_>> = Vec::new();
+    for (line, parsed) in record::records_rev(&text) {
+        match parsed {
+            Ok(r) if runs.len() < args.runs => runs.push(r),
+            Ok(_) => {}
+            Err(()) => unreadable.push(line),
+        }
+    }
+    unreadable.reverse();
+    warn_unreadable(&dir.join(store::LOG), &unreadable);
+    if runs.is_empty() && args.runs > 0 {
+        error(&format!(
+            "{}: no run recorded in {}",
+            args.name,
+            store.root().display()
+        ));
+        return Exit::NoRecord;
+    }
+    if args.json {
+        let all: Vec<Value> = runs.iter().map(run_json).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&all).expect("JSON always serializes")
+        );
+    } else {
+        print!("{}", history_table(&runs));
+    }
+    Exit::Done
+}
+
+fn run_json(r: &Record<'_>) -> Value {
+    json!({
+        "run_id": r.run_id,
+        "name": r.name,
+        "host": r.host,
+        "tick": r.tick.as_deref().map(|t| local_time(t, SecondsFormat::Secs)),
+        "started_at": local_time(&r.started_at, SecondsFormat::Millis),
+        "finished_at": local_time(&r.finished_at, SecondsFormat::Millis),
+        "duration_s": r.duration_s,
+        "outcome": r.outcome,
+        "exit_status": r.exit_status,
+        "success": r.success,
+        "message": r.message,
+        "output_kept": r.tail.is_some(),
+    })
+}
+
+fn history_table(runs: &[Record<'_>]) -> String {
+    let header = ["STARTED", "OUTCOME", "EXIT", "TOOK", "RUN", "HOST"];
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            vec![
+                local_time(&r.started_at, SecondsFormat::Secs),
+                r.outcome.to_string(),
+                r.exit_status.to_string(),
+                took(r.duration_s),
+                r.run_id.chars().take(8).collect(),
+                r.host.to_string(),
+            ]
+        })
+        .collect();
+    render(&header, &rows, 5, &[2])
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// last-output
+
+pub fn last_output(args: &LastOutputArgs) -> Exit {
+    let store = match store_of(&args.ledger) {
+        Ok(store) => store,
+        Err(message) => {
+            error(&message);
+            return Exit::Usage;
+        }
+    };
+    let dir = store.job_dir(&args.name);
+    let text = match store::read_log(&dir) {
+        Ok(text) => text,
+        Err(e) => {
+            error(&format!(
+                "cannot read {}: {e}",
+                dir.join(store::LOG).display()
+            ));
+            return Exit::NoRecord;
+        }
+    };
+    let failed = record::records_rev(&text)
+        .filter_map(|(_, r)| r.ok())
+        .find(|r| r.streak() == Streak::Failure);
+    let name = &args.name;
+    let Some(run) = failed else {
+        let what = if text.is_empty() {
+            "no run"
+        } else {
+            "no failed run"
+        };
+        error(&format!(
+            "{name}: {what} recorded in {}",
+            store.root().display()
+        ));
+        return Exit::NoRecord;
+    };
+    let started = local_time(&run.started_at, SecondsFormat::Secs);
+    let Some(tail) = run.tail.as_deref().filter(|t| is_tail_name(t)) else {
+        error(&format!(
+            "{name}: the output of the latest failed run (started {started}) was not kept"
+        ));
+        return Exit::NoRecord;
+    };
+    match std::fs::read(dir.join(tail)) {
+        Ok(bytes) => {
+            let mut out = std::io::stdout().lock();
+            // A reader that went away (`| head`) is not an error of ours.
+            let _ = out.write_all(&bytes).and_then(|()| out.flush());
+            Exit::Done
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            error(&format!(
+                "{name}: the output of the latest failed run (started {started}) is no longer kept"
+            ));
+            Exit::NoRecord
+        }
+        Err(e) => {
+            error(&format!("cannot read {}: {e}", dir.join(tail).display()));
+            Exit::NoRecord
+        }
+    }
+}
+
+/// A tail's name as the ledger writes it, `tails/<file>`: a record cannot point outside its directory.
+fn is_tail_name(name: &str) -> bool {
+    name.strip_prefix("tails/")
+        .is_some_and(|file| !file.is_empty() && !file.contains('/') && !file.starts_with('.'))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// metrics
+
+pub fn metrics(args: &MetricsArgs) -> Exit {
+    let store = match store_of(&args.ledger) {
+        Ok(store) => store,
+        Err(message) => {
+            error(&message);
+            return Exit::Usage;
+        }
+    };
+    let found = find(&store, &[]);
+    for message in &found.errors {
+        error(message);
+    }
+    let text = exposition(&found.summaries, SystemTime::now());
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = crate::monitor::write_atomically(path, text.as_bytes()) {
+                error(&e);
+                return Exit::NoRecord;
+            }
+        }
+        None => print!("{text}"),
+    }
+    if found.errors.is_empty() {
+        Exit::Done
+    } else {
+        Exit::NoRecord
+    }
+}
+
+/// One metric family: its name, help, and one sample per job (with an extra label, for runs by outcome).
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    samples: Vec<(String, Option<String>, String)>,
+}
+
+fn exposition(summaries: &[Summary], now: SystemTime) -> String {
+    let family = |name, help| Family {
+        name,
+        help,
+        samples: Vec::new(),
+    };
+    let mut families = [
+        family(
+            "cronbeat_job_last_run_timestamp_seconds",
+            "Unix time the job's latest recorded run started.",
+        ),
+        family(
+            "cronbeat_job_last_success_timestamp_seconds",
+            "Unix time the job's latest successful run finished.",
+        ),
+        family(
+            "cronbeat_job_last_duration_seconds",
+            "How long the job's latest recorded run took, in seconds.",
+        ),
+        family(
+            "cronbeat_job_last_exit_status",
+            "Exit status of the job's latest recorded run.",
+        ),
+        family(
+            "cronbeat_job_consecutive_failures",
+            "Failed runs of the job since its last success (skipped runs not counted).",
+        ),
+        family(
+            "cronbeat_job_runs",
+            "Runs of the job the ledger holds (its latest --keep-runs), by outcome.",
+        ),
+        family(
+            "cronbeat_job_next_due_timestamp_seconds",
+            "Unix time the job is next due by its schedule.",
+        ),
+        family(
+            "cronbeat_job_overdue",
+            "1 when a due run of the job has not started within its grace, else 0.",
+        ),
+    ];
+    for s in summaries {
+        let name = s.last.name.to_string();
+        let mut put =
+            |i: usize, value: String| families[i].samples.push((name.clone(), None, value));
+        if let Some(t) = record::unix_seconds(&s.last.started_at) {
+            put(0, format!("{t:.3}"));
+        }
+        if let Some(t) = s.last_success_at.as_deref().and_then(record::unix_seconds) {
+            put(1, format!("{t:.3}"));
+        }
+        put(2, format!("{:.3}", s.last.duration_s));
+        put(3, s.last.exit_status.to_string());
+        put(4, s.consecutive_failures.to_string());
+        if let Some(due) = s.due(now) {
+            if let Some(next) = due.next {
+                put(6, format!("{}", next.timestamp()));
+            }
+            put(7, u8::from(due.overdue).to_string());
+        }
+        for (outcome, n) in &s.by_outcome {
+            families[5]
+                .samples
+                .push((name.clone(), Some(outcome.clone()), n.to_string()));
+        }
+    }
+    let mut out = String::new();
+    for f in families.iter().filter(|f| !f.samples.is_empty()) {
+        let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
+        let _ = writeln!(out, "# TYPE {} gauge", f.name);
+        for (job, outcome, value) in &f.samples {
+            let _ = match outcome {
+                Some(o) => writeln!(
+                    out,
+                    "{}{{name=\"{}\",outcome=\"{}\"}} {value}",
+                    f.name,
+                    label(job),
+                    label(o)
+                ),
+                None => writeln!(out, "{}{{name=\"{}\"}} {value}", f.name, label(job)),
+            };
+        }
+    }
+    out
+}
+
+/// A label value as the exposition format escapes it.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Tables
+
+/// Columns of `rows` under `header`, two spaces apart, within 80 columns: column `squeeze` gives way
+/// (cut with `…`) when the whole would be wider; columns in `right` are aligned right.
+fn render(header: &[&str], rows: &[Vec<String>], squeeze: usize, right: &[usize]) -> String {
+    let len = |s: &str| s.chars().count();
+    let mut widths: Vec<usize> = header.iter().map(|h| len(h)).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(len(cell));
+        }
+    }
+    let others: usize = widths
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != squeeze)
+        .map(|(_, w)| w)
+        .sum::<usize>()
+        + 2 * (widths.len() - 1);
+    widths[squeeze] = widths[squeeze]
+        .min(WIDTH.saturating_sub(others))
+        .max(len(header[squeeze]));
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
+            let cell = fit(cell, *w);
+            let pad = w - len(&cell);
+            if i > 0 {
+                line.push_str("  ");
+            }
+            if right.contains(&i) {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(&cell);
+            } else {
+                line.push_str(&cell);
+                line.push_str(&" ".repeat(pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `text` in at most `width` characters, cut with `…`.
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// How long ago a stored time was, in one unit (`3m ago`).
+fn ago(stored: &str, now: SystemTime) -> String {
+    match parse_time(stored) {
+        Some(at) => match now.duration_since(at) {
+            Ok(d) => format!("{} ago", short(d)),
+            Err(_) => "just now".to_string(),
+        },
+        None => "?".to_string(),
+    }
+}
+
+/// A span in its largest sensible unit: `42s`, `12m`, `5h`, `3d`.
+fn short(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=89 => format!("{s}s"),
+        90..=5399 => format!("{}m", (s + 30) / 60),
+        5400..=172_799 => format!("{}h", (s + 1800) / 3600),
+        _ => format!("{}d", (s + 43200) / 86400),
+    }
+}
+
+/// A run's duration, compact: `0.02s`, `42s`, `12m 5s`, `3h 4m`, `2d 3h`.
+fn took(seconds: f64) -> String {
+    if seconds < 10.0 {
+        return format!("{seconds:.2}s");
+    }
+    let s = seconds.round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {}s", s / 60, s % 60),
+        3600..=86399 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_fit_eighty_columns() {
+        let rows = vec![
+            vec![
+                "a-job-with-a-name-far-too-long-for-any-table".to_string(),
+                "not_started".to_string(),
+                "59m ago".to_string(),
+                "59m 59s".to_string(),
+                "never".to_string(),
+                "12".to_string(),
+                "overdue".to_string(),
+            ],
+            vec![
+                "b".to_string(),
+                "success".to_string(),
+                "1s ago".to_string(),
+                "0.01s".to_string(),
+                "1s ago".to_string(),
+                "0".to_string(),
+                "in 5m".to_string(),
+            ],
+        ];
+        let header = ["JOB", "LAST", "WHEN", "TOOK", "LAST OK", "FAILS", "NEXT"];
+        let text = render(&header, &rows, 0, &[5]);
+        for line in text.lines() {
+            assert!(line.chars().count() <= WIDTH, "{line:?}");
+        }
+        assert!(
+            text.contains("a-job-with-a-name-far-t…  not_started"),
+            "{text}"
+        );
+        assert!(text.lines().nth(2).unwrap().starts_with("b  "), "{text}");
+    }
+
+    #[test]
+    fn spans_and_durations() {
+        assert_eq!(short(Duration::from_secs(42)), "42s");
+        assert_eq!(short(Duration::from_secs(600)), "10m");
+        assert_eq!(short(Duration::from_secs(3 * 3600)), "3h");
+        assert_eq!(short(Duration::from_secs(3 * 86400)), "3d");
+        assert_eq!(took(0.016), "0.02s");
+        assert_eq!(took(42.4), "42s");
+        assert_eq!(took(725.0), "12m 5s");
+        assert_eq!(took(3.0 * 3600.0 + 240.0), "3h 4m");
+        assert_eq!(took(2.0 * 86400.0 + 3.0 * 3600.0), "2d 3h");
+    }
+
+    #[test]
+    fn labels_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert!(is_tail_name("tails/0001-r"));
+        for bad in [
+            "tails/../x",
+            "/etc/passwd",
+            "tails/",
+            "tails/.tmp",
+            "x/tails/y",
+        ] {
+            assert!(!is_tail_name(bad), "{bad}");
+        }
+    }
+}
