@@ -153,7 +153,8 @@ struct Budget {
     kill_after: Duration,
 }
 
-/// How often the wait for the last reports looks whether they are done, between signals.
+/// How often the wait for the last reports looks whether they are done, between signals (the delivery
+/// thread also wakes it when it ends: this is only a backstop).
 const WAIT_POLL: Duration = Duration::from_millis(20);
 
 impl Monitors {
@@ -188,7 +189,11 @@ impl Monitors {
         }
         let thread = std::thread::Builder::new()
             .name("monitors".into())
-            .spawn(move || deliver_all(protocols, receivers, policy, bounds_rx, run, logger))
+            .spawn(move || {
+                deliver_all(protocols, receivers, policy, bounds_rx, run, logger);
+                // The supervisor may be waiting on the signal pipe for this thread to end.
+                crate::supervise::signals::wake();
+            })
             .ok();
         Monitors {
             senders,

@@ -25,6 +25,18 @@ extern "C" fn on_signal(signo: libc::c_int) {
     }
 }
 
+/// Wakes whoever waits on the pipe, as a signal would, without a signal: a byte 0 names none, so
+/// `pending` drops it. For a thread whose end the supervisor waits for while it watches for signals.
+pub fn wake() {
+    let fd = WRITE_FD.load(Ordering::Relaxed);
+    if fd >= 0 {
+        let byte = 0u8;
+        // SAFETY: write(2) of one byte from a local to a descriptor number; the pipe is non-blocking, and
+        // a full pipe already has the waiter awake.
+        unsafe { libc::write(fd, &byte as *const u8 as *const libc::c_void, 1) };
+    }
+}
+
 /// Signals cronbeat relays to the command's process group.
 pub const FORWARDED: [Signal; 7] = [
     Signal::SIGTERM,
