@@ -173,9 +173,14 @@ impl Unit {
 /// the line the same way).
 pub fn compose(tail: &[u8], note: &str, limit: usize, unit: Unit) -> Vec<u8> {
     let (already_cut, output) = split_cut_marker(tail);
-    let whole = joined(&cut_marker(already_cut), output, note.as_bytes());
-    if unit.len(&whole) <= limit {
-        return whole;
+    let marker = cut_marker(already_cut);
+    // Measured by parts, not joined first: the tail may be as large as --tail, and a copy of it only to
+    // find it too long would double the run's memory.
+    let break_len = usize::from(!output.is_empty() && !note.is_empty());
+    let whole_len =
+        unit.len(marker.as_bytes()) + unit.len(output) + break_len + unit.len(note.as_bytes());
+    if whole_len <= limit {
+        return joined(&marker, output, note.as_bytes());
     }
     let note = fit_note(note.as_bytes(), limit, unit);
     let break_len = usize::from(!note.is_empty());
