@@ -178,8 +178,27 @@ fn in_an_empty_root_the_pings_reach_a_monitor() {
 #[test]
 fn in_an_empty_root_a_schedule_is_read_in_its_zone() {
     let Some(root) = EmptyRoot::new() else { return };
-    // The zones come from inside the binary, there being no /usr/share/zoneinfo here: a real one is
-    // known, a made-up one is refused.
+    // Berlin is an hour ahead of UTC until the last Sunday of March 2026, then two: the zone's rules
+    // come from inside the binary, there being no /usr/share/zoneinfo here.
+    let out = root
+        .cronbeat([
+            "next",
+            "--schedule",
+            "0 3 * * *",
+            "--tz",
+            "Europe/Berlin",
+            "--after",
+            "2026-03-27T12:00:00Z",
+            "-n",
+            "3",
+        ])
+        .run();
+    out.assert_code(0).assert_silent_stderr();
+    assert_eq!(
+        out.stdout,
+        "2026-03-28T03:00:00+01:00\n2026-03-29T03:00:00+02:00\n2026-03-30T03:00:00+02:00\n"
+    );
+    // A run with that schedule knows the zone too; a made-up zone is refused before anything runs.
     let out = root
         .cronbeat([
             "--schedule",
