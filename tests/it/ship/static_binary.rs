@@ -78,6 +78,8 @@ fn build() -> Result<PathBuf, Unavailable> {
         .arg("--manifest-path")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .env("RUSTFLAGS", RUSTFLAGS)
+        // It would take precedence over RUSTFLAGS.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .output()
         .map_err(|e| Unavailable::Failed(format!("cannot run {cargo:?}: {e}")))?;
     if !out.status.success() {
