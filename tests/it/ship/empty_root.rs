@@ -42,7 +42,8 @@ impl EmptyRoot {
         Some(EmptyRoot { dir })
     }
 
-    /// `/cronbeat ARGS...` as PID 1 in the root, with `PATH=/bin` as its whole environment.
+    /// `/cronbeat ARGS...` as PID 1 in the root, with `PATH=/bin` as its whole environment. The ledger
+    /// goes where it goes in a container, /var/lib/cronbeat, here inside the root and removed with it.
     fn cronbeat<'a>(&self, args: impl IntoIterator<Item = &'a str>) -> Cronbeat {
         Cronbeat::program("unshare")
             .args(["--pid", "--fork", "--mount-proc", "--root"])
@@ -51,6 +52,7 @@ impl EmptyRoot {
             .args(args)
             .env_clear()
             .env("PATH", "/bin")
+            .without_state_dir()
     }
 }
 
@@ -107,6 +109,11 @@ fn in_an_empty_root_the_job_runs_and_its_status_comes_through() {
     out.assert_code(3).assert_no_cronbeat_lines();
     assert_eq!(out.stdout, "out\n");
     assert_eq!(out.stderr, "err\n");
+    // The run is in the ledger, in the root's own /var/lib/cronbeat.
+    assert!(
+        root.dir.join("var/lib/cronbeat").is_dir(),
+        "no ledger in the root's /var/lib/cronbeat"
+    );
     // A command that does not exist: the shell's 127, from cronbeat itself.
     let out = root.cronbeat(["--", "/no/such/program"]).run();
     out.assert_code(127);
