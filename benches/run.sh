@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Benchmark report: cronbeat side by side with the tools it replaces, measured in one run on this machine.
 #
-#   benches/run.sh              build the release binary, measure, print the report (1 GiB pass-through)
-#   benches/run.sh --quick      the same with a 256 MiB pass-through and fewer repetitions
-#   benches/run.sh --bin PATH   measure an already built binary instead of building one
+#   benches/run.sh                     build the release binaries, measure, print the report (1 GiB pass-through)
+#   benches/run.sh --quick             the same with a 256 MiB pass-through and fewer repetitions
+#   benches/run.sh --bin PATH          measure an already built binary instead of building one
+#   benches/run.sh --static-bin PATH   the same for the static binary
+#   benches/run.sh --no-static         leave the static binary out
+#
+# Two builds: the usual one (glibc, dynamically linked) for every part, and the static one of the README's
+# Install section (musl, RUSTFLAGS='-C relocation-model=static') for the start-up and its peak RSS, where the
+# two differ; the static one is built where the x86_64-unknown-linux-musl target and musl-gcc are installed.
 #
 # Parts: startup against coreutils `timeout` and bare `true`; output pass-through against a `cat` pipe; peak RSS
 # (GNU time), also with a 100 MiB --tail that 300 MiB of output fills three times over; the cost of a start and a
 # finish ping against a local HTTP server; the hand-written curl wrapper from the Healthchecks docs against the
 # same server; what a fleet lock (acquire and release) adds on a Redis and a PostgreSQL started here on
-# loopback, and its peak RSS. Times are medians (robust to other load on a shared machine).
-# same server; the ledger (what recording a run adds, and `cronbeat status` over 100,000 runs of 100 jobs). Times
-# are medians (robust to other load on a shared machine).
+# loopback, and its peak RSS; the ledger (what recording a run adds, and `cronbeat status` over 100,000 runs of
+# 100 jobs). Times are medians (robust to other load on a shared machine).
 #
 # The figures are a report, not a test: the exit status is 0 whatever they are, and non-zero only when a step
 # itself failed (build, a tool, a benchmarked command, a ping that did not reach the server).
@@ -26,14 +31,17 @@ usage() {
 
 quick=0
 bin=
+static_bin=
+no_static=0
 while (($#)); do
     case $1 in
     --quick) quick=1 ;;
-    --bin)
-        [[ $# -ge 2 ]] || { echo "benches/run.sh: --bin needs a path" >&2; exit 2; }
-        bin=$2
+    --bin | --static-bin)
+        [[ $# -ge 2 ]] || { echo "benches/run.sh: $1 needs a path" >&2; exit 2; }
+        if [[ $1 == --bin ]]; then bin=$2; else static_bin=$2; fi
         shift
         ;;
+    --no-static) no_static=1 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "benches/run.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -160,7 +168,13 @@ have_python=1
 command -v python3 >/dev/null || { apt_install python3 && command -v python3 >/dev/null; } || have_python=0
 
 # ---------------------------------------------------------------------------------------------------------------
-# The binary
+# The binaries
+
+# Where cargo builds, as cargo itself says (CARGO_TARGET_DIR or the configuration may move it).
+target_dir() {
+    (cd "$root" && cargo metadata --locked --format-version 1 --no-deps) |
+        sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'
+}
 
 if [[ -z $bin ]]; then
     say "building the release binary (cargo build --release --locked)"
@@ -168,14 +182,36 @@ if [[ -z $bin ]]; then
         say "benches/run.sh: the release build failed"
         exit 1
     fi
-    bin=${CARGO_TARGET_DIR:-$root/target}/release/cronbeat
-    [[ $bin == /* ]] || bin=$root/$bin
+    bin=$(target_dir)/release/cronbeat
 fi
 if [[ ! -x $bin ]]; then
     say "benches/run.sh: no executable at $bin"
     exit 1
 fi
 bin_q=$(printf '%q' "$bin")
+
+musl=x86_64-unknown-linux-musl
+if ((no_static)); then
+    static_bin=
+elif [[ -z $static_bin ]]; then
+    if ! rustc --print target-libdir --target "$musl" 2>/dev/null | xargs test -d 2>/dev/null; then
+        notes+=("static build left out: the $musl target is not installed (rustup target add $musl)")
+    elif ! command -v musl-gcc >/dev/null; then
+        notes+=("static build left out: musl-gcc is not installed (apt-get install musl-tools)")
+    else
+        say "building the static binary (RUSTFLAGS='-C relocation-model=static' cargo build --release --locked --target $musl)"
+        if ! (cd "$root" && RUSTFLAGS='-C relocation-model=static' cargo build --release --locked --target "$musl") >&2; then
+            say "benches/run.sh: the static build failed"
+            exit 1
+        fi
+        static_bin=$(target_dir)/$musl/release/cronbeat
+    fi
+fi
+if [[ -n $static_bin && ! -x $static_bin ]]; then
+    say "benches/run.sh: no executable at $static_bin"
+    exit 1
+fi
+static_q=$(printf '%q' "$static_bin")
 
 # ---------------------------------------------------------------------------------------------------------------
 # Timing: bench MODE ROUNDS RUNS WARMUP NAME COMMAND [NAME COMMAND]...
@@ -340,14 +376,21 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 # 1. Startup --------------------------------------------------------------------------------------------------
 say "1/6 startup: cronbeat -- true vs timeout 60 true vs true"
 what="startup: -- true vs timeout 60 true"
-if bench exec "$rounds" "$((startup_runs / rounds))" "$startup_warmup" \
-    cb_true "$bin_q -- true" timeout_true "timeout 60 true" bare_true "true"; then
+startup=(cb_true "$bin_q -- true" timeout_true "timeout 60 true" bare_true "true")
+[[ -n $static_bin ]] && startup+=(cb_static "$static_q -- true")
+if bench exec "$rounds" "$((startup_runs / rounds))" "$startup_warmup" "${startup[@]}"; then
     cb=${median_ms[cb_true]} ref=${median_ms[timeout_true]} bare=${median_ms[bare_true]}
-    row "$what" "$(fmt_ms "$cb")" "$(fmt_ms "$ref")" "$(ratio "$cb" "$ref")" "< 1.50x" "$(verdict "$cb / $ref < 1.5")"
+    row "$what" "$(fmt_ms "$cb")" "$(fmt_ms "$ref")" "$(ratio "$cb" "$ref")" "< 1.20x" "$(verdict "$cb / $ref < 1.2")"
+    if [[ -n $static_bin ]]; then
+        st=${median_ms[cb_static]}
+        row "startup, static: -- true vs timeout 60 true" "$(fmt_ms "$st")" "$(fmt_ms "$ref")" "$(ratio "$st" "$ref")" "< 1.20x" "$(verdict "$st / $ref < 1.2")"
+    fi
     row "startup: -- true vs bare true" "$(fmt_ms "$cb")" "$(fmt_ms "$bare")" "$(ratio "$cb" "$bare")" "-" "info"
     # The fastest run is what the machine gives with no competition; the median includes the load of the moment.
     cb=${min_ms[cb_true]} ref=${min_ms[timeout_true]} bare=${min_ms[bare_true]}
-    notes+=("startup, fastest runs: cronbeat $(fmt_ms "$cb"), timeout $(fmt_ms "$ref") ($(ratio "$cb" "$ref")), true $(fmt_ms "$bare")")
+    fastest="cronbeat $(fmt_ms "$cb") ($(ratio "$cb" "$ref"))"
+    [[ -n $static_bin ]] && fastest+=", static $(fmt_ms "${min_ms[cb_static]}") ($(ratio "${min_ms[cb_static]}" "$ref"))"
+    notes+=("startup, fastest runs: $fastest, timeout $(fmt_ms "$ref"), true $(fmt_ms "$bare")")
 else
     failed_step "$what" "the startup benchmark failed"
 fi
@@ -405,6 +448,13 @@ else
         row "peak RSS: -- true (ref: true alone)" "$(fmt_mib "$kib")" "$(fmt_mib "$ref")" "-" "< 8 MiB" "$(verdict "$kib < 8192")"
     else
         failed_step "peak RSS: -- true" "the measured run failed"
+    fi
+    if [[ -n $static_bin ]]; then
+        if kib=$(peak_rss "$rss_runs" "$static_bin" -- true); then
+            row "peak RSS, static: -- true" "$(fmt_mib "$kib")" "-" "-" "< 8 MiB" "$(verdict "$kib < 8192")"
+        else
+            failed_step "peak RSS, static: -- true" "the measured run failed"
+        fi
     fi
     if kib=$(peak_rss "$rss_pass_runs" "$bin" -- head -c "$size" /dev/zero) &&
         ref=$(peak_rss 1 head -c "$size" /dev/zero); then
@@ -688,6 +738,7 @@ echo "cronbeat benchmark report ($size_label pass-through$( ((quick)) && echo ",
 echo "machine:  ${cpu:-unknown CPU}, $(nproc) cores, $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576; exit }' /proc/meminfo) RAM, $(uname -sr)"
 echo "load:     $load_before at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end (1, 5, 15 min), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "binary:   $bin ($(stat -c %s "$bin") bytes, $("$bin" --version 2>/dev/null), git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown))"
+[[ -n $static_bin ]] && echo "static:   $static_bin ($(stat -c %s "$static_bin") bytes, $(file -b "$static_bin" 2>/dev/null | cut -d, -f1-2 || echo ELF))"
 if ((have_hyperfine)); then
     timer=$(hyperfine --version)
 else

@@ -12,4 +12,5 @@ mod policies;
 mod properties;
 mod run;
 mod schedule;
+mod ship;
 mod soak;

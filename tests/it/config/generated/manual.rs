@@ -736,7 +736,7 @@ Description=Nightly backup
 
 [Service]
 Type=oneshot
-ExecStart=/usr/local/bin/cronbeat --config /etc/cronbeat.toml --job backup
+ExecStart=/usr/bin/cronbeat --config /etc/cronbeat.toml --job backup
 KillMode=mixed
 TimeoutStopSec=30
 
@@ -752,6 +752,13 @@ Persistent=true
 [Install]
 WantedBy=timers.target
 "#,
+    );
+    paragraph(
+        &mut roff,
+        [roman(
+            "The Debian package installs a fuller service and timer, and the config file they use, in \
+             /usr/share/doc/cronbeat/examples.",
+        )],
     );
     paragraph(
         &mut roff,

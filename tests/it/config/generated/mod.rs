@@ -1,9 +1,11 @@
-//! The man page and shell completions are generated from the clap definition the binary parses with, and
-//! checked in. This test regenerates them in memory and fails when the checked-in files differ; with
-//! `CRONBEAT_REGENERATE=1` it writes them instead:
+//! The man page and shell completions are generated from the clap definition the binary parses with, the
+//! packaged examples are cut out of the README (`examples`), and all are checked in. This test
+//! regenerates them in memory and fails when the checked-in files differ; with `CRONBEAT_REGENERATE=1` it
+//! writes them instead:
 //!
 //!     CRONBEAT_REGENERATE=1 cargo test --test it generated
 
+mod examples;
 mod manual;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +35,8 @@ fn generated() -> Vec<(PathBuf, Vec<u8>)> {
         let path = Path::new("completions").join(shell.file_name("cronbeat"));
         files.push((path, content));
     }
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    files.extend(examples::render(&readme));
     files
 }
 
