@@ -37,6 +37,24 @@ fn store_of(args: &LedgerArgs) -> Result<Store, String> {
     }
 }
 
+/// The ledger, the job's directory in it and the text of its records; an error line and the exit value
+/// when either cannot be had.
+fn job_log(ledger: &LedgerArgs, name: &str) -> Result<(Store, PathBuf, Vec<u8>), Exit> {
+    let store = store_of(ledger).map_err(|message| {
+        error(&message);
+        Exit::Usage
+    })?;
+    let dir = store.job_dir(name);
+    let text = store::read_log(&dir).map_err(|e| {
+        error(&format!(
+            "cannot read {}: {e}",
+            dir.join(store::LOG).display()
+        ));
+        Exit::NoRecord
+    })?;
+    Ok((store, dir, text))
+}
+
 /// One warning for the pieces of a job's file that are not whole records (a crash or a full disk cut them).
 fn warn_unreadable(file: &Path, lines: &[usize]) {
     if lines.is_empty() {
@@ -322,23 +340,9 @@ pub fn plugin(state: Exit, text: &str) -> Exit {
 // history
 
 pub fn history(args: &HistoryArgs) -> Exit {
-    let store = match store_of(&args.ledger) {
-        Ok(store) => store,
-        Err(message) => {
-            error(&message);
-            return Exit::Usage;
-        }
-    };
-    let dir = store.job_dir(&args.name);
-    let text = match store::read_log(&dir) {
-        Ok(text) => text,
-        Err(e) => {
-            error(&format!(
-                "cannot read {}: {e}",
-                dir.join(store::LOG).display()
-            ));
-            return Exit::NoRecord;
-        }
+    let (store, dir, text) = match job_log(&args.ledger, &args.name) {
+        Ok(found) => found,
+        Err(exit) => return exit,
     };
     let mut unreadable = Vec::new();
     let mut runs: Vec<Record<'_>> = Vec::new();
@@ -410,23 +414,9 @@ fn history_table(runs: &[Record<'_>]) -> String {
 // last-output
 
 pub fn last_output(args: &LastOutputArgs) -> Exit {
-    let store = match store_of(&args.ledger) {
-        Ok(store) => store,
-        Err(message) => {
-            error(&message);
-            return Exit::Usage;
-        }
-    };
-    let dir = store.job_dir(&args.name);
-    let text = match store::read_log(&dir) {
-        Ok(text) => text,
-        Err(e) => {
-            error(&format!(
-                "cannot read {}: {e}",
-                dir.join(store::LOG).display()
-            ));
-            return Exit::NoRecord;
-        }
+    let (store, dir, text) = match job_log(&args.ledger, &args.name) {
+        Ok(found) => found,
+        Err(exit) => return exit,
     };
     let failed = record::records_rev(&text)
         .filter_map(|(_, r)| r.ok())
