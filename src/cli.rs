@@ -304,7 +304,7 @@ pub fn usage_message(e: &clap::Error, args: &[OsString]) -> String {
     };
     match env_culprit(e, args) {
         Some(var) => format!("{var}: {first}"),
-        None => match stray_command(e).filter(|_| !is_check(args)) {
+        None => match stray_command(e).filter(|_| !names_a_subcommand(args)) {
             Some(word) => format!(
                 "{first}: to run a command, put it after `--`, as in cronbeat [OPTIONS] -- {word} ..."
             ),
@@ -313,19 +313,13 @@ pub fn usage_message(e: &clap::Error, args: &[OsString]) -> String {
     }
 }
 
-fn is_check(args: &[OsString]) -> bool {
-    options_part(args).any(|a| SUBCOMMANDS.contains(&a.as_str()))
+/// Whether a word of the arguments names a subcommand: such a word is not a command typed without `--`.
+/// The names come from the definition itself, so a new subcommand cannot be left out.
+fn names_a_subcommand(args: &[OsString]) -> bool {
+    let command = command();
+    let names: Vec<&str> = command.get_subcommands().map(|s| s.get_name()).collect();
+    options_part(args).any(|a| names.contains(&a.as_str()))
 }
-
-/// The subcommands' names: a word among them is not a command typed without `--`.
-const SUBCOMMANDS: [&str; 6] = [
-    "check",
-    "next",
-    "status",
-    "history",
-    "last-output",
-    "metrics",
-];
 
 /// Whether these arguments ask for `status --check`, whose every ending, a usage error included, must be
 /// one of a monitoring plugin's four statuses.
