@@ -278,3 +278,32 @@ impl Default for Dir {
         Dir::new()
     }
 }
+
+/// Writes `text` to `path` as an executable (mode 0755) from a short-lived `sh`, not from this process.
+/// A descriptor this process held open for writing would be inherited by any child another test thread
+/// forks at that moment, and exec(2) of the file fails with ETXTBSY ("Text file busy") until that child
+/// has exec'd; the writer process closes the only write descriptor before anything runs the file.
+pub fn write_executable(path: &Path, text: &str) {
+    let status = std::process::Command::new("sh")
+        .args(["-c", r#"printf %s "$2" >"$1" && chmod 755 "$1""#, "sh"])
+        .arg(path)
+        .arg(text)
+        .status()
+        .unwrap();
+    assert!(status.success(), "writing {}: {status}", path.display());
+}
+
+/// Copies the executable `from` to `to` with `cp`, for the reason [`write_executable`] gives.
+pub fn copy_executable(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg("--")
+        .args([from, to])
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "cp {} {}: {status}",
+        from.display(),
+        to.display()
+    );
+}

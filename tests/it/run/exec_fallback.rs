@@ -1,15 +1,13 @@
 //! A script without `#!` is run by /bin/sh, as execvp(3) does for `timeout`, `env` and `nice`, instead
 //! of failing with "exec format error".
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::harness::*;
 
 fn script(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&path, text);
     path
 }
 

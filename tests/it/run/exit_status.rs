@@ -100,8 +100,7 @@ fn a_directory_is_126() {
 fn a_bad_interpreter_is_126() {
     let dir = temp_dir();
     let script = dir.path().join("bad-interp");
-    std::fs::write(&script, "#!/nonexistent/interpreter\necho should not run\n").unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&script, "#!/nonexistent/interpreter\necho should not run\n");
     let out = cronbeat().args(["--", script.to_str().unwrap()]).run();
     out.assert_code(126);
     let line = out.one_error_line();

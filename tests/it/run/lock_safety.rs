@@ -97,8 +97,7 @@ fn a_script_that_locks_itself_runs_whole_and_stays_unchanged() {
     let dir = temp_dir();
     let script = dir.path().join("job.sh");
     let text = "#!/bin/sh\necho start\nsleep 0.2\necho end\nexit 0\n";
-    std::fs::write(&script, text).unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&script, text);
     let path = script.to_str().unwrap();
     let out = cronbeat().args(["--lock", path, "--", path]).run();
     out.assert_code(0).assert_silent_stderr();

@@ -32,9 +32,9 @@ impl EmptyRoot {
         }
         let dir = Dir::new();
         let root = dir.path();
-        std::fs::copy(cronbeat, root.join("cronbeat")).unwrap();
+        copy_executable(cronbeat, &root.join("cronbeat"));
         std::fs::create_dir(root.join("bin")).unwrap();
-        std::fs::copy(&busybox, root.join("bin/busybox")).unwrap();
+        copy_executable(&busybox, &root.join("bin/busybox"));
         for applet in APPLETS {
             symlink("busybox", root.join("bin").join(applet)).unwrap();
         }
