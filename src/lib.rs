@@ -20,3 +20,4 @@ pub mod schedule;
 pub mod status;
 pub mod supervise;
 pub mod units;
+pub mod zone;

@@ -18,14 +18,15 @@
 //! weekdays); this module reads and checks the expression itself (so an error names its field) and maps
 //! wall-clock times to instants with the rules above, where croner's own choices differ (it calls a job
 //! fixed only with one value in each field, and tells a star from a restriction only by a bare `*`).
-//! chrono-tz carries the time-zone database inside the binary, so a `FROM scratch` image without
-//! /usr/share/zoneinfo computes the same times.
+//! The zones come from the database built into the binary ([`crate::zone`]), so a `FROM scratch` image
+//! without /usr/share/zoneinfo computes the same times.
 
 use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, LocalResult, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, FixedOffset, LocalResult, NaiveDateTime, TimeDelta, Utc};
 use croner::Cron;
+
+use crate::zone::Zone;
 
 /// Clock changes smaller than this are daylight saving (cron's own bound); larger ones are a new time.
 const CHANGE_LIMIT: TimeDelta = TimeDelta::hours(3);
@@ -295,7 +296,7 @@ pub struct Gaps {
 pub struct Schedule {
     /// The expression as written (a macro such as `@daily` stays a macro).
     pub expr: String,
-    pub tz: Tz,
+    pub tz: Zone,
     /// How late a run may start and still serve its due time.
     pub grace: Duration,
     /// The five fields as written, macros expanded, for services that hold a cron expression.
@@ -307,7 +308,7 @@ pub struct Schedule {
 impl Schedule {
     /// `expr` in zone `tz`. An error is one line naming the field at fault and its position:
     /// `field 2 (hour) "25": 25 is out of range 0-23`.
-    pub fn new(expr: &str, tz: Tz, grace: Duration) -> Result<Schedule, String> {
+    pub fn new(expr: &str, tz: Zone, grace: Duration) -> Result<Schedule, String> {
         let expr = expr.trim();
         let (fields, cron_text) = read(expr)?;
         let cron = croner::parser::CronParser::builder()
@@ -348,7 +349,7 @@ impl Schedule {
     }
 
     /// The first due time strictly after `after`.
-    pub fn next_after(&self, after: SystemTime) -> Option<DateTime<Tz>> {
+    pub fn next_after(&self, after: SystemTime) -> Option<DateTime<FixedOffset>> {
         let after: DateTime<Utc> = after.into();
         let mut cursor = self.wall(after);
         if self.near_change(after) {
@@ -373,11 +374,11 @@ impl Schedule {
             cursor = wall;
             inclusive = false;
         }
-        best.map(|b| b.with_timezone(&self.tz))
+        best.map(|b| self.tz.at(b))
     }
 
     /// The latest due time at or before `at`.
-    pub fn latest_at_or_before(&self, at: SystemTime) -> Option<DateTime<Tz>> {
+    pub fn latest_at_or_before(&self, at: SystemTime) -> Option<DateTime<FixedOffset>> {
         let at: DateTime<Utc> = at.into();
         let mut cursor = self.wall(at);
         if self.near_change(at) {
@@ -403,7 +404,7 @@ impl Schedule {
             cursor = wall;
             inclusive = false;
         }
-        best.map(|b| b.with_timezone(&self.tz))
+        best.map(|b| self.tz.at(b))
     }
 
     /// The due time a run started at `start` serves: the latest at or before it, if within the grace;
@@ -442,14 +443,11 @@ impl Schedule {
     }
 
     fn wall(&self, at: DateTime<Utc>) -> NaiveDateTime {
-        at.with_timezone(&self.tz).naive_local()
+        self.tz.at(at).naive_local()
     }
 
     fn offset(&self, at: DateTime<Utc>) -> i32 {
-        self.tz
-            .offset_from_utc_datetime(&at.naive_utc())
-            .fix()
-            .local_minus_utc()
+        self.tz.offset_at(at).local_minus_utc()
     }
 
     /// Whether the zone's offset changes within the change limit either side of `at`.
@@ -461,7 +459,7 @@ impl Schedule {
     /// The instants a matching wall-clock time is due at: one, or in a repeated hour the first (a fixed
     /// time) or both, or in a skipped hour the first instant after it (a fixed time) or none.
     fn due_at(&self, wall: &NaiveDateTime) -> Vec<DateTime<Utc>> {
-        match self.tz.from_local_datetime(wall) {
+        match self.tz.from_local(wall) {
             LocalResult::Single(at) => vec![at.with_timezone(&Utc)],
             LocalResult::Ambiguous(a, b) => {
                 let (first, second) = (a.min(b).with_timezone(&Utc), a.max(b).with_timezone(&Utc));
@@ -534,14 +532,14 @@ fn read(expr: &str) -> Result<(Fields, String), String> {
 
 /// The zone a schedule is read in without `--tz`: `TZ`, else the host's (/etc/localtime, /etc/timezone),
 /// else UTC. The warning says when `TZ` is set but names no zone cronbeat knows.
-pub fn default_zone() -> (Tz, Option<String>) {
+pub fn default_zone() -> (Zone, Option<String>) {
     let mut warning = None;
     if let Ok(tz) = std::env::var("TZ") {
         match zone_of(&tz) {
             Some(zone) => return (zone, None),
             None if tz.trim().is_empty() => {}
             None => {
-                let fallback = host_zone().unwrap_or(Tz::UTC);
+                let fallback = host_zone().unwrap_or_else(Zone::utc);
                 warning = Some(format!(
                     "TZ={tz:?} is not an IANA time zone name; the schedule is read in {} (give --tz)",
                     fallback.name()
@@ -550,11 +548,11 @@ pub fn default_zone() -> (Tz, Option<String>) {
             }
         }
     }
-    (host_zone().unwrap_or(Tz::UTC), warning.take())
+    (host_zone().unwrap_or_else(Zone::utc), warning.take())
 }
 
 /// A zone from `TZ`'s forms: `Europe/Berlin`, `:Europe/Berlin`, `:/usr/share/zoneinfo/Europe/Berlin`.
-fn zone_of(text: &str) -> Option<Tz> {
+fn zone_of(text: &str) -> Option<Zone> {
     let text = text.trim().trim_start_matches(':');
     let name = match text.find("zoneinfo/") {
         Some(at) => &text[at + "zoneinfo/".len()..],
@@ -563,7 +561,7 @@ fn zone_of(text: &str) -> Option<Tz> {
     name.parse().ok()
 }
 
-fn host_zone() -> Option<Tz> {
+fn host_zone() -> Option<Zone> {
     let linked = || {
         let target = std::fs::read_link("/etc/localtime").ok()?;
         zone_of(&target.to_string_lossy())
@@ -578,7 +576,7 @@ pub fn rfc3339_utc(at: SystemTime) -> String {
 }
 
 /// A time as RFC 3339 with its zone's offset, to the second (`2026-11-30T03:15:00+01:00`).
-pub fn rfc3339_local(at: &DateTime<Tz>) -> String {
+pub fn rfc3339_local(at: &DateTime<FixedOffset>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
@@ -593,7 +591,7 @@ mod tests {
             .into()
     }
 
-    fn zone(name: &str) -> Tz {
+    fn zone(name: &str) -> Zone {
         name.parse().unwrap()
     }
 
@@ -624,8 +622,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_field_and_its_position() {
-        let utc = Tz::UTC;
-        let error = |expr: &str| Schedule::new(expr, utc, Duration::ZERO).err().unwrap();
+        let error = |expr: &str| {
+            Schedule::new(expr, Zone::utc(), Duration::ZERO)
+                .err()
+                .unwrap()
+        };
         assert_eq!(
             error("0 25 * * *"),
             "field 2 (hour) \"25\": 25 is out of range 0-23"
@@ -668,7 +669,7 @@ mod tests {
         assert!(error("0 0 30 2 *").starts_with("never due"));
         assert!(error("0 0 31 4,6,9,11 *").starts_with("never due"));
         // Restricted days of the week make it due after all (either day field matches).
-        assert!(Schedule::new("0 0 30 2 1", utc, Duration::ZERO).is_ok());
+        assert!(Schedule::new("0 0 30 2 1", Zone::utc(), Duration::ZERO).is_ok());
         for ok in [
             "@daily",
             "@MIDNIGHT",
@@ -679,24 +680,27 @@ mod tests {
             "1-59/2 0-23/3 1,15 * 5-7",
             "0 0 29 2 *",
         ] {
-            assert!(Schedule::new(ok, utc, Duration::ZERO).is_ok(), "{ok}");
+            assert!(
+                Schedule::new(ok, Zone::utc(), Duration::ZERO).is_ok(),
+                "{ok}"
+            );
         }
     }
 
     #[test]
     fn expressions_for_monitors_and_comparison() {
-        let s = Schedule::new(" @daily ", Tz::UTC, Duration::ZERO).unwrap();
+        let s = Schedule::new(" @daily ", Zone::utc(), Duration::ZERO).unwrap();
         assert_eq!(s.expr, "@daily");
         assert_eq!(s.cron_expression(), "0 0 * * *");
         assert!(s.same_times("0 0 * * 0-7"));
         assert!(s.same_times("@midnight"));
         assert!(!s.same_times("0 0 * * 1"));
         assert!(!s.same_times("*-*-* 00:00:00"));
-        let s = Schedule::new("0  9 * *  MON-FRI", Tz::UTC, Duration::ZERO).unwrap();
+        let s = Schedule::new("0  9 * *  MON-FRI", Zone::utc(), Duration::ZERO).unwrap();
         assert_eq!(s.cron_expression(), "0 9 * * MON-FRI");
         assert!(s.same_times("0 9 * * 1-5"));
         assert!(s.fixed_time());
-        assert!(!Schedule::new("@hourly", Tz::UTC, Duration::ZERO)
+        assert!(!Schedule::new("@hourly", Zone::utc(), Duration::ZERO)
             .unwrap()
             .fixed_time());
     }
@@ -714,7 +718,7 @@ mod tests {
     #[test]
     fn the_longest_gap_spans_a_weekend_and_a_clock_change() {
         let day = 24 * 3600;
-        let s = Schedule::new("0 3 * * mon-fri", Tz::UTC, Duration::ZERO).unwrap();
+        let s = Schedule::new("0 3 * * mon-fri", Zone::utc(), Duration::ZERO).unwrap();
         let gaps = s.longest_gap(at("2026-01-01T00:00:00Z")).unwrap();
         assert_eq!(gaps.elapsed, Duration::from_secs(3 * day));
         let s = Schedule::new("15 3 * * *", zone("Europe/Berlin"), Duration::ZERO).unwrap();

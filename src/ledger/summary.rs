@@ -7,13 +7,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use chrono::DateTime;
-use chrono_tz::Tz;
+use chrono::{DateTime, FixedOffset};
 use serde::Deserialize;
 
 use super::record::{self, parse_time, Record, Streak, OUTCOMES};
 use super::store;
 use crate::schedule::Schedule;
+use crate::zone::Zone;
 
 /// One job's records, summed up.
 #[derive(Debug)]
@@ -39,7 +39,7 @@ pub struct Summary {
 /// With a schedule: when the job is next due, and whether a due run has not started within its grace.
 #[derive(Debug, Clone)]
 pub struct Due {
-    pub next: Option<DateTime<Tz>>,
+    pub next: Option<DateTime<FixedOffset>>,
     pub overdue: bool,
     /// The due time that was missed, when overdue.
     pub missed: Option<SystemTime>,
@@ -55,7 +55,7 @@ impl Summary {
     /// The job's schedule as its latest record gives it; none if that record has none or it no longer parses.
     pub fn schedule(&self) -> Option<Schedule> {
         let s = self.last.schedule.as_ref()?;
-        let tz: Tz = s.tz.parse().ok()?;
+        let tz: Zone = s.tz.parse().ok()?;
         Schedule::new(&s.expr, tz, std::time::Duration::from_secs(s.grace_s)).ok()
     }
 

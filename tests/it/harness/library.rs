@@ -21,3 +21,5 @@ pub use cronbeat::output::Tail;
 pub use cronbeat::schedule::Schedule;
 /// Durations and sizes as options take them.
 pub use cronbeat::units::{parse_duration, parse_size};
+/// An IANA time zone from the database built into cronbeat.
+pub use cronbeat::zone::Zone;

@@ -12,3 +12,4 @@ mod properties;
 mod sentry;
 mod table;
 mod tick;
+mod zones;
