@@ -12,6 +12,7 @@
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -43,9 +44,18 @@ impl Cgroup {
         cgroup.dir.join("cgroup.kill").exists().then_some(cgroup)
     }
 
-    /// The run's `cgroup.procs`, open for the command to write `0` into between fork and exec: it then
-    /// joins the cgroup before it can fork anything outside. Only the command moves, once; moving
-    /// cronbeat in and back out cost two migrations, each waiting for an RCU grace period in the kernel.
+    /// The run's cgroup directory, open for the command to be born in (`CLONE_INTO_CGROUP`).
+    pub fn dir_file(&self) -> Option<std::fs::File> {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(&self.dir)
+            .ok()
+    }
+
+    /// The run's `cgroup.procs`, open for the command to write `0` into between fork and exec where it
+    /// cannot be born in the cgroup: it then joins the cgroup before it can fork anything outside.
+    /// Moving a process waits for an RCU grace period in the kernel; being born there does not.
     pub fn procs_file(&self) -> Option<std::fs::File> {
         std::fs::OpenOptions::new()
             .write(true)
@@ -169,7 +179,7 @@ fn delegated(dir: &Path) -> bool {
     })
 }
 
-/// Moves the calling process, all its threads, into `dir` ("0" names the writer).
+/// The cgroups directly below `dir`.
 fn subdirs(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
         .map(|entries| {

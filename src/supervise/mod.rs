@@ -85,13 +85,13 @@ pub fn run(
     let one_pipe = !job.rules.stderr_fails && crate::output::same_destination();
     let tick_text = tick.map(crate::schedule::rfc3339_utc);
     let mut scope = Scope::new(run_id);
-    let spawned = match scope.spawn(|cgroup_procs| {
+    let spawned = match scope.spawn(|cgroup| {
         let launch = spawn::Launch {
             run_id,
             tick: tick_text.as_deref(),
             lock_fd: held.fd,
             env: &held.env,
-            cgroup_procs,
+            cgroup,
             one_pipe,
         };
         spawn::spawn(&job.command, &launch)

@@ -16,7 +16,7 @@
 //! checked again, so a pid that was freed and reused since it was read is never signalled.
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
@@ -25,7 +25,7 @@ use nix::unistd::{getpid, Pid};
 use super::cgroup::Cgroup;
 use super::machine::Left;
 use super::reaper;
-use super::spawn::{SpawnError, Spawned};
+use super::spawn::{CgroupFds, SpawnError, Spawned};
 
 pub struct Scope {
     kind: Kind,
@@ -53,24 +53,27 @@ impl Scope {
         Scope { kind }
     }
 
-    /// Runs `spawn`, which starts the command, giving it the run's `cgroup.procs` to join before exec
-    /// if there is a cgroup. If the command did not land in it, the cgroup is given up for /proc.
+    /// Runs `spawn`, which starts the command, giving it the run's cgroup to start it in if there is
+    /// one. If the command did not land in it, the cgroup is given up for /proc.
     pub fn spawn(
         &mut self,
-        spawn: impl FnOnce(Option<RawFd>) -> Result<Spawned, SpawnError>,
+        spawn: impl FnOnce(Option<CgroupFds>) -> Result<Spawned, SpawnError>,
     ) -> Result<Spawned, SpawnError> {
         let Kind::Cgroup(cgroup) = &self.kind else {
             return spawn(None);
         };
         // Found before the command starts, in case the cgroup must be given up after.
         let fallback = without_cgroup();
-        let Some(procs) = cgroup.procs_file() else {
+        let Some((dir, procs)) = cgroup.dir_file().zip(cgroup.procs_file()) else {
             self.kind = fallback;
             return spawn(None);
         };
-        let spawned = spawn(Some(procs.as_raw_fd()));
+        let spawned = spawn(Some(CgroupFds {
+            dir: dir.as_raw_fd(),
+            procs: procs.as_raw_fd(),
+        }));
         if let Ok(command) = &spawned {
-            if !cgroup.holds(command.pid) {
+            if !command.born_in_cgroup && !cgroup.holds(command.pid) {
                 self.kind = fallback;
             }
         }

@@ -10,23 +10,32 @@
 //! reports the run, so a polite signal could leave the job running on unseen. (A graceful stop is what
 //! cronbeat itself does when it is sent SIGTERM.)
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::{OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 pub struct Spawned {
     pub pid: u32,
     pub stdout: OwnedFd,
     /// `None` when the command's stderr is the same pipe as its stdout.
     pub stderr: Option<OwnedFd>,
+    /// The command was born in the run's cgroup (`CLONE_INTO_CGROUP`), not moved there.
+    pub born_in_cgroup: bool,
 }
 
 pub struct SpawnError {
     pub code: i32,
     pub reason: String,
+}
+
+/// The run's cgroup, as the command joins it: the directory to be born in, and `cgroup.procs` to move
+/// into where the kernel refuses that.
+#[derive(Clone, Copy)]
+pub struct CgroupFds {
+    pub dir: RawFd,
+    pub procs: RawFd,
 }
 
 /// How the command is started, besides its command line.
@@ -40,8 +49,8 @@ pub struct Launch<'a> {
     pub lock_fd: Option<RawFd>,
     /// Added to the command's environment (a fleet lock's `CRONBEAT_FENCING_TOKEN`).
     pub env: &'a [(&'static str, String)],
-    /// The run's `cgroup.procs`, which the command joins before exec.
-    pub cgroup_procs: Option<RawFd>,
+    /// The run's cgroup, which the command is started in.
+    pub cgroup: Option<CgroupFds>,
     /// One pipe for stdout and stderr, so what the command writes to them keeps its order.
     pub one_pipe: bool,
 }
@@ -55,10 +64,10 @@ pub fn spawn(argv: &[OsString], launch: &Launch<'_>) -> Result<Spawned, SpawnErr
     // The parent-death signal fires when the thread that forked exits, not the process: only the main
     // thread, which lives until cronbeat exits, may start the command.
     debug_assert_eq!(nix::unistd::gettid(), nix::unistd::getpid());
-    let (mut child, shared) = match start(program.as_os_str(), args, launch) {
+    match start(program.as_os_str(), args, launch) {
         // The kernel knows no format for the file: execvp's rule is that such a file is a shell script.
-        // glibc's execvp applies it in the child already; musl's and posix_spawn do not. Nothing ran,
-        // so starting again is safe.
+        // glibc's execvpe applies it in the child already; musl's does not. Nothing ran, so starting
+        // again is safe.
         Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => match locate_executable(program) {
             Some(script) => {
                 let args: Vec<OsString> = std::iter::once(script.into_os_string())
@@ -70,122 +79,313 @@ pub fn spawn(argv: &[OsString], launch: &Launch<'_>) -> Result<Spawned, SpawnErr
         },
         started => started,
     }
-    .map_err(|e| classify(program, &e))?;
-    let (stdout, stderr) = match shared {
-        Some(both) => (both, None),
-        None => (
-            child.stdout.take().expect("stdout is piped").into(),
-            Some(child.stderr.take().expect("stderr is piped").into()),
-        ),
-    };
-    Ok(Spawned {
-        pid: child.id(),
-        stdout,
-        stderr,
-    })
+    .map_err(|e| classify(program, &e))
 }
 
 /// The shell execvp(3) runs a script without `#!` with.
 const SHELL: &str = "/bin/sh";
 
-/// The child and, with `one_pipe`, the read end of the pipe that is both its stdout and its stderr.
-fn start(
-    program: &OsStr,
-    args: &[OsString],
-    launch: &Launch<'_>,
-) -> io::Result<(Child, Option<OwnedFd>)> {
-    let Launch {
-        run_id,
-        tick,
-        lock_fd,
-        env,
-        cgroup_procs,
-        one_pipe,
-    } = *launch;
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .env("CRONBEAT_RUN_ID", run_id)
-        .envs(env.iter().map(|(name, value)| (name, value)))
-        .stdin(Stdio::inherit())
-        .process_group(0);
-    // Off the schedule there is no tick, whatever an enclosing cronbeat gave this one.
-    match tick {
-        Some(tick) => command.env("CRONBEAT_TICK", tick),
-        None => command.env_remove("CRONBEAT_TICK"),
-    };
-    let mut shared = None;
-    if one_pipe {
-        // Close-on-exec: only the child's fds 1 and 2 (dup2'd, so without the flag) may hold the write end.
-        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-        command
-            .stdout(Stdio::from(write.try_clone()?))
-            .stderr(Stdio::from(write));
-        shared = Some(read);
-    } else {
-        command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    }
-    // cronbeat answers systemd itself; a command that also did would report ready too early.
-    for name in crate::notify::VARIABLES {
-        command.env_remove(name);
-    }
-    let supervisor = std::process::id() as libc::pid_t;
-    // SAFETY: the closure runs in the forked child before exec; `in_child` makes only async-signal-safe
-    // calls (fcntl, prctl, getppid) and allocates nothing.
-    unsafe {
-        command.pre_exec(move || in_child(lock_fd, cgroup_procs, supervisor));
-    }
-    let child = command.spawn()?;
-    // Our copies of the write end go with `command`: only the command's side may keep the pipe open,
-    // or the pump would never see the end of its output.
-    drop(command);
-    Ok((child, shared))
+/// Everything the child needs, made before the fork: between fork and exec the child may allocate
+/// nothing (another thread could have held the allocator's lock at the fork).
+struct Exec {
+    program: CString,
+    _argv: Vec<CString>,
+    argv: Vec<*const libc::c_char>,
+    _envp: Vec<CString>,
+    envp: Vec<*const libc::c_char>,
 }
 
-/// Between fork and exec, in the child.
-fn in_child(
+impl Exec {
+    fn new(program: &OsStr, args: &[OsString], launch: &Launch<'_>) -> io::Result<Exec> {
+        let text = |s: &OsStr| {
+            CString::new(s.as_bytes()).map_err(|_| {
+                io::Error::new(io::ErrorKind::InvalidInput, "an argument holds a NUL byte")
+            })
+        };
+        let program = text(program)?;
+        let argv = std::iter::once(Ok(program.clone()))
+            .chain(args.iter().map(|a| text(a)))
+            .collect::<io::Result<Vec<_>>>()?;
+        let envp = environment(launch)
+            .iter()
+            .map(|(name, value)| {
+                let mut entry = name.as_bytes().to_vec();
+                entry.push(b'=');
+                entry.extend_from_slice(value.as_bytes());
+                text(OsStr::from_bytes(&entry))
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        let pointers = |strings: &[CString]| {
+            strings
+                .iter()
+                .map(|s| s.as_ptr())
+                .chain(std::iter::once(std::ptr::null()))
+                .collect()
+        };
+        Ok(Exec {
+            argv: pointers(&argv),
+            envp: pointers(&envp),
+            program,
+            _argv: argv,
+            _envp: envp,
+        })
+    }
+}
+
+/// cronbeat's environment, with the run's variables set and what must not reach the command removed.
+fn environment(launch: &Launch<'_>) -> Vec<(OsString, OsString)> {
+    let ours = |name: &OsStr| {
+        name == "CRONBEAT_RUN_ID"
+            || name == "CRONBEAT_TICK"
+            // cronbeat answers systemd itself; a command that also did would report ready too early.
+            || crate::notify::VARIABLES.iter().any(|v| name == *v)
+            || launch.env.iter().any(|(v, _)| name == *v)
+    };
+    let mut vars: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(name, _)| !ours(name))
+        .collect();
+    vars.push(("CRONBEAT_RUN_ID".into(), launch.run_id.into()));
+    vars.extend(launch.env.iter().map(|(n, v)| ((*n).into(), v.into())));
+    // Off the schedule there is no tick, whatever an enclosing cronbeat gave this one.
+    if let Some(tick) = launch.tick {
+        vars.push(("CRONBEAT_TICK".into(), tick.into()));
+    }
+    vars
+}
+
+/// The pipes of the command's stdout and stderr: cronbeat's read ends, the command's write ends.
+struct Pipes {
+    stdout: (OwnedFd, OwnedFd),
+    /// `None` with one pipe for both.
+    stderr: Option<(OwnedFd, OwnedFd)>,
+}
+
+impl Pipes {
+    fn new(one_pipe: bool) -> io::Result<Pipes> {
+        // Close-on-exec: only the child's fds 1 and 2 (dup2'd, so without the flag) may hold the
+        // write ends, or the pump would never see the end of the output.
+        let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from);
+        Ok(Pipes {
+            stdout: pipe()?,
+            stderr: if one_pipe { None } else { Some(pipe()?) },
+        })
+    }
+
+    fn write_ends(&self) -> (RawFd, RawFd) {
+        let out = self.stdout.1.as_raw_fd();
+        (out, self.stderr.as_ref().map_or(out, |e| e.1.as_raw_fd()))
+    }
+}
+
+/// Starts the command: its pid, the read ends of its output, and whether it was born in the cgroup.
+fn start(program: &OsStr, args: &[OsString], launch: &Launch<'_>) -> io::Result<Spawned> {
+    let exec = Exec::new(program, args, launch)?;
+    let pipes = Pipes::new(launch.one_pipe)?;
+    // The child writes the errno of what failed here; exec closes it, so end-of-file is success.
+    let (report_read, report_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let supervisor = std::process::id() as libc::pid_t;
+    let mut born_in_cgroup = false;
+    // SAFETY: both calls fork this thread; the child runs only `in_child`, which makes
+    // async-signal-safe calls on memory prepared above and never returns.
+    let pid = unsafe {
+        let into = launch.cgroup.map(|c| clone_into_cgroup(c.dir));
+        match into {
+            Some(pid) if pid >= 0 => {
+                born_in_cgroup = true;
+                pid
+            }
+            // Kernels before 5.7, and seccomp filters that refuse clone3 (older container
+            // runtimes): fork, and the child moves itself into the cgroup.
+            _ => libc::fork(),
+        }
+    };
+    if pid == 0 {
+        let join = if born_in_cgroup {
+            None
+        } else {
+            launch.cgroup.map(|c| c.procs)
+        };
+        // SAFETY: in the forked child, see above.
+        unsafe {
+            in_child(
+                &exec,
+                pipes.write_ends(),
+                report_write.as_raw_fd(),
+                join,
+                launch.lock_fd,
+                supervisor,
+            )
+        }
+    }
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    drop(report_write);
+    let Pipes { stdout, stderr } = pipes;
+    let stderr = stderr.map(|(read, _)| read);
+    let stdout = stdout.0;
+    match read_report(&report_read) {
+        None => Ok(Spawned {
+            pid: pid as u32,
+            stdout,
+            stderr,
+            born_in_cgroup,
+        }),
+        Some(errno) => {
+            // The child exited without running anything: reap it here, before anyone else looks.
+            let mut status = 0;
+            // SAFETY: waitpid on our own child with a valid status pointer.
+            while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
+                && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+            {}
+            Err(io::Error::from_raw_os_error(errno))
+        }
+    }
+}
+
+/// The errno the child reported, or `None` when exec closed the pipe (success).
+fn read_report(pipe: &OwnedFd) -> Option<i32> {
+    let mut buf = [0u8; 4];
+    let mut got = 0;
+    while got < buf.len() {
+        // SAFETY: read(2) into the unfilled rest of a local buffer.
+        let n = unsafe {
+            libc::read(
+                pipe.as_raw_fd(),
+                buf[got..].as_mut_ptr().cast(),
+                buf.len() - got,
+            )
+        };
+        match n {
+            0 => break,
+            n if n > 0 => got += n as usize,
+            _ if io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
+            _ => break,
+        }
+    }
+    (got == buf.len()).then(|| i32::from_ne_bytes(buf))
+}
+
+/// `clone3` with `CLONE_INTO_CGROUP`: a fork whose child is born in the cgroup `dir`. Moving a process
+/// into a cgroup afterwards (writing `cgroup.procs`) waits for an RCU grace period in the kernel,
+/// from a fraction of a millisecond to several; being born there does not.
+///
+/// # Safety
+/// As fork(2): in a multi-threaded process the child may only make async-signal-safe calls.
+unsafe fn clone_into_cgroup(dir: RawFd) -> libc::pid_t {
+    #[repr(C)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: dir as u64,
+    };
+    // Without CLONE_VM the child gets a copy of this thread's stack, as with fork, and returns here.
+    libc::syscall(
+        libc::SYS_clone3,
+        &args as *const CloneArgs,
+        std::mem::size_of::<CloneArgs>(),
+    ) as libc::pid_t
+}
+
+/// Between fork and exec, in the child: stdout and stderr onto the pipes, a process group of its own,
+/// default signal handling, the cgroup (when not born in it), the lock, the parent-death signal, then
+/// exec. What fails is reported through `report` as an errno.
+///
+/// # Safety
+/// Only in the child of a fork; every call is async-signal-safe and nothing is allocated.
+unsafe fn in_child(
+    exec: &Exec,
+    (stdout, stderr): (RawFd, RawFd),
+    report: RawFd,
+    join: Option<RawFd>,
     lock_fd: Option<RawFd>,
-    cgroup_procs: Option<RawFd>,
     supervisor: libc::pid_t,
-) -> io::Result<()> {
-    if let Some(fd) = cgroup_procs {
-        // Joins the run's cgroup before exec, so nothing the command starts is born outside it. A
-        // failure is left for the parent to notice (it checks the cgroup) rather than failing the run.
-        // SAFETY: write(2) of a static one-byte buffer to a descriptor number.
-        let _ = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
+) -> ! {
+    let fail = |errno: i32| -> ! {
+        let bytes = errno.to_ne_bytes();
+        libc::write(report, bytes.as_ptr().cast(), bytes.len());
+        libc::_exit(127)
+    };
+    let errno = || {
+        io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO)
+    };
+    for (from, to) in [(stdout, 1), (stderr, 2)] {
+        // dup2 onto itself would leave close-on-exec set: clear it instead.
+        let done = if from == to {
+            libc::fcntl(to, libc::F_SETFD, 0)
+        } else {
+            libc::dup2(from, to)
+        };
+        if done < 0 {
+            fail(errno());
+        }
+    }
+    if libc::setpgid(0, 0) != 0 {
+        fail(errno());
+    }
+    // The command starts with no signal blocked and SIGPIPE at its default (cronbeat ignores it).
+    let mut none: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut none);
+    libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    if let Some(procs) = join {
+        // A failure is left for the parent to notice (it checks the cgroup) rather than failing the
+        // run.
+        let _ = libc::write(procs, b"0".as_ptr().cast(), 1);
     }
     if let Some(fd) = lock_fd {
         // The child has its own copy of the descriptor table: clearing close-on-exec here leaves
         // cronbeat's descriptor as it was.
-        // SAFETY: fcntl on a descriptor number with integer arguments touches no memory.
-        let cleared = unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            flags >= 0 && libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) == 0
-        };
-        if !cleared {
-            return Err(io::Error::last_os_error());
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) != 0 {
+            fail(errno());
         }
     }
     // Kept across exec, except into a set-user-ID or set-group-ID program, which the kernel clears it for.
-    // SAFETY: prctl with integer arguments touches no memory.
-    if unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    } != 0
+    if libc::prctl(
+        libc::PR_SET_PDEATHSIG,
+        libc::SIGKILL as libc::c_ulong,
+        0,
+        0,
+        0,
+    ) != 0
     {
-        return Err(io::Error::last_os_error());
+        fail(errno());
     }
     // A cronbeat that died before the prctl would never send the signal: do not run orphaned.
-    // SAFETY: getppid takes no arguments and cannot fail.
-    if unsafe { libc::getppid() } != supervisor {
-        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+    if libc::getppid() != supervisor {
+        fail(libc::ESRCH);
     }
-    Ok(())
+    libc::execvpe(
+        exec.program.as_ptr(),
+        exec.argv.as_ptr(),
+        exec.envp.as_ptr(),
+    );
+    fail(errno())
 }
 
 fn classify(program: &OsString, err: &io::Error) -> SpawnError {

@@ -560,27 +560,27 @@ fn cgroup_expected() -> Option<PathBuf> {
     (is_root() && !unit && dir.join("cgroup.procs").exists()).then_some(dir)
 }
 
-#[test]
-fn the_command_runs_in_a_cgroup_of_its_own_that_is_removed_after() {
+/// Runs `launch` (whose job prints its `0::` line of /proc/self/cgroup first) and checks that the job
+/// ran in a cgroup of the run's own below cronbeat's, removed after. The job's output.
+fn runs_in_a_cgroup_of_its_own(launch: Cronbeat) -> Option<String> {
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
     let own = own
         .lines()
         .find_map(|l| l.strip_prefix("0::"))
         .unwrap_or("")
         .to_string();
-    let out = cronbeat()
-        .args(["--", "sh", "-c", "grep ^0:: /proc/self/cgroup"])
-        .run();
+    let out = launch.run();
     out.assert_code(0);
     let theirs = out
         .stdout
-        .trim()
-        .strip_prefix("0::")
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("0::"))
         .unwrap_or("")
         .to_string();
     let Some(dir) = cgroup_expected() else {
         eprintln!("skipped: cronbeat cannot make a cgroup here (ran in {theirs:?})");
-        return;
+        return None;
     };
     let name = Path::new(&theirs)
         .file_name()
@@ -595,6 +595,24 @@ fn the_command_runs_in_a_cgroup_of_its_own_that_is_removed_after() {
         "{} is still there",
         dir.join(&name).display()
     );
+    Some(out.stdout)
+}
+
+#[test]
+fn the_command_runs_in_a_cgroup_of_its_own_that_is_removed_after() {
+    runs_in_a_cgroup_of_its_own(cronbeat().args(["--", "sh", "-c", "grep ^0:: /proc/self/cgroup"]));
+}
+
+/// Where clone3 is refused (a container runtime's seccomp profile that predates it), the command
+/// cannot be born in the run's cgroup: it moves itself there before exec instead.
+#[test]
+fn where_clone3_is_refused_the_command_still_runs_in_a_cgroup_of_its_own() {
+    let script = "grep ^0:: /proc/self/cgroup; grep ^Seccomp: /proc/self/status";
+    let launch = cronbeat().refuse_clone3().args(["--", "sh", "-c", script]);
+    if let Some(out) = runs_in_a_cgroup_of_its_own(launch) {
+        // The filter was in force for cronbeat, and so for the command it started.
+        assert!(out.contains("Seccomp:\t2"), "{out}");
+    }
 }
 
 #[test]
