@@ -72,6 +72,10 @@ impl Cgroup {
     /// Every process in the cgroup and below (the command may have made cgroups of its own), as pids of
     /// cronbeat's pid namespace. Processes that exited are not listed.
     pub fn procs(&self) -> Vec<i32> {
+        // The usual end: nothing left anywhere below, which one read tells.
+        if !self.populated() {
+            return Vec::new();
+        }
         let mut pids = Vec::new();
         let mut dirs = vec![self.dir.clone()];
         while let Some(dir) = dirs.pop() {
@@ -121,6 +125,16 @@ impl Drop for Cgroup {
 fn own_dir() -> Option<PathBuf> {
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let path = cgroups.lines().find_map(|l| l.strip_prefix("0::"))?;
+    // Where cgroup2 usually is, and shows cronbeat's cgroup by its full path (no cgroup namespace
+    // that hides part of it): found without reading every mount of the system.
+    let usual = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .filter(|mount| is_cgroup2(Path::new(mount)))
+        .map(|mount| Path::new(mount).join(path.trim_start_matches('/')))
+        .find(|dir| dir.join("cgroup.procs").exists());
+    if usual.is_some() {
+        return usual;
+    }
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     mounts.lines().find_map(|line| {
         // id parent major:minor root mount-point options [optional fields] - type source super-options
@@ -136,6 +150,12 @@ fn own_dir() -> Option<PathBuf> {
         }
         Some(Path::new(mount_point).join(below.trim_start_matches('/')))
     })
+}
+
+/// Whether a cgroup2 file system is mounted at `dir`.
+fn is_cgroup2(dir: &Path) -> bool {
+    nix::sys::statfs::statfs(dir)
+        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
 }
 
 /// Whether cronbeat may make cgroups in `dir` and move itself between them (a read-only mount, as in
@@ -194,6 +214,10 @@ fn subdirs(dir: &Path) -> Vec<PathBuf> {
 
 /// Removes a cgroup and the cgroups below it, deepest first. Only empty cgroups can be removed.
 fn remove_tree(dir: &Path) -> std::io::Result<()> {
+    // Most runs make no cgroups of their own: one rmdir then does.
+    if std::fs::remove_dir(dir).is_ok() {
+        return Ok(());
+    }
     for sub in subdirs(dir) {
         remove_tree(&sub)?;
     }
