@@ -44,22 +44,13 @@ impl Cgroup {
         cgroup.dir.join("cgroup.kill").exists().then_some(cgroup)
     }
 
-    /// The run's cgroup directory, open for the command to be born in (`CLONE_INTO_CGROUP`).
+    /// The run's cgroup directory, open for the command to be born in (`CLONE_INTO_CGROUP`), or to
+    /// open `cgroup.procs` in and move itself into between fork and exec, where it cannot be.
     pub fn dir_file(&self) -> Option<std::fs::File> {
         std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_DIRECTORY)
             .open(&self.dir)
-            .ok()
-    }
-
-    /// The run's `cgroup.procs`, open for the command to write `0` into between fork and exec where it
-    /// cannot be born in the cgroup: it then joins the cgroup before it can fork anything outside.
-    /// Moving a process waits for an RCU grace period in the kernel; being born there does not.
-    pub fn procs_file(&self) -> Option<std::fs::File> {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(self.dir.join("cgroup.procs"))
             .ok()
     }
 

@@ -16,7 +16,7 @@
 //! checked again, so a pid that was freed and reused since it was read is never signalled.
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
@@ -25,7 +25,7 @@ use nix::unistd::{getpid, Pid};
 use super::cgroup::Cgroup;
 use super::machine::Left;
 use super::reaper;
-use super::spawn::{CgroupFds, SpawnError, Spawned};
+use super::spawn::{SpawnError, Spawned};
 
 pub struct Scope {
     kind: Kind,
@@ -57,21 +57,18 @@ impl Scope {
     /// one. If the command did not land in it, the cgroup is given up for /proc.
     pub fn spawn(
         &mut self,
-        spawn: impl FnOnce(Option<CgroupFds>) -> Result<Spawned, SpawnError>,
+        spawn: impl FnOnce(Option<RawFd>) -> Result<Spawned, SpawnError>,
     ) -> Result<Spawned, SpawnError> {
         let Kind::Cgroup(cgroup) = &self.kind else {
             return spawn(None);
         };
         // Found before the command starts, in case the cgroup must be given up after.
         let fallback = without_cgroup();
-        let Some((dir, procs)) = cgroup.dir_file().zip(cgroup.procs_file()) else {
+        let Some(dir) = cgroup.dir_file() else {
             self.kind = fallback;
             return spawn(None);
         };
-        let spawned = spawn(Some(CgroupFds {
-            dir: dir.as_raw_fd(),
-            procs: procs.as_raw_fd(),
-        }));
+        let spawned = spawn(Some(dir.as_raw_fd()));
         if let Ok(command) = &spawned {
             if !command.born_in_cgroup && !cgroup.holds(command.pid) {
                 self.kind = fallback;

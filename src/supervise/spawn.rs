@@ -30,13 +30,6 @@ pub struct SpawnError {
     pub reason: String,
 }
 
-/// The run's cgroup, as the command joins it: the directory to be born in, and `cgroup.procs` to move
-/// into where the kernel refuses that.
-#[derive(Clone, Copy)]
-pub struct CgroupFds {
-    pub dir: RawFd,
-    pub procs: RawFd,
-}
 
 /// How the command is started, besides its command line.
 #[derive(Clone, Copy)]
@@ -49,8 +42,8 @@ pub struct Launch<'a> {
     pub lock_fd: Option<RawFd>,
     /// Added to the command's environment (a fleet lock's `CRONBEAT_FENCING_TOKEN`).
     pub env: &'a [(&'static str, String)],
-    /// The run's cgroup, which the command is started in.
-    pub cgroup: Option<CgroupFds>,
+    /// The run's cgroup directory, which the command is started in.
+    pub cgroup: Option<RawFd>,
     /// One pipe for stdout and stderr, so what the command writes to them keeps its order.
     pub one_pipe: bool,
 }
@@ -185,38 +178,39 @@ fn start(program: &OsStr, args: &[OsString], launch: &Launch<'_>) -> io::Result<
     let (report_read, report_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let supervisor = std::process::id() as libc::pid_t;
     let mut born_in_cgroup = false;
+    // Where the command cannot be born in the cgroup, it moves itself there through this.
+    let mut procs: Option<OwnedFd> = None;
     // SAFETY: both calls fork this thread; the child runs only `in_child`, which makes
     // async-signal-safe calls on memory prepared above and never returns.
     let pid = unsafe {
-        let into = launch.cgroup.map(|c| clone_into_cgroup(c.dir));
-        match into {
-            Some(pid) if pid >= 0 => {
+        match launch.cgroup.map(|dir| (dir, clone_into_cgroup(dir))) {
+            Some((_, pid)) if pid >= 0 => {
                 born_in_cgroup = true;
                 pid
             }
             // Kernels before 5.7, and seccomp filters that refuse clone3 (older container
             // runtimes): fork, and the child moves itself into the cgroup.
-            _ => libc::fork(),
+            Some((dir, _)) => {
+                procs = open_procs(dir);
+                libc::fork()
+            }
+            None => libc::fork(),
         }
     };
     if pid == 0 {
-        let join = if born_in_cgroup {
-            None
-        } else {
-            launch.cgroup.map(|c| c.procs)
-        };
         // SAFETY: in the forked child, see above.
         unsafe {
             in_child(
                 &exec,
                 pipes.write_ends(),
                 report_write.as_raw_fd(),
-                join,
+                procs.as_ref().map(|fd| fd.as_raw_fd()),
                 launch.lock_fd,
                 supervisor,
             )
         }
     }
+    drop(procs);
     if pid < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -264,6 +258,20 @@ fn read_report(pipe: &OwnedFd) -> Option<i32> {
         }
     }
     (got == buf.len()).then(|| i32::from_ne_bytes(buf))
+}
+
+/// The cgroup's `cgroup.procs`, open for writing.
+fn open_procs(dir: RawFd) -> Option<OwnedFd> {
+    // SAFETY: openat(2) with a descriptor number and a NUL-terminated path.
+    let fd = unsafe {
+        libc::openat(
+            dir,
+            c"cgroup.procs".as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        )
+    };
+    // SAFETY: a descriptor openat just returned, owned by nothing else.
+    (fd >= 0).then(|| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
 }
 
 /// `clone3` with `CLONE_INTO_CGROUP`: a fork whose child is born in the cgroup `dir`. Moving a process
