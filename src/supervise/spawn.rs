@@ -30,7 +30,6 @@ pub struct SpawnError {
     pub reason: String,
 }
 
-
 /// How the command is started, besides its command line.
 #[derive(Clone, Copy)]
 pub struct Launch<'a> {
