@@ -62,9 +62,12 @@ fn class_layout(class: usize) -> Layout {
     unsafe { Layout::from_size_align_unchecked(MIN << class, MIN) }
 }
 
+// The methods stay out of line: inlined into the allocation sites, the lists' locking grew the static
+// binary by 250 KB (out of line, by 70 KB).
 // SAFETY: every block handed out is either musl's for the caller's own layout, or a block of at least
 // the layout's size and alignment that no one else holds (it was freed, and is unlinked under the lock).
 unsafe impl GlobalAlloc for Recycling {
+    #[inline(never)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let Some(class) = class(layout) else {
             return System.alloc(layout);
@@ -80,6 +83,7 @@ unsafe impl GlobalAlloc for Recycling {
         System.alloc(class_layout(class))
     }
 
+    #[inline(never)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         let Some(class) = class(layout) else {
             return System.dealloc(ptr, layout);
@@ -89,6 +93,7 @@ unsafe impl GlobalAlloc for Recycling {
         *head = ptr as usize;
     }
 
+    #[inline(never)]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if class(layout).is_none() {
             return System.alloc_zeroed(layout);
@@ -100,6 +105,7 @@ unsafe impl GlobalAlloc for Recycling {
         block
     }
 
+    #[inline(never)]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
         match (class(layout), class(new_layout)) {
