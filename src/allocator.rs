@@ -5,8 +5,8 @@
 //! pump's thread is alive, each munmap also interrupts the other cores to flush their TLBs. In a profile
 //! of `cronbeat -- true` these calls were about 40 % of cronbeat's time. Here a freed block of up to
 //! 64 KiB goes to a free list of its size class (powers of two) and is handed out again; larger blocks,
-//! and alignments above 16, go to musl as they are. What is kept is bounded by the most that was ever in
-//! use at once, a few hundred KiB for a run.
+//! and alignments above 16, go to musl as they are. What is kept is bounded by the sum of each class's
+//! own peak (a buffer grown by doubling to 64 KiB leaves about 128 KiB), a few hundred KiB for a run.
 //!
 //! mimalloc was tried instead: its own start (arena bitmaps, a heap per thread, a purge at exit) cost
 //! more than the churn it saved.

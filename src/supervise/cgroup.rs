@@ -1,5 +1,6 @@
 //! A cgroup (v2) of the run's own, where cronbeat may make one: the command is born in it, so does every
-//! process it starts, and none of them can leave it (only a privileged process can move another), so
+//! process it starts, and none of them can leave it (only a process that may write an ancestor's
+//! `cgroup.procs`, root as a rule, can move itself out), so
 //! `cgroup.kill` stops everything of the run at once, whatever it forked, wherever it re-parented.
 //!
 //! cronbeat makes it under its own cgroup when that is cgroup v2, writable, and not a systemd unit's
@@ -44,8 +45,9 @@ impl Cgroup {
         cgroup.dir.join("cgroup.kill").exists().then_some(cgroup)
     }
 
-    /// The run's cgroup directory, open for the command to be born in (`CLONE_INTO_CGROUP`), or to
-    /// open `cgroup.procs` in and move itself into between fork and exec, where it cannot be.
+    /// The run's cgroup directory, open for the command to be born in (`CLONE_INTO_CGROUP`); where it
+    /// cannot be, `cgroup.procs` is opened in it for the command to move itself into between fork and
+    /// exec.
     pub fn dir_file(&self) -> Option<std::fs::File> {
         std::fs::OpenOptions::new()
             .read(true)
@@ -56,8 +58,7 @@ impl Cgroup {
 
     /// Whether the process `pid` is in the run's cgroup itself.
     pub fn holds(&self, pid: u32) -> bool {
-        std::fs::read_to_string(self.dir.join("cgroup.procs"))
-            .is_ok_and(|text| text.lines().any(|line| line.trim() == pid.to_string()))
+        lists(&self.dir, pid)
     }
 
     /// Every process in the cgroup and below (the command may have made cgroups of its own), as pids of
@@ -116,13 +117,14 @@ impl Drop for Cgroup {
 fn own_dir() -> Option<PathBuf> {
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let path = cgroups.lines().find_map(|l| l.strip_prefix("0::"))?;
-    // Where cgroup2 usually is, and shows cronbeat's cgroup by its full path (no cgroup namespace
-    // that hides part of it): found without reading every mount of the system.
+    // Where cgroup2 usually is, found without reading every mount of the system. The directory must
+    // list cronbeat itself: in a cgroup namespace the path is relative to the namespace's root, and a
+    // mount of the host's hierarchy would show another cgroup there.
     let usual = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
         .into_iter()
         .filter(|mount| is_cgroup2(Path::new(mount)))
         .map(|mount| Path::new(mount).join(path.trim_start_matches('/')))
-        .find(|dir| dir.join("cgroup.procs").exists());
+        .find(|dir| lists(dir, std::process::id()));
     if usual.is_some() {
         return usual;
     }
@@ -143,14 +145,21 @@ fn own_dir() -> Option<PathBuf> {
     })
 }
 
+/// Whether the cgroup `dir` itself (not below) holds the process `pid`.
+fn lists(dir: &Path, pid: u32) -> bool {
+    let pid = pid.to_string();
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .is_ok_and(|text| text.lines().any(|line| line.trim() == pid))
+}
+
 /// Whether a cgroup2 file system is mounted at `dir`.
 fn is_cgroup2(dir: &Path) -> bool {
     nix::sys::statfs::statfs(dir)
         .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
 }
 
-/// Whether cronbeat may make cgroups in `dir` and move itself between them (a read-only mount, as in
-/// most containers, or another owner, says no).
+/// Whether cronbeat may make cgroups in `dir` and start processes in them, which takes write access to
+/// `dir`'s `cgroup.procs` (a read-only mount, as in most containers, or another owner, says no).
 fn writable(dir: &Path) -> bool {
     [dir.to_path_buf(), dir.join("cgroup.procs")]
         .iter()

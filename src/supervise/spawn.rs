@@ -179,6 +179,9 @@ fn start(program: &OsStr, args: &[OsString], launch: &Launch<'_>) -> io::Result<
     let mut born_in_cgroup = false;
     // Where the command cannot be born in the cgroup, it moves itself there through this.
     let mut procs: Option<OwnedFd> = None;
+    // Until the child has put cronbeat's handlers back to the defaults, a signal must not run them
+    // there: the handler would tell cronbeat's own loop of a signal meant for the child.
+    let blocked = block_signals();
     // SAFETY: both calls fork this thread; the child runs only `in_child`, which makes
     // async-signal-safe calls on memory prepared above and never returns.
     let pid = unsafe {
@@ -187,15 +190,20 @@ fn start(program: &OsStr, args: &[OsString], launch: &Launch<'_>) -> io::Result<
                 born_in_cgroup = true;
                 pid
             }
-            // Kernels before 5.7, and seccomp filters that refuse clone3 (older container
-            // runtimes): fork, and the child moves itself into the cgroup.
-            Some((dir, _)) => {
+            // Seccomp filters that refuse clone3 (container runtimes whose profiles predate it):
+            // fork, and the child moves itself into the cgroup.
+            Some((dir, _)) if clone3_refused() => {
                 procs = open_procs(dir);
                 libc::fork()
             }
-            None => libc::fork(),
+            // The kernel refuses this cgroup (moving into it would fail the same way): start the
+            // command outside it, and the scope falls back to /proc.
+            Some(_) | None => libc::fork(),
         }
     };
+    if pid != 0 {
+        restore_signals(&blocked);
+    }
     if pid == 0 {
         // SAFETY: in the forked child, see above.
         unsafe {
@@ -236,7 +244,35 @@ fn start(program: &OsStr, args: &[OsString], launch: &Launch<'_>) -> io::Result<
     }
 }
 
-/// The errno the child reported, or `None` when exec closed the pipe (success).
+/// Blocks every signal in this thread; the mask before, for [`restore_signals`].
+fn block_signals() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data, filled by sigfillset; pthread_sigmask reads and writes the two
+    // local sets.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut before: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut before);
+        before
+    }
+}
+
+fn restore_signals(before: &libc::sigset_t) {
+    // SAFETY: pthread_sigmask reads a set that `block_signals` filled.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, before, std::ptr::null_mut()) };
+}
+
+/// Whether the clone3 that just failed was refused as a call (no such call, or a seccomp filter's
+/// answer), rather than for the cgroup.
+fn clone3_refused() -> bool {
+    matches!(
+        io::Error::last_os_error().raw_os_error(),
+        Some(libc::ENOSYS | libc::EPERM | libc::E2BIG | libc::EINVAL)
+    )
+}
+
+/// The errno the child reported, or `None` when exec closed the pipe (success). A read that fails
+/// cannot tell; the child is then taken as started and is waited for like any command.
 fn read_report(pipe: &OwnedFd) -> Option<i32> {
     let mut buf = [0u8; 4];
     let mut got = 0;
@@ -256,7 +292,12 @@ fn read_report(pipe: &OwnedFd) -> Option<i32> {
             _ => break,
         }
     }
-    (got == buf.len()).then(|| i32::from_ne_bytes(buf))
+    match got {
+        0 => None,
+        4 => Some(i32::from_ne_bytes(buf)),
+        // The child writes its four bytes at once; fewer means it failed on the way.
+        _ => Some(libc::EIO),
+    }
 }
 
 /// The cgroup's `cgroup.procs`, open for writing.
@@ -321,7 +362,9 @@ unsafe fn clone_into_cgroup(dir: RawFd) -> libc::pid_t {
 /// exec. What fails is reported through `report` as an errno.
 ///
 /// # Safety
-/// Only in the child of a fork; every call is async-signal-safe and nothing is allocated.
+/// Only in the child of a fork. Every call is async-signal-safe but execvpe, which POSIX does not list;
+/// glibc's and musl's allocate nothing and take no lock. PATH is read without the environment lock:
+/// nothing in cronbeat changes its environment.
 unsafe fn in_child(
     exec: &Exec,
     (stdout, stderr): (RawFd, RawFd),
@@ -342,10 +385,15 @@ unsafe fn in_child(
     };
     for (from, to) in [(stdout, 1), (stderr, 2)] {
         // dup2 onto itself would leave close-on-exec set: clear it instead.
-        let done = if from == to {
-            libc::fcntl(to, libc::F_SETFD, 0)
-        } else {
-            libc::dup2(from, to)
+        let done = loop {
+            let done = if from == to {
+                libc::fcntl(to, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(from, to)
+            };
+            if done >= 0 || !matches!(errno(), libc::EINTR | libc::EBUSY) {
+                break done;
+            }
         };
         if done < 0 {
             fail(errno());
@@ -354,11 +402,19 @@ unsafe fn in_child(
     if libc::setpgid(0, 0) != 0 {
         fail(errno());
     }
-    // The command starts with no signal blocked and SIGPIPE at its default (cronbeat ignores it).
+    // The command starts with the default action for the signals cronbeat handles, SIGPIPE at its
+    // default too (cronbeat ignores it), and no signal blocked. Signals ignored when cronbeat started
+    // stay ignored, as across any exec.
+    for sig in super::signals::FORWARDED
+        .iter()
+        .map(|s| *s as libc::c_int)
+        .chain([libc::SIGCHLD, libc::SIGPIPE])
+    {
+        libc::signal(sig, libc::SIG_DFL);
+    }
     let mut none: libc::sigset_t = std::mem::zeroed();
     libc::sigemptyset(&mut none);
     libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-    libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     if let Some(procs) = join {
         // A failure is left for the parent to notice (it checks the cgroup) rather than failing the
         // run.

@@ -615,6 +615,43 @@ fn where_clone3_is_refused_the_command_still_runs_in_a_cgroup_of_its_own() {
     }
 }
 
+/// In a cgroup namespace whose root is not the root of the mounted hierarchy (`unshare --cgroup` from a
+/// cgroup below it, as in a container that sees the host's /sys/fs/cgroup), /proc/self/cgroup says `/`
+/// while the mount's `/` is another cgroup: cronbeat must not take that one for its own and start the
+/// command there, outside the cgroup it was given.
+#[test]
+fn in_a_cgroup_namespace_the_command_is_not_started_outside_cronbeats_cgroup() {
+    let Some(own) = cgroup_expected() else {
+        eprintln!("skipped: cronbeat cannot make a cgroup here");
+        return;
+    };
+    if !have("unshare") {
+        missing("unshare (apt-get install util-linux)");
+        return;
+    }
+    let given = own.join(format!("cronbeat-test-ns-{}", std::process::id()));
+    std::fs::create_dir(&given).unwrap();
+    let script = format!(
+        "echo $$ > '{}/cgroup.procs' && exec unshare --cgroup '{BIN}' -- cat /proc/self/cgroup",
+        given.display()
+    );
+    let out = Cronbeat::program("sh").args(["-c", &script]).run();
+    let _ = std::fs::remove_dir(&given);
+    out.assert_code(0);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("0::"))
+        .unwrap_or("");
+    // `/` is the cgroup cronbeat was started in (the namespace's root); a run's own cgroup below it
+    // would do too. Anything with `..` lies outside.
+    assert!(
+        line == "0::/" || line.starts_with("0::/cronbeat-"),
+        "the command ran in {line:?}\n{}",
+        out.dump()
+    );
+}
+
 #[test]
 fn without_a_cgroup_the_command_runs_in_cronbeats_cgroup() {
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
