@@ -175,52 +175,46 @@ fn start(program: &OsStr, args: &[OsString], launch: &Launch<'_>) -> io::Result<
     let pipes = Pipes::new(launch.one_pipe)?;
     // The child writes the errno of what failed here; exec closes it, so end-of-file is success.
     let (report_read, report_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    let supervisor = std::process::id() as libc::pid_t;
-    let mut born_in_cgroup = false;
+    let mut child = Child {
+        exec: &exec,
+        output: pipes.write_ends(),
+        report: report_write.as_raw_fd(),
+        join: None,
+        lock_fd: launch.lock_fd,
+        supervisor: std::process::id() as libc::pid_t,
+    };
     // Where the command cannot be born in the cgroup, it moves itself there through this.
     let mut procs: Option<OwnedFd> = None;
+    let mut born_in_cgroup = false;
     // Until the child has put cronbeat's handlers back to the defaults, a signal must not run them
     // there: the handler would tell cronbeat's own loop of a signal meant for the child.
     let blocked = block_signals();
-    // SAFETY: both calls fork this thread; the child runs only `in_child`, which makes
-    // async-signal-safe calls on memory prepared above and never returns.
-    let pid = unsafe {
-        match launch.cgroup.map(|dir| (dir, clone_into_cgroup(dir))) {
-            Some((_, pid)) if pid >= 0 => {
-                born_in_cgroup = true;
-                pid
-            }
-            // Seccomp filters that refuse clone3 (container runtimes whose profiles predate it):
-            // fork, and the child moves itself into the cgroup.
-            Some((dir, _)) if clone3_refused() => {
-                procs = open_procs(dir);
-                libc::fork()
-            }
-            // The kernel refuses this cgroup (moving into it would fail the same way): start the
-            // command outside it, and the scope falls back to /proc.
-            Some(_) | None => libc::fork(),
+    // SAFETY: `child` and what it points to live until the child has exec'd or exited; it runs only
+    // `in_child`.
+    let pid = match unsafe { clone3_child(launch.cgroup, &child) } {
+        Ok(pid) => {
+            born_in_cgroup = launch.cgroup.is_some();
+            Ok(pid)
         }
+        // Seccomp filters that refuse clone3 (container runtimes whose profiles predate it): fork,
+        // and the child moves itself into the cgroup.
+        Err(e) if refused(&e) => {
+            procs = launch.cgroup.and_then(open_procs);
+            child.join = procs.as_ref().map(|fd| fd.as_raw_fd());
+            // SAFETY: as above.
+            unsafe { fork_child(&child) }
+        }
+        // The kernel refuses this cgroup (moving into it would fail the same way): start the
+        // command outside it, and the scope falls back to /proc.
+        // SAFETY: as above.
+        Err(_) if launch.cgroup.is_some() => unsafe {
+            clone3_child(None, &child).or_else(|_| fork_child(&child))
+        },
+        Err(e) => Err(e),
     };
-    if pid != 0 {
-        restore_signals(&blocked);
-    }
-    if pid == 0 {
-        // SAFETY: in the forked child, see above.
-        unsafe {
-            in_child(
-                &exec,
-                pipes.write_ends(),
-                report_write.as_raw_fd(),
-                procs.as_ref().map(|fd| fd.as_raw_fd()),
-                launch.lock_fd,
-                supervisor,
-            )
-        }
-    }
+    restore_signals(&blocked);
     drop(procs);
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let pid = pid?;
     drop(report_write);
     let Pipes { stdout, stderr } = pipes;
     let stderr = stderr.map(|(read, _)| read);
@@ -262,11 +256,11 @@ fn restore_signals(before: &libc::sigset_t) {
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, before, std::ptr::null_mut()) };
 }
 
-/// Whether the clone3 that just failed was refused as a call (no such call, or a seccomp filter's
-/// answer), rather than for the cgroup.
-fn clone3_refused() -> bool {
+/// Whether clone3 was refused as a call (no such call, or a seccomp filter's answer), rather than for
+/// the cgroup.
+fn refused(e: &io::Error) -> bool {
     matches!(
-        io::Error::last_os_error().raw_os_error(),
+        e.raw_os_error(),
         Some(libc::ENOSYS | libc::EPERM | libc::E2BIG | libc::EINVAL)
     )
 }
@@ -314,47 +308,140 @@ fn open_procs(dir: RawFd) -> Option<OwnedFd> {
     (fd >= 0).then(|| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
 }
 
-/// `clone3` with `CLONE_INTO_CGROUP`: a fork whose child is born in the cgroup `dir`. Moving a process
-/// into a cgroup afterwards (writing `cgroup.procs`) waits for an RCU grace period in the kernel,
-/// from a fraction of a millisecond to several; being born there does not.
+/// What the child needs. With `CLONE_VM` the child reads it where it is, in cronbeat's memory.
+struct Child<'a> {
+    exec: &'a Exec,
+    /// The write ends that become the command's stdout and stderr.
+    output: (RawFd, RawFd),
+    /// Where the child writes the errno of what failed.
+    report: RawFd,
+    /// The cgroup's `cgroup.procs`, to move into where the child could not be born in the cgroup.
+    join: Option<RawFd>,
+    lock_fd: Option<RawFd>,
+    supervisor: libc::pid_t,
+}
+
+#[repr(C)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+impl CloneArgs {
+    fn new(flags: u64, cgroup: Option<RawFd>) -> CloneArgs {
+        CloneArgs {
+            flags: flags | cgroup.map_or(0, |_| CLONE_INTO_CGROUP),
+            pidfd: 0,
+            child_tid: 0,
+            parent_tid: 0,
+            exit_signal: libc::SIGCHLD as u64,
+            stack: 0,
+            stack_size: 0,
+            tls: 0,
+            set_tid: 0,
+            set_tid_size: 0,
+            cgroup: cgroup.map_or(0, |fd| fd as u64),
+        }
+    }
+}
+
+/// Starts the child with `clone3`, born in the cgroup `dir` when given: moving a process into a
+/// cgroup afterwards (writing `cgroup.procs`) waits for an RCU grace period in the kernel, from a
+/// fraction of a millisecond to several; being born there does not.
+///
+/// As posix_spawn does, the child shares cronbeat's memory (`CLONE_VM`) on a stack of its own, and
+/// cronbeat waits (`CLONE_VFORK`) until it has exec'd or exited: no page table is copied, which for
+/// a process of cronbeat's size is most of what a fork costs.
+///
+/// # Safety
+/// `child` and what it points to must stay valid until this returns; the child runs only `in_child`.
+#[cfg(target_arch = "x86_64")]
+unsafe fn clone3_child(cgroup: Option<RawFd>, child: &Child<'_>) -> io::Result<libc::pid_t> {
+    // Enough for execvpe's path buffer and its argument copy for a script without `#!`.
+    let words = (128 * 1024 + 8 * child.exec.argv.len()) / 16 + 1;
+    let mut stack: Vec<u128> = Vec::with_capacity(words);
+    let mut args = CloneArgs::new(libc::CLONE_VM as u64 | libc::CLONE_VFORK as u64, cgroup);
+    args.stack = stack.as_mut_ptr() as u64;
+    args.stack_size = (stack.capacity() * 16) as u64;
+    let entry: extern "C" fn(*const Child<'_>) -> ! = child_entry;
+    let ret: i64;
+    // The child returns from the syscall on the new stack, with every register as cronbeat had it
+    // but the stack pointer: it calls `child_entry(child)` there at once and never comes back. The
+    // stack's top is 16-aligned, as a call needs.
+    std::arch::asm!(
+        "syscall",
+        "test rax, rax",
+        "jnz 2f",
+        "xor ebp, ebp",
+        "mov rdi, r13",
+        "call r12",
+        "ud2",
+        "2:",
+        inlateout("rax") libc::SYS_clone3 => ret,
+        in("rdi") &args as *const CloneArgs,
+        in("rsi") std::mem::size_of::<CloneArgs>(),
+        in("r12") entry,
+        in("r13") child as *const Child<'_>,
+        lateout("rcx") _,
+        lateout("r11") _,
+        options(nostack),
+    );
+    drop(stack);
+    if ret < 0 {
+        Err(io::Error::from_raw_os_error(-ret as i32))
+    } else {
+        Ok(ret as libc::pid_t)
+    }
+}
+
+/// Elsewhere, `clone3` as a fork: the child gets a copy of cronbeat's memory and returns here.
 ///
 /// # Safety
 /// As fork(2): in a multi-threaded process the child may only make async-signal-safe calls.
-unsafe fn clone_into_cgroup(dir: RawFd) -> libc::pid_t {
-    #[repr(C)]
-    struct CloneArgs {
-        flags: u64,
-        pidfd: u64,
-        child_tid: u64,
-        parent_tid: u64,
-        exit_signal: u64,
-        stack: u64,
-        stack_size: u64,
-        tls: u64,
-        set_tid: u64,
-        set_tid_size: u64,
-        cgroup: u64,
-    }
-    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-    let args = CloneArgs {
-        flags: CLONE_INTO_CGROUP,
-        pidfd: 0,
-        child_tid: 0,
-        parent_tid: 0,
-        exit_signal: libc::SIGCHLD as u64,
-        stack: 0,
-        stack_size: 0,
-        tls: 0,
-        set_tid: 0,
-        set_tid_size: 0,
-        cgroup: dir as u64,
-    };
-    // Without CLONE_VM the child gets a copy of this thread's stack, as with fork, and returns here.
-    libc::syscall(
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn clone3_child(cgroup: Option<RawFd>, child: &Child<'_>) -> io::Result<libc::pid_t> {
+    let args = CloneArgs::new(0, cgroup);
+    let pid = libc::syscall(
         libc::SYS_clone3,
         &args as *const CloneArgs,
         std::mem::size_of::<CloneArgs>(),
-    ) as libc::pid_t
+    ) as libc::pid_t;
+    match pid {
+        0 => in_child(child),
+        pid if pid < 0 => Err(io::Error::last_os_error()),
+        pid => Ok(pid),
+    }
+}
+
+/// The child's first frame on its own stack.
+#[cfg(target_arch = "x86_64")]
+extern "C" fn child_entry(child: *const Child<'_>) -> ! {
+    // SAFETY: `clone3_child` passes the `Child` that `start` keeps alive while this child runs, and
+    // cronbeat waits (CLONE_VFORK) until it has exec'd or exited.
+    unsafe { in_child(&*child) }
+}
+
+/// fork(2), where clone3 is refused.
+///
+/// # Safety
+/// As fork(2): in a multi-threaded process the child may only make async-signal-safe calls.
+unsafe fn fork_child(child: &Child<'_>) -> io::Result<libc::pid_t> {
+    match libc::fork() {
+        0 => in_child(child),
+        pid if pid < 0 => Err(io::Error::last_os_error()),
+        pid => Ok(pid),
+    }
 }
 
 /// Between fork and exec, in the child: stdout and stderr onto the pipes, a process group of its own,
@@ -362,17 +449,20 @@ unsafe fn clone_into_cgroup(dir: RawFd) -> libc::pid_t {
 /// exec. What fails is reported through `report` as an errno.
 ///
 /// # Safety
-/// Only in the child of a fork. Every call is async-signal-safe but execvpe, which POSIX does not list;
-/// glibc's and musl's allocate nothing and take no lock. PATH is read without the environment lock:
-/// nothing in cronbeat changes its environment.
-unsafe fn in_child(
-    exec: &Exec,
-    (stdout, stderr): (RawFd, RawFd),
-    report: RawFd,
-    join: Option<RawFd>,
-    lock_fd: Option<RawFd>,
-    supervisor: libc::pid_t,
-) -> ! {
+/// Only in the child of a fork, or of a clone3 that shares cronbeat's memory while cronbeat waits:
+/// nothing is allocated, and nothing of cronbeat's memory is written but this thread's errno. Every
+/// call is async-signal-safe but execvpe, which POSIX does not list; glibc's and musl's allocate
+/// nothing and take no lock. PATH is read without the environment lock: nothing in cronbeat changes
+/// its environment.
+unsafe fn in_child(child: &Child<'_>) -> ! {
+    let Child {
+        exec,
+        output: (stdout, stderr),
+        report,
+        join,
+        lock_fd,
+        supervisor,
+    } = *child;
     let fail = |errno: i32| -> ! {
         let bytes = errno.to_ne_bytes();
         libc::write(report, bytes.as_ptr().cast(), bytes.len());
