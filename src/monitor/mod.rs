@@ -19,7 +19,7 @@ mod webhook;
 
 use std::fmt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -131,9 +131,17 @@ fn ordinal(n: u32) -> String {
     format!("{n}{suffix}")
 }
 
+/// The delivery thread, and the flag it raises as its last act before it wakes the supervisor: the
+/// wake can come before the thread has quite ended, and a waiter that looked only at the thread would
+/// sleep one more poll.
+struct Delivery {
+    handle: JoinHandle<()>,
+    done: Arc<AtomicBool>,
+}
+
 pub struct Monitors {
     senders: Vec<UnboundedSender<Message>>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<Delivery>,
     start_ping: bool,
     keepalive: Option<Duration>,
     next_keepalive: Option<Instant>,
@@ -187,14 +195,18 @@ impl Monitors {
             senders.push(tx);
             receivers.push(rx);
         }
+        let done = Arc::new(AtomicBool::new(false));
+        let finished = done.clone();
         let thread = std::thread::Builder::new()
             .name("monitors".into())
             .spawn(move || {
                 deliver_all(protocols, receivers, policy, bounds_rx, run, logger);
                 // The supervisor may be waiting on the signal pipe for this thread to end.
+                finished.store(true, Ordering::Release);
                 crate::supervise::signals::wake();
             })
-            .ok();
+            .ok()
+            .map(|handle| Delivery { handle, done });
         Monitors {
             senders,
             thread,
@@ -268,21 +280,21 @@ impl Monitors {
     /// now if the command never ran. A stop signal meanwhile (`signals`) ends the retries.
     pub fn wait(mut self, signals: Option<&SignalPipe>) {
         self.senders.clear();
-        let Some(thread) = self.thread.take() else {
+        let Some(delivery) = self.thread.take() else {
             return;
         };
         self.set_deadline(Instant::now());
         if let Some(signals) = signals {
             // The command is gone: a signal now has nobody to be forwarded to, but whoever sent it is
             // waiting for cronbeat to exit.
-            while !thread.is_finished() {
+            while !delivery.done.load(Ordering::Acquire) {
                 let pending = signals.wait(Some(WAIT_POLL));
                 if pending.into_iter().any(is_terminating) {
                     self.stopping(Instant::now());
                 }
             }
         }
-        let _ = thread.join();
+        let _ = delivery.handle.join();
     }
 }
 
