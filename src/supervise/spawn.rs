@@ -205,11 +205,13 @@ fn start(program: &OsStr, args: &[OsString], launch: &Launch<'_>) -> io::Result<
             unsafe { fork_child(&child) }
         }
         // The kernel refuses this cgroup (moving into it would fail the same way): start the
-        // command outside it, and the scope falls back to /proc.
+        // command outside it, and the scope falls back to /proc. Not for a lack of processes or
+        // memory, which the cgroup's limits may mean: the command must not escape them.
         // SAFETY: as above.
-        Err(_) if launch.cgroup.is_some() => unsafe {
-            clone3_child(None, &child).or_else(|_| fork_child(&child))
-        },
+        Err(e)
+            if launch.cgroup.is_some()
+                && !matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::ENOMEM)) =>
+        unsafe { clone3_child(None, &child).or_else(|_| fork_child(&child)) },
         Err(e) => Err(e),
     };
     restore_signals(&blocked);
@@ -366,14 +368,13 @@ impl CloneArgs {
 ///
 /// # Safety
 /// `child` and what it points to must stay valid until this returns; the child runs only `in_child`.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
 unsafe fn clone3_child(cgroup: Option<RawFd>, child: &Child<'_>) -> io::Result<libc::pid_t> {
     // Enough for execvpe's path buffer and its argument copy for a script without `#!`.
-    let words = (128 * 1024 + 8 * child.exec.argv.len()) / 16 + 1;
-    let mut stack: Vec<u128> = Vec::with_capacity(words);
+    let stack = ChildStack::new(128 * 1024 + 8 * child.exec.argv.len())?;
     let mut args = CloneArgs::new(libc::CLONE_VM as u64 | libc::CLONE_VFORK as u64, cgroup);
-    args.stack = stack.as_mut_ptr() as u64;
-    args.stack_size = (stack.capacity() * 16) as u64;
+    args.stack = stack.bottom as u64;
+    args.stack_size = stack.size as u64;
     let entry: extern "C" fn(*const Child<'_>) -> ! = child_entry;
     let ret: i64;
     // The child returns from the syscall on the new stack, with every register as cronbeat had it
@@ -409,7 +410,7 @@ unsafe fn clone3_child(cgroup: Option<RawFd>, child: &Child<'_>) -> io::Result<l
 ///
 /// # Safety
 /// As fork(2): in a multi-threaded process the child may only make async-signal-safe calls.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
 unsafe fn clone3_child(cgroup: Option<RawFd>, child: &Child<'_>) -> io::Result<libc::pid_t> {
     let args = CloneArgs::new(0, cgroup);
     let pid = libc::syscall(
@@ -424,8 +425,58 @@ unsafe fn clone3_child(cgroup: Option<RawFd>, child: &Child<'_>) -> io::Result<l
     }
 }
 
+/// The child's stack: mapped on its own, page-aligned (so its top is 16-aligned, as a call needs), with
+/// a page below it that faults, so that an overflow cannot reach cronbeat's memory.
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+struct ChildStack {
+    map: *mut libc::c_void,
+    bottom: *mut libc::c_void,
+    size: usize,
+}
+
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+impl ChildStack {
+    const PAGE: usize = 4096;
+
+    fn new(at_least: usize) -> io::Result<ChildStack> {
+        let size = at_least.div_ceil(Self::PAGE) * Self::PAGE;
+        // SAFETY: an anonymous private mapping, and mprotect of its first page; nothing else refers to
+        // it.
+        unsafe {
+            let map = libc::mmap(
+                std::ptr::null_mut(),
+                size + Self::PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            );
+            if map == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            let stack = ChildStack {
+                map,
+                bottom: map.cast::<u8>().add(Self::PAGE).cast(),
+                size,
+            };
+            if libc::mprotect(map, Self::PAGE, libc::PROT_NONE) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(stack)
+        }
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping `new` made, which the child (exec'd or gone) no longer uses.
+        unsafe { libc::munmap(self.map, self.size + Self::PAGE) };
+    }
+}
+
 /// The child's first frame on its own stack.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
 extern "C" fn child_entry(child: *const Child<'_>) -> ! {
     // SAFETY: `clone3_child` passes the `Child` that `start` keeps alive while this child runs, and
     // cronbeat waits (CLONE_VFORK) until it has exec'd or exited.
