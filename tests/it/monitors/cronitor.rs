@@ -1,6 +1,7 @@
 //! Cronitor beyond the table of endings (`endings.rs`): `message` is the end of the output, cut to
 //! 2000 characters and marked as cut.
 
+use super::cut_marker;
 use crate::harness::*;
 
 #[test]
@@ -21,14 +22,8 @@ fn message_is_the_last_2000_characters() {
     let message = requests[1].param("message").unwrap();
     assert_eq!(message.chars().count(), 2000);
     // Marked as cut, like a body cut to a server's limit.
-    let (cut, shown) = message
-        .strip_prefix("[… ")
-        .and_then(|m| m.split_once(" bytes cut …]\n"))
-        .unwrap_or_else(|| panic!("no cut marker: {message:?}"));
+    let (cut, shown) = cut_marker(message);
     assert!(run.stdout.ends_with(shown), "{message:?}");
-    assert_eq!(
-        cut.parse::<usize>().unwrap() + shown.len(),
-        run.stdout.len()
-    );
+    assert_eq!(cut + shown.len(), run.stdout.len());
     assert!(message.ends_with("é0499\n"));
 }

@@ -1,6 +1,7 @@
 //! Dead Man's Snitch beyond the table of endings (`endings.rs`): `m` is the end of the output, cut to
 //! 1000 characters and marked as cut.
 
+use super::cut_marker;
 use crate::harness::*;
 
 #[test]
@@ -21,14 +22,8 @@ fn long_output_sends_its_last_1000_characters() {
     let message = requests[0].param("m").unwrap();
     assert_eq!(message.chars().count(), 1000);
     // Marked as cut, like a body cut to a server's limit.
-    let (cut, shown) = message
-        .strip_prefix("[… ")
-        .and_then(|m| m.split_once(" bytes cut …]\n"))
-        .unwrap_or_else(|| panic!("no cut marker: {message:?}"));
+    let (cut, shown) = cut_marker(message);
     assert!(run.stdout.ends_with(shown), "{message:?}");
-    assert_eq!(
-        cut.parse::<usize>().unwrap() + shown.len(),
-        run.stdout.len()
-    );
+    assert_eq!(cut + shown.len(), run.stdout.len());
     assert_eq!(requests[0].param("s"), Some("1"));
 }

@@ -2,6 +2,7 @@
 //! more than the server's `Ping-Body-Limit`, marked when it was cut, and what a limited failure body
 //! still says.
 
+use super::cut_marker;
 use crate::harness::*;
 
 /// `seq 1 N` as the command, its output as the test expects it.
@@ -11,18 +12,6 @@ fn numbers(n: u32) -> (Vec<String>, String) {
         .map(String::from)
         .to_vec();
     (args, output)
-}
-
-/// The number a body's leading `[… N bytes cut …]` line gives, and the rest of the body.
-#[track_caller]
-fn cut_marker(body: &str) -> (usize, &str) {
-    let rest = body
-        .strip_prefix("[… ")
-        .unwrap_or_else(|| panic!("no cut marker at the front: {body:?}"));
-    let (count, rest) = rest
-        .split_once(" bytes cut …]\n")
-        .expect("a whole marker line");
-    (count.parse().expect("a byte count"), rest)
 }
 
 #[test]

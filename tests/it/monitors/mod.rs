@@ -17,3 +17,15 @@ mod sentry;
 mod shutdown;
 mod test_server;
 mod webhook;
+
+/// The number a body's leading `[… N bytes cut …]` line gives, and the rest of the body.
+#[track_caller]
+pub fn cut_marker(body: &str) -> (usize, &str) {
+    let rest = body
+        .strip_prefix("[… ")
+        .unwrap_or_else(|| panic!("no cut marker at the front: {body:?}"));
+    let (count, rest) = rest
+        .split_once(" bytes cut …]\n")
+        .expect("a whole marker line");
+    (count.parse().expect("a byte count"), rest)
+}
