@@ -71,9 +71,7 @@ impl Cgroup {
         let mut pids = Vec::new();
         let mut dirs = vec![self.dir.clone()];
         while let Some(dir) = dirs.pop() {
-            if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
-                pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
-            }
+            pids.extend(pids_in(&dir));
             dirs.extend(subdirs(&dir));
         }
         pids
@@ -147,9 +145,15 @@ fn own_dir() -> Option<PathBuf> {
 
 /// Whether the cgroup `dir` itself (not below) holds the process `pid`.
 fn lists(dir: &Path, pid: u32) -> bool {
-    let pid = pid.to_string();
+    pids_in(dir).contains(&(pid as i32))
+}
+
+/// The processes in the cgroup `dir` itself (not below), as pids of cronbeat's pid namespace; none
+/// when `cgroup.procs` cannot be read.
+fn pids_in(dir: &Path) -> Vec<i32> {
     std::fs::read_to_string(dir.join("cgroup.procs"))
-        .is_ok_and(|text| text.lines().any(|line| line.trim() == pid))
+        .map(|text| text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
 }
 
 /// Whether a cgroup2 file system is mounted at `dir`.

@@ -418,11 +418,7 @@ unsafe fn clone3_child(cgroup: Option<RawFd>, child: &Child<'_>) -> io::Result<l
         &args as *const CloneArgs,
         std::mem::size_of::<CloneArgs>(),
     ) as libc::pid_t;
-    match pid {
-        0 => in_child(child),
-        pid if pid < 0 => Err(io::Error::last_os_error()),
-        pid => Ok(pid),
-    }
+    forked(pid, child)
 }
 
 /// The child's stack: mapped on its own, page-aligned (so its top is 16-aligned, as a call needs), with
@@ -488,7 +484,16 @@ extern "C" fn child_entry(child: *const Child<'_>) -> ! {
 /// # Safety
 /// As fork(2): in a multi-threaded process the child may only make async-signal-safe calls.
 unsafe fn fork_child(child: &Child<'_>) -> io::Result<libc::pid_t> {
-    match libc::fork() {
+    forked(libc::fork(), child)
+}
+
+/// After a fork-like call that returned `pid`: in the child, the child's work (which never returns);
+/// in cronbeat, the child's pid or the call's error.
+///
+/// # Safety
+/// As fork(2): in a multi-threaded process the child may only make async-signal-safe calls.
+unsafe fn forked(pid: libc::pid_t, child: &Child<'_>) -> io::Result<libc::pid_t> {
+    match pid {
         0 => in_child(child),
         pid if pid < 0 => Err(io::Error::last_os_error()),
         pid => Ok(pid),
