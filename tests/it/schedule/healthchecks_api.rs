@@ -62,6 +62,16 @@ fn api_requests(server: &Server) -> Vec<Request> {
         .collect()
 }
 
+/// The paths of the pings the server received, in order.
+fn ping_paths(server: &Server) -> Vec<String> {
+    server
+        .received()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/ping/"))
+        .map(|r| r.path)
+        .collect()
+}
+
 const SCHEDULE: [&str; 6] = [
     "--schedule",
     "15 3 * * *",
@@ -95,14 +105,8 @@ fn a_check_in_step_is_read_and_left_alone() {
     );
     assert_eq!(api[0].header("x-api-key"), Some(KEY));
     // The pings go as ever: start, then the exit status.
-    let pings: Vec<String> = server
-        .received()
-        .iter()
-        .filter(|r| r.path.starts_with("/ping/"))
-        .map(|r| r.path.clone())
-        .collect();
     assert_eq!(
-        pings,
+        ping_paths(&server),
         [format!("/ping/{UUID}/start"), format!("/ping/{UUID}/0")]
     );
 }
@@ -343,14 +347,7 @@ fn refusals_are_one_warning_and_the_run_is_unchanged() {
         );
         // One try: a refusal is not retried, and the pings are not affected.
         assert_eq!(api_requests(&server).len(), 1);
-        assert_eq!(
-            server
-                .received()
-                .iter()
-                .filter(|r| r.path.starts_with("/ping/"))
-                .count(),
-            2
-        );
+        assert_eq!(ping_paths(&server).len(), 2);
     }
 
     // A 400 on the write says what the server found wrong.
@@ -410,14 +407,8 @@ fn an_api_that_hangs_holds_neither_the_command_nor_the_run_past_its_bounds() {
     assert!(out.elapsed < Duration::from_secs(6), "{out:?}");
     let line = out.one_error_line();
     assert!(line.contains("schedule not kept in step: "), "{line}");
-    let pings: Vec<String> = server
-        .received()
-        .iter()
-        .filter(|r| r.path.starts_with("/ping/"))
-        .map(|r| r.path.clone())
-        .collect();
     assert_eq!(
-        pings,
+        ping_paths(&server),
         [format!("/ping/{UUID}/start"), format!("/ping/{UUID}/0")]
     );
 }
