@@ -140,20 +140,22 @@ fn a_crashed_holder_blocks_only_until_the_ttl(kind: Kind) {
     );
 }
 
-fn a_lease_taken_away_stops_the_command(kind: Kind) {
-    let private;
-    let url = match kind {
+/// An engine a test may disturb: on Redis a server of its own (kept running by the guard returned
+/// with it), since FLUSHALL would reach every other test's keys on the shared one; on PostgreSQL the
+/// shared engine, where the test touches only its own rows.
+fn engine_to_disturb(kind: Kind) -> Option<(String, Option<PrivateRedis>)> {
+    match kind {
         Kind::Redis => {
-            let Some(server) = PrivateRedis::start(&[]) else {
-                return;
-            };
-            private = server;
-            private.url.clone()
+            let server = PrivateRedis::start(&[])?;
+            Some((server.url.clone(), Some(server)))
         }
-        Kind::Postgres => {
-            let Some(url) = engine(kind) else { return };
-            url
-        }
+        Kind::Postgres => Some((engine(kind)?, None)),
+    }
+}
+
+fn a_lease_taken_away_stops_the_command(kind: Kind) {
+    let Some((url, _private)) = engine_to_disturb(kind) else {
+        return;
     };
     let name = unique("taken");
     let monitor = Server::start();
@@ -336,19 +338,8 @@ fn an_engine_that_never_answers_is_given_up(kind: Kind) {
 
 fn fencing_tokens_only_grow(kind: Kind) {
     // On Redis, a server of our own: halfway through it loses every key, counter included.
-    let private;
-    let url = match kind {
-        Kind::Redis => {
-            let Some(server) = PrivateRedis::start(&[]) else {
-                return;
-            };
-            private = server;
-            private.url.clone()
-        }
-        Kind::Postgres => {
-            let Some(url) = engine(kind) else { return };
-            url
-        }
+    let Some((url, _private)) = engine_to_disturb(kind) else {
+        return;
     };
     let name = unique("fencing");
     let mut tokens: Vec<i64> = Vec::new();
