@@ -532,10 +532,15 @@ fn without_a_cgroup_a_child_cronbeat_had_before_the_run_is_left_alone() {
 
 // ---- the cgroup ----
 
+/// The cgroup v2 path in a /proc/PID/cgroup text (its `0::PATH` line).
+fn v2_path(text: &str) -> Option<&str> {
+    text.lines().find_map(|l| l.strip_prefix("0::"))
+}
+
 /// This process's cgroup v2 directory, if cgroup2 is mounted so that it can be found.
 fn own_cgroup_dir() -> Option<PathBuf> {
     let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let path = own.lines().find_map(|l| l.strip_prefix("0::"))?.to_string();
+    let path = v2_path(&own)?.to_string();
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     mounts.lines().find_map(|line| {
         let fields: Vec<&str> = line.split(' ').collect();
@@ -564,20 +569,10 @@ fn cgroup_expected() -> Option<PathBuf> {
 /// ran in a cgroup of the run's own below cronbeat's, removed after. The job's output.
 fn runs_in_a_cgroup_of_its_own(launch: Cronbeat) -> Option<String> {
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-    let own = own
-        .lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .unwrap_or("")
-        .to_string();
+    let own = v2_path(&own).unwrap_or("").to_string();
     let out = launch.run();
     out.assert_code(0);
-    let theirs = out
-        .stdout
-        .lines()
-        .next()
-        .and_then(|l| l.strip_prefix("0::"))
-        .unwrap_or("")
-        .to_string();
+    let theirs = v2_path(&out.stdout).unwrap_or("").to_string();
     let Some(dir) = cgroup_expected() else {
         eprintln!("skipped: cronbeat cannot make a cgroup here (ran in {theirs:?})");
         return None;
@@ -638,16 +633,12 @@ fn in_a_cgroup_namespace_the_command_is_not_started_outside_cronbeats_cgroup() {
     let out = Cronbeat::program("sh").args(["-c", &script]).run();
     let _ = std::fs::remove_dir(&given);
     out.assert_code(0);
-    let line = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("0::"))
-        .unwrap_or("");
+    let path = v2_path(&out.stdout).unwrap_or("");
     // `/` is the cgroup cronbeat was started in (the namespace's root); a run's own cgroup below it
     // would do too. Anything with `..` lies outside.
     assert!(
-        line == "0::/" || line.starts_with("0::/cronbeat-"),
-        "the command ran in {line:?}\n{}",
+        path == "/" || path.starts_with("/cronbeat-"),
+        "the command ran in {path:?}\n{}",
         out.dump()
     );
 }
