@@ -46,7 +46,8 @@ pub enum LockLoss {
     /// A renewal found the lease no longer this run's: it expired and another host took it, or it was
     /// removed from the engine.
     Taken,
-    /// No renewal reached the engine within the lease's TTL, so it may have expired there.
+    /// No renewal reached the engine in time for the command to be stopped before the lease (of this
+    /// TTL) could expire there.
     Unreachable(Duration),
 }
 
@@ -58,7 +59,7 @@ impl std::fmt::Display for LockLoss {
             }
             LockLoss::Unreachable(ttl) => write!(
                 f,
-                "the fleet lock was lost: no renewal reached the engine within its TTL ({})",
+                "the fleet lock was lost: no renewal reached the engine in time to keep its lease (TTL {})",
                 humantime::format_duration(*ttl)
             ),
         }

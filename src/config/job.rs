@@ -367,6 +367,22 @@ fn build(
     let kill_after = merged
         .kill_after
         .map_or(DEFAULT_KILL_AFTER, units::Duration::get);
+    let on_lock_lost = merged.on_lock_lost.unwrap_or_default();
+    // The command must be dead before a lease it cannot renew expires: the grace after SIGTERM is cut to
+    // fit. Said only when the grace was asked for: the defaults fit (a third of 30 s is 10 s).
+    let lost_grace = crate::lock::fleet::lost_lease_grace(lock_ttl, kill_after);
+    if matches!(lock, Some(Target::Fleet(_)))
+        && on_lock_lost == OnLockLost::Kill
+        && merged.kill_after.is_some()
+        && lost_grace < kill_after
+    {
+        warnings.push(format!(
+            "--kill-after {} does not fit in a third of --lock-ttl {}: a run whose lease cannot be renewed gets {} between SIGTERM and SIGKILL",
+            humantime::format_duration(kill_after),
+            humantime::format_duration(lock_ttl),
+            humantime::format_duration(lost_grace)
+        ));
+    }
     let timeout = positive(merged.timeout);
     let jitter = positive(merged.jitter);
     let grace = match merged.grace.map(units::Duration::get) {
@@ -443,7 +459,7 @@ fn build(
         overlap: merged.overlap.unwrap_or_default(),
         lock_wait: merged.lock_wait.map(units::Duration::get),
         lock_ttl,
-        on_lock_lost: merged.on_lock_lost.unwrap_or_default(),
+        on_lock_lost,
         lock_unavailable: merged.lock_unavailable.unwrap_or_default(),
         jitter,
         jitter_seed: merged.jitter_seed.unwrap_or_default(),

@@ -2,7 +2,7 @@
 //! `last-output` and `metrics` read, and that `--fail-after` counts failures in a row from.
 //!
 //! As an observer it records a run when the run's story ends: the finish (whatever way the command ended),
-//! a skip (the lock was held), or, from the teardown, a run that ended before its command could begin. A
+//! a skip (the lock was held, or another host claimed the tick), or, from the teardown, a run that ended before its command could begin. A
 //! ledger that cannot be written costs the record and one warning; never the exit status or a ping.
 
 pub mod record;
@@ -301,6 +301,11 @@ impl Observer for Ledger {
     fn on_event(&mut self, event: &Event<'_>) {
         match event {
             Event::Skipped { reason } => self.skipped(reason),
+            // Another host runs this tick: nothing failed here, and the count of failures stays.
+            Event::TickTaken { tick, holder } => self.skipped(&format!(
+                "not run here: the tick {} was claimed first by {holder}",
+                rfc3339_utc(*tick)
+            )),
             Event::Finished(report) => self.finished(report),
             _ => {}
         }

@@ -1,19 +1,25 @@
 //! A lock shared by a fleet of hosts, on Redis or PostgreSQL: one host per tick, one run at a time.
 //!
-//! With a schedule, a run first claims its tick, `(name, tick)`: the first host to claim it runs it,
-//! every other exits 75 at once. The claim stays on the engine for a period of the schedule plus
-//! `CLAIM_SKEW`, by the engine's clock, so a host whose clock (and so its cron) is a little behind
-//! finds it and does not run the tick again. Then, with or without a schedule, the run takes a lease
-//! for `--lock-ttl` (waiting for it under `--overlap wait`), which a keeper thread renews every third
-//! of the TTL while the command runs and releases, if still this run's, at the end. Each acquisition
-//! gets a fencing token greater than every earlier one for the name. The lease is lost when a renewal
-//! finds it taken, or when none reaches the engine within the TTL (it may have expired there).
+//! A run takes a lease for `--lock-ttl` (waiting for it under `--overlap wait`), which a keeper thread
+//! renews every third of the TTL while the command runs and releases, if still this run's, at the end.
+//! Each acquisition gets a fencing token greater than every earlier one for the name. With a schedule,
+//! the run then claims its tick, `(name, tick)`, while it holds the lease: the first host to claim it
+//! runs it, every other exits 75 at once. A tick is claimed only by a host that holds the lease and so
+//! will run it: a host that finds the lease held (a previous tick's run, seen early by a host whose clock
+//! is ahead) claims nothing, and a host that finds its tick claimed gives the lease back. The claim stays
+//! on the engine for a period of the schedule plus `CLAIM_SKEW`, by the engine's clock, so a host whose
+//! clock (and so its cron) is a little behind finds it and does not run the tick again.
+//!
+//! The lease lasts on the engine until the TTL after the last renewal it acknowledged was sent (by this
+//! host's clock: the engine received it later). A renewal the engine refuses loses it at once; when none
+//! is acknowledged, the run is stopped in time to be dead before that expiry, less `margin` for the
+//! clocks' rates: SIGTERM at `expiry - margin - grace`, SIGKILL at `expiry - margin`, where the grace is
+//! `--kill-after`, cut to a third of the TTL when longer ([`lost_lease_grace`]).
 //!
 //! Every engine call (connecting included) is bounded by `CALL_TIMEOUT`, or a third of the TTL when
 //! that is shorter, so a run never hangs on an engine that does not answer.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -28,6 +34,7 @@ use crate::events::{Event, Observer};
 use crate::kinds::Overlap;
 use crate::outcome::LockLoss;
 use crate::supervise::signals::Waker;
+use crate::supervise::Lost;
 use crate::supervise::SignalPipe;
 
 /// The longest any one engine call may take, connecting included.
@@ -38,6 +45,21 @@ pub const CLAIM_SKEW: Duration = Duration::from_secs(60);
 const CLAIM_DEFAULT: Duration = Duration::from_secs(24 * 3600);
 /// How often a waiting run (`--overlap wait`) tries the lease again.
 const WAIT_POLL: Duration = Duration::from_millis(250);
+
+/// How much earlier than the lease's expiry on the engine the command must be dead: the engine's clock
+/// may run faster than this host's, and the SIGKILL must have landed. A twentieth of the TTL, at least
+/// `MARGIN_MIN`.
+const MARGIN_MIN: Duration = Duration::from_millis(250);
+
+fn margin(ttl: Duration) -> Duration {
+    (ttl / 20).max(MARGIN_MIN)
+}
+
+/// The grace between SIGTERM and SIGKILL when the lease cannot be renewed: `--kill-after`, but no more
+/// than a third of the TTL, so that the stop begins only after a renewal had its chance.
+pub fn lost_lease_grace(ttl: Duration, kill_after: Duration) -> Duration {
+    kill_after.min(ttl / 3)
+}
 
 /// The variable that gives the command its fencing token.
 pub const FENCING_VARIABLE: &str = "CRONBEAT_FENCING_TOKEN";
@@ -52,6 +74,8 @@ pub struct Wanted<'a> {
     pub ttl: Duration,
     pub overlap: Overlap,
     pub lock_wait: Option<Duration>,
+    /// Between SIGTERM and SIGKILL when the lease is lost (`--kill-after`).
+    pub kill_after: Duration,
 }
 
 impl Wanted<'_> {
@@ -77,6 +101,7 @@ impl Wanted<'_> {
             ttl: job.lock_ttl,
             overlap: job.overlap,
             lock_wait: job.lock_wait,
+            kill_after: job.kill_after,
         })
     }
 
@@ -101,7 +126,11 @@ pub enum Obtained {
 
 pub enum Acquired {
     Got(i64),
-    HeldBy(String),
+    /// Held by this host, for the run of this tick (none: a run off the schedule, or an older cronbeat).
+    HeldBy {
+        holder: String,
+        tick: Option<SystemTime>,
+    },
 }
 
 /// One engine's client; it connects on first use and again after a failure.
@@ -134,10 +163,21 @@ impl Client {
         }
     }
 
+    /// Who claimed the tick, if anyone did.
+    async fn claimant(&mut self, name: &str, tick: SystemTime) -> Result<Option<String>, String> {
+        match self {
+            Client::Redis(r) => r.claimant(name, &crate::schedule::rfc3339_utc(tick)).await,
+            Client::Postgres(p) => p.claimant(name, tick).await,
+        }
+    }
+
     async fn acquire(&mut self, lease: &Proof, ttl: Duration) -> Result<Acquired, String> {
         match self {
             Client::Redis(r) => r.acquire(&lease.name, &lease.value(), ttl).await,
-            Client::Postgres(p) => p.acquire(&lease.name, &lease.holder, &lease.id, ttl).await,
+            Client::Postgres(p) => {
+                p.acquire(&lease.name, &lease.holder, lease.tick, &lease.id, ttl)
+                    .await
+            }
         }
     }
 
@@ -164,18 +204,19 @@ impl Client {
     }
 }
 
-/// What proves a lease is this run's: a random id with the holder (Redis keeps both in the key's value),
-/// and the fencing token it got (PostgreSQL checks that).
+/// What proves a lease is this run's: a random id with the tick it serves and the holder (Redis keeps
+/// them in the key's value), and the fencing token it got (PostgreSQL checks that).
 struct Proof {
     name: String,
     holder: String,
+    tick: Option<SystemTime>,
     id: String,
     token: i64,
 }
 
 impl Proof {
     fn value(&self) -> String {
-        format!("{} {}", self.id, self.holder)
+        super::redis::lease_value(&self.id, self.tick, &self.holder)
     }
 }
 
@@ -215,6 +256,7 @@ pub fn obtain(want: &Wanted<'_>, signals: &SignalPipe, observer: &mut dyn Observ
     let mut proof = Proof {
         name: want.name.to_string(),
         holder: want.holder.to_string(),
+        tick: want.tick.map(|(tick, _)| tick),
         id: uuid::Uuid::new_v4().to_string(),
         token: 0,
     };
@@ -230,8 +272,8 @@ pub fn obtain(want: &Wanted<'_>, signals: &SignalPipe, observer: &mut dyn Observ
     }
 }
 
-/// The tick claim, then the lease: `Ok(when the call that got it was sent)`, the lease's token in
-/// `proof`; else what the run comes to.
+/// The lease, then, while holding it, the tick claim: `Ok(when the call that got the lease was sent)`,
+/// its token in `proof`; else what the run comes to.
 fn contend(
     runtime: &Runtime,
     client: &mut Client,
@@ -242,17 +284,6 @@ fn contend(
 ) -> Result<Instant, Obtained> {
     let engine = want.engine;
     let limit = want.call_timeout();
-    if let Some((tick, keep)) = want.tick {
-        match bounded(
-            runtime,
-            limit,
-            client.claim(want.name, tick, want.holder, keep),
-        ) {
-            Ok(None) => {}
-            Ok(Some(holder)) => return Err(Obtained::TickTaken { holder }),
-            Err(e) => return Err(unavailable(engine, e)),
-        }
-    }
     let until = want.lock_wait.map(|w| Instant::now() + w);
     let shown = engine.to_string();
     let mut waiting = false;
@@ -261,13 +292,28 @@ fn contend(
         let holder = match bounded(runtime, limit, client.acquire(proof, want.ttl)) {
             Ok(Acquired::Got(token)) => {
                 proof.token = token;
+                claim(runtime, client, proof, want)?;
                 observer.on_event(&Event::FleetLockHeld {
                     lock: &shown,
                     fencing_token: token,
                 });
                 return Ok(sent);
             }
-            Ok(Acquired::HeldBy(holder)) => holder,
+            Ok(Acquired::HeldBy { holder, tick }) => {
+                // The holder runs this very tick (its claim may still be on its way): nothing to wait
+                // for. Else the tick may have been run already, by a run that is over.
+                if let Some((mine, _)) = want.tick {
+                    match bounded(runtime, limit, client.claimant(want.name, mine)) {
+                        Ok(Some(claimant)) => return Err(Obtained::TickTaken { holder: claimant }),
+                        Ok(None) if tick == Some(mine) => {
+                            return Err(Obtained::TickTaken { holder })
+                        }
+                        Ok(None) => {}
+                        Err(e) => return Err(unavailable(engine, e)),
+                    }
+                }
+                holder
+            }
             Err(e) => return Err(unavailable(engine, e)),
         };
         let held = format!("the fleet lock on {shown} ({} held by {holder})", want.name);
@@ -303,13 +349,38 @@ fn contend(
     }
 }
 
-const KEPT: u8 = 0;
-const TAKEN: u8 = 1;
-const UNREACHABLE: u8 = 2;
+/// Claims the run's tick, if it serves one, for the lease just taken; a tick claimed already, or a claim
+/// that failed, gives the lease back.
+fn claim(
+    runtime: &Runtime,
+    client: &mut Client,
+    proof: &Proof,
+    want: &Wanted<'_>,
+) -> Result<(), Obtained> {
+    let Some((tick, keep)) = want.tick else {
+        return Ok(());
+    };
+    let limit = want.call_timeout();
+    let ended = match bounded(
+        runtime,
+        limit,
+        client.claim(want.name, tick, want.holder, keep),
+    ) {
+        Ok(None) => return Ok(()),
+        Ok(Some(holder)) => Obtained::TickTaken { holder },
+        Err(e) => unavailable(want.engine, e),
+    };
+    // Not given back, it would keep a later tick's host waiting or skipping until the TTL.
+    let _ = bounded(runtime, limit, client.release(proof));
+    Err(ended)
+}
+
+/// How the lease was lost, and by when the command must be dead; none while it is kept.
+type Standing = Arc<Mutex<Option<Lost>>>;
 
 /// A held lease and the thread that keeps it. Dropped without `release`, it is released anyway.
 pub struct Lease {
-    state: Arc<AtomicU8>,
+    standing: Standing,
     ttl: Duration,
     stop: Option<oneshot::Sender<()>>,
     keeper: Option<JoinHandle<Result<bool, String>>>,
@@ -329,26 +400,24 @@ impl Lease {
         let waker = signals
             .waker()
             .map_err(|e| format!("cannot watch the lease: {e}"))?;
-        let state = Arc::new(AtomicU8::new(KEPT));
+        let standing = Standing::default();
         let (stop, stopped) = oneshot::channel();
-        let (ttl, limit) = (want.ttl, want.call_timeout());
+        let keeping = Keeping {
+            ttl: want.ttl,
+            limit: want.call_timeout(),
+            grace: lost_lease_grace(want.ttl, want.kill_after),
+            acquired,
+        };
         let fencing_token = proof.token;
-        let watched = state.clone();
+        let watched = standing.clone();
         let keeper = std::thread::Builder::new()
             .name("lease".into())
             .spawn(move || {
+                let limit = keeping.limit;
                 let result = runtime.block_on(async {
-                    renew_until(
-                        &mut client,
-                        &proof,
-                        ttl,
-                        limit,
-                        acquired,
-                        &watched,
-                        &waker,
-                        stopped,
-                    )
-                    .await;
+                    keeping
+                        .renew_until(&mut client, &proof, &watched, &waker, stopped)
+                        .await;
                     let released = tokio::time::timeout(limit, client.release(&proof))
                         .await
                         .unwrap_or_else(|_| {
@@ -366,8 +435,8 @@ impl Lease {
             })
             .map_err(|e| format!("cannot start the lease keeper: {e}"))?;
         Ok(Lease {
-            state,
-            ttl,
+            standing,
+            ttl: want.ttl,
             stop: Some(stop),
             keeper: Some(keeper),
             fencing_token,
@@ -387,7 +456,7 @@ impl Lease {
         }
         let result = self.keeper.take()?.join().ok()?;
         match result {
-            Err(e) if self.state.load(Ordering::Relaxed) == KEPT => Some(format!(
+            Err(e) if crate::supervise::Lease::lost(self).is_none() => Some(format!(
                 "could not release the fleet lock on {}: {e}; it expires within {}",
                 self.shown,
                 humantime::format_duration(self.ttl)
@@ -404,56 +473,71 @@ impl Drop for Lease {
 }
 
 impl crate::supervise::Lease for Lease {
-    fn lost(&self) -> Option<LockLoss> {
-        match self.state.load(Ordering::Relaxed) {
-            TAKEN => Some(LockLoss::Taken),
-            UNREACHABLE => Some(LockLoss::Unreachable(self.ttl)),
-            _ => None,
-        }
+    fn lost(&self) -> Option<Lost> {
+        *self.standing.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// Renews the lease every third of the TTL until `stop`. The lease is known to last until the TTL
-/// after the last successful renewal was sent: a failed renewal is tried again soon, and when that
-/// time passes without one, the lease counts as lost. A renewal the engine refuses loses it at once.
-#[allow(clippy::too_many_arguments)]
-async fn renew_until(
-    client: &mut Client,
-    proof: &Proof,
+/// What the keeper thread needs to know.
+struct Keeping {
     ttl: Duration,
+    /// The longest one renewal may take.
     limit: Duration,
+    /// Between SIGTERM and SIGKILL when the lease cannot be renewed.
+    grace: Duration,
+    /// When the call that took the lease was sent.
     acquired: Instant,
-    state: &AtomicU8,
-    waker: &Waker,
-    mut stop: oneshot::Receiver<()>,
-) {
-    let every = ttl / 3;
-    let retry = (ttl / 10).max(Duration::from_millis(100));
-    let mut valid_until = acquired + ttl;
-    let mut next = acquired + every;
-    loop {
-        tokio::select! {
-            _ = &mut stop => return,
-            () = tokio::time::sleep_until(next.into()) => {}
-        }
-        let sent = Instant::now();
-        if sent >= valid_until {
-            state.store(UNREACHABLE, Ordering::Relaxed);
-            waker.wake();
-            break;
-        }
-        match tokio::time::timeout(limit, client.renew(proof, ttl)).await {
-            Ok(Ok(true)) => {
-                valid_until = sent + ttl;
-                next = sent + every;
+}
+
+impl Keeping {
+    /// Renews the lease every third of the TTL until `stop`. The lease lasts on the engine until the TTL
+    /// after the last acknowledged renewal was sent; a failed renewal is tried again soon, and when the
+    /// command would no longer have its grace before that expiry (less the margin), the lease counts as
+    /// lost, with that expiry less the margin as the moment the command must be dead. A renewal the
+    /// engine refuses loses it at once.
+    async fn renew_until(
+        &self,
+        client: &mut Client,
+        proof: &Proof,
+        standing: &Mutex<Option<Lost>>,
+        waker: &Waker,
+        mut stop: oneshot::Receiver<()>,
+    ) {
+        let ttl = self.ttl;
+        let every = ttl / 3;
+        let retry = (ttl / 10).max(Duration::from_millis(100));
+        let mut dead_by = self.acquired + ttl - margin(ttl);
+        let mut next = self.acquired + every;
+        let lost = loop {
+            let give_up = dead_by.checked_sub(self.grace).unwrap_or(self.acquired);
+            tokio::select! {
+                _ = &mut stop => return,
+                () = tokio::time::sleep_until(next.min(give_up).into()) => {}
             }
-            Ok(Ok(false)) => {
-                state.store(TAKEN, Ordering::Relaxed);
-                waker.wake();
-                break;
+            let sent = Instant::now();
+            if sent >= give_up {
+                break Lost {
+                    loss: LockLoss::Unreachable(ttl),
+                    dead_by,
+                };
             }
-            Ok(Err(_)) | Err(_) => next = (Instant::now() + retry).min(valid_until),
-        }
+            let answer = (sent + self.limit).min(give_up);
+            match tokio::time::timeout_at(answer.into(), client.renew(proof, ttl)).await {
+                Ok(Ok(true)) => {
+                    dead_by = sent + ttl - margin(ttl);
+                    next = sent + every;
+                }
+                Ok(Ok(false)) => {
+                    break Lost {
+                        loss: LockLoss::Taken,
+                        dead_by: dead_by.min(Instant::now() + self.grace),
+                    }
+                }
+                Ok(Err(_)) | Err(_) => next = Instant::now() + retry,
+            }
+        };
+        *standing.lock().unwrap_or_else(|e| e.into_inner()) = Some(lost);
+        waker.wake();
+        let _ = stop.await;
     }
-    let _ = stop.await;
 }

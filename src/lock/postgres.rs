@@ -3,7 +3,7 @@
 //! statement: every statement goes as an unnamed one with its parameter types), so it works through
 //! PgBouncer in transaction mode, and a crashed client leaves nothing behind but a lease that expires.
 //!
-//! - `cronbeat_leases(name, holder, proof, token, acquired_at, expires_at)`: one row per name, taken
+//! - `cronbeat_leases(name, holder, proof, token, acquired_at, expires_at, tick)`: one row per name, taken
 //!   over only once expired, its token (the fencing token) raised on every acquisition;
 //! - `cronbeat_ticks(name, tick, holder, claimed_at, expires_at)`: one row per claimed tick.
 //!
@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS cronbeat_ticks (
     claimed_at timestamptz NOT NULL,
     expires_at timestamptz NOT NULL,
     PRIMARY KEY (name, tick)
-);";
+);
+ALTER TABLE cronbeat_leases ADD COLUMN IF NOT EXISTS tick timestamptz;";
 
 /// Claims a tick unless a live claim exists; expired claims of the name are cleared on the way.
 const CLAIM: &str = "
@@ -55,20 +56,21 @@ ON CONFLICT (name, tick) DO UPDATE
     WHERE t.expires_at <= now()
 RETURNING holder";
 
-const CLAIMED_BY: &str = "SELECT holder FROM cronbeat_ticks WHERE name = $1 AND tick = $2";
+const CLAIMED_BY: &str =
+    "SELECT holder FROM cronbeat_ticks WHERE name = $1 AND tick = $2 AND expires_at > now()";
 
 /// The token starts at the server's clock in microseconds and then only grows, by one at least.
 const ACQUIRE: &str = "
-INSERT INTO cronbeat_leases AS l (name, holder, proof, token, acquired_at, expires_at)
+INSERT INTO cronbeat_leases AS l (name, holder, proof, token, acquired_at, expires_at, tick)
 VALUES ($1, $2, $3, floor(extract(epoch FROM clock_timestamp()) * 1000000)::bigint, now(),
-        now() + make_interval(secs => $4::float8 / 1000))
+        now() + make_interval(secs => $4::float8 / 1000), $5)
 ON CONFLICT (name) DO UPDATE
     SET holder = EXCLUDED.holder, proof = EXCLUDED.proof, token = greatest(l.token + 1, EXCLUDED.token),
-        acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at
+        acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at, tick = EXCLUDED.tick
     WHERE l.expires_at <= now()
 RETURNING token";
 
-const HELD_BY: &str = "SELECT holder FROM cronbeat_leases WHERE name = $1";
+const HELD_BY: &str = "SELECT holder, tick FROM cronbeat_leases WHERE name = $1";
 
 const RENEW: &str = "
 UPDATE cronbeat_leases SET expires_at = now() + make_interval(secs => $3::float8 / 1000)
@@ -168,12 +170,18 @@ impl PgLock {
                     self.client = Some(client);
                     return Ok(rows);
                 }
-                Err(e) if attempt == 0 && e.code() == Some(&SqlState::UNDEFINED_TABLE) => {
+                // No tables yet, or a lease table from before it kept the tick.
+                Err(e)
+                    if attempt == 0
+                        && (e.code() == Some(&SqlState::UNDEFINED_TABLE)
+                            || e.code() == Some(&SqlState::UNDEFINED_COLUMN)) =>
+                {
                     match client.batch_execute(CREATE).await {
                         // Two hosts creating them at once: one of them gets a duplicate error.
                         Err(e)
                             if e.code() != Some(&SqlState::UNIQUE_VIOLATION)
-                                && e.code() != Some(&SqlState::DUPLICATE_TABLE) =>
+                                && e.code() != Some(&SqlState::DUPLICATE_TABLE)
+                                && e.code() != Some(&SqlState::DUPLICATE_COLUMN) =>
                         {
                             return Err(format!("cannot create the lock tables: {}", describe(e)))
                         }
@@ -213,21 +221,32 @@ impl PgLock {
         if !rows.is_empty() {
             return Ok(None);
         }
+        Ok(Some(
+            self.claimant(name, tick)
+                .await?
+                .unwrap_or_else(|| "another host".into()),
+        ))
+    }
+
+    pub async fn claimant(
+        &mut self,
+        name: &str,
+        tick: SystemTime,
+    ) -> Result<Option<String>, String> {
         let rows = self
             .query(
                 CLAIMED_BY,
                 &[(&name, Type::TEXT), (&tick, Type::TIMESTAMPTZ)],
             )
             .await?;
-        Ok(Some(
-            first_text(&rows).unwrap_or_else(|| "another host".into()),
-        ))
+        Ok(first_text(&rows))
     }
 
     pub async fn acquire(
         &mut self,
         name: &str,
         holder: &str,
+        tick: Option<SystemTime>,
         proof: &str,
         ttl: Duration,
     ) -> Result<Acquired, String> {
@@ -240,6 +259,7 @@ impl PgLock {
                     (&holder, Type::TEXT),
                     (&proof, Type::TEXT),
                     (&ms, Type::INT8),
+                    (&tick, Type::TIMESTAMPTZ),
                 ],
             )
             .await?;
@@ -247,9 +267,11 @@ impl PgLock {
             return Ok(Acquired::Got(row.try_get(0).map_err(describe)?));
         }
         let rows = self.query(HELD_BY, &[(&name, Type::TEXT)]).await?;
-        Ok(Acquired::HeldBy(
-            first_text(&rows).unwrap_or_else(|| "another host".into()),
-        ))
+        let row = rows.first();
+        Ok(Acquired::HeldBy {
+            holder: first_text(&rows).unwrap_or_else(|| "another host".into()),
+            tick: row.and_then(|r| r.try_get::<_, Option<SystemTime>>(1).ok().flatten()),
+        })
     }
 
     pub async fn renew(&mut self, name: &str, token: i64, ttl: Duration) -> Result<bool, String> {

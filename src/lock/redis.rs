@@ -2,9 +2,9 @@
 //! one round trip:
 //!
 //! - the tick claim `cronbeat:{NAME}:tick:TICK` is `SET NX PX` with the claimer's host id, kept at
-//!   least one period;
-//! - the lease `cronbeat:{NAME}:lease` is `SET NX PX` with a random proof and the holder's host id,
-//!   renewed (`PEXPIRE`) and released (`DEL`) only while it still holds that proof;
+//!   least one period, made only while holding the lease;
+//! - the lease `cronbeat:{NAME}:lease` is `SET NX PX` with a random proof, the tick its run serves
+//!   and the holder's host id, renewed (`PEXPIRE`) and released (`DEL`) only while it still holds that proof;
 //! - the fencing token comes from `INCR cronbeat:{NAME}:fencing`, raised to the server's clock in
 //!   microseconds when below it, so it keeps increasing even after the counter was lost (a restart
 //!   without persistence, `FLUSHALL`).
@@ -12,7 +12,7 @@
 //! The braces make every key of one name a Redis Cluster hash tag, so the scripts stay on one node.
 //! Expiry runs on the server's clock.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use redis::aio::MultiplexedConnection;
 use redis::{ConnectionAddr, ConnectionInfo, FromRedisValue, ProtocolVersion, RedisConnectionInfo};
@@ -23,6 +23,10 @@ use super::target::{Engine, Tls};
 const CLAIM: &str = r"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return '' end
 return redis.call('GET', KEYS[1]) or '?'
+";
+
+const CLAIMANT: &str = r"
+return redis.call('GET', KEYS[1]) or ''
 ";
 
 const ACQUIRE: &str = r"
@@ -138,6 +142,12 @@ impl RedisLock {
         Ok((!taken.is_empty()).then_some(taken))
     }
 
+    pub async fn claimant(&mut self, name: &str, tick: &str) -> Result<Option<String>, String> {
+        let key = format!("cronbeat:{{{name}}}:tick:{tick}");
+        let holder: String = self.eval(CLAIMANT, &[&key], &[]).await?;
+        Ok((!holder.is_empty()).then_some(holder))
+    }
+
     pub async fn acquire(
         &mut self,
         name: &str,
@@ -155,7 +165,8 @@ impl RedisLock {
                 .map_err(|_| format!("unexpected fencing token {value:?}"))?;
             return Ok(Acquired::Got(token));
         }
-        Ok(Acquired::HeldBy(holder_of(&value)))
+        let (tick, holder) = parse_lease_value(&value);
+        Ok(Acquired::HeldBy { holder, tick })
     }
 
     pub async fn renew(&mut self, name: &str, proof: &str, ttl: Duration) -> Result<bool, String> {
@@ -197,12 +208,26 @@ fn millis(d: Duration) -> String {
     d.as_millis().max(1).to_string()
 }
 
-/// The host id in a lease's value (`PROOF HOST`).
-fn holder_of(value: &str) -> String {
-    value
-        .split_once(' ')
-        .map_or("another host", |(_, holder)| holder)
-        .to_string()
+/// A lease's value: `PROOF TICK HOST`, the tick in RFC 3339 (UTC) or `-` for a run off the schedule.
+pub fn lease_value(proof: &str, tick: Option<SystemTime>, holder: &str) -> String {
+    let tick = tick.map_or_else(|| "-".to_string(), crate::schedule::rfc3339_utc);
+    format!("{proof} {tick} {holder}")
+}
+
+/// The tick and host id in a lease's value; an older cronbeat's `PROOF HOST` has no tick.
+fn parse_lease_value(value: &str) -> (Option<SystemTime>, String) {
+    let Some((_, rest)) = value.split_once(' ') else {
+        return (None, "another host".to_string());
+    };
+    if let Some((tick, holder)) = rest.split_once(' ') {
+        if tick == "-" {
+            return (None, holder.to_string());
+        }
+        if let Ok(tick) = humantime::parse_rfc3339(tick) {
+            return (Some(tick), holder.to_string());
+        }
+    }
+    (None, rest.to_string())
 }
 
 /// A Redis error in one line. The client never puts the password in one.
@@ -211,4 +236,25 @@ fn describe(e: redis::RedisError) -> String {
         return "authentication failed: the server refused the user or password".into();
     }
     e.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_value_carries_the_tick_and_the_holder() {
+        let tick = humantime::parse_rfc3339("2026-01-05T03:01:00Z").unwrap();
+        let value = lease_value("p", Some(tick), "host a");
+        assert_eq!(value, "p 2026-01-05T03:01:00Z host a");
+        assert_eq!(
+            parse_lease_value(&value),
+            (Some(tick), "host a".to_string())
+        );
+        let value = lease_value("p", None, "h");
+        assert_eq!(parse_lease_value(&value), (None, "h".to_string()));
+        // An older cronbeat's value.
+        assert_eq!(parse_lease_value("p host b"), (None, "host b".to_string()));
+        assert_eq!(parse_lease_value("p h"), (None, "h".to_string()));
+    }
 }

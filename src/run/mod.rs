@@ -173,6 +173,12 @@ impl Session {
             }
         }
 
+        // A lease lost during the jitter sleep: another host may run the job by now.
+        if let Some(lost) = lease.as_ref().and_then(supervise::Lease::lost) {
+            let reason = format!("skipped: {} before the command started", lost.loss);
+            Fanout(self.observers(&mut logger)).on_event(&Event::Skipped { reason: &reason });
+            return Ended::before_start(Exit::Locked);
+        }
         let holding = Holding {
             fd: lock.as_ref().map(|held| held.raw_fd()),
             env: lease

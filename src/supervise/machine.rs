@@ -36,8 +36,16 @@ pub enum Input {
     ChildExited { ending: Ending, leftovers: Left },
     /// Nothing of the run is left.
     AllGone,
-    /// The fleet lock's lease was lost: another holder may start the job now.
-    LockLost(LockLoss),
+    /// The fleet lock's lease was lost: another holder may start the job once it expires.
+    LockLost(Lost),
+}
+
+/// A lost lease, and the moment by which nothing of the run may live (under `--on-lock-lost kill`):
+/// before the lease can expire on the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lost {
+    pub loss: LockLoss,
+    pub dead_by: Instant,
 }
 
 /// How the command ended, as far as the rules care.
@@ -218,35 +226,49 @@ impl Machine {
             }
             // The leftovers are stopped already; a signal still reaches them, without another grace.
             (Phase::Leftovers, Input::Signal(sig)) => actions.push(Action::Send(Target::All, sig)),
-            (Phase::Running, Input::LockLost(loss)) => self.lock_lost(loss, now, &mut actions),
-            // The command has ended: what it left is being stopped anyway.
-            (Phase::Leftovers, Input::LockLost(_)) => {}
+            (Phase::Running, Input::LockLost(lost)) => self.lock_lost(lost, now, &mut actions),
+            // The command has ended: what it left is being stopped anyway, but must be gone in time too.
+            (Phase::Leftovers, Input::LockLost(lost)) => {
+                if !self.lock_lost && self.limits.stop_on_lock_lost {
+                    self.lock_lost = true;
+                    self.kill_by(lost.dead_by);
+                }
+            }
         }
         actions
     }
 
-    /// A lost lease means another host may run the job now: unless told only to warn, the run is
-    /// stopped as at the deadline, and the loss is the cause unless the run was already being stopped
-    /// for a reason of its own (the first reason stands).
-    fn lock_lost(&mut self, loss: LockLoss, now: Instant, actions: &mut Vec<Action>) {
+    /// A lost lease means another host may run the job once it expires: unless told only to warn, the
+    /// run is stopped as at the deadline, with SIGKILL no later than `dead_by`, and the loss is the cause
+    /// unless the run was already being stopped for a reason of its own (the first reason stands; a
+    /// stop under way is not signalled again, but its SIGKILL comes by `dead_by` and reaches everything).
+    fn lock_lost(&mut self, lost: Lost, now: Instant, actions: &mut Vec<Action>) {
         if self.lock_lost {
             return;
         }
         self.lock_lost = true;
         let stopping = self.limits.stop_on_lock_lost;
-        actions.push(Action::Emit(Notice::LockLost { loss, stopping }));
+        actions.push(Action::Emit(Notice::LockLost {
+            loss: lost.loss,
+            stopping,
+        }));
         if !stopping {
             return;
         }
         if self.cause.is_none() {
-            self.cause = Some(Cause::LockLost(loss));
+            self.cause = Some(Cause::LockLost(lost.loss));
         }
-        if self.enforced || self.kill_at.is_some() {
-            return;
+        if !self.enforced && self.kill_at.is_none() {
+            terminate(Target::All, actions);
+            self.kill_at = Some(now + self.limits.kill_after);
         }
         self.enforced = true;
-        terminate(Target::All, actions);
-        self.kill_at = Some(now + self.limits.kill_after);
+        self.kill_by(lost.dead_by);
+    }
+
+    /// SIGKILL no later than `at`.
+    fn kill_by(&mut self, at: Instant) {
+        self.kill_at = Some(self.kill_at.map_or(at, |k| k.min(at)));
     }
 
     /// What the command left behind gets SIGTERM, the grace, SIGKILL. When the command exited during a
@@ -413,6 +435,14 @@ mod tests {
 
     #[test]
     fn transitions() {
+        let t0 = Instant::now();
+        // The lease lost, the run to be dead by `secs` after the start.
+        let gone = |loss, secs| {
+            Input::LockLost(Lost {
+                loss,
+                dead_by: t0 + Duration::from_secs(secs),
+            })
+        };
         let timeout = |secs| Cause::Timeout(Duration::from_secs(secs));
         let timed_out = |secs| with(vec![Emit(Notice::TimedOut(secs * S))], term(All));
         let cases = vec![
@@ -701,7 +731,7 @@ mod tests {
                     (
                         3,
                         0,
-                        Input::LockLost(LockLoss::Taken),
+                        gone(LockLoss::Taken, 100),
                         with(vec![Emit(lost(LockLoss::Taken, true))], term(All)),
                     ),
                     (12, 0, Input::Tick, vec![]),
@@ -723,10 +753,10 @@ mod tests {
                     (
                         3,
                         0,
-                        Input::LockLost(LockLoss::Unreachable(30 * S)),
+                        gone(LockLoss::Unreachable(30 * S), 100),
                         vec![Emit(lost(LockLoss::Unreachable(30 * S), false))],
                     ),
-                    (4, 0, Input::LockLost(LockLoss::Taken), vec![]),
+                    (4, 0, gone(LockLoss::Taken, 100), vec![]),
                     (100, 0, Input::Tick, vec![]),
                     (101, 0, exited(Left::Nothing), vec![Done]),
                 ],
@@ -741,7 +771,7 @@ mod tests {
                     (
                         7,
                         0,
-                        Input::LockLost(LockLoss::Taken),
+                        gone(LockLoss::Taken, 100),
                         vec![Emit(lost(LockLoss::Taken, true))],
                     ),
                     (15, 0, Input::Tick, killed(KILLED_AFTER_GRACE, All)),
@@ -750,17 +780,17 @@ mod tests {
                 done: false,
             },
             Case {
-                name: "SIGTERM, then lock lost: terminated, no second SIGTERM",
+                name: "SIGTERM, then lock lost: terminated, no second SIGTERM, the SIGKILL for everything",
                 limits: limits(None, None),
                 steps: vec![
                     (1, 0, Input::Signal(SIGTERM), forwarded(SIGTERM)),
                     (
                         2,
                         0,
-                        Input::LockLost(LockLoss::Taken),
+                        gone(LockLoss::Taken, 100),
                         vec![Emit(lost(LockLoss::Taken, true))],
                     ),
-                    (11, 0, Input::Tick, killed(KILLED_AFTER_GRACE, Group)),
+                    (11, 0, Input::Tick, killed(KILLED_AFTER_GRACE, All)),
                 ],
                 cause: Some(Cause::Forwarded(SIGTERM as i32)),
                 done: false,
@@ -772,7 +802,7 @@ mod tests {
                     (
                         1,
                         0,
-                        Input::LockLost(LockLoss::Taken),
+                        gone(LockLoss::Taken, 100),
                         with(vec![Emit(lost(LockLoss::Taken, true))], term(All)),
                     ),
                     (2, 0, Input::Signal(SIGTERM), forwarded(SIGTERM)),
@@ -782,19 +812,71 @@ mod tests {
                 done: false,
             },
             Case {
-                name: "lock lost while leftovers are stopped: nothing more to do",
+                name: "lock lost while leftovers are stopped: no notice, but they are killed in time",
                 limits: limits(None, None),
                 steps: vec![
                     (1, 0, exited(Left::Counted(1)), left_behind(Left::Counted(1))),
-                    (2, 0, Input::LockLost(LockLoss::Taken), vec![]),
-                    (3, 0, Input::AllGone, vec![Done]),
+                    (2, 0, gone(LockLoss::Taken, 5), vec![]),
+                    (4, 0, Input::Tick, vec![]),
+                    (5, 0, Input::Tick, killed(KILLED_LEFTOVERS, All)),
+                    (6, 0, Input::AllGone, vec![Done]),
                 ],
                 cause: None,
                 done: true,
             },
+            Case {
+                name: "lock lost with little time left: SIGKILL when it runs out, not after the grace",
+                limits: limits(None, None),
+                steps: vec![
+                    (
+                        3,
+                        0,
+                        gone(LockLoss::Unreachable(30 * S), 6),
+                        with(
+                            vec![Emit(lost(LockLoss::Unreachable(30 * S), true))],
+                            term(All),
+                        ),
+                    ),
+                    (5, 0, Input::Tick, vec![]),
+                    (6, 0, Input::Tick, killed(KILLED_AFTER_GRACE, All)),
+                ],
+                cause: Some(Cause::LockLost(LockLoss::Unreachable(30 * S))),
+                done: false,
+            },
+            Case {
+                name: "lock lost during the deadline's grace: the SIGKILL comes sooner if the lease needs it",
+                limits: limits(Some(5), None),
+                steps: vec![
+                    (5, 0, Input::Tick, timed_out(5)),
+                    (
+                        7,
+                        0,
+                        gone(LockLoss::Taken, 9),
+                        vec![Emit(lost(LockLoss::Taken, true))],
+                    ),
+                    (9, 0, Input::Tick, killed(KILLED_AFTER_GRACE, All)),
+                ],
+                cause: Some(timeout(5)),
+                done: false,
+            },
+            Case {
+                name: "lock lost under warn while leftovers are stopped: their grace stands",
+                limits: Limits {
+                    stop_on_lock_lost: false,
+                    ..limits(None, None)
+                },
+                steps: vec![
+                    (1, 0, exited(Left::Counted(1)), left_behind(Left::Counted(1))),
+                    (2, 0, gone(LockLoss::Taken, 5), vec![]),
+                    (5, 0, Input::Tick, vec![]),
+                    (11, 0, Input::Tick, killed(KILLED_LEFTOVERS, All)),
+                ],
+                cause: None,
+                done: false,
+            },
         ];
         for case in cases {
-            let start = Instant::now();
+            let start = t0;
             let mut machine = Machine::new(case.limits, start);
             for (i, (at, output_at, input, expected)) in case.steps.into_iter().enumerate() {
                 let now = start + Duration::from_secs(at);

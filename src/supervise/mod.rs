@@ -17,8 +17,9 @@ use nix::unistd::Pid;
 
 use crate::config::Job;
 use crate::events::{Event, Observer, Report, Running};
-use crate::outcome::{ChildStatus, LockLoss, Outcome};
+use crate::outcome::{ChildStatus, Outcome};
 use crate::output::{Capture, Pump, Spool, Stream};
+pub use machine::Lost;
 use machine::{Action, Ending, Input, Left, Limits, Machine, Notice, Target};
 use scope::Scope;
 pub use signals::SignalPipe;
@@ -46,7 +47,7 @@ pub struct Holding<'a> {
 }
 
 pub trait Lease {
-    fn lost(&self) -> Option<LockLoss>;
+    fn lost(&self) -> Option<Lost>;
 }
 
 pub struct Finished {
@@ -165,7 +166,15 @@ pub fn run(
         held_terminal: foreground.held_by(pid),
     };
     drop(foreground);
-    clean_up(&mut machine, &shell, ending, signals, observer, &running);
+    clean_up(
+        &mut machine,
+        &shell,
+        ending,
+        held.lease,
+        signals,
+        observer,
+        &running,
+    );
     // Nothing of the run is left in its cgroup: remove it.
     drop(scope);
     let cause = machine.cause();
@@ -226,12 +235,7 @@ fn watch(
         }
         let now = Instant::now();
         let last_output = running.capture.last_output();
-        if let Some(loss) = lease.and_then(|l| l.lost()) {
-            shell.perform(
-                machine.step(Input::LockLost(loss), now, last_output),
-                observer,
-            );
-        }
+        shell.heed(machine, lease, now, last_output, observer);
         shell.perform(machine.step(Input::Tick, now, last_output), observer);
         if observer.next_tick().is_some_and(|at| at <= now) {
             observer.on_tick(now, running);
@@ -255,6 +259,7 @@ fn clean_up(
     machine: &mut Machine,
     shell: &Shell<'_>,
     ending: Ending,
+    lease: Option<&dyn Lease>,
     signals: &SignalPipe,
     observer: &mut dyn Observer,
     running: &Running<'_>,
@@ -275,6 +280,7 @@ fn clean_up(
             shell.perform(machine.step(Input::AllGone, now, last_output), observer);
             break;
         }
+        shell.heed(machine, lease, now, last_output, observer);
         shell.perform(machine.step(Input::Tick, now, last_output), observer);
         if observer.next_tick().is_some_and(|at| at <= now) {
             observer.on_tick(now, running);
@@ -294,6 +300,21 @@ struct Shell<'a> {
 }
 
 impl Shell<'_> {
+    /// Tells the machine of a lost lease (it acts on the first news only).
+    fn heed(
+        &self,
+        machine: &mut Machine,
+        lease: Option<&dyn Lease>,
+        now: Instant,
+        last_output: Instant,
+        observer: &mut dyn Observer,
+    ) {
+        if let Some(lost) = lease.and_then(|l| l.lost()) {
+            let actions = machine.step(Input::LockLost(lost), now, last_output);
+            self.perform(actions, observer);
+        }
+    }
+
     /// Carries out the machine's decisions.
     fn perform(&self, actions: Vec<Action>, observer: &mut dyn Observer) {
         for action in actions {

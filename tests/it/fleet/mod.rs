@@ -6,6 +6,7 @@
 
 mod engines;
 mod tls;
+mod truth;
 mod usage;
 
 use std::io::{Read, Write};
@@ -176,11 +177,13 @@ impl Drop for PrivateRedis {
     }
 }
 
-/// A TCP proxy in front of an engine, which a test can cut: the engine seems gone, its connections
-/// closed and new ones refused.
+/// A TCP proxy in front of an engine, which a test can cut (the engine seems gone, its connections
+/// closed and new ones refused) or freeze (the engine seems stalled: connections stay open, and nothing
+/// more is forwarded either way).
 pub struct Proxy {
     pub addr: String,
     cut: Arc<AtomicBool>,
+    frozen: Arc<AtomicBool>,
     open: Arc<Mutex<Vec<TcpStream>>>,
     listener: Option<TcpListener>,
 }
@@ -190,9 +193,15 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let cut = Arc::new(AtomicBool::new(false));
+        let frozen = Arc::new(AtomicBool::new(false));
         let open = Arc::new(Mutex::new(Vec::new()));
         let accepting = listener.try_clone().unwrap();
-        let (target, c, o) = (target.to_string(), cut.clone(), open.clone());
+        let (target, c, f, o) = (
+            target.to_string(),
+            cut.clone(),
+            frozen.clone(),
+            open.clone(),
+        );
         std::thread::spawn(move || {
             for client in accepting.incoming() {
                 let Ok(client) = client else { break };
@@ -200,20 +209,30 @@ impl Proxy {
                     break;
                 }
                 o.lock().unwrap().push(client.try_clone().unwrap());
+                if f.load(Ordering::SeqCst) {
+                    continue;
+                }
                 let Ok(server) = TcpStream::connect(&target) else {
                     continue;
                 };
                 o.lock().unwrap().push(server.try_clone().unwrap());
-                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
-                pipe(server, client);
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap(), &f);
+                pipe(server, client, &f);
             }
         });
         Proxy {
             addr,
             cut,
+            frozen,
             open,
             listener: Some(listener),
         }
+    }
+
+    /// The engine stalls: what is sent either way from now on is held, never delivered, and new
+    /// connections are accepted and left unanswered.
+    pub fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
     }
 
     /// The engine is gone: every connection is closed, and no new one is accepted.
@@ -235,7 +254,8 @@ impl Drop for Proxy {
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+fn pipe(mut from: TcpStream, mut to: TcpStream, frozen: &Arc<AtomicBool>) {
+    let frozen = frozen.clone();
     std::thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
         loop {
@@ -243,6 +263,10 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            if frozen.load(Ordering::SeqCst) {
+                // Held: read and dropped until the connection closes, as a stalled peer would.
+                continue;
+            }
             if to.write_all(&buf[..n]).is_err() {
                 break;
             }
