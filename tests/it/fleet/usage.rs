@@ -87,3 +87,44 @@ fn check_shows_the_engine_without_the_password() {
     );
     assert!(!out.stdout.contains("hunter2") && !out.stderr.contains("hunter2"));
 }
+
+/// A `--kill-after` asked for that cannot fit in a third of the TTL is shortened for a lost lease, with
+/// one warning; the default grace is shortened silently.
+#[test]
+fn a_kill_after_longer_than_the_lease_allows_is_shortened_with_a_warning() {
+    let closed = super::closed_port();
+    let fleet = |extra: &[&str]| {
+        cronbeat()
+            .env("CRONBEAT_LOCK", format!("redis://127.0.0.1:{closed}"))
+            .args(["--lock-ttl", "3s", "--lock-unavailable", "run"])
+            .args(extra)
+            .args(["--", "echo", "ran"])
+            .run()
+    };
+    let out = fleet(&["--kill-after", "5s"]);
+    out.assert_code(0);
+    let warned: Vec<&str> = out
+        .stderr_lines()
+        .into_iter()
+        .filter(|l| l.contains("--kill-after 5s does not fit in a third of --lock-ttl 3s"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{}", out.stderr);
+    assert!(
+        warned[0].contains("gets 1s between SIGTERM and SIGKILL"),
+        "{}",
+        warned[0]
+    );
+    for quiet in [
+        &[][..],
+        &["--kill-after", "1s"],
+        &["--on-lock-lost", "warn", "--kill-after", "5s"],
+    ] {
+        let out = fleet(quiet);
+        out.assert_code(0);
+        assert!(
+            !out.stderr.contains("does not fit"),
+            "{quiet:?}: {}",
+            out.stderr
+        );
+    }
+}
