@@ -8,6 +8,7 @@ pub mod config;
 pub mod events;
 pub mod exit;
 pub mod kinds;
+mod layering;
 pub mod ledger;
 pub mod lock;
 pub mod log;

@@ -28,8 +28,7 @@ use tokio::sync::oneshot;
 
 use super::postgres::PgLock;
 use super::redis::RedisLock;
-use super::target::{Engine, EngineKind, Target};
-use crate::config::Job;
+use super::target::{Engine, EngineKind};
 use crate::events::{Event, Observer};
 use crate::kinds::Overlap;
 use crate::outcome::LockLoss;
@@ -42,7 +41,7 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 /// Added to a schedule's period for how long a tick's claim is kept: hosts' clocks may differ this much.
 pub const CLAIM_SKEW: Duration = Duration::from_secs(60);
 /// A schedule without a next due time keeps its claims this long.
-const CLAIM_DEFAULT: Duration = Duration::from_secs(24 * 3600);
+pub const CLAIM_DEFAULT: Duration = Duration::from_secs(24 * 3600);
 /// How often a waiting run (`--overlap wait`) tries the lease again.
 const WAIT_POLL: Duration = Duration::from_millis(250);
 
@@ -79,32 +78,6 @@ pub struct Wanted<'a> {
 }
 
 impl Wanted<'_> {
-    /// The fleet lock `job` asks for, if any, for the run serving `tick`.
-    pub fn of(job: &Job, tick: Option<SystemTime>) -> Option<Wanted<'_>> {
-        let Some(Target::Fleet(engine)) = &job.lock else {
-            return None;
-        };
-        let tick = tick.map(|tick| {
-            let period = job
-                .schedule
-                .as_ref()
-                .and_then(|s| s.next_after(tick))
-                .and_then(|next| SystemTime::from(next).duration_since(tick).ok())
-                .unwrap_or(CLAIM_DEFAULT);
-            (tick, period + CLAIM_SKEW)
-        });
-        Some(Wanted {
-            engine,
-            name: &job.name,
-            holder: &job.host_id,
-            tick,
-            ttl: job.lock_ttl,
-            overlap: job.overlap,
-            lock_wait: job.lock_wait,
-            kill_after: job.kill_after,
-        })
-    }
-
     fn call_timeout(&self) -> Duration {
         CALL_TIMEOUT.min(self.ttl / 3)
     }

@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
-use crate::config::{Job, DEFAULT_REPLACE_WAIT};
 use crate::events::{Event, Observer};
 use crate::kinds::Overlap;
 use crate::supervise::SignalPipe;
@@ -51,22 +50,6 @@ pub struct Wanted<'a> {
     pub grace: Duration,
     /// `replace`'s wait after SIGKILL when `lock_wait` is not given.
     pub replace_wait: Duration,
-}
-
-impl Wanted<'_> {
-    /// The lock `job` asks for, if any.
-    pub fn of(job: &Job) -> Option<Wanted<'_>> {
-        let Some(super::Target::File(path)) = &job.lock else {
-            return None;
-        };
-        Some(Wanted {
-            path,
-            overlap: job.overlap,
-            lock_wait: job.lock_wait,
-            grace: job.kill_after,
-            replace_wait: DEFAULT_REPLACE_WAIT,
-        })
-    }
 }
 
 pub enum Obtained {

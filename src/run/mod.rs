@@ -3,6 +3,7 @@
 //! whatever way the run ended.
 
 mod jitter;
+mod locks;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -16,7 +17,7 @@ use crate::events::{Event, Fanout, Observer, Report};
 use crate::exit::Exit;
 use crate::kinds::LockUnavailable;
 use crate::ledger::{self, Ledger};
-use crate::lock::{self, fleet, Obtained, Wanted};
+use crate::lock::{self, fleet, Obtained};
 use crate::log::Logger;
 use crate::monitor::{FailAfter, Monitors, RunInfo};
 use crate::notify::Notifier;
@@ -138,13 +139,13 @@ impl Session {
         let mut logger = self.logger.clone();
         let mut lock = None;
         let mut lease = None;
-        if let Some(wanted) = fleet::Wanted::of(job, tick) {
+        if let Some(wanted) = locks::fleet_lock(job, tick) {
             match self.fleet_lock(&wanted, job, run_id, signals) {
                 Ok(held) => lease = held,
                 Err(ended) => return ended,
             }
         }
-        if let Some(wanted) = Wanted::of(job) {
+        if let Some(wanted) = locks::file_lock(job) {
             let obtained = {
                 let mut before = Fanout(self.observers(&mut logger));
                 let obtained = lock::obtain(&wanted, signals, &mut before);
@@ -191,7 +192,14 @@ impl Session {
         if let Some(held) = lock.as_mut() {
             observers.push(held);
         }
-        let finished = supervise::run(job, run_id, tick, &holding, signals, &mut Fanout(observers));
+        let finished = supervise::run(
+            &plan(job),
+            run_id,
+            tick,
+            &holding,
+            signals,
+            &mut Fanout(observers),
+        );
         // The command is gone: a waiting or replacing run may start while the finish pings go out.
         if let Some(held) = lock {
             held.release();
@@ -304,6 +312,24 @@ impl Session {
         self.monitors.wait(signals);
         self.logger.release(ended.failed);
         ended.exit
+    }
+}
+
+/// What the supervisor is given of `job`.
+fn plan(job: &Job) -> supervise::Plan<'_> {
+    supervise::Plan {
+        command: &job.command,
+        name: &job.name,
+        limits: supervise::Limits {
+            timeout: job.timeout,
+            idle_timeout: job.idle_timeout,
+            kill_after: job.kill_after,
+            stop_on_lock_lost: job.on_lock_lost == crate::kinds::OnLockLost::Kill,
+        },
+        quiet: job.quiet,
+        tail: job.tail,
+        rules: &job.rules,
+        hygiene: &job.hygiene,
     }
 }
 

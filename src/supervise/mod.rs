@@ -15,12 +15,11 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
-use crate::config::Job;
 use crate::events::{Event, Observer, Report, Running};
 use crate::outcome::{ChildStatus, Outcome};
 use crate::output::{Capture, Pump, Spool, Stream};
-pub use machine::Lost;
-use machine::{Action, Ending, Input, Left, Limits, Machine, Notice, Target};
+use machine::{Action, Ending, Input, Left, Machine, Notice, Target};
+pub use machine::{Limits, Lost};
 use scope::Scope;
 pub use signals::SignalPipe;
 
@@ -46,6 +45,20 @@ pub struct Holding<'a> {
     pub lease: Option<&'a dyn Lease>,
 }
 
+/// What the supervisor is given of the job: the command, the bounds of its run and how its end counts.
+pub struct Plan<'a> {
+    pub command: &'a [std::ffi::OsString],
+    /// The job's name (`--name`), for the observers.
+    pub name: &'a str,
+    pub limits: Limits,
+    /// `--quiet`: the output is spooled and shown only if the run fails.
+    pub quiet: bool,
+    /// How many bytes of output the report keeps (`--tail`).
+    pub tail: usize,
+    pub rules: &'a crate::outcome::Rules,
+    pub hygiene: &'a crate::output::Hygiene,
+}
+
 pub trait Lease {
     fn lost(&self) -> Option<Lost>;
 }
@@ -65,25 +78,25 @@ pub fn prepare() -> std::io::Result<SignalPipe> {
 /// run lives, even one that outlives a killed cronbeat, as with flock(1). `tick` is the scheduled time
 /// the run serves, for the command (`CRONBEAT_TICK`) and the observers.
 pub fn run(
-    job: &Job,
+    plan: &Plan<'_>,
     run_id: &str,
     tick: Option<SystemTime>,
     held: &Holding<'_>,
     signals: &SignalPipe,
     observer: &mut dyn Observer,
 ) -> Finished {
-    let spool = if job.quiet {
+    let spool = if plan.quiet {
         // No spool, no hiding: the output is shown rather than lost.
         Spool::create().ok()
     } else {
         None
     };
-    let capture = Capture::new(job.tail, spool);
+    let capture = Capture::new(plan.tail, spool);
     let started_at = SystemTime::now();
     let start = Instant::now();
 
     // `--stderr-fails` must see whether stderr was written, which one pipe cannot tell: it keeps two.
-    let one_pipe = !job.rules.stderr_fails && crate::output::same_destination();
+    let one_pipe = !plan.rules.stderr_fails && crate::output::same_destination();
     let tick_text = tick.map(crate::schedule::rfc3339_utc);
     let mut scope = Scope::new(run_id);
     let spawned = match scope.spawn(|cgroup| {
@@ -95,14 +108,14 @@ pub fn run(
             cgroup,
             one_pipe,
         };
-        spawn::spawn(&job.command, &launch)
+        spawn::spawn(plan.command, &launch)
     }) {
         Ok(s) => s,
         Err(e) => {
             observer.on_event(&Event::Started {
                 run_id,
                 pid: None,
-                name: &job.name,
+                name: plan.name,
                 tick,
             });
             let outcome = Outcome {
@@ -112,7 +125,7 @@ pub fn run(
                 },
                 cause: None,
             };
-            return finish(job, run_id, capture, started_at, start, outcome, observer);
+            return finish(plan, run_id, capture, started_at, start, outcome, observer);
         }
     };
     let pid = Pid::from_raw(spawned.pid as i32);
@@ -130,17 +143,11 @@ pub fn run(
     observer.on_event(&Event::Started {
         run_id,
         pid: Some(spawned.pid),
-        name: &job.name,
+        name: plan.name,
         tick,
     });
 
-    let limits = Limits {
-        timeout: job.timeout,
-        idle_timeout: job.idle_timeout,
-        kill_after: job.kill_after,
-        stop_on_lock_lost: job.on_lock_lost == crate::kinds::OnLockLost::Kill,
-    };
-    let mut machine = Machine::new(limits, start);
+    let mut machine = Machine::new(plan.limits, start);
     let running = Running {
         pid: spawned.pid,
         since: start,
@@ -186,7 +193,7 @@ pub fn run(
         _ => unreachable!("watch returns only exit statuses"),
     };
     finish(
-        job,
+        plan,
         run_id,
         capture,
         started_at,
@@ -197,7 +204,7 @@ pub fn run(
 }
 
 fn finish(
-    job: &Job,
+    plan: &Plan<'_>,
     run_id: &str,
     capture: Arc<Capture>,
     started_at: SystemTime,
@@ -206,14 +213,14 @@ fn finish(
     observer: &mut dyn Observer,
 ) -> Finished {
     let duration = start.elapsed();
-    outcome.cause = job.rules.judge(&outcome, duration, capture.saw_stderr());
+    outcome.cause = plan.rules.judge(&outcome, duration, capture.saw_stderr());
     let (kept, seen) = capture.take_tail();
     let report = Report {
         run_id: run_id.to_string(),
         started_at,
         duration,
         outcome,
-        tail: Arc::new(job.hygiene.report_tail(kept, seen)),
+        tail: Arc::new(plan.hygiene.report_tail(kept, seen)),
     };
     observer.on_event(&Event::Finished(&report));
     Finished { report, capture }
