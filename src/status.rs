@@ -1,7 +1,10 @@
 //! The commands that read the ledger: `status` (one line per job, JSON, or one plugin line for Nagios,
 //! Icinga and monit), `history` (a job's latest runs), `last-output` (the tail of its latest failed run,
 //! byte for byte) and `metrics` (Prometheus text). Tables fit an 80-column terminal; times are RFC 3339
-//! with the local offset. Each reads a job's file a block at a time, whatever its size.
+//! with the local offset. Each reads a job's file a block at a time, whatever its size, and shows a job's
+//! own text on a terminal with its control characters escaped ([`shown`]).
+
+mod shown;
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -21,6 +24,7 @@ use crate::ledger::record::{self, local_time, parse_time, Record, Streak};
 use crate::ledger::scan::{self, Unreadable};
 use crate::ledger::store::{self, Job, Store};
 use crate::ledger::summary::{self, owned, Summary};
+use shown::Sink;
 
 /// A terminal's width that every table fits in.
 const WIDTH: usize = 80;
@@ -157,6 +161,7 @@ pub fn status(args: &StatusArgs) -> Exit {
     if args.check {
         return check(&store, &found, args.fail_after, now);
     }
+    let sink = Sink::of_stdout();
     if args.json {
         let all: Vec<Value> = found
             .summaries
@@ -165,10 +170,10 @@ pub fn status(args: &StatusArgs) -> Exit {
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&all).expect("JSON always serializes")
+            sink.json(serde_json::to_string_pretty(&all).expect("JSON always serializes"))
         );
     } else if !found.summaries.is_empty() {
-        print!("{}", status_table(&found.summaries, now));
+        print!("{}", status_table(&found.summaries, now, sink));
     }
     for name in &found.missing {
         error(&format!(
@@ -214,7 +219,7 @@ fn status_json(s: &Summary, now: SystemTime) -> Value {
     })
 }
 
-fn status_table(summaries: &[Summary], now: SystemTime) -> String {
+fn status_table(summaries: &[Summary], now: SystemTime, sink: Sink) -> String {
     let scheduled = summaries.iter().any(|s| s.schedule().is_some());
     let mut header = vec!["JOB", "LAST", "WHEN", "TOOK", "LAST OK", "FAILS"];
     if scheduled {
@@ -225,8 +230,8 @@ fn status_table(summaries: &[Summary], now: SystemTime) -> String {
         .map(|s| {
             let last = &s.last;
             let mut row = vec![
-                last.name.to_string(),
-                last.outcome.to_string(),
+                sink.cell(&last.name),
+                sink.cell(&last.outcome),
                 ago(&last.started_at, now),
                 took(last.duration_s),
                 s.last_success_at
@@ -345,7 +350,7 @@ pub fn plugin(state: Exit, text: &str) -> Exit {
         Exit::Critical => "CRITICAL",
         _ => "UNKNOWN",
     };
-    let text = text.replace(['\n', '|'], " ");
+    let text = Sink::of_stdout().cell(&text.replace(['\n', '|'], " "));
     println!("CRONBEAT {word} - {text}");
     match state {
         Exit::Done | Exit::Warning | Exit::Critical => state,
@@ -378,14 +383,15 @@ pub fn history(args: &HistoryArgs) -> Exit {
         ));
         return Exit::NoRecord;
     }
+    let sink = Sink::of_stdout();
     if args.json {
         let all: Vec<Value> = runs.iter().map(run_json).collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&all).expect("JSON always serializes")
+            sink.json(serde_json::to_string_pretty(&all).expect("JSON always serializes"))
         );
     } else {
-        print!("{}", history_table(&runs));
+        print!("{}", history_table(&runs, sink));
     }
     Exit::Done
 }
@@ -446,18 +452,18 @@ fn run_json(r: &Record<'_>) -> Value {
     })
 }
 
-fn history_table(runs: &[Record<'_>]) -> String {
+fn history_table(runs: &[Record<'_>], sink: Sink) -> String {
     let header = ["STARTED", "OUTCOME", "EXIT", "TOOK", "RUN", "HOST"];
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
             vec![
-                local_time(&r.started_at, SecondsFormat::Secs),
-                r.outcome.to_string(),
+                sink.cell(&local_time(&r.started_at, SecondsFormat::Secs)),
+                sink.cell(&r.outcome),
                 r.exit_status.to_string(),
                 took(r.duration_s),
-                r.run_id.chars().take(8).collect(),
-                r.host.to_string(),
+                sink.cell(&r.run_id.chars().take(8).collect::<String>()),
+                sink.cell(&r.host),
             ]
         })
         .collect();
@@ -518,8 +524,9 @@ pub fn last_output(args: &LastOutputArgs) -> Exit {
     }) {
         Ok(Some(_)) => {
             let mut out = std::io::stdout().lock();
+            let shown = Sink::of_stdout().text(&bytes);
             // A reader that went away (`| head`) is not an error of ours.
-            let _ = out.write_all(&bytes).and_then(|()| out.flush());
+            let _ = out.write_all(&shown).and_then(|()| out.flush());
             Exit::Done
         }
         Ok(None) => {
@@ -566,7 +573,8 @@ pub fn metrics(args: &MetricsArgs) -> Exit {
         }
         None => {
             let mut out = std::io::stdout().lock();
-            let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+            let shown = Sink::of_stdout().text(text.as_bytes());
+            let _ = out.write_all(&shown).and_then(|()| out.flush());
         }
     }
     if found.errors.is_empty() {
