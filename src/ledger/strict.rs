@@ -24,7 +24,7 @@ use nix::errno::Errno;
 use nix::fcntl::{openat, readlinkat, AtFlags, OFlag, AT_FDCWD};
 use nix::sys::stat::{fstat, fstatat, mkdirat, FileStat, Mode, SFlag};
 
-use super::nofollow::{open_dir_at, Dir};
+use super::nofollow::Dir;
 
 /// Links followed on the way to the state directory before giving up, as the kernel's own limit.
 const MAX_LINKS: usize = 40;
@@ -100,8 +100,12 @@ pub fn open_state_dir(path: &Path) -> io::Result<Dir> {
         std::env::current_dir()?.join(path)
     };
     let mut pending: VecDeque<OsString> = components(&absolute);
-    let root_flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    let root = openat(AT_FDCWD, "/", root_flags, Mode::empty())?;
+    let root = openat(
+        AT_FDCWD,
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
     check_dir(&fstat(&root)?, Path::new("/"), !pending.is_empty())?;
     // The folders open from `/` down, and where they are.
     let mut open: Vec<(OwnedFd, PathBuf)> = vec![(root, PathBuf::from("/"))];
@@ -149,6 +153,10 @@ fn components(path: &Path) -> VecDeque<OsString> {
         .collect()
 }
 
+fn not_a_dir(path: &Path) -> io::Error {
+    io::Error::other(format!("{} is not a directory", path.display()))
+}
+
 enum Step {
     Dir(OwnedFd),
     /// A link that may be followed, and where it points.
@@ -158,15 +166,27 @@ enum Step {
 /// The folder `name` in `parent` (made when missing), or the target of the link there when its owner is
 /// root or the running user.
 fn step(parent: &OwnedFd, name: &OsStr, path: &Path) -> io::Result<Step> {
-    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    // O_PATH: a folder on the way needs only to be searchable, as it does for a path, not readable.
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let dir = |fd: OwnedFd| -> io::Result<Step> {
+        let st = fstat(&fd)?;
+        if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR {
+            return Err(not_a_dir(path));
+        }
+        Ok(Step::Dir(fd))
+    };
     match openat(parent, name, flags, Mode::empty()) {
-        Ok(fd) => return Ok(Step::Dir(fd)),
+        Ok(fd) => return dir(fd),
         Err(Errno::ENOENT) => {
             match mkdirat(parent, name, Mode::from_bits_truncate(0o755)) {
                 Ok(()) | Err(Errno::EEXIST) => {}
                 Err(e) => return Err(e.into()),
             }
-            return open_dir_at(parent, name, path).map(Step::Dir);
+            match openat(parent, name, flags, Mode::empty()) {
+                Ok(fd) => return dir(fd),
+                Err(Errno::ELOOP | Errno::ENOTDIR) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         // A link, or not a folder at all.
         Err(Errno::ELOOP | Errno::ENOTDIR) => {}
@@ -174,8 +194,7 @@ fn step(parent: &OwnedFd, name: &OsStr, path: &Path) -> io::Result<Step> {
     }
     let st = fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
     if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFLNK {
-        // Says what it is.
-        return open_dir_at(parent, name, path).map(Step::Dir);
+        return Err(not_a_dir(path));
     }
     if !owner_allowed(st.st_uid) {
         return Err(refused(format!(
