@@ -45,7 +45,7 @@ fn is_link(parent: &OwnedFd, name: &OsStr) -> bool {
 }
 
 /// The error for `path`, a symbolic link.
-pub fn link_refused(path: &Path) -> io::Error {
+fn link_refused(path: &Path) -> io::Error {
     io::Error::new(
         io::ErrorKind::PermissionDenied,
         format!(
@@ -77,10 +77,6 @@ impl Dir {
 
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    pub fn fd(&self) -> &OwnedFd {
-        &self.fd
     }
 
     /// The folder `name` in this one, never through a link; made with `mode` when `create` and it is not
