@@ -16,7 +16,8 @@
 # finish ping against a local HTTP server; the hand-written curl wrapper from the Healthchecks docs against the
 # same server; what a fleet lock (acquire and release) adds on a Redis and a PostgreSQL started here on
 # loopback, and its peak RSS; the ledger (what recording a run adds, and `cronbeat status` over 100,000 runs of
-# 100 jobs). Times are medians (robust to other load on a shared machine).
+# 100 jobs and over 1,000,000 runs of one job, about 400 MB, which it reads in bounded memory: time and peak
+# RSS). Times are medians (robust to other load on a shared machine).
 #
 # The figures are a report, not a test: the exit status is 0 whatever they are, and non-zero only when a step
 # itself failed (build, a tool, a benchmarked command, a ping that did not reach the server).
@@ -374,7 +375,7 @@ started=$SECONDS
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # 1. Startup --------------------------------------------------------------------------------------------------
-say "1/6 startup: cronbeat -- true vs timeout 60 true vs true"
+say "1/7 startup: cronbeat -- true vs timeout 60 true vs true"
 what="startup: -- true vs timeout 60 true"
 startup=(cb_true "$bin_q -- true" timeout_true "timeout 60 true" bare_true "true")
 [[ -n $static_bin ]] && startup+=(cb_static "$static_q -- true")
@@ -396,7 +397,7 @@ else
 fi
 
 # 2. Pass-through ---------------------------------------------------------------------------------------------
-say "2/6 pass-through: cronbeat -- head -c $size /dev/zero vs head -c $size /dev/zero | cat"
+say "2/7 pass-through: cronbeat -- head -c $size /dev/zero vs head -c $size /dev/zero | cat"
 what="pass-through $size_label vs head | cat"
 if bench shell "$pass_runs" 1 "$pass_warmup" \
     cb_pass "$bin_q -- head -c $size /dev/zero > /dev/null" \
@@ -440,7 +441,7 @@ else
 fi
 
 # 3. Peak RSS -------------------------------------------------------------------------------------------------
-say "3/6 peak RSS (GNU time %M)"
+say "3/7 peak RSS (GNU time %M)"
 if ((!have_time)); then
     failed_step "peak RSS" "GNU time (/usr/bin/time -f %M) is not available"
 else
@@ -508,7 +509,7 @@ else
 fi
 
 # 4. Cost of the pings ----------------------------------------------------------------------------------------
-say "4/6 pings: cronbeat --ping URL -- true vs cronbeat -- true"
+say "4/7 pings: cronbeat --ping URL -- true vs cronbeat -- true"
 what="pings: --ping URL -- true vs -- true"
 case $ping_state in
 ok)
@@ -533,7 +534,7 @@ ok)
 esac
 
 # 5. The hand-written curl wrapper ----------------------------------------------------------------------------
-say "5/6 cronbeat --ping URL -- true vs the curl wrapper from the Healthchecks docs"
+say "5/7 cronbeat --ping URL -- true vs the curl wrapper from the Healthchecks docs"
 what="--ping URL -- true vs curl wrapper"
 # dash expands $? before the command substitution runs, so the finish URL carries the job's status.
 cat >"$work/classic.sh" <<'EOF'
@@ -569,7 +570,7 @@ ok)
 esac
 
 # 6. Fleet lock ------------------------------------------------------------------------------------------------
-say "6/6 fleet lock: cronbeat --lock redis://… / postgres://… -- true vs cronbeat -- true"
+say "6/7 fleet lock: cronbeat --lock redis://… / postgres://… -- true vs cronbeat -- true"
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 redis_url= pg_url=
 if ! command -v redis-server >/dev/null && ! apt_install redis-server; then
@@ -629,8 +630,8 @@ for engine in redis postgres; do
         fi
     fi
 done
-# 6. The ledger -----------------------------------------------------------------------------------------------
-say "6/6 ledger: what recording a run adds; cronbeat status over 100,000 runs of 100 jobs"
+# 7. The ledger -----------------------------------------------------------------------------------------------
+say "7/7 ledger: what recording a run adds; cronbeat status over 100,000 runs of 100 jobs and 1,000,000 of one"
 
 # gen_ledger DIR JOBS RUNS: a ledger as runs write it (the fields and their order of src/ledger/record.rs), RUNS
 # records for each of JOBS jobs: mostly successes, some failures and timeouts with a kept output, a schedule in
@@ -727,6 +728,35 @@ else
             fi
         fi
     fi
+    rm -rf "$big"
+
+    # One job of a million runs (--keep-runs 1000000): the file is read a block at a time, never held whole, so
+    # neither the time nor the memory grows with more than the file's length and its longest line.
+    what="status: 1 job x 1,000,000 runs"
+    huge=$work/ledger-huge
+    if ! gen_ledger "$huge" 1 1000000; then
+        failed_step "$what" "the ledger could not be written"
+    else
+        lines=$("$bin" status --state-dir "$huge" 2>"$work/status.err" | wc -l)
+        if [[ $lines != 2 || -s $work/status.err ]]; then
+            cat "$work/status.err" >&2
+            failed_step "$what" "cronbeat status printed $lines lines (want 2) or warned"
+        elif bench exec 3 3 1 cb_status_huge "$bin_q status --state-dir $huge"; then
+            cb=${median_ms[cb_status_huge]}
+            row "$what" "$(fmt_ms "$cb")" "-" "-" "< 1 s" "$(verdict "$cb < 1000")"
+            notes+=("ledger: 1,000,000 runs of one job are $(wc -c <"$huge/ledger/bench/runs.jsonl") bytes of records")
+        else
+            failed_step "$what" "the status benchmark failed"
+        fi
+        if ((have_time)); then
+            if kib=$(peak_rss 3 "$bin" status --state-dir "$huge"); then
+                row "peak RSS: status, 1 job x 1,000,000 runs" "$(fmt_mib "$kib")" "-" "-" "< 16 MiB" "$(verdict "$kib < 16384")"
+            else
+                failed_step "peak RSS: status, 1,000,000 runs" "the measured run failed"
+            fi
+        fi
+    fi
+    rm -rf "$huge"
 fi
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,11 +1,17 @@
 //! The commands that read the ledger: `status` (one line per job, JSON, or one plugin line for Nagios,
 //! Icinga and monit), `history` (a job's latest runs), `last-output` (the tail of its latest failed run,
 //! byte for byte) and `metrics` (Prometheus text). Tables fit an 80-column terminal; times are RFC 3339
-//! with the local offset.
+//! with the local offset. Each reads a job's file a block at a time, whatever its size, and shows a job's
+//! own text on a terminal with its control characters escaped ([`shown`]).
 
+mod shown;
+
+use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::io::{Read as _, Write as _};
+use std::ops::ControlFlow;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use chrono::SecondsFormat;
@@ -15,8 +21,10 @@ use crate::cli::{HistoryArgs, LastOutputArgs, LedgerArgs, MetricsArgs, StatusArg
 use crate::exit::Exit;
 use crate::ledger::default_state_dir;
 use crate::ledger::record::{self, local_time, parse_time, Record, Streak};
-use crate::ledger::store::{self, Store};
-use crate::ledger::summary::Summary;
+use crate::ledger::scan::{self, Unreadable};
+use crate::ledger::store::{self, Job, Store};
+use crate::ledger::summary::{self, owned, Summary};
+use shown::Sink;
 
 /// A terminal's width that every table fits in.
 const WIDTH: usize = 80;
@@ -37,38 +45,40 @@ fn store_of(args: &LedgerArgs) -> Result<Store, String> {
     }
 }
 
-/// The ledger, the job's directory in it and the text of its records; an error line and the exit value
-/// when either cannot be had.
-fn job_log(ledger: &LedgerArgs, name: &str) -> Result<(Store, PathBuf, Vec<u8>), Exit> {
+/// The ledger and the job's folder in it, `None` when nothing was recorded for the job; an error line and
+/// the exit value when the ledger cannot be had.
+fn job_of(ledger: &LedgerArgs, name: &str) -> Result<(Store, Option<Job>), Exit> {
     let store = store_of(ledger).map_err(|message| {
         error(&message);
         Exit::Usage
     })?;
-    let dir = store.job_dir(name);
-    let text = store::read_log(&dir).map_err(|e| {
+    let job = store.job(name).map_err(|e| {
         error(&format!(
             "cannot read {}: {e}",
-            dir.join(store::LOG).display()
+            store.job_dir(name).display()
         ));
         Exit::NoRecord
     })?;
-    Ok((store, dir, text))
+    Ok((store, job))
 }
 
 /// One warning for the pieces of a job's file that are not whole records (a crash or a full disk cut them).
-fn warn_unreadable(file: &Path, lines: &[usize]) {
-    if lines.is_empty() {
+fn warn_unreadable(file: &Path, unreadable: &Unreadable) {
+    if unreadable.count == 0 {
         return;
     }
-    let list: Vec<String> = lines.iter().map(usize::to_string).collect();
-    let (what, where_) = match lines.len() {
+    let mut list: Vec<String> = unreadable.lines.iter().map(usize::to_string).collect();
+    if unreadable.count > unreadable.lines.len() {
+        list.push("…".to_string());
+    }
+    let (what, where_) = match unreadable.count {
         1 => ("record", "line"),
         _ => ("records", "lines"),
     };
     warn(&format!(
         "{}: skipped {} unreadable {what} ({where_} {})",
         file.display(),
-        lines.len(),
+        unreadable.count,
         list.join(", ")
     ));
 }
@@ -87,9 +97,9 @@ fn find(store: &Store, names: &[String]) -> Found {
         missing: Vec::new(),
         errors: Vec::new(),
     };
-    let dirs: Vec<(Option<&String>, PathBuf)> = if names.is_empty() {
-        match store.job_dirs() {
-            Ok(dirs) => dirs.into_iter().map(|d| (None, d)).collect(),
+    let jobs: Vec<(Option<&String>, Job)> = if names.is_empty() {
+        match store.jobs() {
+            Ok(jobs) => jobs.into_iter().map(|j| (None, j)).collect(),
             Err(e) => {
                 found
                     .errors
@@ -98,19 +108,30 @@ fn find(store: &Store, names: &[String]) -> Found {
             }
         }
     } else {
-        names.iter().map(|n| (Some(n), store.job_dir(n))).collect()
+        let mut jobs = Vec::new();
+        for name in names {
+            match store.job(name) {
+                Ok(Some(job)) => jobs.push((Some(name), job)),
+                Ok(None) => found.missing.push(name.clone()),
+                Err(e) => found.errors.push(format!(
+                    "cannot read {}: {e}",
+                    store.job_dir(name).display()
+                )),
+            }
+        }
+        jobs
     };
-    for (name, dir) in dirs {
-        match Summary::of(&dir) {
+    for (name, job) in jobs {
+        let file = job.path().join(store::LOG);
+        match Summary::of(&job) {
             Ok(Some(summary)) => {
-                warn_unreadable(&dir.join(store::LOG), &summary.unreadable);
+                warn_unreadable(&file, &summary.unreadable);
                 found.summaries.push(summary);
             }
             Ok(None) => found.missing.extend(name.cloned()),
-            Err(e) => found.errors.push(format!(
-                "cannot read {}: {e}",
-                dir.join(store::LOG).display()
-            )),
+            Err(e) => found
+                .errors
+                .push(format!("cannot read {}: {e}", file.display())),
         }
     }
     found
@@ -140,6 +161,7 @@ pub fn status(args: &StatusArgs) -> Exit {
     if args.check {
         return check(&store, &found, args.fail_after, now);
     }
+    let sink = Sink::of_stdout();
     if args.json {
         let all: Vec<Value> = found
             .summaries
@@ -148,10 +170,10 @@ pub fn status(args: &StatusArgs) -> Exit {
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&all).expect("JSON always serializes")
+            sink.json(serde_json::to_string_pretty(&all).expect("JSON always serializes"))
         );
     } else if !found.summaries.is_empty() {
-        print!("{}", status_table(&found.summaries, now));
+        print!("{}", status_table(&found.summaries, now, sink));
     }
     for name in &found.missing {
         error(&format!(
@@ -197,7 +219,7 @@ fn status_json(s: &Summary, now: SystemTime) -> Value {
     })
 }
 
-fn status_table(summaries: &[Summary], now: SystemTime) -> String {
+fn status_table(summaries: &[Summary], now: SystemTime, sink: Sink) -> String {
     let scheduled = summaries.iter().any(|s| s.schedule().is_some());
     let mut header = vec!["JOB", "LAST", "WHEN", "TOOK", "LAST OK", "FAILS"];
     if scheduled {
@@ -208,8 +230,8 @@ fn status_table(summaries: &[Summary], now: SystemTime) -> String {
         .map(|s| {
             let last = &s.last;
             let mut row = vec![
-                last.name.to_string(),
-                last.outcome.to_string(),
+                sink.cell(&last.name),
+                sink.cell(&last.outcome),
                 ago(&last.started_at, now),
                 took(last.duration_s),
                 s.last_success_at
@@ -328,7 +350,7 @@ pub fn plugin(state: Exit, text: &str) -> Exit {
         Exit::Critical => "CRITICAL",
         _ => "UNKNOWN",
     };
-    let text = text.replace(['\n', '|'], " ");
+    let text = Sink::of_stdout().cell(&text.replace(['\n', '|'], " "));
     println!("CRONBEAT {word} - {text}");
     match state {
         Exit::Done | Exit::Warning | Exit::Critical => state,
@@ -340,21 +362,19 @@ pub fn plugin(state: Exit, text: &str) -> Exit {
 // history
 
 pub fn history(args: &HistoryArgs) -> Exit {
-    let (store, dir, text) = match job_log(&args.ledger, &args.name) {
+    let (store, job) = match job_of(&args.ledger, &args.name) {
         Ok(found) => found,
         Err(exit) => return exit,
     };
-    let mut unreadable = Vec::new();
-    let mut runs: Vec<Record<'_>> = Vec::new();
-    for (line, parsed) in record::records_rev(&text) {
-        match parsed {
-            Ok(r) if runs.len() < args.runs => runs.push(r),
-            Ok(_) => {}
-            Err(()) => unreadable.push(line),
+    let runs = match job.as_ref().map(|job| newest_runs(job, args.runs)) {
+        Some(Ok(runs)) => runs,
+        Some(Err(e)) => {
+            let file = store.job_dir(&args.name).join(store::LOG);
+            error(&format!("cannot read {}: {e}", file.display()));
+            return Exit::NoRecord;
         }
-    }
-    unreadable.reverse();
-    warn_unreadable(&dir.join(store::LOG), &unreadable);
+        None => Vec::new(),
+    };
     if runs.is_empty() && args.runs > 0 {
         error(&format!(
             "{}: no run recorded in {}",
@@ -363,16 +383,56 @@ pub fn history(args: &HistoryArgs) -> Exit {
         ));
         return Exit::NoRecord;
     }
+    let sink = Sink::of_stdout();
     if args.json {
         let all: Vec<Value> = runs.iter().map(run_json).collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&all).expect("JSON always serializes")
+            sink.json(serde_json::to_string_pretty(&all).expect("JSON always serializes"))
         );
     } else {
-        print!("{}", history_table(&runs));
+        print!("{}", history_table(&runs, sink));
     }
     Exit::Done
+}
+
+/// The newest `count` whole records of the job, newest first, after one warning for the pieces that are
+/// not. One pass from the start keeps where the newest `count` are, not the records themselves; those are
+/// read again at the end.
+fn newest_runs(job: &Job, count: usize) -> std::io::Result<Vec<Record<'static>>> {
+    let Some(file) = job.log()? else {
+        return Ok(Vec::new());
+    };
+    let mut unreadable = Unreadable::default();
+    let mut newest: VecDeque<(u64, usize)> = VecDeque::new();
+    scan::forward(&file, |piece| {
+        let whole = piece
+            .bytes
+            .filter(|bytes| serde_json::from_slice::<Record<'_>>(bytes).is_ok());
+        match whole {
+            Some(bytes) if count > 0 => {
+                if newest.len() == count {
+                    newest.pop_front();
+                }
+                newest.push_back((piece.offset, bytes.len()));
+            }
+            Some(_) => {}
+            None => unreadable.push(piece.line),
+        }
+        ControlFlow::Continue(())
+    })?;
+    warn_unreadable(&job.path().join(store::LOG), &unreadable);
+    let mut runs = Vec::with_capacity(newest.len());
+    let mut bytes = Vec::new();
+    for &(offset, len) in newest.iter().rev() {
+        bytes.resize(len, 0);
+        file.read_exact_at(&mut bytes, offset)?;
+        // The file only grows by appends while it is open: what was a record there still is.
+        if let Ok(record) = serde_json::from_slice::<Record<'_>>(&bytes) {
+            runs.push(owned(record));
+        }
+    }
+    Ok(runs)
 }
 
 fn run_json(r: &Record<'_>) -> Value {
@@ -392,18 +452,18 @@ fn run_json(r: &Record<'_>) -> Value {
     })
 }
 
-fn history_table(runs: &[Record<'_>]) -> String {
+fn history_table(runs: &[Record<'_>], sink: Sink) -> String {
     let header = ["STARTED", "OUTCOME", "EXIT", "TOOK", "RUN", "HOST"];
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
             vec![
-                local_time(&r.started_at, SecondsFormat::Secs),
-                r.outcome.to_string(),
+                sink.cell(&local_time(&r.started_at, SecondsFormat::Secs)),
+                sink.cell(&r.outcome),
                 r.exit_status.to_string(),
                 took(r.duration_s),
-                r.run_id.chars().take(8).collect(),
-                r.host.to_string(),
+                sink.cell(&r.run_id.chars().take(8).collect::<String>()),
+                sink.cell(&r.host),
             ]
         })
         .collect();
@@ -414,20 +474,35 @@ fn history_table(runs: &[Record<'_>]) -> String {
 // last-output
 
 pub fn last_output(args: &LastOutputArgs) -> Exit {
-    let (store, dir, text) = match job_log(&args.ledger, &args.name) {
+    let (store, job) = match job_of(&args.ledger, &args.name) {
         Ok(found) => found,
         Err(exit) => return exit,
     };
-    let failed = record::records_rev(&text)
-        .filter_map(|(_, r)| r.ok())
-        .find(|r| r.streak() == Streak::Failure);
     let name = &args.name;
-    let Some(run) = failed else {
-        let what = if text.is_empty() {
-            "no run"
-        } else {
-            "no failed run"
-        };
+    let log = store.job_dir(name).join(store::LOG);
+    let file = match job.as_ref().map(Job::log).transpose() {
+        Ok(file) => file.flatten(),
+        Err(e) => {
+            error(&format!("cannot read {}: {e}", log.display()));
+            return Exit::NoRecord;
+        }
+    };
+    let recorded = file
+        .as_ref()
+        .is_some_and(|f| f.metadata().is_ok_and(|m| m.len() > 0));
+    let failed = match file
+        .as_ref()
+        .map(|file| summary::newest_where(file, |r| r.streak() == Streak::Failure))
+    {
+        Some(Ok(failed)) => failed,
+        Some(Err(e)) => {
+            error(&format!("cannot read {}: {e}", log.display()));
+            return Exit::NoRecord;
+        }
+        None => None,
+    };
+    let (Some(job), Some(run)) = (job, failed) else {
+        let what = if recorded { "no failed run" } else { "no run" };
         error(&format!(
             "{name}: {what} recorded in {}",
             store.root().display()
@@ -435,36 +510,42 @@ pub fn last_output(args: &LastOutputArgs) -> Exit {
         return Exit::NoRecord;
     };
     let started = local_time(&run.started_at, SecondsFormat::Secs);
-    let Some(tail) = run.tail.as_deref().filter(|t| is_tail_name(t)) else {
+    let Some(tail) = run.tail.as_deref().and_then(tail_file) else {
         error(&format!(
             "{name}: the output of the latest failed run (started {started}) was not kept"
         ));
         return Exit::NoRecord;
     };
-    match std::fs::read(dir.join(tail)) {
-        Ok(bytes) => {
+    let path = job.path().join(store::TAILS).join(tail);
+    let mut bytes = Vec::new();
+    match job.tail(tail).and_then(|file| match file {
+        Some(mut file) => file.read_to_end(&mut bytes).map(Some),
+        None => Ok(None),
+    }) {
+        Ok(Some(_)) => {
             let mut out = std::io::stdout().lock();
+            let shown = Sink::of_stdout().text(&bytes);
             // A reader that went away (`| head`) is not an error of ours.
-            let _ = out.write_all(&bytes).and_then(|()| out.flush());
+            let _ = out.write_all(&shown).and_then(|()| out.flush());
             Exit::Done
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Ok(None) => {
             error(&format!(
                 "{name}: the output of the latest failed run (started {started}) is no longer kept"
             ));
             Exit::NoRecord
         }
         Err(e) => {
-            error(&format!("cannot read {}: {e}", dir.join(tail).display()));
+            error(&format!("cannot read {}: {e}", path.display()));
             Exit::NoRecord
         }
     }
 }
 
-/// A tail's name as the ledger writes it, `tails/<file>`: a record cannot point outside its directory.
-fn is_tail_name(name: &str) -> bool {
+/// The file of a tail as the ledger names it, `tails/<file>`: a record cannot point outside its folder.
+fn tail_file(name: &str) -> Option<&str> {
     name.strip_prefix("tails/")
-        .is_some_and(|file| !file.is_empty() && !file.contains('/') && !file.starts_with('.'))
+        .filter(|file| !file.is_empty() && !file.contains('/') && !file.starts_with('.'))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -490,7 +571,11 @@ pub fn metrics(args: &MetricsArgs) -> Exit {
                 return Exit::NoRecord;
             }
         }
-        None => print!("{text}"),
+        None => {
+            let mut out = std::io::stdout().lock();
+            let shown = Sink::of_stdout().text(text.as_bytes());
+            let _ = out.write_all(&shown).and_then(|()| out.flush());
+        }
     }
     if found.errors.is_empty() {
         Exit::Done
@@ -746,7 +831,7 @@ mod tests {
     #[test]
     fn labels_are_escaped() {
         assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-        assert!(is_tail_name("tails/0001-r"));
+        assert_eq!(tail_file("tails/0001-r"), Some("0001-r"));
         for bad in [
             "tails/../x",
             "/etc/passwd",
@@ -754,7 +839,7 @@ mod tests {
             "tails/.tmp",
             "x/tails/y",
         ] {
-            assert!(!is_tail_name(bad), "{bad}");
+            assert_eq!(tail_file(bad), None, "{bad}");
         }
     }
 }

@@ -2,13 +2,19 @@
 //! `last-output` and `metrics` read, and that `--fail-after` counts failures in a row from.
 //!
 //! As an observer it records a run when the run's story ends: the finish (whatever way the command ended),
-//! a skip (the lock was held, or another host claimed the tick), or, from the teardown, a run that ended before its command could begin. A
-//! ledger that cannot be written costs the record and one warning; never the exit status or a ping.
+//! a skip (the lock was held, or another host claimed the tick), or, from the teardown, a run that ended
+//! before its command could begin. A ledger that cannot be written costs the record and one warning;
+//! never the exit status or a ping. So does one that is not safe to write (a link in it, a folder others
+//! can write: see `strict`), refused before anything is written.
 
+pub mod nofollow;
 pub mod record;
+pub mod scan;
 pub mod store;
+pub mod strict;
 pub mod summary;
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -19,10 +25,7 @@ use crate::monitor::FailAfter;
 use crate::outcome::signal_name;
 use crate::schedule::{rfc3339_utc, Schedule};
 use record::{millis, stored_time, Record, ScheduleRecord, Streak, VERSION};
-use store::Store;
-
-/// How much of the end of a job's file `--fail-after` reads first: a hundred records or so.
-const FAILURES_WINDOW: u64 = 64 * 1024;
+use store::{Job, Store};
 
 /// Runs kept per job when `--keep-runs` is not given.
 pub const DEFAULT_KEEP_RUNS: usize = 1000;
@@ -70,7 +73,10 @@ struct Facts {
 
 /// The ledger's side of one run.
 pub struct Ledger {
+    store: Store,
     dir: PathBuf,
+    /// The job's folder, opened when the run is first recorded; `Err` once it could not be (and said so).
+    job: Option<Result<Job, ()>>,
     keep_runs: usize,
     facts: Facts,
     /// When cronbeat began: the start of a run whose command never began.
@@ -102,6 +108,8 @@ impl Ledger {
         let store = Store::new(&settings.state_dir);
         Ledger {
             dir: store.job_dir(run.name),
+            store,
+            job: None,
             keep_runs: settings.keep_runs,
             facts: Facts {
                 run_id: run.run_id.to_string(),
@@ -157,7 +165,36 @@ impl Ledger {
         }
     }
 
+    /// The job's folder, opened (and made) the first time; `None`, after one warning, when it cannot be.
+    /// That warning is the run's only one from the ledger: nothing else is tried.
+    fn job(&mut self) -> Option<&Job> {
+        if self.job.is_none() {
+            let opened = self.store.job_for_writing(&self.facts.name);
+            if let Err(e) = &opened {
+                self.recorded = true;
+                let counted = match self.fail_after {
+                    Some(_) => "; a failure is reported as one",
+                    None => "",
+                };
+                self.logger.warn(&format!(
+                    "ledger: the run was not recorded in {}: {e}{counted} (--no-ledger turns the ledger off)",
+                    self.dir.display()
+                ));
+            }
+            self.job = Some(opened.map_err(|_| ()));
+        }
+        self.job.as_ref().and_then(|job| job.as_ref().ok())
+    }
+
+    fn opened(&self) -> Option<&Job> {
+        self.job.as_ref().and_then(|job| job.as_ref().ok())
+    }
+
     fn finished(&mut self, report: &Report) {
+        if self.job().is_none() {
+            return;
+        }
+        let job = self.opened().expect("opened");
         let outcome = &report.outcome;
         let mut record = self.record(
             report.started_at,
@@ -169,7 +206,7 @@ impl Ledger {
         );
         if let Some(fail_after) = &self.fail_after {
             // Counted before this run's record is added, so that a record that cannot be written still counts.
-            match self.failures_before() {
+            match failures_before(job) {
                 Ok(before) => fail_after.set(match record.streak() {
                     Streak::Reset => 0,
                     Streak::Failure => before + 1,
@@ -183,11 +220,11 @@ impl Ledger {
         }
         let mut lost_tail = None;
         if !record.success {
-            let name = store::tail_name(report.started_at, &self.facts.run_id);
-            match store::write_tail(&self.dir, &name, &report.tail) {
+            let file = store::tail_file(report.started_at, &self.facts.run_id);
+            match job.write_tail(&file, &report.tail) {
                 Ok(()) => {
-                    record.tail = Some(name.into());
-                    let _ = store::prune_tails(&self.dir, store::TAILS_KEPT);
+                    record.tail = Some(store::tail_name(&file).into());
+                    let _ = job.prune_tails(store::TAILS_KEPT);
                 }
                 Err(e) => lost_tail = Some(e),
             }
@@ -238,7 +275,10 @@ impl Ledger {
         if !std::mem::take(&mut self.trim_due) {
             return;
         }
-        if let Err(e) = store::trim(&self.dir, self.keep_runs) {
+        let Some(job) = self.opened() else {
+            return;
+        };
+        if let Err(e) = job.trim(self.keep_runs) {
             self.logger.warn(&format!(
                 "ledger: cannot trim {} to {} runs: {e}",
                 self.dir.join(store::LOG).display(),
@@ -248,8 +288,12 @@ impl Ledger {
     }
 
     fn append(&mut self, line: &[u8], lost_tail: Option<std::io::Error>) {
+        let Some(job) = self.job() else {
+            return;
+        };
+        let appended = job.append(line);
         self.recorded = true;
-        match store::append(&self.dir, line) {
+        match appended {
             Ok(size) => {
                 self.trim_due = store::trim_due(size, line.len(), self.keep_runs);
                 if let Some(e) = lost_tail {
@@ -265,36 +309,30 @@ impl Ledger {
             )),
         }
     }
-
-    /// The job's failures in a row before this run, newest records first until a success: from the end
-    /// of the file, which usually has one, and from the whole file only when it does not.
-    fn failures_before(&self) -> std::io::Result<u32> {
-        let (end, whole) = store::read_log_end(&self.dir, FAILURES_WINDOW)?;
-        if let Some(failures) = failures_at_end(&end, !whole) {
-            return Ok(failures);
-        }
-        let text = store::read_log(&self.dir)?;
-        Ok(failures_at_end(&text, false).unwrap_or(0))
-    }
 }
 
-/// The failures in a row at the end of `text`; `None` when `partial` (the text is the end of the file, its
-/// first piece perhaps cut) and no success was found in it.
-fn failures_at_end(text: &[u8], partial: bool) -> Option<u32> {
-    let pieces: Vec<&[u8]> = record::pieces(text).map(|(_, piece)| piece).collect();
-    let from = usize::from(partial).min(pieces.len());
+/// The job's failures in a row before this run: its records newest first, until a success. Read from the
+/// end of the file, which usually has one in its last few records; the whole file only when it has none.
+fn failures_before(job: &Job) -> std::io::Result<u32> {
+    let Some(file) = job.log()? else {
+        return Ok(0);
+    };
     let mut failures = 0;
-    for piece in pieces[from..].iter().rev() {
-        let Ok(record) = serde_json::from_slice::<Record<'_>>(piece) else {
-            continue;
+    scan::backward(&file, |piece| {
+        let Some(record) = piece
+            .bytes
+            .and_then(|bytes| serde_json::from_slice::<Record<'_>>(bytes).ok())
+        else {
+            return ControlFlow::Continue(());
         };
         match record.streak() {
-            Streak::Reset => return Some(failures),
+            Streak::Reset => return ControlFlow::Break(()),
             Streak::Failure => failures += 1,
             Streak::Neither => {}
         }
-    }
-    (!partial).then_some(failures)
+        ControlFlow::Continue(())
+    })?;
+    Ok(failures)
 }
 
 impl Observer for Ledger {
@@ -324,20 +362,25 @@ mod tests {
 
     #[test]
     fn failures_are_counted_back_to_the_last_success() {
-        let text = [
-            line("failure", false),
-            line("success", true),
-            line("failure", false),
-            line("skipped", false),
-            line("timeout", false),
-        ]
-        .concat();
-        assert_eq!(failures_at_end(text.as_bytes(), false), Some(2));
-        assert_eq!(failures_at_end(text.as_bytes(), true), Some(2));
-        // The end of a file with no success in it: the whole file must be read.
-        let end = &text.as_bytes()[text.len() - 40 - line("timeout", false).len()..];
-        assert_eq!(failures_at_end(end, true), None);
-        assert_eq!(failures_at_end(end, false), Some(1));
-        assert_eq!(failures_at_end(b"", false), Some(0));
+        let state = tempfile::tempdir().unwrap();
+        let job = Store::new(state.path()).job_for_writing("j").unwrap();
+        assert_eq!(failures_before(&job).unwrap(), 0);
+        for (outcome, success) in [
+            ("failure", false),
+            ("success", true),
+            ("failure", false),
+            ("skipped", false),
+            ("timeout", false),
+        ] {
+            job.append(line(outcome, success).as_bytes()).unwrap();
+        }
+        job.append(b"{\"v\":1,\"cut").unwrap();
+        assert_eq!(failures_before(&job).unwrap(), 2);
+        // No success at all: every record counts, back to the start of the file.
+        let job = Store::new(state.path()).job_for_writing("k").unwrap();
+        for _ in 0..3000 {
+            job.append(line("failure", false).as_bytes()).unwrap();
+        }
+        assert_eq!(failures_before(&job).unwrap(), 3000);
     }
 }

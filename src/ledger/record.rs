@@ -158,7 +158,8 @@ fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-fn split_at_starts(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+/// The pieces of one line: split again before every `{"v":` that does not begin it.
+pub(crate) fn split_at_starts(line: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = line;
     std::iter::from_fn(move || {
         if rest.is_empty() {

@@ -12,38 +12,51 @@
 //! appending, the trim is simply left to a later run. An appender that opened the file just before it was
 //! replaced notices (its descriptor no longer names the file at that path) and opens it again, so no
 //! record goes into a file nobody will read.
+//!
+//! Every folder and file is opened relative to the folder that holds it, never through a link, and a run
+//! writes only where the rules of [`strict`](super::strict) allow (see [`nofollow`](super::nofollow)).
 
 use std::fmt::Write as _;
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::ops::ControlFlow;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::record::{self, START};
+use super::nofollow::{Dir, Open};
+use super::record::START;
+use super::{scan, strict};
 
 /// The records of one job.
 pub const LOG: &str = "runs.jsonl";
 /// The output tails of its failed runs.
 pub const TAILS: &str = "tails";
+/// The folder of the jobs, in the state directory.
+const LEDGER: &str = "ledger";
 /// How many failed runs' tails a job keeps (the newest; `last-output` needs only one).
 pub const TAILS_KEPT: usize = 10;
 /// Longest an append waits for a trim under way (which holds the file for a few milliseconds).
 const APPEND_WAIT: Duration = Duration::from_secs(1);
 /// A temporary file this old was left by a crash, not by a run writing it now.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
+/// The temporary files of a trim, in a job's folder.
+const RUNS_TEMP: &str = ".runs.";
+/// The temporary files of a tail being written, in `tails`.
+const TAIL_TEMP: &str = ".tail.";
 
 /// The ledger under one state directory.
 #[derive(Debug, Clone)]
 pub struct Store {
+    state_dir: PathBuf,
     root: PathBuf,
 }
 
 impl Store {
     pub fn new(state_dir: &Path) -> Store {
         Store {
-            root: state_dir.join("ledger"),
+            state_dir: state_dir.to_path_buf(),
+            root: state_dir.join(LEDGER),
         }
     }
 
@@ -56,22 +69,58 @@ impl Store {
         self.root.join(dir_name(name))
     }
 
-    /// Every job directory that holds a ledger file, in no particular order; none when nothing was recorded.
-    pub fn job_dirs(&self) -> io::Result<Vec<PathBuf>> {
-        let entries = match fs::read_dir(&self.root) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
+    /// The folder of job `name`, made when missing, for a run to record itself in: refused (an error that
+    /// says why) unless every folder from `/` to it passes the rules of `strict`.
+    pub fn job_for_writing(&self, name: &str) -> io::Result<Job> {
+        let state = strict::open_state_dir(&self.state_dir)?;
+        let ledger = state.child(LEDGER, Some(0o755))?.expect("made");
+        let dir = ledger.child(&dir_name(name), Some(0o755))?.expect("made");
+        // What a run will write is checked now, so that a refusal is one warning and nothing written (not
+        // an output tail without its record). Each is checked again when it is opened.
+        if let Some(file) = dir.file(LOG, Open::Read)? {
+            strict::check_file(&nix::sys::stat::fstat(&file)?, &dir.path().join(LOG))?;
+        }
+        dir.child(TAILS, None)?;
+        Ok(Job { dir })
+    }
+
+    /// The folder of job `name`, to read; `None` when nothing was recorded.
+    pub fn job(&self, name: &str) -> io::Result<Option<Job>> {
+        let Some(ledger) = self.ledger()? else {
+            return Ok(None);
         };
-        let mut dirs = Vec::new();
-        for entry in entries {
-            let path = entry?.path();
-            if path.join(LOG).is_file() {
-                dirs.push(path);
+        Ok(ledger.child(&dir_name(name), None)?.map(|dir| Job { dir }))
+    }
+
+    fn ledger(&self) -> io::Result<Option<Dir>> {
+        match Dir::open_for_reading(&self.state_dir)? {
+            Some(state) => state.child(LEDGER, None),
+            None => Ok(None),
+        }
+    }
+
+    /// Every job folder that holds a ledger file, in no particular order; none when nothing was recorded.
+    /// What the ledger did not make (a link, a file) is passed over.
+    pub fn jobs(&self) -> io::Result<Vec<Job>> {
+        let Some(ledger) = self.ledger()? else {
+            return Ok(Vec::new());
+        };
+        let mut jobs = Vec::new();
+        for name in ledger.names()? {
+            if let Ok(Some(dir)) = ledger.child(&name, None) {
+                if dir.has_file(LOG) {
+                    jobs.push(Job { dir });
+                }
             }
         }
-        Ok(dirs)
+        Ok(jobs)
     }
+}
+
+/// One job's folder in the ledger, open.
+#[derive(Debug)]
+pub struct Job {
+    dir: Dir,
 }
 
 /// A job's name as a directory name: letters, digits, `-`, `_` and `.` (not first) as they are, every other
@@ -96,35 +145,160 @@ pub fn dir_name(name: &str) -> String {
     out
 }
 
-fn create_dir(dir: &Path, mode: u32) -> io::Result<()> {
-    DirBuilder::new().recursive(true).mode(mode).create(dir)
+impl Job {
+    /// Where the folder is, for messages.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The job's ledger file, to read; `None` when there is none.
+    pub fn log(&self) -> io::Result<Option<File>> {
+        self.dir.file(LOG, Open::Read)
+    }
+
+    /// Appends `line` (one whole record) to the job's file with a single write, and returns the file's
+    /// size after it.
+    pub fn append(&self, line: &[u8]) -> io::Result<u64> {
+        for _ in 0..8 {
+            let file = self.dir.file(LOG, Open::Append)?.expect("created");
+            if !lock_within(&file, libc::LOCK_SH, APPEND_WAIT)? {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "another run kept the ledger file locked",
+                ));
+            }
+            // A trim replaced the file between the open and the lock: this descriptor names the old one.
+            if !self.names(&file)? {
+                continue;
+            }
+            write_once(&file, line)?;
+            return Ok(file.metadata()?.len());
+        }
+        Err(io::Error::other("the ledger file kept being replaced"))
+    }
+
+    /// Whether `file` is the job's ledger file now.
+    fn names(&self, file: &File) -> io::Result<bool> {
+        let open = nix::sys::stat::fstat(file)?;
+        Ok(self
+            .dir
+            .stat(LOG)?
+            .is_some_and(|now| open.st_ino == now.st_ino && open.st_dev == now.st_dev))
+    }
+
+    /// Keeps the newest `keep` whole records of the job's file (and drops pieces that are not whole
+    /// records), unless another run holds the file right now. Read twice, a block at a time (once to
+    /// count, once to copy), while the exclusive lock keeps every appender out.
+    pub fn trim(&self, keep: usize) -> io::Result<Trim> {
+        let file = self
+            .dir
+            .file(LOG, Open::Read)?
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        strict::check_file(&nix::sys::stat::fstat(&file)?, &self.dir.path().join(LOG))?;
+        if !try_lock(&file, libc::LOCK_EX)? || !self.names(&file)? {
+            return Ok(Trim::Busy);
+        }
+        let (mut pieces, mut whole) = (0, 0);
+        scan::forward(&file, |piece| {
+            pieces += 1;
+            whole += usize::from(piece.bytes.is_some_and(is_whole));
+            ControlFlow::Continue(())
+        })?;
+        if whole <= keep && pieces == whole {
+            return Ok(Trim::Done(whole));
+        }
+        let (temp, out) = self.dir.create_temp(RUNS_TEMP, 0o644)?;
+        let written = copy_newest(&file, out, whole.saturating_sub(keep))
+            .and_then(|()| self.dir.rename(&temp, LOG));
+        if let Err(e) = written {
+            self.dir.remove(&temp);
+            return Err(e);
+        }
+        remove_stale_temps(&self.dir, RUNS_TEMP);
+        Ok(Trim::Done(whole.min(keep)))
+    }
+
+    /// Writes a failed run's tail whole or not at all (temporary file, then rename), readable by the owner
+    /// only: the output of a job is nobody else's business.
+    pub fn write_tail(&self, file_name: &str, bytes: &[u8]) -> io::Result<()> {
+        let tails = self.dir.child(TAILS, Some(0o700))?.expect("made");
+        let (temp, mut out) = tails.create_temp(TAIL_TEMP, 0o600)?;
+        let written = out
+            .write_all(bytes)
+            .and_then(|()| tails.rename(&temp, file_name));
+        if let Err(e) = written {
+            tails.remove(&temp);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Keeps the newest `keep` tails of the job, and drops temporary files a crash left.
+    pub fn prune_tails(&self, keep: usize) -> io::Result<()> {
+        let Some(tails) = self.dir.child(TAILS, None)? else {
+            return Ok(());
+        };
+        remove_stale_temps(&tails, ".");
+        let mut names: Vec<String> = tails
+            .names()?
+            .into_iter()
+            .filter(|name| !name.starts_with('.'))
+            .collect();
+        if names.len() <= keep {
+            return Ok(());
+        }
+        names.sort();
+        for name in &names[..names.len() - keep] {
+            // Another run pruning at the same moment may have removed it already.
+            match tails.unlink(name) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The tail `file_name` (in `tails`), to read: never through a link, nor a file with a second name.
+    pub fn tail(&self, file_name: &str) -> io::Result<Option<File>> {
+        match self.dir.child(TAILS, None)? {
+            Some(tails) => tails.file_with_one_name(file_name),
+            None => Ok(None),
+        }
+    }
 }
 
-/// Appends `line` (one whole record) to the job's file in `dir` with a single write, and returns the file's
-/// size after it.
-pub fn append(dir: &Path, line: &[u8]) -> io::Result<u64> {
-    create_dir(dir, 0o755)?;
-    let path = dir.join(LOG);
-    for _ in 0..8 {
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o644)
-            .open(&path)?;
-        if !lock_within(&file, libc::LOCK_SH, APPEND_WAIT)? {
-            return Err(io::Error::new(
-                io::ErrorKind::WouldBlock,
-                "another run kept the ledger file locked",
-            ));
+/// Whether a piece is a whole record, for the trim: it starts as one, and is one JSON value.
+fn is_whole(piece: &[u8]) -> bool {
+    piece.starts_with(START) && serde_json::from_slice::<serde::de::IgnoredAny>(piece).is_ok()
+}
+
+/// Copies the whole records of `file` after the first `skip` of them to `out`, flushed to the disk.
+fn copy_newest(file: &File, out: File, skip: usize) -> io::Result<()> {
+    let mut out = BufWriter::with_capacity(64 * 1024, out);
+    let mut seen = 0;
+    let mut failed = None;
+    scan::forward(file, |piece| {
+        let Some(bytes) = piece.bytes.filter(|b| is_whole(b)) else {
+            return ControlFlow::Continue(());
+        };
+        seen += 1;
+        if seen <= skip {
+            return ControlFlow::Continue(());
         }
-        // A trim replaced the file between the open and the lock: this descriptor names the old one.
-        if !names(&file, &path)? {
-            continue;
+        match out.write_all(bytes).and_then(|()| out.write_all(b"\n")) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                failed = Some(e);
+                ControlFlow::Break(())
+            }
         }
-        write_once(&file, line)?;
-        return Ok(file.metadata()?.len());
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
     }
-    Err(io::Error::other("the ledger file kept being replaced"))
+    let out = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+    // The rename must not reach the disk before the data does: a crash would leave an empty ledger.
+    out.sync_data()
 }
 
 /// One write(2): a record is never written in pieces that another run's record could come between.
@@ -141,16 +315,6 @@ fn write_once(mut file: &File, line: &[u8]) -> io::Result<()> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
-    }
-}
-
-/// Whether `file` is the file at `path` now.
-fn names(file: &File, path: &Path) -> io::Result<bool> {
-    let open = file.metadata()?;
-    match fs::metadata(path) {
-        Ok(now) => Ok(open.ino() == now.ino() && open.dev() == now.dev()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e),
     }
 }
 
@@ -205,146 +369,63 @@ pub enum Trim {
     Done(usize),
 }
 
-/// Keeps the newest `keep` whole records of the job's file in `dir` (and drops pieces that are not whole
-/// records), unless another run holds the file right now.
-pub fn trim(dir: &Path, keep: usize) -> io::Result<Trim> {
-    let path = dir.join(LOG);
-    let mut file = File::open(&path)?;
-    if !try_lock(&file, libc::LOCK_EX)? || !names(&file, &path)? {
-        return Ok(Trim::Busy);
-    }
-    let mut text = Vec::new();
-    file.read_to_end(&mut text)?;
-    let mut pieces = 0;
-    let whole: Vec<&[u8]> = record::pieces(&text)
-        .inspect(|_| pieces += 1)
-        .map(|(_, piece)| piece)
-        .filter(|piece| {
-            piece.starts_with(START)
-                && serde_json::from_slice::<serde::de::IgnoredAny>(piece).is_ok()
-        })
-        .collect();
-    if whole.len() <= keep && pieces == whole.len() {
-        return Ok(Trim::Done(whole.len()));
-    }
-    let kept = &whole[whole.len().saturating_sub(keep)..];
-    let temp = tempfile::Builder::new().prefix(".runs.").tempfile_in(dir)?;
-    temp.as_file()
-        .set_permissions(fs::Permissions::from_mode(0o644))?;
-    let mut out = Vec::with_capacity(text.len());
-    for piece in kept {
-        out.extend_from_slice(piece);
-        out.push(b'\n');
-    }
-    temp.as_file().write_all(&out)?;
-    // The rename must not reach the disk before the data does: a crash would leave an empty ledger.
-    temp.as_file().sync_data()?;
-    temp.persist(&path).map_err(|e| e.error)?;
-    remove_stale_temps(dir, ".runs.");
-    Ok(Trim::Done(kept.len()))
-}
-
 /// Removes the temporary files named `prefix…` in `dir` that a crash left (older than an hour: a run
 /// writing one now is not disturbed).
-fn remove_stale_temps(dir: &Path, prefix: &str) {
-    let Ok(entries) = fs::read_dir(dir) else {
+fn remove_stale_temps(dir: &Dir, prefix: &str) {
+    let Ok(names) = dir.names() else {
         return;
     };
-    for entry in entries.flatten() {
-        if !entry.file_name().to_string_lossy().starts_with(prefix) {
-            continue;
-        }
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > STALE_TEMP);
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    for name in names.iter().filter(|n| n.starts_with(prefix)) {
+        let stale =
+            dir.stat(name).ok().flatten().is_some_and(|st| {
+                now.saturating_sub(st.st_mtime.max(0) as u64) > STALE_TEMP.as_secs()
+            });
         if stale {
-            let _ = fs::remove_file(entry.path());
+            dir.remove(name);
         }
     }
-}
-
-/// Everything in the job's file, or nothing when there is none.
-pub fn read_log(dir: &Path) -> io::Result<Vec<u8>> {
-    match fs::read(dir.join(LOG)) {
-        Ok(text) => Ok(text),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e),
-    }
-}
-
-/// The last `window` bytes of the job's file, and whether that is the whole of it.
-pub fn read_log_end(dir: &Path, window: u64) -> io::Result<(Vec<u8>, bool)> {
-    use std::io::{Seek, SeekFrom};
-    let mut file = match File::open(dir.join(LOG)) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), true)),
-        Err(e) => return Err(e),
-    };
-    let size = file.metadata()?.len();
-    let from = size.saturating_sub(window);
-    file.seek(SeekFrom::Start(from))?;
-    let mut text = Vec::with_capacity((size - from) as usize);
-    file.read_to_end(&mut text)?;
-    Ok((text, from == 0))
 }
 
 /// The name of the tail file of a run that started at `started` (milliseconds since the epoch first, so
-/// that names sort oldest first).
-pub fn tail_name(started: SystemTime, run_id: &str) -> String {
+/// that names sort oldest first), in `tails`.
+pub fn tail_file(started: SystemTime, run_id: &str) -> String {
     let ms = started
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis();
-    format!("{TAILS}/{ms:013}-{run_id}")
+    format!("{ms:013}-{run_id}")
 }
 
-/// Writes a tail whole or not at all (temporary file, then rename), readable by the owner only: the output
-/// of a job is nobody else's business.
-pub fn write_tail(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
-    let path = dir.join(name);
-    let parent = path.parent().unwrap_or(dir);
-    create_dir(dir, 0o755)?;
-    create_dir(parent, 0o700)?;
-    let temp = tempfile::Builder::new()
-        .prefix(".tail.")
-        .tempfile_in(parent)?;
-    // Through the file itself: tempfile's own writer names the temporary file in its errors.
-    temp.as_file().write_all(bytes)?;
-    temp.persist(&path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-/// Keeps the newest `keep` tails of the job in `dir`, and drops temporary files a crash left.
-pub fn prune_tails(dir: &Path, keep: usize) -> io::Result<()> {
-    let tails = dir.join(TAILS);
-    remove_stale_temps(&tails, ".");
-    let mut names = Vec::new();
-    for entry in fs::read_dir(&tails)? {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        if !name.starts_with('.') {
-            names.push(name);
-        }
-    }
-    if names.len() <= keep {
-        return Ok(());
-    }
-    names.sort();
-    for name in &names[..names.len() - keep] {
-        // Another run pruning at the same moment may have removed it already.
-        match fs::remove_file(tails.join(name)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-    }
-    Ok(())
+/// A tail as a record names it: relative to the job's folder.
+pub fn tail_name(file: &str) -> String {
+    format!("{TAILS}/{file}")
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
+
+    fn job() -> (tempfile::TempDir, Job) {
+        let state = tempfile::tempdir().unwrap();
+        let job = Store::new(state.path()).job_for_writing("j").unwrap();
+        (state, job)
+    }
+
+    fn text(job: &Job) -> String {
+        let mut text = String::new();
+        job.log()
+            .unwrap()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    }
 
     #[test]
     fn job_names_become_safe_directory_names() {
@@ -359,39 +440,39 @@ mod tests {
 
     #[test]
     fn a_trim_keeps_the_newest_whole_records() {
-        let dir = tempfile::tempdir().unwrap();
+        let (_state, job) = job();
+        let dir = job.path().to_path_buf();
         let line = |i: usize| format!("{{\"v\":1,\"i\":{i}}}\n");
         for i in 0..10 {
-            append(dir.path(), line(i).as_bytes()).unwrap();
+            job.append(line(i).as_bytes()).unwrap();
         }
-        append(dir.path(), b"{\"v\":1,\"cut").unwrap();
-        append(dir.path(), line(10).as_bytes()).unwrap();
-        assert_eq!(trim(dir.path(), 3).unwrap(), Trim::Done(3));
-        let text = String::from_utf8(read_log(dir.path()).unwrap()).unwrap();
-        assert_eq!(text, format!("{}{}{}", line(8), line(9), line(10)));
-        assert_eq!(trim(dir.path(), 3).unwrap(), Trim::Done(3));
+        job.append(b"{\"v\":1,\"cut").unwrap();
+        job.append(line(10).as_bytes()).unwrap();
+        assert_eq!(job.trim(3).unwrap(), Trim::Done(3));
+        assert_eq!(text(&job), format!("{}{}{}", line(8), line(9), line(10)));
+        assert_eq!(job.trim(3).unwrap(), Trim::Done(3));
         // An appender holds the file: the trim waits for another day.
-        let held = File::open(dir.path().join(LOG)).unwrap();
+        let held = File::open(dir.join(LOG)).unwrap();
         assert!(try_lock(&held, libc::LOCK_SH).unwrap());
-        append(dir.path(), line(11).as_bytes()).unwrap();
-        assert_eq!(trim(dir.path(), 1).unwrap(), Trim::Busy);
+        job.append(line(11).as_bytes()).unwrap();
+        assert_eq!(job.trim(1).unwrap(), Trim::Busy);
         drop(held);
         // A crash in an earlier trim left its temporary file: it goes once it is an hour old.
-        let crashed = dir.path().join(".runs.crashed");
-        let fresh = dir.path().join(".runs.fresh");
-        fs::write(&crashed, b"x").unwrap();
-        fs::write(&fresh, b"x").unwrap();
+        let crashed = dir.join(".runs.crashed");
+        let fresh = dir.join(".runs.fresh");
+        std::fs::write(&crashed, b"x").unwrap();
+        std::fs::write(&fresh, b"x").unwrap();
         File::options()
             .write(true)
             .open(&crashed)
             .unwrap()
             .set_modified(SystemTime::now() - 2 * STALE_TEMP)
             .unwrap();
-        assert_eq!(trim(dir.path(), 1).unwrap(), Trim::Done(1));
+        assert_eq!(job.trim(1).unwrap(), Trim::Done(1));
         assert!(!crashed.exists() && fresh.exists());
-        fs::remove_file(&fresh).unwrap();
+        std::fs::remove_file(&fresh).unwrap();
         assert_eq!(
-            fs::read_dir(dir.path()).unwrap().count(),
+            std::fs::read_dir(&dir).unwrap().count(),
             1,
             "a temp file was left"
         );
@@ -399,18 +480,17 @@ mod tests {
 
     #[test]
     fn an_append_after_a_trim_goes_to_the_new_file() {
-        let dir = tempfile::tempdir().unwrap();
-        append(dir.path(), b"{\"v\":1,\"i\":0}\n").unwrap();
-        let stale = OpenOptions::new()
+        let (_state, job) = job();
+        job.append(b"{\"v\":1,\"i\":0}\n").unwrap();
+        let stale = File::options()
             .append(true)
-            .open(dir.path().join(LOG))
+            .open(job.path().join(LOG))
             .unwrap();
-        append(dir.path(), b"{\"v\":1,\"i\":1}\n").unwrap();
-        trim(dir.path(), 1).unwrap();
-        assert!(!names(&stale, &dir.path().join(LOG)).unwrap());
-        append(dir.path(), b"{\"v\":1,\"i\":2}\n").unwrap();
-        let text = String::from_utf8(read_log(dir.path()).unwrap()).unwrap();
-        assert_eq!(text, "{\"v\":1,\"i\":1}\n{\"v\":1,\"i\":2}\n");
+        job.append(b"{\"v\":1,\"i\":1}\n").unwrap();
+        job.trim(1).unwrap();
+        assert!(!job.names(&stale).unwrap());
+        job.append(b"{\"v\":1,\"i\":2}\n").unwrap();
+        assert_eq!(text(&job), "{\"v\":1,\"i\":1}\n{\"v\":1,\"i\":2}\n");
     }
 
     #[test]
@@ -423,18 +503,53 @@ mod tests {
 
     #[test]
     fn tails_are_pruned_oldest_first() {
-        let dir = tempfile::tempdir().unwrap();
+        let (_state, job) = job();
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         for i in 0..5u64 {
-            let name = tail_name(t0 + Duration::from_secs(i), &format!("r{i}"));
-            write_tail(dir.path(), &name, format!("out {i}").as_bytes()).unwrap();
+            let name = tail_file(t0 + Duration::from_secs(i), &format!("r{i}"));
+            job.write_tail(&name, format!("out {i}").as_bytes())
+                .unwrap();
         }
-        prune_tails(dir.path(), 2).unwrap();
-        let mut left: Vec<String> = fs::read_dir(dir.path().join(TAILS))
+        job.prune_tails(2).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(job.path().join(TAILS))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
         assert_eq!(left, ["0001000003000-r3", "0001000004000-r4"]);
+        let mut kept = String::new();
+        job.tail("0001000004000-r4")
+            .unwrap()
+            .unwrap()
+            .read_to_string(&mut kept)
+            .unwrap();
+        assert_eq!(kept, "out 4");
+    }
+
+    #[test]
+    fn links_and_second_names_are_refused() {
+        let (state, job) = job();
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().join("target");
+        std::fs::write(&target, b"untouched").unwrap();
+        std::os::unix::fs::symlink(&target, job.path().join(LOG)).unwrap();
+        let e = job.append(b"{\"v\":1}\n").unwrap_err();
+        assert!(e.to_string().contains("is a symbolic link"), "{e}");
+        assert!(job.log().is_err());
+        std::fs::remove_file(job.path().join(LOG)).unwrap();
+        std::fs::hard_link(&target, job.path().join(LOG)).unwrap();
+        let e = job.append(b"{\"v\":1}\n").unwrap_err();
+        assert!(e.to_string().contains("has 2 hard links"), "{e}");
+        std::os::unix::fs::symlink(outside.path(), job.path().join(TAILS)).unwrap();
+        assert!(job.write_tail("t", b"x").is_err());
+        assert!(job.tail("target").is_err());
+        assert_eq!(std::fs::read(&target).unwrap(), b"untouched");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
+        // The job's folder itself a link: neither written nor read through.
+        let other = Store::new(state.path());
+        std::os::unix::fs::symlink(outside.path(), state.path().join("ledger/k")).unwrap();
+        assert!(other.job_for_writing("k").is_err());
+        assert!(other.job("k").is_err());
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
     }
 }

@@ -1,9 +1,12 @@
 //! What a job's records add up to: its latest run, its last success, its failures in a row, its runs by
-//! outcome, and, with a schedule, when it is next due and whether it is overdue. One pass over the file,
-//! strings borrowed from it: a ledger of 100,000 runs is read in well under a second and a few MiB.
+//! outcome, and, with a schedule, when it is next due and whether it is overdue. One pass over the file, a
+//! block at a time: a ledger of a million runs (385 MB) is read in under a second and a few MiB.
 
 use std::borrow::Cow;
+use std::fs::File;
 use std::io;
+use std::ops::ControlFlow;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -11,7 +14,8 @@ use chrono::{DateTime, FixedOffset};
 use serde::Deserialize;
 
 use super::record::{self, parse_time, Record, Streak, OUTCOMES};
-use super::store;
+use super::scan::{self, Unreadable};
+use super::store::Job;
 use crate::schedule::Schedule;
 use crate::zone::Zone;
 
@@ -32,8 +36,8 @@ pub struct Summary {
     pub consecutive_failures: u32,
     /// The latest start of any recorded run (a stored time).
     pub latest_start: String,
-    /// Line numbers of pieces that are not whole records.
-    pub unreadable: Vec<usize>,
+    /// The pieces that are not whole records.
+    pub unreadable: Unreadable,
 }
 
 /// With a schedule: when the job is next due, and whether a due run has not started within its grace.
@@ -46,10 +50,12 @@ pub struct Due {
 }
 
 impl Summary {
-    /// The records of the job in `dir`; `None` when it has none.
-    pub fn of(dir: &Path) -> io::Result<Option<Summary>> {
-        let text = store::read_log(dir)?;
-        Ok(summarize(dir, &text))
+    /// The records of `job`; `None` when it has none.
+    pub fn of(job: &Job) -> io::Result<Option<Summary>> {
+        match job.log()? {
+            Some(file) => summarize(job.path(), &file),
+            None => Ok(None),
+        }
     }
 
     /// The job's schedule as its latest record gives it; none if that record has none or it no longer parses.
@@ -88,19 +94,24 @@ struct Brief<'a> {
     success: bool,
 }
 
-fn summarize(dir: &Path, text: &[u8]) -> Option<Summary> {
+fn summarize(dir: &Path, file: &File) -> io::Result<Option<Summary>> {
     let mut known = [0usize; OUTCOMES.len()];
     let mut other: Vec<(String, usize)> = Vec::new();
-    let mut last: Option<&[u8]> = None;
+    // Where the last piece that looked like a record is: it is read whole at the end.
+    let mut last: Option<(u64, usize)> = None;
     let mut runs = 0;
-    let mut last_success_at = None;
+    // Owned, and refilled in place: a million records cost no allocation each.
+    let mut last_success_at: Option<String> = None;
     let mut consecutive_failures = 0;
-    let mut latest_start: Cow<'_, str> = Cow::Borrowed("");
-    let mut unreadable = Vec::new();
-    for (line, piece) in record::pieces(text) {
-        let Ok(brief) = serde_json::from_slice::<Brief<'_>>(piece) else {
-            unreadable.push(line);
-            continue;
+    let mut latest_start = String::new();
+    let mut unreadable = Unreadable::default();
+    scan::forward(file, |piece| {
+        let brief = piece
+            .bytes
+            .and_then(|bytes| serde_json::from_slice::<Brief<'_>>(bytes).ok());
+        let (Some(bytes), Some(brief)) = (piece.bytes, brief) else {
+            unreadable.push(piece.line);
+            return ControlFlow::Continue(());
         };
         runs += 1;
         match OUTCOMES.iter().position(|w| *w == brief.outcome) {
@@ -113,38 +124,75 @@ fn summarize(dir: &Path, text: &[u8]) -> Option<Summary> {
         match record::streak_of(brief.success, &brief.outcome) {
             Streak::Reset => {
                 consecutive_failures = 0;
-                last_success_at = Some(brief.finished_at);
+                let at = last_success_at.get_or_insert_with(String::new);
+                at.clear();
+                at.push_str(&brief.finished_at);
             }
             Streak::Failure => consecutive_failures += 1,
             Streak::Neither => {}
         }
-        if brief.started_at > latest_start {
-            latest_start = brief.started_at;
+        if *brief.started_at > *latest_start {
+            latest_start.clear();
+            latest_start.push_str(&brief.started_at);
         }
-        last = Some(piece);
-    }
-    // A piece that has what the summary needs but not all a record has is not a record after all.
-    let last: Record<'_> = match serde_json::from_slice(last?) {
-        Ok(record) => record,
-        Err(_) => record::records_rev(text).find_map(|(_, r)| r.ok())?,
+        last = Some((piece.offset, bytes.len()));
+        ControlFlow::Continue(())
+    })?;
+    let Some((offset, len)) = last else {
+        return Ok(None);
     };
-    let latest_start = latest_start.into_owned();
+    let mut bytes = vec![0; len];
+    file.read_exact_at(&mut bytes, offset)?;
+    // A piece that has what the summary needs but not all a record has is not a record after all.
+    let last = match serde_json::from_slice::<Record<'_>>(&bytes) {
+        Ok(record) => owned(record),
+        Err(_) => match newest_record(file)? {
+            Some(record) => record,
+            None => return Ok(None),
+        },
+    };
     let mut by_outcome: Vec<(String, usize)> = OUTCOMES
         .iter()
         .zip(known)
         .map(|(w, n)| (w.to_string(), n))
         .collect();
     by_outcome.extend(other);
-    Some(Summary {
+    Ok(Some(Summary {
         dir: dir.to_path_buf(),
-        last: owned(last),
+        last,
         runs,
         by_outcome,
-        last_success_at: last_success_at.map(|t| t.into_owned()),
+        last_success_at,
         consecutive_failures,
         latest_start,
         unreadable,
-    })
+    }))
+}
+
+/// The newest whole record of `file`, read from its end.
+pub fn newest_record(file: &File) -> io::Result<Option<Record<'static>>> {
+    newest_where(file, |_| true)
+}
+
+/// The newest whole record of `file` that `wanted` accepts, read from its end.
+pub fn newest_where(
+    file: &File,
+    mut wanted: impl FnMut(&Record<'_>) -> bool,
+) -> io::Result<Option<Record<'static>>> {
+    let mut found = None;
+    scan::backward(file, |piece| {
+        let record = piece
+            .bytes
+            .and_then(|bytes| serde_json::from_slice::<Record<'_>>(bytes).ok());
+        match record {
+            Some(record) if wanted(&record) => {
+                found = Some(owned(record));
+                ControlFlow::Break(())
+            }
+            _ => ControlFlow::Continue(()),
+        }
+    })?;
+    Ok(found)
 }
 
 /// A record that no longer borrows from the file's text.
@@ -175,7 +223,15 @@ pub fn owned(r: Record<'_>) -> Record<'static> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
+
+    fn file_of(text: &str) -> File {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        file
+    }
 
     fn line(outcome: &str, success: bool, started: &str, schedule: bool) -> String {
         let schedule = if schedule {
@@ -199,14 +255,22 @@ mod tests {
             line("timeout", false, "2026-01-01T04:00:00.000Z", true),
         ]
         .concat();
-        let s = summarize(Path::new("/x"), text.as_bytes()).unwrap();
+        let s = summarize(Path::new("/x"), &file_of(&text))
+            .unwrap()
+            .unwrap();
         assert_eq!(s.runs, 5);
         assert_eq!(s.consecutive_failures, 2);
         assert_eq!(
             s.last_success_at.as_deref(),
             Some("2026-01-01T01:00:00.000Z")
         );
-        assert_eq!(s.unreadable, [4]);
+        assert_eq!(
+            s.unreadable,
+            Unreadable {
+                count: 1,
+                lines: vec![4]
+            }
+        );
         assert_eq!(s.last.outcome, "timeout");
         let count = |w: &str| s.by_outcome.iter().find(|(o, _)| o == w).unwrap().1;
         assert_eq!(
@@ -229,7 +293,9 @@ mod tests {
 
     #[test]
     fn nothing_recorded_is_no_summary() {
-        assert!(summarize(Path::new("/x"), b"").is_none());
-        assert!(summarize(Path::new("/x"), b"garbage\n").is_none());
+        assert!(summarize(Path::new("/x"), &file_of("")).unwrap().is_none());
+        assert!(summarize(Path::new("/x"), &file_of("garbage\n"))
+            .unwrap()
+            .is_none());
     }
 }

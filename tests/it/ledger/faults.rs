@@ -1,6 +1,7 @@
 //! A state directory that cannot be written, read-only or full: the run's exit status and its pings are
 //! untouched, and the ledger costs one warning and the record, nothing more. The read-only and the full
-//! directory are tmpfs mounts in a mount namespace of the test's own (`unshare -rm`), gone with it.
+//! directory are tmpfs mounts in a mount namespace of the test's own (`unshare -rm`), gone with it, and of
+//! mode 0755: a tmpfs is 1777 by default, which the ledger refuses for a state directory.
 
 use std::time::Duration;
 
@@ -72,7 +73,7 @@ fn a_read_only_state_directory_costs_one_warning() {
     let dir = Dir::new();
     let state = dir.join("state");
     std::fs::create_dir(&state).unwrap();
-    let script = r#"mount -t tmpfs -o ro,size=64k tmpfs "$1" || exit 99
+    let script = r#"mount -t tmpfs -o ro,size=64k,mode=0755 tmpfs "$1" || exit 99
 "$2" --state-dir "$1" --name ro --ping "$3/u" -- sh -c 'echo out; exit 3'"#;
     let out = Cronbeat::program("unshare")
         .args(["-rm", "sh", "-c", script, "sh"])
@@ -105,7 +106,7 @@ fn a_full_state_directory_costs_only_the_record() {
     // written at all. Once space is freed, runs are recorded again and nothing before is lost.
     let script = r#"set -u
 d=$1 bin=$2 url=$3 out=$4
-mount -t tmpfs -o size=64k tmpfs "$d" || exit 99
+mount -t tmpfs -o size=64k,mode=0755 tmpfs "$d" || exit 99
 "$bin" --state-dir "$d" --name old -- true 2>"$out/first.err"
 head -c 1M /dev/zero >"$d/fill" 2>/dev/null
 "$bin" --state-dir "$d" --name old --ping "$url/a" -- sh -c 'echo lost; exit 3' 2>"$out/old.err" >/dev/null

@@ -1,11 +1,14 @@
 //! The ledger: every run recorded under the state directory and read back by `status`, `history`,
 //! `last-output` and `metrics`; overlapping runs, cut records, retention, an unwritable or full state
-//! directory; `--fail-after` against the test server.
+//! directory; what the ledger refuses to write through (links, second names, folders others can write);
+//! what the readers show of a job's text on a terminal; `--fail-after` against the test server.
 
 mod fail_after;
 mod faults;
 mod readers;
 mod records;
+mod refusals;
+mod terminal;
 
 use serde_json::Value;
 

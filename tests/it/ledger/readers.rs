@@ -431,14 +431,11 @@ fn the_default_state_directory() {
         missing("root and setpriv, to run cronbeat as an unprivileged user");
         return;
     }
+    // The user's own folders: one others could write would be refused.
     let home = Dir::new();
     let xdg = Dir::new();
     for dir in [&home, &xdg] {
-        std::fs::set_permissions(
-            dir.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o777),
-        )
-        .unwrap();
+        std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
     }
     let nobody = |env: &[(&str, &str)]| {
         Cronbeat::program("setpriv")
