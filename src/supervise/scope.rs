@@ -255,12 +255,15 @@ fn descendants(before: &[Process]) -> Vec<Process> {
 /// A process held by a pidfd: signals reach that process or none, even once its pid is reused.
 enum Pinned {
     Fd(OwnedFd),
-    /// A kernel without pidfds (before Linux 5.3): the bare pid.
+    /// No pidfd to be had: the bare pid, which the caller has just checked is still the process's.
     Pid(i32),
 }
 
 impl Pinned {
-    /// `None` when the process is gone.
+    /// `None` when the process is gone. Any other failure falls back to the bare pid: a kernel
+    /// before Linux 5.3 answers ENOSYS, and a seccomp filter may answer anything (Docker's default
+    /// profile before 20.10 and systemd's `SystemCallFilter=` say EPERM). Skipping the process instead
+    /// would leave it unsignalled while it still counts as alive, and the clean-up would wait forever.
     fn new(pid: i32) -> Option<Pinned> {
         // SAFETY: pidfd_open(2) takes a pid and flags and returns a new descriptor or -1.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
@@ -268,7 +271,7 @@ impl Pinned {
             // SAFETY: the descriptor was just opened and nothing else owns it.
             return Some(Pinned::Fd(unsafe { OwnedFd::from_raw_fd(fd as i32) }));
         }
-        (Errno::last() == Errno::ENOSYS).then_some(Pinned::Pid(pid))
+        (Errno::last() != Errno::ESRCH).then_some(Pinned::Pid(pid))
     }
 
     fn signal(&self, sig: Signal) {

@@ -238,6 +238,42 @@ fn without_a_cgroup_a_daemon_ignoring_term_is_killed_after_the_grace() {
     stubborn_after_exit(Who::Nobody);
 }
 
+/// Where pidfd_open is refused (EPERM from Docker's default seccomp profile before 20.10, or from
+/// systemd's `SystemCallFilter=`), the leftovers are still signalled, by pid: the daemon gets its
+/// SIGTERM at once, not only the cgroup's SIGKILL after the grace, and the clean-up ends.
+fn pidfd_open_refused(who: Who) {
+    let scene = Scene::new();
+    let script = format!(
+        "grep ^Seccomp: /proc/self/status\n{}",
+        scene.command(Daemon::Setsid, "exit 0")
+    );
+    let mut run = cronbeat_as(
+        who,
+        &["-v", "--kill-after", "10s", "--", "sh", "-c", &script],
+    )
+    .refuse_pidfd_open()
+    .limit(Duration::from_secs(20))
+    .spawn();
+    let daemon = daemon_pids(&mut run, 1).remove(0);
+    let out = run.wait();
+    out.assert_code(0);
+    // The filter was in force for cronbeat, and so for the command it started.
+    assert!(out.stdout.contains("Seccomp:\t2"), "{}", out.dump());
+    assert_all_dead(&[daemon.0]);
+    assert_line(&out, "cronbeat: stopping 1 process the command left behind");
+    assert!(out.elapsed < Duration::from_secs(5), "{}", out.dump());
+}
+
+#[test]
+fn where_pidfd_open_is_refused_a_daemon_is_still_stopped() {
+    pidfd_open_refused(Who::Invoker);
+}
+
+#[test]
+fn without_a_cgroup_where_pidfd_open_is_refused_a_daemon_is_still_stopped() {
+    pidfd_open_refused(Who::Nobody);
+}
+
 /// The command takes 1.5 s of its 2 s grace to shut down.
 const SLOW_TO_STOP: &str =
     "trap 'sleep 1.5; exit 0' TERM; echo ready; while :; do sleep 0.05; done";
