@@ -19,7 +19,7 @@ use crate::config::Job;
 use crate::events::{Event, Observer, Report, Running};
 use crate::outcome::{ChildStatus, LockLoss, Outcome};
 use crate::output::{Capture, Pump, Spool, Stream};
-use machine::{Action, Ending, Input, Left, Limits, Machine, Notice, Target};
+use machine::{Action, Ending, Input, Left, Limits, Machine, Notice, Target, KILL_WAIT};
 use scope::Scope;
 pub use signals::SignalPipe;
 
@@ -317,6 +317,10 @@ impl Shell<'_> {
                 Action::Emit(Notice::Killed(reason)) => {
                     observer.on_event(&Event::Killed { reason })
                 }
+                Action::Emit(Notice::GaveUp) => observer.on_event(&Event::GaveUp {
+                    after: KILL_WAIT,
+                    processes: &self.scope.remaining(),
+                }),
                 Action::Emit(Notice::LockLost { loss, stopping }) => {
                     observer.on_event(&Event::LockLost {
                         reason: &loss.to_string(),

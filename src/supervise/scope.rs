@@ -105,6 +105,23 @@ impl Scope {
         }
     }
 
+    /// The processes of the run still alive, as `pid 123 (name)`; empty where they cannot be listed.
+    pub fn remaining(&self) -> Vec<String> {
+        let pids = match &self.kind {
+            Kind::Cgroup(cgroup) => cgroup.procs(),
+            Kind::Descendants { before } => descendants(before).iter().map(|p| p.pid).collect(),
+            Kind::Namespace | Kind::Group => Vec::new(),
+        };
+        pids.into_iter()
+            .map(
+                |pid| match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+                    Ok(name) => format!("pid {pid} ({})", name.trim_end()),
+                    Err(_) => format!("pid {pid}"),
+                },
+            )
+            .collect()
+    }
+
     /// Sends `sig` to every process of the run, once each. The command's group is signalled as a group
     /// only when there is no list of the run's processes: see `reaper::signal_group` for why its pgid
     /// is safe to use then, and not in general once the command is reaped.

@@ -737,3 +737,104 @@ fn as_pid_1_with_a_foreign_proc_only_the_namespace_is_stopped() {
         "a process outside the namespace was stopped"
     );
 }
+
+// ---- a leftover that SIGKILL cannot end in time ----
+
+/// A cgroup v1 freezer cgroup of the test's own: a process frozen there does not act on SIGKILL until
+/// it is thawed, as a process held in uninterruptible sleep does not. Thawed and removed when dropped.
+struct Freezer {
+    dir: PathBuf,
+}
+
+impl Freezer {
+    const ROOT: &'static str = "/sys/fs/cgroup/freezer";
+
+    fn new() -> Option<Freezer> {
+        let dir = Path::new(Self::ROOT).join(format!("cronbeat-test-{}", std::process::id()));
+        std::fs::create_dir(&dir).ok()?;
+        Some(Freezer { dir })
+    }
+
+    fn freeze(&self, pid: i32) {
+        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string()).unwrap();
+        std::fs::write(self.dir.join("freezer.state"), "FROZEN").unwrap();
+        assert!(
+            eventually(Duration::from_secs(10), || self.state() == "FROZEN"),
+            "the freezer says {}",
+            self.state()
+        );
+    }
+
+    fn state(&self) -> String {
+        std::fs::read_to_string(self.dir.join("freezer.state"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
+    fn thaw(&self) {
+        let _ = std::fs::write(self.dir.join("freezer.state"), "THAWED");
+    }
+}
+
+impl Drop for Freezer {
+    fn drop(&mut self) {
+        self.thaw();
+        let procs = self.dir.join("cgroup.procs");
+        eventually(Duration::from_secs(10), || {
+            std::fs::read_to_string(&procs).is_ok_and(|p| p.trim().is_empty())
+        });
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// A leftover that outlives its SIGKILL (here a frozen one; in production one in uninterruptible
+/// sleep) does not hold the run forever: cronbeat waits a bounded time after SIGKILL (5 s), then ends the
+/// run with the command's own status and a warning that names what is left.
+#[test]
+fn a_leftover_that_survives_sigkill_is_given_up_on_after_a_bound() {
+    let Some(freezer) = is_root().then(Freezer::new).flatten() else {
+        missing("a cgroup v1 freezer at /sys/fs/cgroup/freezer, writable by root");
+        return;
+    };
+    let scene = Scene::new();
+    let frozen = scene.dir.path().join("frozen");
+    let wait_frozen = format!(
+        "while [ ! -e '{}' ]; do sleep 0.01; done; exit 3",
+        frozen.display()
+    );
+    let script = scene.command(Daemon::Setsid, &wait_frozen);
+    let mut run = cronbeat()
+        .args(["-v", "--kill-after", "1s", "--", "sh", "-c", &script])
+        .limit(Duration::from_secs(40))
+        .spawn();
+    let daemon = daemon_pids(&mut run, 1).remove(0);
+    freezer.freeze(daemon.0);
+    std::fs::write(&frozen, "").unwrap();
+    let out = run.wait();
+    out.assert_code(3);
+    let warning = out
+        .stderr_lines()
+        .into_iter()
+        .find(|l| l.starts_with("cronbeat: giving up on what the command left behind"))
+        .unwrap_or_else(|| panic!("no warning of giving up: {}", out.dump()))
+        .to_string();
+    assert!(
+        warning.contains("still there 5s after SIGKILL")
+            && warning.contains(&format!("pid {} (", daemon.0)),
+        "{warning}"
+    );
+    // The grace, then the bound after SIGKILL, then the run ends.
+    assert!(
+        out.elapsed >= Duration::from_secs(6) && out.elapsed < Duration::from_secs(20),
+        "{}",
+        out.dump()
+    );
+    assert!(!is_dead(daemon.0), "the frozen daemon died: {}", out.dump());
+    // The SIGKILL was sent: thawed, the daemon dies.
+    freezer.thaw();
+    assert!(
+        eventually(Duration::from_secs(10), || is_dead(daemon.0)),
+        "the thawed daemon lives on"
+    );
+}
