@@ -57,9 +57,9 @@ pub struct Cronbeat {
     limit: Duration,
     /// Whether the launch gets a state directory of its own (unless the test sets the variable).
     own_state_dir: bool,
-    /// System calls a seccomp filter refuses to the launch and everything it starts, each with the
-    /// errno it answers (at most [`MAX_REFUSED`]).
-    refused: Vec<(libc::c_long, i32)>,
+    /// System calls a seccomp filter refuses to the launch and everything it starts, each with what
+    /// the filter does instead (at most [`MAX_REFUSED`]).
+    refused: Vec<(libc::c_long, u32)>,
 }
 
 /// `cronbeat` with no arguments yet.
@@ -151,9 +151,19 @@ impl Cronbeat {
         self.refuse(libc::SYS_pidfd_open, libc::EPERM)
     }
 
-    fn refuse(mut self, call: libc::c_long, errno: i32) -> Self {
+    /// Runs the launch under a seccomp filter that kills any process of it that calls `call`
+    /// (SIGSYS).
+    pub fn kill_on(self, call: libc::c_long) -> Self {
+        self.filter(call, SECCOMP_RET_KILL_PROCESS)
+    }
+
+    fn refuse(self, call: libc::c_long, errno: i32) -> Self {
+        self.filter(call, SECCOMP_RET_ERRNO | errno as u32)
+    }
+
+    fn filter(mut self, call: libc::c_long, action: u32) -> Self {
         assert!(self.refused.len() < MAX_REFUSED, "too many refused calls");
-        self.refused.push((call, errno));
+        self.refused.push((call, action));
         self
     }
 
@@ -640,14 +650,16 @@ fn truncate(text: &str) -> String {
 /// How many calls one launch's filter may refuse.
 const MAX_REFUSED: usize = 4;
 
-/// Installs a seccomp filter: each call in `refused` fails with its errno, every other call is
-/// allowed. Between fork and exec: no allocation.
-fn refuse(refused: &[(libc::c_long, i32)]) -> std::io::Result<()> {
+const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
+const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
+
+/// Installs a seccomp filter: each call in `refused` gets its action (an errno, or the process
+/// killed), every other call is allowed. Between fork and exec: no allocation.
+fn refuse(refused: &[(libc::c_long, u32)]) -> std::io::Result<()> {
     const LOAD_WORD: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
     const JUMP_IF_EQUAL: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
     const RETURN: u16 = 0x06; // BPF_RET | BPF_K
     const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
-    const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
     const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
     let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
     let mut filter = [op(0, 0, 0, 0); 4 + 2 * MAX_REFUSED];
@@ -656,9 +668,9 @@ fn refuse(refused: &[(libc::c_long, i32)]) -> std::io::Result<()> {
                                         // Another architecture: straight to the final allow.
     filter[1] = op(JUMP_IF_EQUAL, 0, (1 + 2 * n) as u8, AUDIT_ARCH_X86_64);
     filter[2] = op(LOAD_WORD, 0, 0, 0); // seccomp_data.nr
-    for (i, (call, errno)) in refused.iter().take(n).enumerate() {
+    for (i, (call, action)) in refused.iter().take(n).enumerate() {
         filter[3 + 2 * i] = op(JUMP_IF_EQUAL, 0, 1, *call as u32);
-        filter[4 + 2 * i] = op(RETURN, 0, 0, SECCOMP_RET_ERRNO | *errno as u32);
+        filter[4 + 2 * i] = op(RETURN, 0, 0, *action);
     }
     filter[3 + 2 * n] = op(RETURN, 0, 0, SECCOMP_RET_ALLOW);
     let len = 4 + 2 * n;
