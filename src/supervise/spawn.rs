@@ -189,8 +189,8 @@ fn start(program: &OsStr, args: &[OsString], launch: &Launch<'_>) -> io::Result<
     // Until the child has put cronbeat's handlers back to the defaults, a signal must not run them
     // there: the handler would tell cronbeat's own loop of a signal meant for the child.
     let blocked = block_signals();
-    // SAFETY: `child` and what it points to live until the child has exec'd or exited; it runs only
-    // `in_child`.
+    // SAFETY: the child runs only `in_child`, which is async-signal-safe and allocates nothing, on
+    // its copy of `child` and of what it points to.
     let pid = match unsafe { clone3_child(launch.cgroup, &child) } {
         Ok(pid) => {
             born_in_cgroup = launch.cgroup.is_some();
