@@ -610,7 +610,9 @@ fn runs_in_a_cgroup_of_its_own(launch: Cronbeat) -> Option<String> {
     out.assert_code(0);
     let theirs = v2_path(&out.stdout).unwrap_or("").to_string();
     let Some(dir) = cgroup_expected() else {
-        eprintln!("skipped: cronbeat cannot make a cgroup here (ran in {theirs:?})");
+        missing(&format!(
+            "a cgroup cronbeat can make (it ran in {theirs:?})"
+        ));
         return None;
     };
     let name = Path::new(&theirs)
@@ -653,7 +655,7 @@ fn where_clone3_is_refused_the_command_still_runs_in_a_cgroup_of_its_own() {
 #[test]
 fn in_a_cgroup_namespace_the_command_is_not_started_outside_cronbeats_cgroup() {
     let Some(own) = cgroup_expected() else {
-        eprintln!("skipped: cronbeat cannot make a cgroup here");
+        missing("a cgroup cronbeat can make");
         return;
     };
     if !have("unshare") {
@@ -685,7 +687,7 @@ fn without_a_cgroup_the_command_runs_in_cronbeats_cgroup() {
     let out = cronbeat_as(Who::Nobody, &["--", "cat", "/proc/self/cgroup"]).run();
     out.assert_code(0);
     if !is_root() && out.stdout != own {
-        eprintln!("skipped: this user's cronbeat has a cgroup of its own here");
+        missing("a user without a cgroup of its own");
         return;
     }
     assert_eq!(out.stdout, own);
@@ -698,17 +700,17 @@ fn as_pid_1_with_a_foreign_proc_only_the_namespace_is_stopped() {
     // `unshare --pid --fork` without --mount-proc: /proc shows the outer namespace, where "the
     // descendants of pid 1" would be everything. cronbeat must not go by it.
     if !have("unshare") {
-        eprintln!("skipped: unshare is not installed");
+        missing("unshare (apt-get install util-linux)");
         return;
     }
     let probe = Cronbeat::program("unshare")
         .args(["--pid", "--fork", "true"])
         .run();
     if !probe.status.success() {
-        eprintln!(
-            "skipped: unshare --pid is not permitted here: {}",
+        missing(&format!(
+            "unshare --pid permitted here: {}",
             probe.stderr.trim()
-        );
+        ));
         return;
     }
     let scene = Scene::new();
