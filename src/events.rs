@@ -99,6 +99,12 @@ pub enum Event<'a> {
     Killed {
         reason: &'a str,
     },
+    /// Leftovers outlived their SIGKILL by the supervisor's bound: cronbeat ends the run without them.
+    /// `processes` names them (`pid 123 (sleep)`), when cronbeat can list them.
+    GaveUp {
+        after: Duration,
+        processes: &'a [String],
+    },
     Finished(&'a Report),
 }
 

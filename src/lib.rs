@@ -1,6 +1,5 @@
 //! cronbeat: run a scheduled command visibly and bounded.
 
-pub mod allocator;
 pub mod app;
 pub mod check;
 pub mod cli;

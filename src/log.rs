@@ -228,6 +228,21 @@ impl Observer for Logger {
                 f.insert("reason".into(), json!(reason));
                 self.warn_event("killed", &format!("sent SIGKILL: {reason}"), f);
             }
+            Event::GaveUp { after, processes } => {
+                let mut f = Map::new();
+                f.insert("processes".into(), json!(processes));
+                let which = if processes.is_empty() {
+                    "processes cronbeat cannot list".to_string()
+                } else {
+                    processes.join(", ")
+                };
+                let msg = format!(
+                    "giving up on what the command left behind, still there {} after SIGKILL \
+                     (held in the kernel): {which}",
+                    humantime::format_duration(*after)
+                );
+                self.warn_event("gave_up", &msg, f);
+            }
             Event::Finished(report) => {
                 let mut f = Map::new();
                 f.insert("run_id".into(), json!(report.run_id));

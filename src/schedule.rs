@@ -14,17 +14,16 @@
 //!   the clock actually shows: none in a skipped hour, both in a repeated one. A clock change of 3 hours
 //!   or more (a zone moving across the date line) is taken as the new time, as cron takes a clock reset.
 //!
-//! croner finds the wall-clock times that match (calendar arithmetic: month lengths, leap years,
-//! weekdays); this module reads and checks the expression itself (so an error names its field) and maps
-//! wall-clock times to instants with the rules above, where croner's own choices differ (it calls a job
-//! fixed only with one value in each field, and tells a star from a restriction only by a bare `*`).
+//! This module reads and checks the expression itself (so an error names its field), finds the
+//! wall-clock times that match (day by day, chrono's calendar telling month lengths, leap years and
+//! weekdays, then the first allowed hour and minute of a matching day), and maps wall-clock times to
+//! instants with the rules above.
 //! The zones come from the database built into the binary ([`crate::zone`]), so a `FROM scratch` image
 //! without /usr/share/zoneinfo computes the same times.
 
 use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, FixedOffset, LocalResult, NaiveDateTime, TimeDelta, Utc};
-use croner::Cron;
+use chrono::{DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 
 use crate::zone::Zone;
 
@@ -32,6 +31,22 @@ use crate::zone::Zone;
 const CHANGE_LIMIT: TimeDelta = TimeDelta::hours(3);
 /// Searches give up after this many wall-clock matches (never reached by a due expression).
 const MAX_STEPS: usize = 100_000;
+/// How many days a search for the next (or last) matching time looks at: the rarest expression that
+/// is ever due (February 29th on a given weekday) is due once in 28 years; this is 400, a whole cycle
+/// of the Gregorian calendar.
+const SEARCH_DAYS: usize = 146_097;
+
+/// The smallest value of `set` at or above `from`.
+fn first_at_or_above(set: u64, from: u32) -> Option<u32> {
+    let above = set.checked_shr(from)?;
+    (above != 0).then(|| from + above.trailing_zeros())
+}
+
+/// The largest value of `set` at or below `from` (at most 63).
+fn last_at_or_below(set: u64, from: u32) -> Option<u32> {
+    let below = set & (u64::MAX >> (63 - from.min(63)));
+    (below != 0).then(|| 63 - below.leading_zeros())
+}
 
 /// The macros, and what they stand for.
 pub const MACROS: [(&str, &str); 7] = [
@@ -171,32 +186,81 @@ impl Fields {
 
     /// Whether a wall-clock time matches, by the fields alone.
     fn matches(&self, wall: &NaiveDateTime) -> bool {
-        use chrono::{Datelike, Timelike};
-        let dom = self.allows(DOM, wall.day());
-        let dow = self.allows(DOW, wall.weekday().num_days_from_sunday());
+        use chrono::Timelike;
+        wall.second() == 0
+            && self.allows(0, wall.minute())
+            && self.allows(1, wall.hour())
+            && self.day_matches(wall.date())
+    }
+
+    /// Whether a date is allowed by the month and the two day fields.
+    fn day_matches(&self, date: NaiveDate) -> bool {
+        use chrono::Datelike;
+        let dom = self.allows(DOM, date.day());
+        let dow = self.allows(DOW, date.weekday().num_days_from_sunday());
         let day = if self.both_days() {
             dom && dow
         } else {
             dom || dow
         };
-        wall.second() == 0
-            && self.allows(0, wall.minute())
-            && self.allows(1, wall.hour())
-            && day
-            && self.allows(MONTH, wall.month())
+        day && self.allows(MONTH, date.month())
     }
 
-    /// The expression with every field as an explicit list, for croner: the star rules are then this
-    /// module's alone (`dom_and_dow` says how the day fields combine).
-    fn explicit(&self) -> String {
-        let list = |field: usize| {
-            let values: Vec<String> = (0..64)
-                .filter(|v| self.sets[field] & (1u64 << v) != 0)
-                .map(|v| v.to_string())
-                .collect();
-            values.join(",")
+    /// The first wall-clock time at or after `from` (after it, unless `inclusive`) that matches.
+    fn next(&self, from: NaiveDateTime, inclusive: bool) -> Option<NaiveDateTime> {
+        use chrono::Timelike;
+        let minute = from.with_second(0)?.with_nanosecond(0)?;
+        let mut at = if inclusive && minute == from {
+            minute
+        } else {
+            minute + TimeDelta::minutes(1)
         };
-        (0..5).map(list).collect::<Vec<_>>().join(" ")
+        for _ in 0..SEARCH_DAYS {
+            if self.day_matches(at.date()) {
+                let (hour, min) = (at.hour(), at.minute());
+                // This hour from this minute on, then the later hours from minute 0.
+                let found = first_at_or_above(self.sets[0], min)
+                    .filter(|_| self.allows(1, hour))
+                    .map(|m| (hour, m))
+                    .or_else(|| {
+                        let h = first_at_or_above(self.sets[1], hour + 1)?;
+                        Some((h, first_at_or_above(self.sets[0], 0)?))
+                    });
+                if let Some((h, m)) = found.filter(|(h, _)| *h < 24) {
+                    return at.date().and_hms_opt(h, m, 0);
+                }
+            }
+            at = at.date().succ_opt()?.and_hms_opt(0, 0, 0)?;
+        }
+        None
+    }
+
+    /// The last wall-clock time at or before `from` (before it, unless `inclusive`) that matches.
+    fn previous(&self, from: NaiveDateTime, inclusive: bool) -> Option<NaiveDateTime> {
+        use chrono::Timelike;
+        let minute = from.with_second(0)?.with_nanosecond(0)?;
+        let mut at = if inclusive || minute != from {
+            minute
+        } else {
+            minute - TimeDelta::minutes(1)
+        };
+        for _ in 0..SEARCH_DAYS {
+            if self.day_matches(at.date()) {
+                let (hour, min) = (at.hour(), at.minute());
+                let found = last_at_or_below(self.sets[0], min)
+                    .filter(|_| self.allows(1, hour))
+                    .map(|m| (hour, m))
+                    .or_else(|| {
+                        let h = last_at_or_below(self.sets[1], hour.checked_sub(1)?)?;
+                        Some((h, last_at_or_below(self.sets[0], 59)?))
+                    });
+                if let Some((h, m)) = found {
+                    return at.date().and_hms_opt(h, m, 0);
+                }
+            }
+            at = at.date().pred_opt()?.and_hms_opt(23, 59, 0)?;
+        }
+        None
     }
 }
 
@@ -302,7 +366,6 @@ pub struct Schedule {
     /// The five fields as written, macros expanded, for services that hold a cron expression.
     cron_text: String,
     fields: Fields,
-    cron: Cron,
 }
 
 impl Schedule {
@@ -311,18 +374,12 @@ impl Schedule {
     pub fn new(expr: &str, tz: Zone, grace: Duration) -> Result<Schedule, String> {
         let expr = expr.trim();
         let (fields, cron_text) = read(expr)?;
-        let cron = croner::parser::CronParser::builder()
-            .dom_and_dow(fields.both_days())
-            .build()
-            .parse(&fields.explicit())
-            .map_err(|e| format!("{expr:?}: {e}"))?;
         Ok(Schedule {
             expr: expr.to_string(),
             tz,
             grace,
             cron_text,
             fields,
-            cron,
         })
     }
 
@@ -359,7 +416,7 @@ impl Schedule {
         let mut best: Option<DateTime<Utc>> = None;
         let mut inclusive = true;
         for _ in 0..MAX_STEPS {
-            let wall = self.cron.find_next_occurrence(&cursor, inclusive).ok()?;
+            let wall = self.fields.next(cursor, inclusive)?;
             for due in self.due_at(&wall) {
                 if due > after && best.map_or(true, |b| due < b) {
                     best = Some(due);
@@ -387,10 +444,7 @@ impl Schedule {
         let mut best: Option<DateTime<Utc>> = None;
         let mut inclusive = true;
         for _ in 0..MAX_STEPS {
-            let wall = self
-                .cron
-                .find_previous_occurrence(&cursor, inclusive)
-                .ok()?;
+            let wall = self.fields.previous(cursor, inclusive)?;
             for due in self.due_at(&wall) {
                 if due <= at && best.map_or(true, |b| due > b) {
                     best = Some(due);
@@ -583,6 +637,82 @@ pub fn rfc3339_local(at: &DateTime<FixedOffset>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn wall(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    /// The next and the previous match agree with a minute-by-minute scan, inclusive or not, from
+    /// on the minute and from between minutes.
+    #[test]
+    fn the_search_agrees_with_a_scan() {
+        let exprs = [
+            "* * * * *",
+            "*/15 * * * *",
+            "0 * * * *",
+            "30 2 * * *",
+            "0 9-17/2 * * mon-fri",
+            "5 0 1,15 * 5",
+            "59 23 31 * *",
+            "0 0 * * 0",
+        ];
+        let scan_next = |f: &Fields, from: NaiveDateTime, inclusive: bool| {
+            let mut at = from.date().and_hms_opt(0, 0, 0).unwrap();
+            loop {
+                if (at > from || (inclusive && at == from)) && f.matches(&at) {
+                    return at;
+                }
+                at += TimeDelta::minutes(1);
+            }
+        };
+        let scan_previous = |f: &Fields, from: NaiveDateTime, inclusive: bool| {
+            let mut at = from.date().and_hms_opt(23, 59, 0).unwrap();
+            loop {
+                if (at < from || (inclusive && at == from)) && f.matches(&at) {
+                    return at;
+                }
+                at -= TimeDelta::minutes(1);
+            }
+        };
+        for expr in exprs {
+            let (f, _) = read(expr).unwrap();
+            for from in [
+                "2024-02-28 23:59:00",
+                "2024-12-31 12:30:00",
+                "2025-03-01 00:00:30",
+            ] {
+                let from = wall(from);
+                for inclusive in [true, false] {
+                    assert_eq!(
+                        f.next(from, inclusive),
+                        Some(scan_next(&f, from, inclusive)),
+                        "{expr} next from {from} inclusive {inclusive}"
+                    );
+                    assert_eq!(
+                        f.previous(from, inclusive),
+                        Some(scan_previous(&f, from, inclusive)),
+                        "{expr} previous from {from} inclusive {inclusive}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_rare_day_is_found_years_away() {
+        let (leap, _) = read("0 12 29 2 *").unwrap();
+        let from = wall("2025-01-01 00:00:00");
+        assert_eq!(leap.next(from, true), Some(wall("2028-02-29 12:00:00")));
+        assert_eq!(leap.previous(from, true), Some(wall("2024-02-29 12:00:00")));
+        // February 29th that is a Monday (both day fields, as `*` in either would make them): 2016,
+        // then 2044.
+        let rare = Fields {
+            dom_star: true,
+            ..read("0 0 29 2 1").unwrap().0
+        };
+        assert_eq!(rare.next(from, true), Some(wall("2044-02-29 00:00:00")));
+        assert_eq!(rare.previous(from, true), Some(wall("2016-02-29 00:00:00")));
+    }
 
     fn at(text: &str) -> SystemTime {
         DateTime::parse_from_rfc3339(text)

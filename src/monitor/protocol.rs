@@ -271,24 +271,13 @@ pub fn last_chars(text: &str, max: usize) -> &str {
 
 /// RFC 4648 base64, padded; with `url`, the URL-safe alphabet (`-` and `_`).
 pub fn base64(bytes: &[u8], url: bool) -> String {
-    const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let alphabet = if url { URL_SAFE } else { STANDARD };
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(alphabet[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    use base64::Engine;
+    if url {
+        URL_SAFE.encode(bytes)
+    } else {
+        STANDARD.encode(bytes)
     }
-    out
 }
 
 /// Seconds with millisecond precision, as monitors expect durations and timestamps.

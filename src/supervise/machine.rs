@@ -78,6 +78,8 @@ pub enum Notice {
     /// Stopping what the command left behind.
     LeftBehind(Left),
     Killed(&'static str),
+    /// Leftovers still there [`KILL_WAIT`] after their SIGKILL: cronbeat stops waiting for them.
+    GaveUp,
     /// The fleet lease was lost; `stopping` when the command is stopped for it.
     LockLost {
         loss: LockLoss,
@@ -116,6 +118,12 @@ pub const KILLED_AFTER_GRACE: &str = "still running after the --kill-after grace
 pub const KILLED_LEFTOVERS: &str =
     "processes the command left behind, still running after the grace";
 
+/// How long leftovers may take to go after their SIGKILL before cronbeat stops waiting for them, as
+/// systemd gives up after `TimeoutStopSec=`. SIGKILL takes effect within milliseconds unless the
+/// process is held in the kernel (uninterruptible sleep on a dead NFS server or a stuck device, a
+/// frozen cgroup): waiting longer for that would hold up the run's report and the next run for nothing.
+pub const KILL_WAIT: Duration = Duration::from_secs(5);
+
 #[derive(Debug)]
 pub struct Machine {
     limits: Limits,
@@ -127,6 +135,8 @@ pub struct Machine {
     enforced: bool,
     kill_at: Option<Instant>,
     killed: bool,
+    /// When what is left last got its first SIGKILL: the start of [`KILL_WAIT`].
+    killed_at: Option<Instant>,
     /// A lost lease was seen (it is acted on once).
     lock_lost: bool,
 }
@@ -141,6 +151,7 @@ impl Machine {
             enforced: false,
             kill_at: None,
             killed: false,
+            killed_at: None,
             lock_lost: false,
         }
     }
@@ -202,7 +213,11 @@ impl Machine {
                 self.kill_when_due(now, KILLED_AFTER_GRACE, target, &mut actions);
             }
             (Phase::Leftovers, Input::Tick) => {
-                if self.killed {
+                if self.killed && self.killed_at.is_some_and(|at| now >= at + KILL_WAIT) {
+                    self.phase = Phase::Done;
+                    actions.push(Action::Emit(Notice::GaveUp));
+                    actions.push(Action::Done);
+                } else if self.killed {
                     // A process forked while the last SIGKILL went round escaped it: go round again.
                     actions.push(Action::Send(Target::All, Signal::SIGKILL));
                 } else {
@@ -285,6 +300,7 @@ impl Machine {
             terminate(Target::All, actions);
             self.kill_at = Some(now + self.limits.kill_after);
         } else if self.killed {
+            self.killed_at = Some(now);
             actions.push(Action::Emit(Notice::Killed(KILLED_LEFTOVERS)));
             actions.push(Action::Send(Target::All, Signal::SIGKILL));
         } else if !self.enforced {
@@ -341,6 +357,7 @@ impl Machine {
     ) {
         if !self.killed && self.kill_at.is_some_and(|at| now >= at) {
             self.killed = true;
+            self.killed_at = Some(now);
             actions.push(Action::Emit(Notice::Killed(reason)));
             actions.push(Action::Send(target, Signal::SIGKILL));
         }
@@ -561,6 +578,41 @@ mod tests {
                     (13, 0, Input::Tick, vec![]),
                 ],
                 cause: None,
+                done: true,
+            },
+            Case {
+                name: "leftovers still there a while after SIGKILL are given up on",
+                limits: limits(None, None),
+                steps: vec![
+                    (1, 0, exited(Left::Counted(1)), left_behind(Left::Counted(1))),
+                    (11, 0, Input::Tick, killed(KILLED_LEFTOVERS, All)),
+                    (15, 0, Input::Tick, vec![Send(All, SIGKILL)]),
+                    (16, 0, Input::Tick, vec![Emit(Notice::GaveUp), Done]),
+                    (17, 0, Input::Tick, vec![]),
+                    (17, 0, Input::AllGone, vec![]),
+                ],
+                cause: None,
+                done: true,
+            },
+            Case {
+                name: "the wait after SIGKILL starts when the leftovers get theirs",
+                limits: limits(Some(1), None),
+                steps: vec![
+                    (1, 0, Input::Tick, timed_out(1)),
+                    (11, 0, Input::Tick, killed(KILLED_AFTER_GRACE, All)),
+                    (
+                        14,
+                        0,
+                        exited(Left::Counted(1)),
+                        with(
+                            vec![Emit(Notice::LeftBehind(Left::Counted(1)))],
+                            killed(KILLED_LEFTOVERS, All),
+                        ),
+                    ),
+                    (18, 0, Input::Tick, vec![Send(All, SIGKILL)]),
+                    (19, 0, Input::Tick, vec![Emit(Notice::GaveUp), Done]),
+                ],
+                cause: Some(timeout(1)),
                 done: true,
             },
             Case {

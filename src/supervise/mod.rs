@@ -18,7 +18,7 @@ use nix::unistd::Pid;
 use crate::events::{Event, Observer, Report, Running};
 use crate::outcome::{ChildStatus, Outcome};
 use crate::output::{Capture, Pump, Spool, Stream};
-use machine::{Action, Ending, Input, Left, Machine, Notice, Target};
+use machine::{Action, Ending, Input, Left, Machine, Notice, Target, KILL_WAIT};
 pub use machine::{Limits, Lost};
 use scope::Scope;
 pub use signals::SignalPipe;
@@ -345,6 +345,10 @@ impl Shell<'_> {
                 Action::Emit(Notice::Killed(reason)) => {
                     observer.on_event(&Event::Killed { reason })
                 }
+                Action::Emit(Notice::GaveUp) => observer.on_event(&Event::GaveUp {
+                    after: KILL_WAIT,
+                    processes: &self.scope.remaining(),
+                }),
                 Action::Emit(Notice::LockLost { loss, stopping }) => {
                     observer.on_event(&Event::LockLost {
                         reason: &loss.to_string(),

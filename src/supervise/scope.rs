@@ -105,6 +105,23 @@ impl Scope {
         }
     }
 
+    /// The processes of the run still alive, as `pid 123 (name)`; empty where they cannot be listed.
+    pub fn remaining(&self) -> Vec<String> {
+        let pids = match &self.kind {
+            Kind::Cgroup(cgroup) => cgroup.procs(),
+            Kind::Descendants { before } => descendants(before).iter().map(|p| p.pid).collect(),
+            Kind::Namespace | Kind::Group => Vec::new(),
+        };
+        pids.into_iter()
+            .map(
+                |pid| match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+                    Ok(name) => format!("pid {pid} ({})", name.trim_end()),
+                    Err(_) => format!("pid {pid}"),
+                },
+            )
+            .collect()
+    }
+
     /// Sends `sig` to every process of the run, once each. The command's group is signalled as a group
     /// only when there is no list of the run's processes: see `reaper::signal_group` for why its pgid
     /// is safe to use then, and not in general once the command is reaped.
@@ -255,12 +272,15 @@ fn descendants(before: &[Process]) -> Vec<Process> {
 /// A process held by a pidfd: signals reach that process or none, even once its pid is reused.
 enum Pinned {
     Fd(OwnedFd),
-    /// A kernel without pidfds (before Linux 5.3): the bare pid.
+    /// No pidfd to be had: the bare pid, which the caller has just checked is still the process's.
     Pid(i32),
 }
 
 impl Pinned {
-    /// `None` when the process is gone.
+    /// `None` when the process is gone. Any other failure falls back to the bare pid: a kernel
+    /// before Linux 5.3 answers ENOSYS, and a seccomp filter may answer anything (Docker's default
+    /// profile before 20.10 and systemd's `SystemCallFilter=` say EPERM). Skipping the process instead
+    /// would leave it unsignalled while it still counts as alive, and the clean-up would wait forever.
     fn new(pid: i32) -> Option<Pinned> {
         // SAFETY: pidfd_open(2) takes a pid and flags and returns a new descriptor or -1.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
@@ -268,7 +288,7 @@ impl Pinned {
             // SAFETY: the descriptor was just opened and nothing else owns it.
             return Some(Pinned::Fd(unsafe { OwnedFd::from_raw_fd(fd as i32) }));
         }
-        (Errno::last() == Errno::ENOSYS).then_some(Pinned::Pid(pid))
+        (Errno::last() != Errno::ESRCH).then_some(Pinned::Pid(pid))
     }
 
     fn signal(&self, sig: Signal) {

@@ -189,8 +189,8 @@ fn start(program: &OsStr, args: &[OsString], launch: &Launch<'_>) -> io::Result<
     // Until the child has put cronbeat's handlers back to the defaults, a signal must not run them
     // there: the handler would tell cronbeat's own loop of a signal meant for the child.
     let blocked = block_signals();
-    // SAFETY: `child` and what it points to live until the child has exec'd or exited; it runs only
-    // `in_child`.
+    // SAFETY: the child runs only `in_child`, which is async-signal-safe and allocates nothing, on
+    // its copy of `child` and of what it points to.
     let pid = match unsafe { clone3_child(launch.cgroup, &child) } {
         Ok(pid) => {
             born_in_cgroup = launch.cgroup.is_some();
@@ -222,12 +222,15 @@ fn start(program: &OsStr, args: &[OsString], launch: &Launch<'_>) -> io::Result<
     let stderr = stderr.map(|(read, _)| read);
     let stdout = stdout.0;
     match read_report(&report_read) {
-        None => Ok(Spawned {
-            pid: pid as u32,
-            stdout,
-            stderr,
-            born_in_cgroup,
-        }),
+        None => match killed_before_exec(pid) {
+            None => Ok(Spawned {
+                pid: pid as u32,
+                stdout,
+                stderr,
+                born_in_cgroup,
+            }),
+            Some(status) => Err(io::Error::other(KilledBeforeExec(status))),
+        },
         Some(errno) => {
             // The child exited without running anything: reap it here, before anyone else looks.
             let mut status = 0;
@@ -239,6 +242,48 @@ fn start(program: &OsStr, args: &[OsString], launch: &Launch<'_>) -> io::Result<
         }
     }
 }
+
+/// The child closed its report pipe without a word: it executed the command, or a signal killed it
+/// before it could (a Ctrl-C that reached cronbeat's process group in the moment before the child left
+/// it, a `cgroup.kill`, the OOM killer). Then it still bears the name it took after the fork, and has no
+/// memory left, so `/proc/PID/exe` cannot be read: one that is past exec's point of no return has the
+/// program's memory already, even before exec renames it. The dead child is reaped here, and its
+/// signal returned. `None` for a child that executed, and where /proc cannot tell (not mounted).
+///
+/// The name is taken by the child's first call: a signal before it (SIGKILL only: the rest are
+/// blocked until exec) leaves cronbeat's name, and the child is taken as started.
+fn killed_before_exec(pid: libc::pid_t) -> Option<i32> {
+    let comm = std::fs::read(format!("/proc/{pid}/comm")).ok()?;
+    if comm.strip_suffix(b"\n") != Some(NOT_YET_EXECUTED.to_bytes()) {
+        return None;
+    }
+    if std::fs::read_link(format!("/proc/{pid}/exe")).is_ok() {
+        return None;
+    }
+    // Dying or dead: wait for it.
+    let mut status = 0;
+    // SAFETY: waitpid on our own child with a valid status pointer.
+    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
+        if io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return None;
+        }
+    }
+    libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status))
+}
+
+/// A child killed by this signal before it executed the command.
+#[derive(Debug)]
+struct KilledBeforeExec(i32);
+
+impl std::fmt::Display for KilledBeforeExec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = nix::sys::signal::Signal::try_from(self.0)
+            .map_or_else(|_| format!("signal {}", self.0), |s| s.as_str().to_string());
+        write!(f, "killed by {name} before it was executed")
+    }
+}
+
+impl std::error::Error for KilledBeforeExec {}
 
 /// Blocks every signal in this thread; the mask before, for [`restore_signals`].
 fn block_signals() -> libc::sigset_t {
@@ -310,7 +355,7 @@ fn open_procs(dir: RawFd) -> Option<OwnedFd> {
     (fd >= 0).then(|| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
 }
 
-/// What the child needs. With `CLONE_VM` the child reads it where it is, in cronbeat's memory.
+/// What the child needs, in its copy of cronbeat's memory.
 struct Child<'a> {
     exec: &'a Exec,
     /// The write ends that become the command's stdout and stderr.
@@ -341,9 +386,9 @@ struct CloneArgs {
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 impl CloneArgs {
-    fn new(flags: u64, cgroup: Option<RawFd>) -> CloneArgs {
+    fn new(cgroup: Option<RawFd>) -> CloneArgs {
         CloneArgs {
-            flags: flags | cgroup.map_or(0, |_| CLONE_INTO_CGROUP),
+            flags: cgroup.map_or(0, |_| CLONE_INTO_CGROUP),
             pidfd: 0,
             child_tid: 0,
             parent_tid: 0,
@@ -358,125 +403,22 @@ impl CloneArgs {
     }
 }
 
-/// Starts the child with `clone3`, born in the cgroup `dir` when given: moving a process into a
-/// cgroup afterwards (writing `cgroup.procs`) waits for an RCU grace period in the kernel, from a
-/// fraction of a millisecond to several; being born there does not.
-///
-/// As posix_spawn does, the child shares cronbeat's memory (`CLONE_VM`) on a stack of its own, and
-/// cronbeat waits (`CLONE_VFORK`) until it has exec'd or exited: no page table is copied, which for
-/// a process of cronbeat's size is most of what a fork costs.
-///
-/// # Safety
-/// `child` and what it points to must stay valid until this returns; the child runs only `in_child`.
-#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-unsafe fn clone3_child(cgroup: Option<RawFd>, child: &Child<'_>) -> io::Result<libc::pid_t> {
-    // Enough for execvpe's path buffer and its argument copy for a script without `#!`.
-    let stack = ChildStack::new(128 * 1024 + 8 * child.exec.argv.len())?;
-    let mut args = CloneArgs::new(libc::CLONE_VM as u64 | libc::CLONE_VFORK as u64, cgroup);
-    args.stack = stack.bottom as u64;
-    args.stack_size = stack.size as u64;
-    let entry: extern "C" fn(*const Child<'_>) -> ! = child_entry;
-    let ret: i64;
-    // The child returns from the syscall on the new stack, with every register as cronbeat had it
-    // but the stack pointer: it calls `child_entry(child)` there at once and never comes back. The
-    // stack's top is 16-aligned, as a call needs.
-    std::arch::asm!(
-        "syscall",
-        "test rax, rax",
-        "jnz 2f",
-        "xor ebp, ebp",
-        "mov rdi, r13",
-        "call r12",
-        "ud2",
-        "2:",
-        inlateout("rax") libc::SYS_clone3 => ret,
-        in("rdi") &args as *const CloneArgs,
-        in("rsi") std::mem::size_of::<CloneArgs>(),
-        in("r12") entry,
-        in("r13") child as *const Child<'_>,
-        lateout("rcx") _,
-        lateout("r11") _,
-        options(nostack),
-    );
-    drop(stack);
-    if ret < 0 {
-        Err(io::Error::from_raw_os_error(-ret as i32))
-    } else {
-        Ok(ret as libc::pid_t)
-    }
-}
-
-/// Elsewhere, `clone3` as a fork: the child gets a copy of cronbeat's memory and returns here.
+/// Starts the child with `clone3` as a fork, born in the cgroup `cgroup` when given: moving a process
+/// into a cgroup afterwards (writing `cgroup.procs`) waits for an RCU grace period in the kernel, from
+/// a fraction of a millisecond to several; being born there does not. The child gets a copy of
+/// cronbeat's memory (no `CLONE_VM`: nothing of cronbeat's is shared with a process that runs
+/// without its signal handlers), and returns here.
 ///
 /// # Safety
 /// As fork(2): in a multi-threaded process the child may only make async-signal-safe calls.
-#[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
 unsafe fn clone3_child(cgroup: Option<RawFd>, child: &Child<'_>) -> io::Result<libc::pid_t> {
-    let args = CloneArgs::new(0, cgroup);
+    let args = CloneArgs::new(cgroup);
     let pid = libc::syscall(
         libc::SYS_clone3,
         &args as *const CloneArgs,
         std::mem::size_of::<CloneArgs>(),
     ) as libc::pid_t;
     forked(pid, child)
-}
-
-/// The child's stack: mapped on its own, page-aligned (so its top is 16-aligned, as a call needs), with
-/// a page below it that faults, so that an overflow cannot reach cronbeat's memory.
-#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-struct ChildStack {
-    map: *mut libc::c_void,
-    bottom: *mut libc::c_void,
-    size: usize,
-}
-
-#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-impl ChildStack {
-    const PAGE: usize = 4096;
-
-    fn new(at_least: usize) -> io::Result<ChildStack> {
-        let size = at_least.div_ceil(Self::PAGE) * Self::PAGE;
-        // SAFETY: an anonymous private mapping, and mprotect of its first page; nothing else refers to
-        // it.
-        unsafe {
-            let map = libc::mmap(
-                std::ptr::null_mut(),
-                size + Self::PAGE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
-                -1,
-                0,
-            );
-            if map == libc::MAP_FAILED {
-                return Err(io::Error::last_os_error());
-            }
-            let stack = ChildStack {
-                map,
-                bottom: map.cast::<u8>().add(Self::PAGE).cast(),
-                size,
-            };
-            if libc::mprotect(map, Self::PAGE, libc::PROT_NONE) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(stack)
-        }
-    }
-}
-
-#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-impl Drop for ChildStack {
-    fn drop(&mut self) {
-        // SAFETY: the mapping `new` made, which the child (exec'd or gone) no longer uses.
-        unsafe { libc::munmap(self.map, self.size + Self::PAGE) };
-    }
-}
-
-/// The child's first frame on its own stack.
-#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-extern "C" fn child_entry(child: *const Child<'_>) -> ! {
-    // SAFETY: `clone3_child` passes the `Child` that `start` keeps alive while this child runs, and
-    // cronbeat waits (CLONE_VFORK) until it has exec'd or exited.
-    unsafe { in_child(&*child) }
 }
 
 /// fork(2), where clone3 is refused.
@@ -500,16 +442,20 @@ unsafe fn forked(pid: libc::pid_t, child: &Child<'_>) -> io::Result<libc::pid_t>
     }
 }
 
+/// The child's name from the fork until exec gives it the program's (`comm`, 15 bytes at most). exec
+/// takes the name from the file's name, which never holds a `/`: a child still so named did not
+/// execute the command.
+const NOT_YET_EXECUTED: &std::ffi::CStr = c"cronbeat/spawn";
+
 /// Between fork and exec, in the child: stdout and stderr onto the pipes, a process group of its own,
 /// default signal handling, the cgroup (when not born in it), the lock, the parent-death signal, then
 /// exec. What fails is reported through `report` as an errno.
 ///
 /// # Safety
-/// Only in the child of a fork, or of a clone3 that shares cronbeat's memory while cronbeat waits:
-/// nothing is allocated, and nothing of cronbeat's memory is written but this thread's errno. Every
-/// call is async-signal-safe but execvpe, which POSIX does not list; glibc's and musl's allocate
-/// nothing and take no lock. PATH is read without the environment lock: nothing in cronbeat changes
-/// its environment.
+/// Only in the child of a fork-like call: nothing is allocated (another thread may have held the
+/// allocator's lock at the fork). Every call is async-signal-safe but execvpe, which POSIX does not
+/// list; glibc's and musl's allocate nothing and take no lock. PATH is read without the environment
+/// lock: nothing in cronbeat changes its environment.
 unsafe fn in_child(child: &Child<'_>) -> ! {
     let Child {
         exec,
@@ -519,6 +465,8 @@ unsafe fn in_child(child: &Child<'_>) -> ! {
         lock_fd,
         supervisor,
     } = *child;
+    // First of all: the name that tells cronbeat, should the child die before exec, that it did.
+    libc::prctl(libc::PR_SET_NAME, NOT_YET_EXECUTED.as_ptr());
     let fail = |errno: i32| -> ! {
         let bytes = errno.to_ne_bytes();
         libc::write(report, bytes.as_ptr().cast(), bytes.len());
@@ -548,15 +496,20 @@ unsafe fn in_child(child: &Child<'_>) -> ! {
     if libc::setpgid(0, 0) != 0 {
         fail(errno());
     }
-    // The command starts with the default action for the signals cronbeat handles, SIGPIPE at its
-    // default too (cronbeat ignores it), and no signal blocked. Signals ignored when cronbeat started
-    // stay ignored, as across any exec.
-    for sig in super::signals::FORWARDED
-        .iter()
-        .map(|s| *s as libc::c_int)
-        .chain([libc::SIGCHLD, libc::SIGPIPE])
-    {
-        libc::signal(sig, libc::SIG_DFL);
+    // The command starts with the default action for every signal cronbeat handles (its own, and the
+    // standard library's SIGSEGV and SIGBUS for stack overflows), SIGPIPE at its default too (the
+    // standard library ignores it), and no signal blocked. A handler of cronbeat's must not run here
+    // once the signals are unblocked: it would tell cronbeat's loop of a signal meant for the child.
+    // Signals ignored when cronbeat started stay ignored, as across any exec.
+    let default: libc::sigaction = std::mem::zeroed();
+    for sig in 1..=libc::SIGRTMAX() {
+        let mut now: libc::sigaction = std::mem::zeroed();
+        let handled = libc::sigaction(sig, std::ptr::null(), &mut now) == 0
+            && now.sa_sigaction != libc::SIG_DFL
+            && now.sa_sigaction != libc::SIG_IGN;
+        if handled || sig == libc::SIGPIPE {
+            libc::sigaction(sig, &default, std::ptr::null_mut());
+        }
     }
     let mut none: libc::sigset_t = std::mem::zeroed();
     libc::sigemptyset(&mut none);

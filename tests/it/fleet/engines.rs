@@ -1,7 +1,5 @@
 //! One host per tick, leases, fencing and the engine's failures, on both engines.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use super::*;
@@ -365,7 +363,7 @@ fn fencing_tokens_only_grow(kind: Kind) {
 }
 
 fn a_wrong_password_is_a_clear_error(kind: Kind) {
-    let (url, _server, _fake);
+    let (url, _server, _role);
     match kind {
         Kind::Redis => {
             let Some(server) = PrivateRedis::start(&["--requirepass", "s3cret"]) else {
@@ -375,10 +373,16 @@ fn a_wrong_password_is_a_clear_error(kind: Kind) {
             _server = Some(server);
         }
         Kind::Postgres => {
-            // The CI cluster trusts every local user, so a server that asks for a password plays it.
-            let fake = FakePostgres::start();
-            url = with_password(kind, &fake.addr);
-            _fake = Some(fake);
+            let Some(shared) = engine(kind) else { return };
+            let Some(role) = PasswordRole::create(&shared) else {
+                return;
+            };
+            url = format!(
+                "postgres://{}:hunter2@{}/postgres?sslmode=disable",
+                role.name,
+                address(&shared)
+            );
+            _role = Some(role);
         }
     }
     let out = cronbeat()
@@ -393,6 +397,67 @@ fn a_wrong_password_is_a_clear_error(kind: Kind) {
     };
     assert!(out.stderr.contains(said), "{}", out.stderr);
     assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+}
+
+/// A role of the shared PostgreSQL with a password of its own, dropped afterwards. The cluster trusts
+/// every local user but the members of `cronbeat_pw`, whom .ci/run's pg_hba.conf asks for a password
+/// (scram-sha-256): the role is made one of them.
+struct PasswordRole {
+    shared: String,
+    name: String,
+}
+
+impl PasswordRole {
+    /// `None` (after [`missing`]) when the server lets the role in without its password.
+    fn create(shared: &str) -> Option<PasswordRole> {
+        engine_command(
+            Kind::Postgres,
+            shared,
+            "DO $$ BEGIN CREATE ROLE cronbeat_pw NOLOGIN; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+        );
+        let name = unique("cronbeat_pw").replace('-', "_");
+        let role = PasswordRole {
+            shared: shared.to_string(),
+            name,
+        };
+        engine_command(
+            Kind::Postgres,
+            shared,
+            &format!(
+                "CREATE ROLE {} LOGIN PASSWORD 'the-right-one' IN ROLE cronbeat_pw",
+                role.name
+            ),
+        );
+        // The server must ask: with no password at all, psql is refused.
+        let url = shared.replacen(
+            "postgres://postgres@",
+            &format!("postgres://{}@", role.name),
+            1,
+        );
+        let asked = Command::new("psql")
+            .args([&url, "-w", "-tAc", "SELECT 1"])
+            .output()
+            .is_ok_and(|out| !out.status.success());
+        if !asked {
+            missing(&format!(
+                "a PostgreSQL that asks the members of cronbeat_pw for a password (.ci/run's \
+                 pg_hba.conf line); it let {} in without one",
+                role.name
+            ));
+            return None;
+        }
+        Some(role)
+    }
+}
+
+impl Drop for PasswordRole {
+    fn drop(&mut self) {
+        let drop = format!("DROP ROLE IF EXISTS {}", self.name);
+        let _ = Command::new("psql")
+            .args([&self.shared, "-tAc", &drop])
+            .output();
+    }
 }
 
 fn wait_runs_once_the_other_host_is_done(kind: Kind) {
@@ -429,49 +494,6 @@ fn wait_runs_once_the_other_host_is_done(kind: Kind) {
     assert_eq!(out.code(), 0, "{out:?}");
     assert_eq!(out.stdout, "after-first\n");
     assert_eq!(first.wait().code(), 0);
-}
-
-/// Just enough of PostgreSQL's protocol to ask for a password and refuse it, as a server does.
-struct FakePostgres {
-    addr: String,
-}
-
-impl FakePostgres {
-    fn start() -> FakePostgres {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        std::thread::spawn(move || {
-            for mut stream in listener.incoming().flatten() {
-                let mut len = [0u8; 4];
-                if stream.read_exact(&mut len).is_err() {
-                    continue;
-                }
-                let mut startup = vec![0u8; u32::from_be_bytes(len) as usize - 4];
-                let _ = stream.read_exact(&mut startup);
-                // AuthenticationCleartextPassword, then whatever comes, then the refusal.
-                let _ = stream.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]);
-                let mut buf = [0u8; 512];
-                let _ = stream.read(&mut buf);
-                let mut fields = Vec::new();
-                for (code, text) in [
-                    (b'S', "FATAL"),
-                    (b'V', "FATAL"),
-                    (b'C', "28P01"),
-                    (b'M', "password authentication failed for user \"postgres\""),
-                ] {
-                    fields.push(code);
-                    fields.extend_from_slice(text.as_bytes());
-                    fields.push(0);
-                }
-                fields.push(0);
-                let mut message = vec![b'E'];
-                message.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
-                message.extend_from_slice(&fields);
-                let _ = stream.write_all(&message);
-            }
-        });
-        FakePostgres { addr }
-    }
 }
 
 /// Through PgBouncer in transaction mode (CRONBEAT_TEST_PGBOUNCER, started by .ci/run), where clients

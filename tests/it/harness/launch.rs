@@ -57,8 +57,9 @@ pub struct Cronbeat {
     limit: Duration,
     /// Whether the launch gets a state directory of its own (unless the test sets the variable).
     own_state_dir: bool,
-    /// A seccomp filter refuses clone3 to the launch and everything it starts.
-    refuse_clone3: bool,
+    /// System calls a seccomp filter refuses to the launch and everything it starts, each with what
+    /// the filter does instead (at most [`MAX_REFUSED`]).
+    refused: Vec<(libc::c_long, u32)>,
 }
 
 /// `cronbeat` with no arguments yet.
@@ -85,7 +86,7 @@ impl Cronbeat {
             interactive: false,
             limit: DEFAULT_LIMIT,
             own_state_dir: true,
-            refuse_clone3: false,
+            refused: Vec::new(),
         }
     }
 
@@ -140,8 +141,29 @@ impl Cronbeat {
 
     /// Runs the launch under a seccomp filter that refuses clone3 with ENOSYS, as container runtimes
     /// whose profiles predate the call do.
-    pub fn refuse_clone3(mut self) -> Self {
-        self.refuse_clone3 = true;
+    pub fn refuse_clone3(self) -> Self {
+        self.refuse(libc::SYS_clone3, libc::ENOSYS)
+    }
+
+    /// Runs the launch under a seccomp filter that answers pidfd_open with EPERM, as Docker's default
+    /// profile before 20.10 and systemd's `SystemCallFilter=` do.
+    pub fn refuse_pidfd_open(self) -> Self {
+        self.refuse(libc::SYS_pidfd_open, libc::EPERM)
+    }
+
+    /// Runs the launch under a seccomp filter that kills any process of it that calls `call`
+    /// (SIGSYS).
+    pub fn kill_on(self, call: libc::c_long) -> Self {
+        self.filter(call, SECCOMP_RET_KILL_PROCESS)
+    }
+
+    fn refuse(self, call: libc::c_long, errno: i32) -> Self {
+        self.filter(call, SECCOMP_RET_ERRNO | errno as u32)
+    }
+
+    fn filter(mut self, call: libc::c_long, action: u32) -> Self {
+        assert!(self.refused.len() < MAX_REFUSED, "too many refused calls");
+        self.refused.push((call, action));
         self
     }
 
@@ -182,10 +204,12 @@ impl Cronbeat {
             Stdio::null()
         });
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        if self.refuse_clone3 {
-            // SAFETY: the closure makes two prctl calls on a filter that lives in static memory.
+        if !self.refused.is_empty() {
+            let refused = self.refused.clone();
+            // SAFETY: the closure builds the filter on its stack and makes two prctl calls: nothing is
+            // allocated between fork and exec.
             unsafe {
-                std::os::unix::process::CommandExt::pre_exec(&mut cmd, refuse_clone3);
+                std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || refuse(&refused));
             }
         }
         cmd
@@ -623,26 +647,35 @@ fn truncate(text: &str) -> String {
     format!("{}... ({} bytes in all)", &text[..cut], text.len())
 }
 
-/// Installs a seccomp filter: clone3 fails with ENOSYS, every other call is allowed. Between fork and
-/// exec: no allocation.
-fn refuse_clone3() -> std::io::Result<()> {
+/// How many calls one launch's filter may refuse.
+const MAX_REFUSED: usize = 4;
+
+const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
+const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
+
+/// Installs a seccomp filter: each call in `refused` gets its action (an errno, or the process
+/// killed), every other call is allowed. Between fork and exec: no allocation.
+fn refuse(refused: &[(libc::c_long, u32)]) -> std::io::Result<()> {
     const LOAD_WORD: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
     const JUMP_IF_EQUAL: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
     const RETURN: u16 = 0x06; // BPF_RET | BPF_K
     const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
-    const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
     const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
     let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    let filter = [
-        op(LOAD_WORD, 0, 0, 4), // seccomp_data.arch
-        op(JUMP_IF_EQUAL, 0, 3, AUDIT_ARCH_X86_64),
-        op(LOAD_WORD, 0, 0, 0), // seccomp_data.nr
-        op(JUMP_IF_EQUAL, 0, 1, libc::SYS_clone3 as u32),
-        op(RETURN, 0, 0, SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
-        op(RETURN, 0, 0, SECCOMP_RET_ALLOW),
-    ];
+    let mut filter = [op(0, 0, 0, 0); 4 + 2 * MAX_REFUSED];
+    let n = refused.len().min(MAX_REFUSED);
+    filter[0] = op(LOAD_WORD, 0, 0, 4); // seccomp_data.arch
+                                        // Another architecture: straight to the final allow.
+    filter[1] = op(JUMP_IF_EQUAL, 0, (1 + 2 * n) as u8, AUDIT_ARCH_X86_64);
+    filter[2] = op(LOAD_WORD, 0, 0, 0); // seccomp_data.nr
+    for (i, (call, action)) in refused.iter().take(n).enumerate() {
+        filter[3 + 2 * i] = op(JUMP_IF_EQUAL, 0, 1, *call as u32);
+        filter[4 + 2 * i] = op(RETURN, 0, 0, *action);
+    }
+    filter[3 + 2 * n] = op(RETURN, 0, 0, SECCOMP_RET_ALLOW);
+    let len = 4 + 2 * n;
     let program = libc::sock_fprog {
-        len: filter.len() as u16,
+        len: len as u16,
         filter: filter.as_ptr() as *mut libc::sock_filter,
     };
     // SAFETY: prctl with integer arguments, and with a pointer to the program, which outlives the call.

@@ -216,7 +216,7 @@ impl Drop for TlsServer {
 #[test]
 fn an_untrusted_certificate_is_a_clear_error_without_retries() {
     let Some(server) = TlsServer::start() else {
-        eprintln!("skipped: openssl is not available to make a TLS server");
+        missing("openssl, to make a TLS server");
         return;
     };
     let url = format!("https://127.0.0.1:{}/{SECRET}", server.port);
@@ -249,7 +249,7 @@ fn an_untrusted_certificate_is_a_clear_error_without_retries() {
 #[test]
 fn a_private_ca_in_ssl_cert_file_is_trusted() {
     let Some(server) = TlsServer::start() else {
-        eprintln!("skipped: openssl is not available to make a TLS server");
+        missing("openssl, to make a TLS server");
         return;
     };
     let ca = server._dir.join("ca.pem");
@@ -291,7 +291,7 @@ fn a_name_lookup_that_hangs_is_cut_at_the_ping_timeout() {
             .args(program)
     };
     if !in_namespace(&["true"]).run().status.success() {
-        eprintln!("skipped: no private mount namespace (unshare -m) to make a resolver hang");
+        missing("a private mount namespace (unshare -m), to make a resolver hang");
         return;
     }
     let url = format!("http://monitor.example/{SECRET}");

@@ -100,3 +100,59 @@ fn the_working_directory_is_inherited() {
         dir.path().canonicalize().unwrap().to_str().unwrap()
     );
 }
+
+/// A child killed between the fork and exec (here by a seccomp filter at its setpgid; in production a
+/// Ctrl-C that reached cronbeat's group in that moment, a `cgroup.kill`, the OOM killer) never ran the
+/// command: the run is reported as not started, not as a command that died of the signal.
+#[test]
+fn a_child_killed_before_exec_is_not_reported_as_started() {
+    let out = cronbeat()
+        .kill_on(libc::SYS_setpgid)
+        .args(["--log-format", "json", "--", "echo", "ran"])
+        .run();
+    out.assert_code(126);
+    assert_eq!(out.stdout, "", "{}", out.dump());
+    let finished = out.event("finished");
+    assert_eq!(finished["outcome"], "not_started", "{}", out.dump());
+    assert!(
+        out.stderr
+            .contains("could not start: echo: killed by SIGSYS before it was executed"),
+        "{}",
+        out.dump()
+    );
+    let started = out.event("started");
+    assert!(started["pid"].is_null(), "{}", out.dump());
+}
+
+/// What cronbeat itself ignores (SIGPIPE) or blocks is not passed on: the command starts with none
+/// blocked, and ignores only what cronbeat's own caller had it ignore (which stays ignored across any
+/// exec).
+#[test]
+fn the_command_starts_with_no_signal_of_cronbeats_ignored_or_blocked() {
+    // cronbeat's status, then the command's.
+    let script = "cat /proc/$PPID/status; exec cat /proc/self/status";
+    let out = cronbeat().args(["--", "sh", "-c", script]).run();
+    out.assert_code(0);
+    let masks = |field: &str| -> Vec<u64> {
+        out.stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix(field))
+            .map(|hex| u64::from_str_radix(hex.trim(), 16).unwrap())
+            .collect()
+    };
+    let [cronbeats, commands] = masks("SigIgn:")[..] else {
+        panic!("{}", out.dump());
+    };
+    let sigpipe = 1u64 << (libc::SIGPIPE - 1);
+    assert!(cronbeats & sigpipe != 0, "{}", out.dump());
+    // Signals 32 and 33 are the C library's own (thread cancellation, set*id across threads), which
+    // it handles or ignores as it sees fit, in cronbeat and in whatever started it.
+    let standard = (1u64 << 31) - 1;
+    assert_eq!(
+        commands & standard,
+        cronbeats & standard & !sigpipe,
+        "{}",
+        out.dump()
+    );
+    assert_eq!(masks("SigBlk:").get(1), Some(&0), "{}", out.dump());
+}

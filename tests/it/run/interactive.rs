@@ -12,7 +12,7 @@ use crate::harness::*;
 /// `exec` makes cronbeat itself the session leader in the terminal's foreground.
 fn in_terminal(args: &[&str]) -> Option<Cronbeat> {
     if !have("script") {
-        eprintln!("skipped: script (util-linux) is not installed");
+        missing("script (apt-get install bsdutils)");
         return None;
     }
     let quoted: Vec<String> = std::iter::once(BIN)
@@ -60,7 +60,7 @@ fn ctrl_c_ends_the_command_with_130() {
 #[test]
 fn ctrl_c_reaches_a_command_that_handles_it() {
     if !have("perl") {
-        eprintln!("skipped: perl is needed for a command that handles SIGINT without forking");
+        missing("perl, for a command that handles SIGINT without forking");
         return;
     }
     let Some(cmd) = in_terminal(&[
@@ -85,7 +85,7 @@ fn the_terminal_is_given_back_when_the_command_ends() {
     // A shell without job control runs cronbeat in its own process group; once cronbeat returns,
     // that shell must be able to read the terminal again (else SIGTTIN stops it and this hangs).
     if !have("script") {
-        eprintln!("skipped: script (util-linux) is not installed");
+        missing("script (apt-get install bsdutils)");
         return;
     }
     let line = format!("exec sh -c \"'{BIN}' -- true; echo ready; read x; echo got \\$x\"");

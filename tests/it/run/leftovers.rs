@@ -238,6 +238,42 @@ fn without_a_cgroup_a_daemon_ignoring_term_is_killed_after_the_grace() {
     stubborn_after_exit(Who::Nobody);
 }
 
+/// Where pidfd_open is refused (EPERM from Docker's default seccomp profile before 20.10, or from
+/// systemd's `SystemCallFilter=`), the leftovers are still signalled, by pid: the daemon gets its
+/// SIGTERM at once, not only the cgroup's SIGKILL after the grace, and the clean-up ends.
+fn pidfd_open_refused(who: Who) {
+    let scene = Scene::new();
+    let script = format!(
+        "grep ^Seccomp: /proc/self/status\n{}",
+        scene.command(Daemon::Setsid, "exit 0")
+    );
+    let mut run = cronbeat_as(
+        who,
+        &["-v", "--kill-after", "10s", "--", "sh", "-c", &script],
+    )
+    .refuse_pidfd_open()
+    .limit(Duration::from_secs(20))
+    .spawn();
+    let daemon = daemon_pids(&mut run, 1).remove(0);
+    let out = run.wait();
+    out.assert_code(0);
+    // The filter was in force for cronbeat, and so for the command it started.
+    assert!(out.stdout.contains("Seccomp:\t2"), "{}", out.dump());
+    assert_all_dead(&[daemon.0]);
+    assert_line(&out, "cronbeat: stopping 1 process the command left behind");
+    assert!(out.elapsed < Duration::from_secs(5), "{}", out.dump());
+}
+
+#[test]
+fn where_pidfd_open_is_refused_a_daemon_is_still_stopped() {
+    pidfd_open_refused(Who::Invoker);
+}
+
+#[test]
+fn without_a_cgroup_where_pidfd_open_is_refused_a_daemon_is_still_stopped() {
+    pidfd_open_refused(Who::Nobody);
+}
+
 /// The command takes 1.5 s of its 2 s grace to shut down.
 const SLOW_TO_STOP: &str =
     "trap 'sleep 1.5; exit 0' TERM; echo ready; while :; do sleep 0.05; done";
@@ -574,7 +610,9 @@ fn runs_in_a_cgroup_of_its_own(launch: Cronbeat) -> Option<String> {
     out.assert_code(0);
     let theirs = v2_path(&out.stdout).unwrap_or("").to_string();
     let Some(dir) = cgroup_expected() else {
-        eprintln!("skipped: cronbeat cannot make a cgroup here (ran in {theirs:?})");
+        missing(&format!(
+            "a cgroup cronbeat can make (it ran in {theirs:?})"
+        ));
         return None;
     };
     let name = Path::new(&theirs)
@@ -617,7 +655,7 @@ fn where_clone3_is_refused_the_command_still_runs_in_a_cgroup_of_its_own() {
 #[test]
 fn in_a_cgroup_namespace_the_command_is_not_started_outside_cronbeats_cgroup() {
     let Some(own) = cgroup_expected() else {
-        eprintln!("skipped: cronbeat cannot make a cgroup here");
+        missing("a cgroup cronbeat can make");
         return;
     };
     if !have("unshare") {
@@ -649,7 +687,7 @@ fn without_a_cgroup_the_command_runs_in_cronbeats_cgroup() {
     let out = cronbeat_as(Who::Nobody, &["--", "cat", "/proc/self/cgroup"]).run();
     out.assert_code(0);
     if !is_root() && out.stdout != own {
-        eprintln!("skipped: this user's cronbeat has a cgroup of its own here");
+        missing("a user without a cgroup of its own");
         return;
     }
     assert_eq!(out.stdout, own);
@@ -662,17 +700,17 @@ fn as_pid_1_with_a_foreign_proc_only_the_namespace_is_stopped() {
     // `unshare --pid --fork` without --mount-proc: /proc shows the outer namespace, where "the
     // descendants of pid 1" would be everything. cronbeat must not go by it.
     if !have("unshare") {
-        eprintln!("skipped: unshare is not installed");
+        missing("unshare (apt-get install util-linux)");
         return;
     }
     let probe = Cronbeat::program("unshare")
         .args(["--pid", "--fork", "true"])
         .run();
     if !probe.status.success() {
-        eprintln!(
-            "skipped: unshare --pid is not permitted here: {}",
+        missing(&format!(
+            "unshare --pid permitted here: {}",
             probe.stderr.trim()
-        );
+        ));
         return;
     }
     let scene = Scene::new();
@@ -699,5 +737,106 @@ fn as_pid_1_with_a_foreign_proc_only_the_namespace_is_stopped() {
     assert!(
         !is_dead(outside.0),
         "a process outside the namespace was stopped"
+    );
+}
+
+// ---- a leftover that SIGKILL cannot end in time ----
+
+/// A cgroup v1 freezer cgroup of the test's own: a process frozen there does not act on SIGKILL until
+/// it is thawed, as a process held in uninterruptible sleep does not. Thawed and removed when dropped.
+struct Freezer {
+    dir: PathBuf,
+}
+
+impl Freezer {
+    const ROOT: &'static str = "/sys/fs/cgroup/freezer";
+
+    fn new() -> Option<Freezer> {
+        let dir = Path::new(Self::ROOT).join(format!("cronbeat-test-{}", std::process::id()));
+        std::fs::create_dir(&dir).ok()?;
+        Some(Freezer { dir })
+    }
+
+    fn freeze(&self, pid: i32) {
+        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string()).unwrap();
+        std::fs::write(self.dir.join("freezer.state"), "FROZEN").unwrap();
+        assert!(
+            eventually(Duration::from_secs(10), || self.state() == "FROZEN"),
+            "the freezer says {}",
+            self.state()
+        );
+    }
+
+    fn state(&self) -> String {
+        std::fs::read_to_string(self.dir.join("freezer.state"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
+    fn thaw(&self) {
+        let _ = std::fs::write(self.dir.join("freezer.state"), "THAWED");
+    }
+}
+
+impl Drop for Freezer {
+    fn drop(&mut self) {
+        self.thaw();
+        let procs = self.dir.join("cgroup.procs");
+        eventually(Duration::from_secs(10), || {
+            std::fs::read_to_string(&procs).is_ok_and(|p| p.trim().is_empty())
+        });
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// A leftover that outlives its SIGKILL (here a frozen one; in production one in uninterruptible
+/// sleep) does not hold the run forever: cronbeat waits a bounded time after SIGKILL (5 s), then ends the
+/// run with the command's own status and a warning that names what is left.
+#[test]
+fn a_leftover_that_survives_sigkill_is_given_up_on_after_a_bound() {
+    let Some(freezer) = is_root().then(Freezer::new).flatten() else {
+        missing("a cgroup v1 freezer at /sys/fs/cgroup/freezer, writable by root");
+        return;
+    };
+    let scene = Scene::new();
+    let frozen = scene.dir.path().join("frozen");
+    let wait_frozen = format!(
+        "while [ ! -e '{}' ]; do sleep 0.01; done; exit 3",
+        frozen.display()
+    );
+    let script = scene.command(Daemon::Setsid, &wait_frozen);
+    let mut run = cronbeat()
+        .args(["-v", "--kill-after", "1s", "--", "sh", "-c", &script])
+        .limit(Duration::from_secs(40))
+        .spawn();
+    let daemon = daemon_pids(&mut run, 1).remove(0);
+    freezer.freeze(daemon.0);
+    std::fs::write(&frozen, "").unwrap();
+    let out = run.wait();
+    out.assert_code(3);
+    let warning = out
+        .stderr_lines()
+        .into_iter()
+        .find(|l| l.starts_with("cronbeat: giving up on what the command left behind"))
+        .unwrap_or_else(|| panic!("no warning of giving up: {}", out.dump()))
+        .to_string();
+    assert!(
+        warning.contains("still there 5s after SIGKILL")
+            && warning.contains(&format!("pid {} (", daemon.0)),
+        "{warning}"
+    );
+    // The grace, then the bound after SIGKILL, then the run ends.
+    assert!(
+        out.elapsed >= Duration::from_secs(6) && out.elapsed < Duration::from_secs(20),
+        "{}",
+        out.dump()
+    );
+    assert!(!is_dead(daemon.0), "the frozen daemon died: {}", out.dump());
+    // The SIGKILL was sent: thawed, the daemon dies.
+    freezer.thaw();
+    assert!(
+        eventually(Duration::from_secs(10), || is_dead(daemon.0)),
+        "the thawed daemon lives on"
     );
 }

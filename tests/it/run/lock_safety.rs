@@ -41,16 +41,26 @@ fn a_file_with_content_is_locked_as_it_is_and_never_written() {
     assert!(second.stdout.is_empty(), "{}", second.dump());
 
     // A run waiting for it gets it once the first is done, and leaves the file as it found it too.
-    let waiting = cronbeat()
-        .args(["--lock", lock, "--overlap", "wait", "--", "echo", "after"])
+    let mut waiting = cronbeat()
+        .args([
+            "-v",
+            "--lock",
+            lock,
+            "--overlap",
+            "wait",
+            "--",
+            "echo",
+            "after",
+        ])
         .spawn();
-    std::thread::sleep(Duration::from_millis(300));
+    // It has opened the file and found the lock held.
+    waiting.wait_stderr("waiting for the lock", Duration::from_secs(10));
     assert_eq!(contents(&file), PRECIOUS);
     gate.open();
     assert_eq!(first.line(), "first done");
     first.wait().assert_code(0).assert_silent_stderr();
     let waited = waiting.wait();
-    waited.assert_code(0).assert_silent_stderr();
+    waited.assert_code(0);
     assert_eq!(waited.stdout, "after\n");
     assert_eq!(contents(&file), PRECIOUS);
 }

@@ -146,7 +146,7 @@ fn cronbeat_says_nothing_of_its_own_on_success_or_failure() {
 #[test]
 fn a_reader_that_goes_away_stops_the_command_as_without_cronbeat() {
     if !have("bash") {
-        eprintln!("skipped: bash is needed for PIPESTATUS");
+        missing("bash, for PIPESTATUS");
         return;
     }
     // `yes` would print forever; when `head` closes the pipe it must get SIGPIPE through cronbeat too.

@@ -137,7 +137,7 @@ fn unshare_available() -> Result<(), String> {
 macro_rules! require_unshare {
     () => {
         if let Err(why) = unshare_available() {
-            eprintln!("skipped: {why}");
+            missing(&why);
             return;
         }
     };
@@ -172,7 +172,7 @@ fn the_zombie_check_sees_zombies_when_pid_1_does_not_reap() {
     // Control for the test above: a PID 1 that only waits for its own child leaves the orphans as zombies.
     require_unshare!();
     if !have("perl") {
-        eprintln!("skipped: perl is needed for a PID 1 that does not reap");
+        missing("perl, for a PID 1 that does not reap");
         return;
     }
     let out = in_pid_namespace(["perl", "-e", "system('sh', '-c', $ARGV[0])", ZOMBIE_SCRIPT]).run();

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use clap_complete::{Generator, Shell};
 
-use crate::harness::{library, Dir};
+use crate::harness::{library, missing, Dir};
 
 const REGENERATE: &str = "CRONBEAT_REGENERATE=1 cargo test --test it generated";
 
@@ -203,7 +203,7 @@ fn the_man_page_renders_cleanly() {
         .stderr(Stdio::piped())
         .spawn();
     let Ok(mut child) = child else {
-        eprintln!("groff is not installed; skipped");
+        missing("groff is not installed (apt-get install groff-base)");
         return;
     };
     child
@@ -232,7 +232,7 @@ fn the_bash_completion_parses() {
         .stderr(Stdio::piped())
         .spawn()
     else {
-        eprintln!("bash is not installed; skipped");
+        missing("bash is not installed");
         return;
     };
     child.stdin.take().unwrap().write_all(&script).unwrap();
