@@ -123,6 +123,50 @@ unsafe impl GlobalAlloc for Recycling {
     }
 }
 
+/// Any allocator, with an allocation that fails ending cronbeat as an internal error: one line and exit
+/// status 71 (`crash::out_of_memory`). Rust's own answer is a line of its own and an abort, SIGABRT,
+/// status 134, which reads as the command's. Every build's global allocator is one of these.
+///
+/// A caller that would have handled the failure (`Vec::try_reserve`, which std's `read_to_end` uses)
+/// ends the same way: cronbeat has no use for a run that goes on without memory.
+pub struct OrExit<A>(pub A);
+
+// SAFETY: every call is the inner allocator's, with the same arguments; only a null result is not
+// returned.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for OrExit<A> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let block = self.0.alloc(layout);
+        if block.is_null() {
+            crate::crash::out_of_memory(layout.size());
+        }
+        block
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        self.0.dealloc(ptr, layout)
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let block = self.0.alloc_zeroed(layout);
+        if block.is_null() {
+            crate::crash::out_of_memory(layout.size());
+        }
+        block
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let block = self.0.realloc(ptr, layout, new_size);
+        if block.is_null() {
+            crate::crash::out_of_memory(new_size);
+        }
+        block
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ pub mod app;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod crash;
 pub mod events;
 pub mod exit;
 pub mod kinds;
