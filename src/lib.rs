@@ -19,6 +19,7 @@ pub mod outcome;
 pub mod output;
 pub mod run;
 pub mod schedule;
+pub mod secrets;
 pub mod status;
 pub mod supervise;
 pub mod units;
