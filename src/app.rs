@@ -10,6 +10,7 @@ use crate::kinds::LogFormat;
 use crate::log::Logger;
 
 pub fn main() -> ExitCode {
+    crate::crash::install();
     crate::run::guard_standard_fds();
     let args: Vec<OsString> = std::env::args_os().collect();
     dispatch(&args).exit_code()

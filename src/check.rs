@@ -121,27 +121,44 @@ fn probe_all(path: &Path, mut jobs: Vec<Job>, fix: bool) -> Verdict {
                     next_due: None,
                 };
                 let schedule = job.schedule.clone();
-                scope.spawn(move || {
-                    // Schedules first: a check `--fix` creates is then there for the test ping.
-                    let schedules = match &schedule {
-                        Some(schedule) => schedule_lines(&monitors, schedule, policy, fix),
-                        None => Vec::new(),
-                    };
-                    (schedules, monitor::probe(monitors, policy, run))
-                })
+                std::thread::Builder::new()
+                    .name("probe".into())
+                    .stack_size(monitor::DELIVERY_STACK)
+                    .spawn_scoped(scope, move || {
+                        // Schedules first: a check `--fix` creates is then there for the test ping.
+                        let schedules = match &schedule {
+                            Some(schedule) => schedule_lines(&monitors, schedule, policy, fix),
+                            None => Vec::new(),
+                        };
+                        (schedules, monitor::probe(monitors, policy, run))
+                    })
             })
             .collect();
         probes
             .into_iter()
-            .map(|p| p.join().unwrap_or_default())
+            .map(|p| match p {
+                Ok(probe) => Ok(probe.join().unwrap_or_default()),
+                Err(e) => Err(e),
+            })
             .collect()
     });
     let mut verdict = Verdict {
         reached: true,
         in_step: true,
     };
-    for (job, (schedules, results)) in jobs.iter().zip(results) {
+    for (job, probed) in jobs.iter().zip(results) {
         let name = job.config_job.as_deref().unwrap_or("[defaults]");
+        let (schedules, results) = match probed {
+            Ok(probed) => probed,
+            Err(e) => {
+                verdict.reached = false;
+                eprintln!(
+                    "cronbeat: {}: ping: {name}: not tried: cannot start a thread for its monitors: {e}",
+                    path.display()
+                );
+                continue;
+            }
+        };
         if results.is_empty() {
             println!("{}: ping: {name}: no monitors", path.display());
         }

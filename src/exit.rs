@@ -155,8 +155,8 @@ pub const TABLE: [Status; 12] = [
     },
     Status {
         status: "71",
-        meaning: "cronbeat itself failed: it could not set up signal handling, or open or lock the --lock file; the command was not run.",
-        clause: "when cronbeat itself failed (signal set-up, an unusable lock file)",
+        meaning: "cronbeat itself failed: it could not set up signal handling, or open or lock the --lock file, and the command was not run; or it ran out of memory, panicked or crashed (one line, cronbeat: internal error: …), and a command that had started was killed with it.",
+        clause: "when cronbeat itself failed (signal set-up, an unusable lock file, no memory left, a crash)",
     },
     Status {
         status: "1",

@@ -28,6 +28,8 @@ struct Inner {
 
 impl Logger {
     pub fn new(verbose: bool, format: LogFormat, hold: bool) -> Self {
+        // The line of an internal error comes in the same format as the lines before it.
+        crate::crash::set_json(format == LogFormat::Json);
         Logger {
             inner: Arc::new(Mutex::new(Inner {
                 verbose,

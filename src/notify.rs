@@ -130,7 +130,7 @@ impl Notifier {
         if let Some(line) = last_line(
             &self
                 .hygiene
-                .clean(&strip_ansi(&running.capture.recent(STATUS_SCAN))),
+                .clean_window(&strip_ansi(&running.capture.recent(STATUS_SCAN))),
         ) {
             status.push_str("; last output: ");
             status.push_str(&line);

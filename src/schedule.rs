@@ -555,6 +555,9 @@ impl Schedule {
 
 /// The fields of `expr`, and the expression to tell monitors.
 fn read(expr: &str) -> Result<(Fields, String), String> {
+    if let Some(message) = zone_prefix(expr) {
+        return Err(message);
+    }
     let five = if expr.starts_with('@') {
         let lower = expr.to_ascii_lowercase();
         match MACROS.iter().find(|(name, _)| *name == lower) {
@@ -582,6 +585,30 @@ fn read(expr: &str) -> Result<(Fields, String), String> {
         ));
     };
     Ok((Fields::parse(&words)?, words.join(" ")))
+}
+
+/// A crontab line's `CRON_TZ=ZONE` (cronie's) or `TZ=ZONE` pasted in front of the fields: the zone has an
+/// option of its own, which the message points at with the schedule and the zone already split apart.
+fn zone_prefix(expr: &str) -> Option<String> {
+    let (first, rest) = expr.split_once(char::is_whitespace).unwrap_or((expr, ""));
+    let (name, zone) = first.split_once('=')?;
+    if !["CRON_TZ", "TZ"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
+    {
+        return None;
+    }
+    let rest = rest.trim();
+    let fields = if rest.is_empty() { "0 3 * * *" } else { rest };
+    let zone = if zone.is_empty() {
+        "Europe/Berlin"
+    } else {
+        zone
+    };
+    Some(format!(
+        "{expr:?}: a time zone is not part of the schedule; give it with --tz (tz in a config file): \
+         --schedule '{fields}' --tz {zone}"
+    ))
 }
 
 /// The zone a schedule is read in without `--tz`: `TZ`, else the host's (/etc/localtime, /etc/timezone),

@@ -16,6 +16,7 @@ use crate::monitor::{self, Protocol, RetryPolicy, WebhookConfig};
 use crate::outcome::Rules;
 use crate::output::Hygiene;
 use crate::schedule::{self, Schedule};
+use crate::secrets::Secrets;
 use crate::units;
 
 pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(10);
@@ -248,12 +249,18 @@ fn build(
     if let Some(config) = &webhook {
         config.validate().map_err(|e| invalid("webhook", e))?;
     }
+    // What of the settings the reported tail must not show (see `secrets`).
+    let mut secrets = Secrets::default();
     let monitors = monitors(
         &merged.ping,
         merged.ping_file.as_deref(),
         webhook.as_ref(),
         &mut warnings,
+        &mut secrets,
     )?;
+    for (name, value) in webhook.iter().flat_map(|w| &w.headers) {
+        secrets.header(name, value);
+    }
     let ping_timeout = merged
         .ping_timeout
         .map_or(DEFAULT_PING_TIMEOUT, units::Duration::get);
@@ -284,6 +291,9 @@ fn build(
         if merged.lock_wait.is_some() {
             return Err(invalid("lock_wait", "needs a lock file (--lock)"));
         }
+    }
+    if let (Some(Target::Fleet(engine)), Some(url)) = (&lock, merged.lock.as_deref()) {
+        secrets.engine(&url.to_string_lossy(), engine.password().as_deref());
     }
     if let Some(Target::Fleet(engine)) = &lock {
         if merged.overlap == Some(Overlap::Replace) {
@@ -433,6 +443,13 @@ fn build(
             "cronitor_api_url",
         ],
     )?;
+    for access in healthchecks.iter().chain(&cronitor) {
+        secrets.key(access.key.expose());
+        if let Some(url) = &access.url {
+            secrets.api_url(url);
+        }
+    }
+    let hygiene = hygiene.with_secrets(&secrets);
     let declared = schedule.as_ref().map(|schedule| monitor::Declared {
         schedule: schedule.clone(),
         max_runtime: timeout.map(|t| t + kill_after),
@@ -637,10 +654,12 @@ fn monitors(
     ping_file: Option<&std::path::Path>,
     webhook: Option<&WebhookConfig>,
     warnings: &mut Vec<String>,
+    secrets: &mut Secrets,
 ) -> Result<Vec<Box<dyn Protocol>>, Invalid> {
     let mut monitors = Vec::new();
     for spec in pings {
         monitors.push(monitor::parse_with(spec, webhook).map_err(|e| invalid("ping", e))?);
+        secrets.monitor(spec);
     }
     if let Some(path) = ping_file {
         let specs = read_ping_file(path).map_err(|e| invalid("ping_file", e))?;
@@ -654,6 +673,7 @@ fn monitors(
             let parsed = monitor::parse_with(&spec, webhook)
                 .map_err(|e| invalid("ping_file", format!("{}:{line}: {e}", path.display())))?;
             monitors.push(parsed);
+            secrets.monitor(&spec);
         }
     }
     Ok(monitors)

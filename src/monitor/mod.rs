@@ -161,6 +161,12 @@ struct Budget {
     kill_after: Duration,
 }
 
+/// The delivery thread's stack, and that of the runtime's blocking threads (name lookups, textfile
+/// writes): half the 2 MiB a thread gets by default, four times what the deepest delivery was measured
+/// to need (TLS through a proxy in a debug build: more than 192 KiB, less than 256 KiB). Under a tight
+/// `ulimit -v` a smaller stack is what lets the thread be made.
+pub const DELIVERY_STACK: usize = 1024 * 1024;
+
 /// How often the wait for the last reports looks whether they are done, between signals (the delivery
 /// thread also wakes it when it ends: this is only a backstop).
 const WAIT_POLL: Duration = Duration::from_millis(20);
@@ -197,13 +203,21 @@ impl Monitors {
         }
         let done = Arc::new(AtomicBool::new(false));
         let finished = done.clone();
+        let warn = logger.clone();
         let thread = std::thread::Builder::new()
             .name("monitors".into())
+            .stack_size(DELIVERY_STACK)
             .spawn(move || {
                 deliver_all(protocols, receivers, policy, bounds_rx, run, logger);
                 // The supervisor may be waiting on the signal pipe for this thread to end.
                 finished.store(true, Ordering::Release);
                 crate::supervise::signals::wake();
+            })
+            .map_err(|e| {
+                // As with a monitor that cannot be reached: the run goes on, and says it is not reported.
+                warn.warn(&format!(
+                    "cannot start the thread that reports to the monitors ({e}): this run is not reported"
+                ));
             })
             .ok()
             .map(|handle| Delivery { handle, done });
@@ -397,6 +411,7 @@ fn delivery_setup(
 ) -> Result<(tokio::runtime::Runtime, reqwest::Client), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .thread_stack_size(DELIVERY_STACK)
         .build()
         .map_err(|e| format!("cannot start the delivery runtime: {e}"))?;
     let (client, warning) = delivery::client()?;

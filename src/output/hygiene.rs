@@ -1,14 +1,26 @@
 //! What happens to the output tail before it leaves the machine: cut on a character boundary, marked
-//! when it was truncated, terminal escapes stripped, secrets redacted. Pass-through output is never touched.
+//! when it was truncated, terminal escapes stripped, cronbeat's own secrets masked, `--redact` patterns
+//! redacted. Pass-through output is never touched.
 
 use regex::bytes::Regex;
 
+use crate::secrets::Secrets;
+
 pub const REDACTED: &[u8] = b"[REDACTED]";
+
+/// The shortest end of a secret masked where the tail's cut left only that much of it: shorter ends
+/// would mask innocent text (the first letters of a cut word) and give away little.
+pub const MIN_PARTIAL: usize = 4;
 
 #[derive(Debug, Clone, Default)]
 pub struct Hygiene {
     pub strip_ansi: bool,
     pub redact: Vec<Regex>,
+    /// cronbeat's own secrets (`secrets::Secrets`), longest first, so a URL is masked whole rather than
+    /// around its key.
+    secrets: Option<Regex>,
+    /// The secret parts, for the end of one the tail's cut left at its start.
+    pieces: Vec<Vec<u8>>,
 }
 
 impl Hygiene {
@@ -27,7 +39,34 @@ impl Hygiene {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Hygiene { strip_ansi, redact })
+        Ok(Hygiene {
+            strip_ansi,
+            redact,
+            ..Hygiene::default()
+        })
+    }
+
+    /// Masks `secrets` too, wherever they appear in the tail.
+    pub fn with_secrets(mut self, secrets: &Secrets) -> Hygiene {
+        let mut all: Vec<&str> = secrets
+            .whole
+            .iter()
+            .chain(&secrets.pieces)
+            .map(String::as_str)
+            .collect();
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        all.dedup();
+        let alternatives: Vec<String> = all.iter().map(|s| regex::escape(s)).collect();
+        // Literals only: the pattern cannot fail but by its size, and the secrets are few and short.
+        self.secrets = (!alternatives.is_empty())
+            .then(|| Regex::new(&alternatives.join("|")).ok())
+            .flatten();
+        self.pieces = secrets
+            .pieces
+            .iter()
+            .map(|p| p.as_bytes().to_vec())
+            .collect();
+        self
     }
 
     /// The tail as reported: `kept` is what the ring held, `seen` how many bytes were printed in all.
@@ -40,7 +79,13 @@ impl Hygiene {
             kept.drain(..partial_char_len(&kept));
         }
         let cut = seen - kept.len() as u64;
-        self.clean_in_place(&mut kept);
+        self.clean_in_place(
+            &mut kept,
+            Ends {
+                start: cut > 0,
+                end: false,
+            },
+        );
         if cut > 0 {
             prepend(&mut kept, format!("[… {cut} bytes cut …]\n").as_bytes());
         }
@@ -50,18 +95,81 @@ impl Hygiene {
     /// Escapes stripped and secrets redacted, in that order, so a coloured secret is still found.
     pub fn clean(&self, text: &[u8]) -> Vec<u8> {
         let mut text = text.to_vec();
-        self.clean_in_place(&mut text);
+        self.clean_in_place(&mut text, Ends::default());
         text
     }
 
-    fn clean_in_place(&self, text: &mut Vec<u8>) {
+    /// [`Hygiene::clean`] for a window of output still being written (the last bytes so far): a secret
+    /// may be cut at either end, by the window's start or by the command still printing it.
+    pub fn clean_window(&self, text: &[u8]) -> Vec<u8> {
+        let mut text = text.to_vec();
+        self.clean_in_place(
+            &mut text,
+            Ends {
+                start: true,
+                end: true,
+            },
+        );
+        text
+    }
+
+    /// cronbeat's secrets go before the `--redact` patterns: one of those matching a part of a secret
+    /// would leave the rest of it to be seen.
+    fn clean_in_place(&self, text: &mut Vec<u8>, cut: Ends) {
         if self.strip_ansi {
             strip_ansi_in_place(text);
         }
+        self.mask_secrets(text, cut);
         for pattern in &self.redact {
             redact_in_place(pattern, text);
         }
     }
+
+    fn mask_secrets(&self, text: &mut Vec<u8>, cut: Ends) {
+        let Some(secrets) = &self.secrets else { return };
+        let mut spans: Vec<(usize, usize)> = secrets
+            .find_iter(text)
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        if cut.start {
+            if let Some(len) = self.longest(
+                |piece, len| text.starts_with(&piece[piece.len() - len..]),
+                text.len(),
+            ) {
+                spans.push((0, len));
+            }
+        }
+        if cut.end {
+            if let Some(len) = self.longest(|piece, len| text.ends_with(&piece[..len]), text.len())
+            {
+                spans.push((text.len() - len, text.len()));
+            }
+        }
+        let spans = disjoint(spans);
+        if !spans.is_empty() {
+            replace_in_place(text, &spans, REDACTED);
+        }
+    }
+
+    /// The longest part of a secret piece, [`MIN_PARTIAL`] bytes or more and no longer than `room`, that
+    /// `fits` (an end of the piece at the text's start, or a beginning at its end).
+    fn longest(&self, fits: impl Fn(&[u8], usize) -> bool, room: usize) -> Option<usize> {
+        self.pieces
+            .iter()
+            .filter_map(|piece| {
+                (MIN_PARTIAL..=piece.len().min(room))
+                    .rev()
+                    .find(|len| fits(piece, *len))
+            })
+            .max()
+    }
+}
+
+/// Which ends of a text may have cut a secret.
+#[derive(Debug, Clone, Copy, Default)]
+struct Ends {
+    start: bool,
+    end: bool,
 }
 
 /// How many continuation bytes a cut left at the start, to begin the tail on a whole character.
@@ -277,6 +385,45 @@ mod tests {
         );
     }
 
+    fn with_secrets(whole: &[&str], pieces: &[&str]) -> Hygiene {
+        Hygiene::default().with_secrets(&Secrets {
+            whole: whole.iter().map(|s| s.to_string()).collect(),
+            pieces: pieces.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    #[test]
+    fn secrets_are_masked_whole_and_on_their_own() {
+        let h = with_secrets(&["redis://:hunter22@db:6379/0"], &["hunter22"]);
+        assert_eq!(
+            h.clean(b"CRONBEAT_LOCK=redis://:hunter22@db:6379/0\npassword hunter22.\n"),
+            b"CRONBEAT_LOCK=[REDACTED]\npassword [REDACTED].\n"
+        );
+        assert_eq!(h.clean(b"hunter2 is not it"), b"hunter2 is not it");
+        assert_eq!(Hygiene::default().clean(b"hunter22"), b"hunter22");
+    }
+
+    #[test]
+    fn the_end_of_a_secret_the_cut_left_is_masked() {
+        let h = with_secrets(&[], &["0123456789abcdef"]);
+        // 6 bytes of the secret are left at the start of the kept tail.
+        assert_eq!(
+            h.report_tail(b"abcdef and more".to_vec(), 100),
+            b"[\xe2\x80\xa6 85 bytes cut \xe2\x80\xa6]\n[REDACTED] and more".to_vec()
+        );
+        // Fewer than MIN_PARTIAL are left as they are, as is anything when nothing was cut.
+        assert_eq!(
+            h.report_tail(b"def and more".to_vec(), 100),
+            b"[\xe2\x80\xa6 88 bytes cut \xe2\x80\xa6]\ndef and more".to_vec()
+        );
+        assert_eq!(h.report_tail(b"abcdef".to_vec(), 6), b"abcdef");
+        // A window still being written may also end in the beginning of one.
+        assert_eq!(
+            h.clean_window(b"89abcdef: key 012345"),
+            b"[REDACTED]: key [REDACTED]"
+        );
+    }
+
     /// The plain way: a second buffer, the spans copied over one by one.
     fn replaced_by_copy(text: &[u8], spans: &[(usize, usize)], with: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -306,6 +453,27 @@ mod tests {
             let mut got = text.clone();
             replace_in_place(&mut got, &spans, &with);
             prop_assert_eq!(got, replaced_by_copy(&text, &spans, &with));
+        }
+
+        /// However the tail cuts the output, no `MIN_PARTIAL` bytes of a secret are left in it. (The
+        /// secret's letters appear nowhere else: not in the text around it, the marker or `[REDACTED]`.)
+        #[test]
+        fn no_part_of_a_secret_survives_the_cut(
+            before in "[a-z \n]{0,40}",
+            secret in "[FGHIJKLMNOPQSUVWXYZ]{4,30}",
+            after in "[a-z \n]{0,40}",
+            kept in 0usize..120,
+        ) {
+            let h = with_secrets(&[], &[&secret]);
+            let all = format!("{before}{secret}{after}{secret}{after}").into_bytes();
+            let kept = kept.min(all.len());
+            let tail = h.report_tail(all[all.len() - kept..].to_vec(), all.len() as u64);
+            for window in secret.as_bytes().windows(MIN_PARTIAL) {
+                prop_assert!(
+                    !tail.windows(MIN_PARTIAL).any(|w| w == window),
+                    "{:?} in {:?}", String::from_utf8_lossy(window), String::from_utf8_lossy(&tail)
+                );
+            }
         }
 
         #[test]

@@ -1,5 +1,6 @@
 //! Starting the command: directly (no shell), in its own process group, with the run id and the tick
-//! (the scheduled time the run serves) in its environment. A failed exec is mapped to the shell's statuses: 127 not found, 126 not executable.
+//! (the scheduled time the run serves) in its environment, and without cronbeat's secret variables.
+//! A failed exec is mapped to the shell's statuses: 127 not found, 126 not executable.
 //! An executable text file without `#!` is run by `/bin/sh`, as execvp(3) and so `timeout`, `env` and
 //! `nice` do.
 //!
@@ -131,6 +132,8 @@ fn environment(launch: &Launch<'_>) -> Vec<(OsString, OsString)> {
             || name == "CRONBEAT_TICK"
             // cronbeat answers systemd itself; a command that also did would report ready too early.
             || crate::notify::VARIABLES.iter().any(|v| name == *v)
+            // cronbeat's secrets are its own: a command that prints its environment must not show them.
+            || crate::secrets::WITHHELD.iter().any(|v| name == *v)
             || launch.env.iter().any(|(v, _)| name == *v)
     };
     let mut vars: Vec<(OsString, OsString)> = std::env::vars_os()

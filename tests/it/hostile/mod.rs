@@ -1,4 +1,5 @@
 //! Hostile children and hostile surroundings: whatever they do, the status and output come through.
 
+mod address_space;
 mod children;
 mod surroundings;

@@ -9,6 +9,7 @@ mod large_tail;
 mod monitors;
 mod options;
 mod overlap;
+mod own_secrets;
 mod success;
 mod systemd;
 mod terminated;

@@ -113,3 +113,34 @@ fn a_tz_variable_that_names_no_zone_is_a_warning_and_the_run_goes_on() {
         "{line}"
     );
 }
+
+#[test]
+fn a_time_zone_pasted_in_front_of_the_schedule_points_at_tz() {
+    #[rustfmt::skip]
+    let cases: &[(&[&str], Env, &str)] = &[
+        (&["--schedule", "CRON_TZ=Europe/Berlin 0 3 * * *"][..], &[][..],
+         "cronbeat: --schedule: \"CRON_TZ=Europe/Berlin 0 3 * * *\": a time zone is not part of the schedule; give it with --tz (tz in a config file): --schedule '0 3 * * *' --tz Europe/Berlin"),
+        (&[], &[("CRONBEAT_SCHEDULE", "TZ=America/New_York @daily")],
+         "cronbeat: CRONBEAT_SCHEDULE: \"TZ=America/New_York @daily\": a time zone is not part of the schedule; give it with --tz (tz in a config file): --schedule '@daily' --tz America/New_York"),
+        (&["--schedule", "cron_tz=UTC */5 * * * *", "--tz", "UTC"], &[], "--schedule '*/5 * * * *' --tz UTC"),
+    ];
+    for (args, env, needle) in cases {
+        let (out, ran) = attempt(args, env);
+        out.assert_one_line_error(&[needle]);
+        assert!(!ran, "the command ran: {out:?}");
+    }
+    let dir = Dir::new();
+    let config = dir.write(
+        "cronbeat.toml",
+        "[jobs.a]\ncommand = [\"true\"]\nschedule = \"CRON_TZ=Asia/Tokyo 30 4 * * 1\"\n",
+    );
+    let out = cronbeat().args(["--config", &config, "--job", "a"]).run();
+    out.assert_one_line_error(&[
+        &format!("{config}:3: jobs.a.schedule:"),
+        "--schedule '30 4 * * 1' --tz Asia/Tokyo",
+    ]);
+    let out = cronbeat()
+        .args(["next", "--schedule", "CRON_TZ=Europe/Berlin 0 3 * * *"])
+        .run();
+    out.assert_one_line_error(&["--schedule '0 3 * * *' --tz Europe/Berlin"]);
+}

@@ -2,4 +2,4 @@
 //! to run in an empty root.
 
 mod empty_root;
-mod static_binary;
+pub mod static_binary;
