@@ -119,6 +119,24 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The way a ready pump is given the pipe it copies.
+pub struct Feed(std::sync::mpsc::SyncSender<OwnedFd>);
+
+impl Feed {
+    pub fn give(self, source: OwnedFd) {
+        // A larger pipe means fewer wake-ups when the command prints a lot; failure is harmless.
+        // SAFETY: F_SETPIPE_SZ takes an int and touches no memory.
+        unsafe {
+            libc::fcntl(source.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE);
+        }
+        // Non-blocking, so the loop can wait for data or for `finish` at once (see `copy`). Should
+        // that fail, the copy still works, only without waking for `finish` while a writer is silent.
+        let _ = fcntl(&source, FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+        // The channel holds one: this never blocks, and the pump's thread is waiting for it.
+        let _ = self.0.send(source);
+    }
+}
+
 pub struct Pump {
     handle: Option<JoinHandle<()>>,
     done: Arc<AtomicBool>,
@@ -130,21 +148,17 @@ pub struct Pump {
 }
 
 impl Pump {
-    /// Starts copying; `finished` receives one message when the copy ends (pipe closed or `finish`).
-    pub fn start(
-        source: OwnedFd,
+    /// Starts the pump's thread before the command exists, so that a thread that cannot start (no memory
+    /// left) is known before anything runs: the command's output is never left without a reader. The
+    /// thread waits for the pipe, given by [`Feed::give`]; `finished` receives one message when the copy
+    /// ends (pipe closed, `finish`, or the feed dropped unused).
+    pub fn ready(
         stream: Stream,
         capture: Arc<Capture>,
         finished: Sender<()>,
-    ) -> io::Result<Pump> {
-        // A larger pipe means fewer wake-ups when the command prints a lot; failure is harmless.
-        // SAFETY: F_SETPIPE_SZ takes an int and touches no memory.
-        unsafe {
-            libc::fcntl(source.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE);
-        }
-        // Non-blocking, so the loop can wait for data or for `finish` at once (see `copy`).
-        fcntl(&source, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+    ) -> io::Result<(Pump, Feed)> {
         let (stop_rx, stop_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+        let (feed, fed) = std::sync::mpsc::sync_channel::<OwnedFd>(1);
         let done = Arc::new(AtomicBool::new(false));
         let stopping = Arc::new(AtomicBool::new(false));
         let last_read = Arc::new(AtomicU64::new(0));
@@ -154,18 +168,21 @@ impl Pump {
             .name(format!("pump-{stream:?}"))
             .stack_size(64 * 1024)
             .spawn(move || {
-                copy(source, &stop_rx, &s, stream, &capture, &l, epoch);
+                if let Ok(source) = fed.recv() {
+                    copy(source, &stop_rx, &s, stream, &capture, &l, epoch);
+                }
                 d.store(true, Ordering::Release);
                 let _ = finished.send(());
             })?;
-        Ok(Pump {
+        let pump = Pump {
             handle: Some(handle),
             done,
             last_read,
             epoch,
             stopping,
             stop: Some(stop_tx),
-        })
+        };
+        Ok((pump, Feed(feed)))
     }
 
     pub fn is_done(&self) -> bool {

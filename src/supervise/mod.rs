@@ -98,6 +98,43 @@ pub fn run(
     // `--stderr-fails` must see whether stderr was written, which one pipe cannot tell: it keeps two.
     let one_pipe = !plan.rules.stderr_fails && crate::output::same_destination();
     let tick_text = tick.map(crate::schedule::rfc3339_utc);
+    let (finished_tx, finished_rx) = mpsc::channel();
+    // The readers of the command's output exist before the command does: one that cannot start (no
+    // memory left) is cronbeat's own failure, found before anything runs, never output left unread.
+    let streams = if one_pipe {
+        &[Stream::Stdout][..]
+    } else {
+        &[Stream::Stdout, Stream::Stderr][..]
+    };
+    let mut pumps = Vec::new();
+    let mut feeds = Vec::new();
+    for stream in streams {
+        match Pump::ready(*stream, capture.clone(), finished_tx.clone()) {
+            Ok((pump, feed)) => {
+                pumps.push(pump);
+                feeds.push(feed);
+            }
+            Err(e) => {
+                observer.on_event(&Event::Started {
+                    run_id,
+                    pid: None,
+                    name: plan.name,
+                    tick,
+                });
+                let outcome = Outcome {
+                    status: ChildStatus::NotStarted {
+                        code: crate::exit::INTERNAL,
+                        reason: format!(
+                            "internal error: cannot start a reader of the command's output: {e}"
+                        ),
+                    },
+                    cause: None,
+                };
+                return finish(plan, run_id, capture, started_at, start, outcome, observer);
+            }
+        }
+    }
+    drop(finished_tx);
     let mut scope = Scope::new(run_id);
     let spawned = match scope.spawn(|cgroup| {
         let launch = spawn::Launch {
@@ -129,16 +166,13 @@ pub fn run(
         }
     };
     let pid = Pid::from_raw(spawned.pid as i32);
-    let (finished_tx, finished_rx) = mpsc::channel();
     // One shared pipe is copied to cronbeat's stdout, the same place as its stderr.
-    let pumps: Vec<Pump> = [
-        (Some(spawned.stdout), Stream::Stdout),
-        (spawned.stderr, Stream::Stderr),
-    ]
-    .into_iter()
-    .filter_map(|(fd, stream)| Pump::start(fd?, stream, capture.clone(), finished_tx.clone()).ok())
-    .collect();
-    drop(finished_tx);
+    let mut feeds = feeds.into_iter();
+    for fd in std::iter::once(spawned.stdout).chain(spawned.stderr) {
+        if let Some(feed) = feeds.next() {
+            feed.give(fd);
+        }
+    }
     let foreground = terminal::Foreground::hand_over(pid);
     observer.on_event(&Event::Started {
         run_id,
