@@ -2,6 +2,7 @@
 
 pub mod allocator;
 pub mod app;
+pub mod calendar;
 pub mod check;
 pub mod cli;
 pub mod config;
