@@ -28,8 +28,8 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -l config -d 'Read setti
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l job -d 'Run the job of this name from the config file' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l name -d 'The job\'s name across runs and hosts (lock keys, the ledger, messages) [default: the --job name, else the program\'s file name and a short hash of the command line]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l host-id -d 'Who runs the job, in lock records, monitors and logs [default: the host name]' -r
-complete -c cronbeat -n "__fish_cronbeat_needs_command" -l schedule -d 'When the job is due: a 5-field cron expression (minute hour day-of-month month day-of-week, Vixie cron\'s rules) or @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually' -r
-complete -c cronbeat -n "__fish_cronbeat_needs_command" -l tz -d 'The time zone of --schedule, an IANA name such as Europe/Berlin [default: TZ, else the host\'s zone, else UTC]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l schedule -d 'When the job is due: a 5-field cron expression (minute hour day-of-month month day-of-week, Vixie cron\'s rules) or @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually; or a systemd calendar event (systemd.time(7): "Mon..Fri *-*-* 09:00", "*-*~01 23:00 Europe/Berlin", daily, weekly, …, due when systemd-analyze calendar says). Exactly 5 fields or a leading @ is cron, anything else a calendar event' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l tz -d 'The time zone of --schedule, an IANA name such as Europe/Berlin [default: a calendar event\'s own zone, else TZ, else the host\'s zone, else UTC]; a different zone than the event names is refused' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l grace -d 'How late a run may start and still serve its due time; monitors are told the same [default: --jitter + --timeout + --kill-after (1h without --timeout) + --report-timeout + 1m]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l timeout -d 'Kill the command when it runs longer than DUR (e.g. 90s, 5m, 1h 30m); exit status 124' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l kill-after -d 'Grace between SIGTERM and SIGKILL on timeout, forwarded stop signals and leftovers [default: 10s]' -r
@@ -92,7 +92,7 @@ complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l fix -d 'With
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -s h -l help -d 'Print help'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l config -d 'Config file that holds --job' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l job -d 'The job whose due times to print' -r
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l schedule -d 'A schedule (5 cron fields or a macro such as @daily); with --job, it replaces the job\'s' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l schedule -d 'A schedule (5 cron fields, a macro such as @daily, or a systemd calendar event such as "Mon..Fri 9:00"); with --job, it replaces the job\'s' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l tz -d 'The time zone of the schedule, an IANA name [default: the job\'s, else TZ, else the host\'s zone, else UTC]' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -s n -l count -d 'How many due times to print' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l after -d 'Count from this time (RFC 3339, e.g. 2026-11-29T03:15:00+01:00) instead of now' -r

@@ -177,7 +177,7 @@ fn probe_all(path: &Path, mut jobs: Vec<Job>, fix: bool) -> Verdict {
         let summary = job.schedule.as_ref().map(|s| {
             format!(
                 "{:?} in {}, grace {}",
-                s.cron_expression(),
+                s.expression(),
                 s.tz.name(),
                 humantime::format_duration(s.grace)
             )
@@ -245,6 +245,10 @@ fn schedule_lines(
             label: label.clone(),
             kind,
         };
+        if let Some(note) = protocol.schedule_note() {
+            lines.push(line(LineKind::Fine(note)));
+            continue;
+        }
         match (holds, protocol.sync_plan()) {
             (_, Some(plan)) => plans.push((label.clone(), plan)),
             (Some(Holds::Api(option)), None) => lines.push(line(LineKind::Fine(format!(

@@ -159,7 +159,7 @@ pub struct NextArgs {
     #[arg(long, env = "CRONBEAT_JOB", value_name = "NAME")]
     pub job: Option<String>,
 
-    /// A schedule (5 cron fields or a macro such as @daily); with --job, it replaces the job's
+    /// A schedule (5 cron fields, a macro such as @daily, or a systemd calendar event such as "Mon..Fri 9:00"); with --job, it replaces the job's
     #[arg(long, value_name = "EXPR")]
     pub schedule: Option<String>,
 

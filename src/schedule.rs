@@ -25,6 +25,7 @@ use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 
+use crate::calendar::{self, Calendar, Reading};
 use crate::zone::Zone;
 
 /// Clock changes smaller than this are daylight saving (cron's own bound); larger ones are a new time.
@@ -360,53 +361,109 @@ pub struct Gaps {
 pub struct Schedule {
     /// The expression as written (a macro such as `@daily` stays a macro).
     pub expr: String,
+    /// The zone due times are counted in: a calendar event's own zone, else the one given.
     pub tz: Zone,
     /// How late a run may start and still serve its due time.
     pub grace: Duration,
+    rule: Rule,
+}
+
+/// What decides the due times: a cron expression, or a systemd calendar event ([`crate::calendar`]).
+#[derive(Debug, Clone)]
+enum Rule {
+    Cron(CronRule),
+    Calendar(Calendar),
+}
+
+#[derive(Debug, Clone)]
+struct CronRule {
     /// The five fields as written, macros expanded, for services that hold a cron expression.
-    cron_text: String,
+    text: String,
     fields: Fields,
 }
 
 impl Schedule {
-    /// `expr` in zone `tz`. An error is one line naming the field at fault and its position:
-    /// `field 2 (hour) "25": 25 is out of range 0-23`.
+    /// `expr` in zone `tz` (a calendar event that names its own zone is counted in that one). An error
+    /// is one line naming the part at fault: `field 2 (hour) "25": 25 is out of range 0-23`.
     pub fn new(expr: &str, tz: Zone, grace: Duration) -> Result<Schedule, String> {
         let expr = expr.trim();
-        let (fields, cron_text) = read(expr)?;
+        if let Reading::Calendar(calendar) = calendar::read(expr) {
+            let calendar = calendar?;
+            return Ok(Schedule {
+                expr: expr.to_string(),
+                tz: calendar.zone().cloned().unwrap_or(tz),
+                grace,
+                rule: Rule::Calendar(calendar),
+            });
+        }
+        let (fields, text) = read(expr)?;
         Ok(Schedule {
             expr: expr.to_string(),
             tz,
             grace,
-            cron_text,
-            fields,
+            rule: Rule::Cron(CronRule { text, fields }),
         })
     }
 
-    /// The five fields as written, a macro replaced by what it stands for, one blank between fields:
-    /// what a monitor is told (not every service reads `@daily`).
-    pub fn cron_expression(&self) -> &str {
-        &self.cron_text
+    /// The five fields as written, a macro replaced by what it stands for, one blank between fields;
+    /// `None` for a calendar event, which has no exact cron form.
+    pub fn cron_expression(&self) -> Option<&str> {
+        match &self.rule {
+            Rule::Cron(cron) => Some(&cron.text),
+            Rule::Calendar(_) => None,
+        }
+    }
+
+    /// What a monitor that holds the schedule is told: the cron fields (not every service reads
+    /// `@daily`), or the calendar event without its zone (the zone is told apart, as `tz`).
+    pub fn expression(&self) -> &str {
+        match &self.rule {
+            Rule::Cron(cron) => &cron.text,
+            Rule::Calendar(calendar) => calendar.text(),
+        }
+    }
+
+    /// The own zone a calendar event names (`… Europe/Berlin`), if any.
+    pub fn own_zone(&self) -> Option<&Zone> {
+        match &self.rule {
+            Rule::Calendar(calendar) => calendar.zone(),
+            Rule::Cron(_) => None,
+        }
     }
 
     /// Whether `expr` (a monitor's stored schedule) is due at the same wall-clock times, however it is
     /// written. An expression this module cannot read never is.
     pub fn same_times(&self, expr: &str) -> bool {
-        read(expr.trim()).is_ok_and(|(fields, _)| fields.canonical() == self.fields.canonical())
+        match &self.rule {
+            Rule::Cron(cron) => read(expr.trim())
+                .is_ok_and(|(fields, _)| fields.canonical() == cron.fields.canonical()),
+            Rule::Calendar(calendar) => calendar.same_times(expr, &self.tz),
+        }
     }
 
-    /// A fixed-time job in cron's sense: neither its minute nor its hour field begins with `*`.
+    /// A fixed-time job in cron's sense: neither its minute nor its hour field begins with `*` (never a
+    /// calendar event, which follows systemd's rules instead).
     pub fn fixed_time(&self) -> bool {
-        self.fields.fixed
+        matches!(&self.rule, Rule::Cron(cron) if cron.fields.fixed)
     }
 
-    /// Whether the expression's fields match this wall-clock time (seconds must be 0).
+    /// Whether the expression's fields match this wall-clock time (seconds must be 0 for cron).
     pub fn matches_wall(&self, wall: &NaiveDateTime) -> bool {
-        self.fields.matches(wall)
+        match &self.rule {
+            Rule::Cron(cron) => cron.fields.matches(wall),
+            Rule::Calendar(calendar) => calendar.matches_wall(wall),
+        }
     }
 
     /// The first due time strictly after `after`.
     pub fn next_after(&self, after: SystemTime) -> Option<DateTime<FixedOffset>> {
+        let cron = match &self.rule {
+            Rule::Calendar(calendar) => {
+                let next = calendar.next_after(after, &self.tz)?;
+                return Some(self.tz.at(next.into()));
+            }
+            Rule::Cron(cron) => cron,
+        };
         let after: DateTime<Utc> = after.into();
         let mut cursor = self.wall(after);
         if self.near_change(after) {
@@ -416,8 +473,8 @@ impl Schedule {
         let mut best: Option<DateTime<Utc>> = None;
         let mut inclusive = true;
         for _ in 0..MAX_STEPS {
-            let wall = self.fields.next(cursor, inclusive)?;
-            for due in self.due_at(&wall) {
+            let wall = cron.fields.next(cursor, inclusive)?;
+            for due in self.due_at(cron, &wall) {
                 if due > after && best.map_or(true, |b| due < b) {
                     best = Some(due);
                 }
@@ -436,6 +493,13 @@ impl Schedule {
 
     /// The latest due time at or before `at`.
     pub fn latest_at_or_before(&self, at: SystemTime) -> Option<DateTime<FixedOffset>> {
+        let cron = match &self.rule {
+            Rule::Calendar(calendar) => {
+                let latest = calendar.latest_at_or_before(at, &self.tz)?;
+                return Some(self.tz.at(latest.into()));
+            }
+            Rule::Cron(cron) => cron,
+        };
         let at: DateTime<Utc> = at.into();
         let mut cursor = self.wall(at);
         if self.near_change(at) {
@@ -444,8 +508,8 @@ impl Schedule {
         let mut best: Option<DateTime<Utc>> = None;
         let mut inclusive = true;
         for _ in 0..MAX_STEPS {
-            let wall = self.fields.previous(cursor, inclusive)?;
-            for due in self.due_at(&wall) {
+            let wall = cron.fields.previous(cursor, inclusive)?;
+            for due in self.due_at(cron, &wall) {
                 if due <= at && best.map_or(true, |b| due > b) {
                     best = Some(due);
                 }
@@ -512,18 +576,18 @@ impl Schedule {
 
     /// The instants a matching wall-clock time is due at: one, or in a repeated hour the first (a fixed
     /// time) or both, or in a skipped hour the first instant after it (a fixed time) or none.
-    fn due_at(&self, wall: &NaiveDateTime) -> Vec<DateTime<Utc>> {
+    fn due_at(&self, cron: &CronRule, wall: &NaiveDateTime) -> Vec<DateTime<Utc>> {
         match self.tz.from_local(wall) {
             LocalResult::Single(at) => vec![at.with_timezone(&Utc)],
             LocalResult::Ambiguous(a, b) => {
                 let (first, second) = (a.min(b).with_timezone(&Utc), a.max(b).with_timezone(&Utc));
-                if self.fields.fixed && second - first < CHANGE_LIMIT {
+                if cron.fields.fixed && second - first < CHANGE_LIMIT {
                     vec![first]
                 } else {
                     vec![first, second]
                 }
             }
-            LocalResult::None if self.fields.fixed => self.gap_end(wall).into_iter().collect(),
+            LocalResult::None if cron.fields.fixed => self.gap_end(wall).into_iter().collect(),
             LocalResult::None => Vec::new(),
         }
     }
@@ -848,13 +912,13 @@ mod tests {
     fn expressions_for_monitors_and_comparison() {
         let s = Schedule::new(" @daily ", Zone::utc(), Duration::ZERO).unwrap();
         assert_eq!(s.expr, "@daily");
-        assert_eq!(s.cron_expression(), "0 0 * * *");
+        assert_eq!(s.cron_expression(), Some("0 0 * * *"));
         assert!(s.same_times("0 0 * * 0-7"));
         assert!(s.same_times("@midnight"));
         assert!(!s.same_times("0 0 * * 1"));
         assert!(!s.same_times("*-*-* 00:00:00"));
         let s = Schedule::new("0  9 * *  MON-FRI", Zone::utc(), Duration::ZERO).unwrap();
-        assert_eq!(s.cron_expression(), "0 9 * * MON-FRI");
+        assert_eq!(s.cron_expression(), Some("0 9 * * MON-FRI"));
         assert!(s.same_times("0 9 * * 1-5"));
         assert!(s.fixed_time());
         assert!(!Schedule::new("@hourly", Zone::utc(), Duration::ZERO)

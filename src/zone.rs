@@ -29,6 +29,11 @@ impl Zone {
         self.tz.iana_name().unwrap_or("UTC")
     }
 
+    /// The zone's rules, for code that reads them itself (the search for calendar events).
+    pub(crate) fn rules(&self) -> &TimeZone {
+        &self.tz
+    }
+
     /// The zone's offset from UTC at `at`.
     pub fn offset_at(&self, at: DateTime<Utc>) -> FixedOffset {
         let stamp = jiff::Timestamp::from_second(at.timestamp()).unwrap_or(if at.timestamp() < 0 {

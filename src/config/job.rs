@@ -422,7 +422,21 @@ fn build(
                     zone
                 }
             };
-            Some(Schedule::new(expr, zone, grace).map_err(|e| invalid("schedule", e))?)
+            let schedule = Schedule::new(expr, zone, grace).map_err(|e| invalid("schedule", e))?;
+            // A calendar event's own zone and a different --tz cannot both hold: refused, not guessed.
+            if let (Some(name), Some(own)) = (tz, schedule.own_zone()) {
+                let given: Option<crate::zone::Zone> = name.trim().parse().ok();
+                if given.as_ref() != Some(own) {
+                    return Err(invalid(
+                        "tz",
+                        format!(
+                            "{name:?} conflicts with the zone {own} the schedule names: give one of \
+                             them"
+                        ),
+                    ));
+                }
+            }
+            Some(schedule)
         }
         (None, Some(_)) => return Err(invalid("tz", "needs a schedule (--schedule)")),
         (None, None) => None,

@@ -94,11 +94,11 @@ layer! {
         #[arg(long, env = "CRONBEAT_HOST_ID", value_name = "ID", help_heading = "Job")]
         pub host_id: Option<String>,
 
-        /// When the job is due: a 5-field cron expression (minute hour day-of-month month day-of-week, Vixie cron's rules) or @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually
+        /// When the job is due: a 5-field cron expression (minute hour day-of-month month day-of-week, Vixie cron's rules) or @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually; or a systemd calendar event (systemd.time(7): "Mon..Fri *-*-* 09:00", "*-*~01 23:00 Europe/Berlin", daily, weekly, …, due when systemd-analyze calendar says). Exactly 5 fields or a leading @ is cron, anything else a calendar event
         #[arg(long, env = "CRONBEAT_SCHEDULE", value_name = "EXPR", help_heading = "Job")]
         pub schedule: Option<String>,
 
-        /// The time zone of --schedule, an IANA name such as Europe/Berlin [default: TZ, else the host's zone, else UTC]
+        /// The time zone of --schedule, an IANA name such as Europe/Berlin [default: a calendar event's own zone, else TZ, else the host's zone, else UTC]; a different zone than the event names is refused
         #[arg(long, env = "CRONBEAT_TZ", value_name = "ZONE", help_heading = "Job")]
         pub tz: Option<String>,
 

@@ -26,6 +26,8 @@ const API: &str = "https://cronitor.io/api/";
 pub struct Cronitor {
     base: Url,
     sync: Option<SyncPlan>,
+    /// Set when the job's schedule is a calendar event, which Cronitor cannot hold.
+    untold: Option<String>,
 }
 
 impl Cronitor {
@@ -33,6 +35,7 @@ impl Cronitor {
         Ok(Cronitor {
             base: http_url(spec)?,
             sync: None,
+            untold: None,
         })
     }
 
@@ -115,6 +118,13 @@ impl Protocol for Cronitor {
         else {
             return Ok(());
         };
+        if declared.schedule.cron_expression().is_none() {
+            self.untold = Some(format!(
+                "schedule {:?} not kept in step: Cronitor takes only cron expressions",
+                declared.schedule.expr
+            ));
+            return Ok(());
+        }
         let key = self
             .base
             .path_segments()
@@ -139,6 +149,10 @@ impl Protocol for Cronitor {
 
     fn sync_plan(&self) -> Option<SyncPlan> {
         self.sync.clone()
+    }
+
+    fn schedule_note(&self) -> Option<String> {
+        self.untold.clone()
     }
 }
 

@@ -553,7 +553,7 @@ fn report_sync(
             fields.insert("created".into(), json!(true));
             let message = format!(
                 "{label}: created with the schedule {:?} ({}, grace {})",
-                wanted.schedule.cron_expression(),
+                wanted.schedule.expression(),
                 wanted.tz,
                 humantime::format_duration(Duration::from_secs(wanted.grace))
             );

@@ -69,6 +69,11 @@ pub trait Protocol: Send {
     fn sync_plan(&self) -> Option<SyncPlan> {
         None
     }
+    /// Why the service is not told the job's schedule though it could hold one (a schedule it cannot
+    /// read): a note with `-v`, and `check --ping`'s line for it.
+    fn schedule_note(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A monitor URL: http or https, with a host. Errors never show more of it than `redact` does.

@@ -34,6 +34,8 @@ pub struct Sentry {
     /// The settings the spec gives (they win over the job's).
     given: Map<String, Value>,
     monitor_config: Option<Value>,
+    /// Set when the job's schedule is a calendar event, which Sentry cannot hold.
+    untold: Option<String>,
 }
 
 impl Sentry {
@@ -112,6 +114,7 @@ impl Sentry {
             environment: environment.filter(|e| !e.is_empty()),
             given: config,
             monitor_config,
+            untold: None,
         })
     }
 
@@ -211,12 +214,11 @@ impl Protocol for Sentry {
         _warnings: &mut Vec<String>,
     ) -> Result<(), String> {
         let mut config = Map::new();
-        if let Some(declared) = declared {
+        if let Some((declared, cron)) =
+            declared.and_then(|d| Some((d, d.schedule.cron_expression()?)))
+        {
             let schedule = &declared.schedule;
-            config.insert(
-                "schedule".into(),
-                json!({"type": "crontab", "value": schedule.cron_expression()}),
-            );
+            config.insert("schedule".into(), json!({"type": "crontab", "value": cron}));
             config.insert("timezone".into(), json!(schedule.tz.name()));
             config.insert(
                 "checkin_margin".into(),
@@ -226,19 +228,35 @@ impl Protocol for Sentry {
                 config.insert("max_runtime".into(), json!(minutes(limit).max(1)));
             }
         }
+        // A calendar event has no exact cron form: the monitor is told none of the job's settings.
+        let calendar = declared.filter(|d| d.schedule.cron_expression().is_none());
+        if let Some(declared) = calendar {
+            self.untold = Some(format!(
+                "not told the schedule {:?}: Sentry Crons takes only cron expressions",
+                declared.schedule.expr
+            ));
+        }
         // The spec's own settings win, key by key.
         config.extend(self.given.clone());
         if !config.contains_key("schedule") {
             if config.is_empty() {
                 return Ok(());
             }
+            let hint = match calendar {
+                Some(_) => "a calendar --schedule is not one Sentry takes: give a cron schedule= in the URL",
+                None => "--schedule, or schedule= in the URL",
+            };
             return Err(format!(
-                "{}: monitor settings need a schedule (--schedule, or schedule= in the URL)",
+                "{}: monitor settings need a schedule ({hint})",
                 self.target()
             ));
         }
         self.monitor_config = Some(Value::Object(config));
         Ok(())
+    }
+
+    fn schedule_note(&self) -> Option<String> {
+        self.untold.clone()
     }
 
     /// A keepalive repeats `in_progress` with the same check-in id, which keeps the check-in open.

@@ -291,7 +291,7 @@ pub async fn write(
         let mut body = Map::new();
         for difference in differences {
             let (name, value) = match difference.field {
-                "schedule" => (names[0], json!(wanted.schedule.cron_expression())),
+                "schedule" => (names[0], json!(wanted.schedule.expression())),
                 "time zone" => (names[1], json!(wanted.tz)),
                 _ => (names[2], json!(wanted.grace)),
             };
@@ -325,7 +325,7 @@ pub async fn write(
             let body = json!({
                 "name": slug,
                 "slug": slug,
-                "schedule": wanted.schedule.cron_expression(),
+                "schedule": wanted.schedule.expression(),
                 "tz": wanted.tz,
                 "grace": wanted.grace,
                 "unique": ["slug"],
@@ -347,7 +347,7 @@ pub async fn write(
                 _ => {
                     let mut monitor = Map::new();
                     monitor.insert("type".into(), json!("job"));
-                    monitor.insert("schedule".into(), json!(wanted.schedule.cron_expression()));
+                    monitor.insert("schedule".into(), json!(wanted.schedule.expression()));
                     monitor.insert("timezone".into(), json!(wanted.tz));
                     monitor.insert("grace_seconds".into(), json!(wanted.grace));
                     (monitor, Synced::Created)
@@ -548,7 +548,7 @@ fn differences(
                 Held::Text(text) => format!("{text:?}"),
                 Held::Described(text) => text,
             },
-            wanted: format!("{:?}", wanted.schedule.cron_expression()),
+            wanted: format!("{:?}", wanted.schedule.expression()),
         });
     }
     if tz.as_deref() != Some(wanted.tz.as_str()) {

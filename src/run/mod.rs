@@ -41,6 +41,21 @@ pub fn execute(mut job: Job) -> Exit {
         let due = s.next_after(tick.unwrap_or(now))?;
         Some(SystemTime::from(due.with_timezone(&chrono::Utc)))
     });
+    for (index, protocol) in job.monitors.iter().enumerate() {
+        if let Some(note) = protocol.schedule_note() {
+            let label = format!(
+                "monitor {} ({}, {})",
+                index + 1,
+                protocol.kind(),
+                protocol.target()
+            );
+            logger.event(
+                "schedule_not_told",
+                &format!("{label}: {note}"),
+                serde_json::Map::new(),
+            );
+        }
+    }
     // Started before the lock so that a skipped run can say so; nothing is sent until an event asks.
     let mut monitors = Monitors::start(
         std::mem::take(&mut job.monitors),
