@@ -387,6 +387,10 @@ impl Schedule {
     /// is one line naming the part at fault: `field 2 (hour) "25": 25 is out of range 0-23`.
     pub fn new(expr: &str, tz: Zone, grace: Duration) -> Result<Schedule, String> {
         let expr = expr.trim();
+        // Pasted from a crontab, the zone prefix would read as neither a cron nor a calendar expression.
+        if let Some(message) = zone_prefix(expr) {
+            return Err(message);
+        }
         if let Reading::Calendar(calendar) = calendar::read(expr) {
             let calendar = calendar?;
             return Ok(Schedule {
