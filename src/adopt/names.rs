@@ -114,7 +114,12 @@ fn program(text: &[u8]) -> Option<String> {
         }
     }
     flush(&mut words);
-    candidates.into_iter().next()
+    // A command of nothing but `echo`s and the like is still named by its first program.
+    let first = || {
+        let word = tokens.first()?.literal()?;
+        Some(sanitize(&file_stem(&String::from_utf8_lossy(word)))).filter(|n| !n.is_empty())
+    };
+    candidates.into_iter().next().or_else(first)
 }
 
 /// The name one simple command suggests: its program's, or its script's, or the directory run-parts runs.
@@ -212,7 +217,8 @@ mod tests {
             name("FOO=1 nice -n 10 python3 /opt/jobs/Sync_DB.py", "alice"),
             "alice-sync-db"
         );
-        assert_eq!(name("echo hi > /tmp/x", "root"), "job");
+        assert_eq!(name("echo hi > /tmp/x", "root"), "echo");
+        assert_eq!(name("cd /tmp && echo hi", "root"), "cd");
         assert_eq!(name("$HOME/bin/x", "root"), "job");
         assert_eq!(
             name("flock -n /run/x.lock timeout 5m /usr/bin/sync-all", "root"),
