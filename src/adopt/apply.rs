@@ -36,10 +36,19 @@ pub struct Outcome {
 /// `STATE_DIR/adopt`, made if missing: a directory of this user's, that no one else may enter.
 fn adopt_dir(state_dir: &Path) -> Result<PathBuf, String> {
     let dir = state_dir.join("adopt");
+    // The state directory as the ledger makes it; only adopt's own part is private.
     std::fs::DirBuilder::new()
         .recursive(true)
+        .mode(0o755)
+        .create(state_dir)
+        .map_err(|e| format!("cannot create {}: {e}", state_dir.display()))?;
+    std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
+        .or_else(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Ok(()),
+            _ => Err(e),
+        })
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let meta = std::fs::symlink_metadata(&dir)
         .map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
