@@ -133,6 +133,11 @@ pub fn find(wanted: &Wanted) -> Result<(Vec<Source>, Vec<String>), String> {
                     text,
                 }),
                 Ok(None) => {}
+                // No crontab program: no user has a crontab to read (and cron is not installed).
+                Err(e) if e.starts_with("cannot run") => {
+                    notes.push(e);
+                    break;
+                }
                 Err(e) => notes.push(e),
             }
         }
@@ -176,6 +181,9 @@ fn system_files(sources: &mut Vec<Source>, notes: &mut Vec<String>) {
         names.sort();
         for path in names {
             let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
             if name.contains('.') || name.ends_with('~') {
                 notes.push(format!(
                     "{}: not read: cron skips file names with a dot",
