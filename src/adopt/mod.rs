@@ -84,6 +84,20 @@ fn run(args: &AdoptArgs) -> Result<Exit, String> {
     for note in &notes {
         println!("note: {note}");
     }
+    if plan
+        .changes
+        .iter()
+        .any(|c| matches!(c.place, Place::DropIn { .. }))
+    {
+        println!(
+            "note: {}",
+            if apply::systemd_runs() {
+                "after writing the drop-ins, adopt runs systemctl daemon-reload"
+            } else {
+                "systemd is not running here: after --write, run systemctl daemon-reload where it does"
+            }
+        );
+    }
     if args.write {
         let mut outcome = apply::write(&plan, &state_dir);
         if args.provision && outcome.failed.is_empty() {

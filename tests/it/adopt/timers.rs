@@ -90,6 +90,11 @@ fn timers_get_a_drop_in_for_their_service() {
         plan.stdout
     );
     assert!(!drop_in.exists());
+    assert!(
+        plan.stdout.contains("note: systemd is not running here: after --write, run systemctl daemon-reload where it does"),
+        "{}",
+        plan.stdout
+    );
 
     let written = adopt(&dir).args(["--unit-dir", unit_arg, "--write"]).run();
     written.assert_code(0);
