@@ -17,7 +17,7 @@
 # same server; what a fleet lock (acquire and release) adds on a Redis and a PostgreSQL started here on
 # loopback, and its peak RSS; the ledger (what recording a run adds, and `cronbeat status` over 100,000 runs of
 # 100 jobs and over 1,000,000 runs of one job, about 400 MB, which it reads in bounded memory: time and peak
-# RSS). Times are medians (robust to other load on a shared machine).
+# RSS); `cronbeat adopt` over a crontab of 1,000 jobs. Times are medians (robust to other load on a shared machine).
 #
 # The figures are a report, not a test: the exit status is 0 whatever they are, and non-zero only when a step
 # itself failed (build, a tool, a benchmarked command, a ping that did not reach the server).
@@ -375,7 +375,7 @@ started=$SECONDS
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # 1. Startup --------------------------------------------------------------------------------------------------
-say "1/7 startup: cronbeat -- true vs timeout 60 true vs true"
+say "1/8 startup: cronbeat -- true vs timeout 60 true vs true"
 what="startup: -- true vs timeout 60 true"
 startup=(cb_true "$bin_q -- true" timeout_true "timeout 60 true" bare_true "true")
 [[ -n $static_bin ]] && startup+=(cb_static "$static_q -- true")
@@ -400,7 +400,7 @@ else
 fi
 
 # 2. Pass-through ---------------------------------------------------------------------------------------------
-say "2/7 pass-through: cronbeat -- head -c $size /dev/zero vs head -c $size /dev/zero | cat"
+say "2/8 pass-through: cronbeat -- head -c $size /dev/zero vs head -c $size /dev/zero | cat"
 what="pass-through $size_label vs head | cat"
 if bench shell "$pass_runs" 1 "$pass_warmup" \
     cb_pass "$bin_q -- head -c $size /dev/zero > /dev/null" \
@@ -444,7 +444,7 @@ else
 fi
 
 # 3. Peak RSS -------------------------------------------------------------------------------------------------
-say "3/7 peak RSS (GNU time %M)"
+say "3/8 peak RSS (GNU time %M)"
 if ((!have_time)); then
     failed_step "peak RSS" "GNU time (/usr/bin/time -f %M) is not available"
 else
@@ -512,7 +512,7 @@ else
 fi
 
 # 4. Cost of the pings ----------------------------------------------------------------------------------------
-say "4/7 pings: cronbeat --ping URL -- true vs cronbeat -- true"
+say "4/8 pings: cronbeat --ping URL -- true vs cronbeat -- true"
 what="pings: --ping URL -- true vs -- true"
 case $ping_state in
 ok)
@@ -537,7 +537,7 @@ ok)
 esac
 
 # 5. The hand-written curl wrapper ----------------------------------------------------------------------------
-say "5/7 cronbeat --ping URL -- true vs the curl wrapper from the Healthchecks docs"
+say "5/8 cronbeat --ping URL -- true vs the curl wrapper from the Healthchecks docs"
 what="--ping URL -- true vs curl wrapper"
 # dash expands $? before the command substitution runs, so the finish URL carries the job's status.
 cat >"$work/classic.sh" <<'EOF'
@@ -573,7 +573,7 @@ ok)
 esac
 
 # 6. Fleet lock ------------------------------------------------------------------------------------------------
-say "6/7 fleet lock: cronbeat --lock redis://… / postgres://… -- true vs cronbeat -- true"
+say "6/8 fleet lock: cronbeat --lock redis://… / postgres://… -- true vs cronbeat -- true"
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 redis_url= pg_url=
 if ! command -v redis-server >/dev/null && ! apt_install redis-server; then
@@ -634,7 +634,7 @@ for engine in redis postgres; do
     fi
 done
 # 7. The ledger -----------------------------------------------------------------------------------------------
-say "7/7 ledger: what recording a run adds; cronbeat status over 100,000 runs of 100 jobs and 1,000,000 of one"
+say "7/8 ledger: what recording a run adds; cronbeat status over 100,000 runs of 100 jobs and 1,000,000 of one"
 
 # gen_ledger DIR JOBS RUNS: a ledger as runs write it (the fields and their order of src/ledger/record.rs), RUNS
 # records for each of JOBS jobs: mostly successes, some failures and timeouts with a kept output, a schedule in
@@ -760,6 +760,53 @@ else
         fi
     fi
     rm -rf "$huge"
+fi
+
+# 8. adopt -----------------------------------------------------------------------------------------------------
+say "8/8 adopt: the plan for a crontab of 1,000 jobs"
+
+# gen_crontab FILE: 1,000 jobs of five kinds (a plain command, a pipeline after cd, the Healthchecks curl recipe, a
+# command with % input, a macro with \% in the command), with the environment lines crontabs have.
+gen_crontab() {
+    python3 - "$1" <<'EOF'
+import sys
+
+lines = ["# 1,000 jobs", "SHELL=/bin/bash", "PATH=/usr/local/bin:/usr/bin:/bin", "MAILTO=ops@example.com"]
+for i in range(1000):
+    kind = i % 5
+    if kind == 0:
+        lines.append(f"{i % 60} {i % 24} * * * /usr/local/bin/job{i}.sh --flag >/dev/null 2>&1")
+    elif kind == 1:
+        lines.append(f"*/5 * * * * cd /srv/app{i} && ./run.sh | logger -t job{i}")
+    elif kind == 2:
+        lines.append(f"0 3 * * mon-fri /usr/bin/backup{i} --full && curl -fsS -m 10 --retry 5 -o /dev/null "
+                     f"https://hc-ping.com/00000000-0000-4000-8000-{i:012d}")
+    elif kind == 3:
+        lines.append(f"15 4 1 * * mysql db{i} %SELECT 1;%")
+    else:
+        lines.append(f"@daily date +\\%Y-\\%m-\\%d >> /var/log/day{i}")
+with open(sys.argv[1], "w") as f:
+    f.write("\n".join(lines) + "\n")
+EOF
+}
+
+what="adopt: plan and diff of 1,000 crontab lines"
+if ((!have_python)); then
+    failed_step "$what" "python3 is not available to write the benchmark's crontab"
+elif ! gen_crontab "$work/crontab-1000"; then
+    failed_step "$what" "the crontab could not be written"
+else
+    adopt_cmd="$bin_q adopt --crontab $work/crontab-1000 --state-dir $work/adopt-state --ping-dir $work/adopt-ping"
+    planned=$(eval "$adopt_cmd" 2>"$work/adopt.err" | grep -c '^1000 jobs: 800 to wrap, 200 to convert\.$')
+    if [[ $planned != 1 || -s $work/adopt.err ]]; then
+        cat "$work/adopt.err" >&2
+        failed_step "$what" "cronbeat adopt did not plan 800 wraps and 200 conversions"
+    elif bench exec 3 10 2 cb_adopt "$adopt_cmd"; then
+        cb=${median_ms[cb_adopt]}
+        row "$what" "$(fmt_ms "$cb")" "-" "-" "< 200 ms" "$(verdict "$cb < 200")"
+    else
+        failed_step "$what" "the adopt benchmark failed"
+    fi
 fi
 
 # ---------------------------------------------------------------------------------------------------------------

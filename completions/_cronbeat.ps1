@@ -71,6 +71,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('adopt', 'adopt', [CompletionResultType]::ParameterValue, 'Find the scheduled jobs (crontabs, /etc/cron.d, systemd timers) and wrap them in cronbeat: the plan and a diff, --write to apply, --undo to restore')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the configuration without running anything')
             [CompletionResult]::new('next', 'next', [CompletionResultType]::ParameterValue, 'Print the next due times of a job''s schedule, one RFC 3339 time per line')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Each job''s latest run from the ledger, one line per job; --check for Nagios, Icinga and monit')
@@ -78,6 +79,29 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('last-output', 'last-output', [CompletionResultType]::ParameterValue, 'The output tail of a job''s latest failed run, byte for byte')
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'The ledger as Prometheus metrics, per job')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'cronbeat;adopt' {
+            [CompletionResult]::new('--crontab', '--crontab', [CompletionResultType]::ParameterName, 'A user crontab file (the format of crontab -e) to adopt instead of what cron runs; repeatable')
+            [CompletionResult]::new('--system-crontab', '--system-crontab', [CompletionResultType]::ParameterName, 'A system crontab file (with a user field, as /etc/crontab) to adopt instead of what cron runs; repeatable')
+            [CompletionResult]::new('--unit-dir', '--unit-dir', [CompletionResultType]::ParameterName, 'Read timer and service units from DIR instead of /etc/systemd/system, /lib/systemd/system and /usr/lib/systemd/system, and write the drop-ins there; repeatable')
+            [CompletionResult]::new('--ping-template', '--ping-template', [CompletionResultType]::ParameterName, 'Every adopted job''s monitor: a URL with {name} for the job''s name, e.g. https://hc-ping.com/PING-KEY/{name}?create=1 (a secret: kept in --ping-dir, not in the crontab)')
+            [CompletionResult]::new('--ping-dir', '--ping-dir', [CompletionResultType]::ParameterName, 'Where each job''s monitor URL is kept, a file per job readable by its user only [default: /etc/cronbeat/ping for root, else ~/.config/cronbeat/ping]')
+            [CompletionResult]::new('--cronbeat', '--cronbeat', [CompletionResultType]::ParameterName, 'The cronbeat binary the wrapped lines run, an absolute path [default: this binary''s]')
+            [CompletionResult]::new('--hc-api-key', '--hc-api-key', [CompletionResultType]::ParameterName, 'Healthchecks Management API key, for --provision (a secret: prefer the variable)')
+            [CompletionResult]::new('--hc-api-key-file', '--hc-api-key-file', [CompletionResultType]::ParameterName, 'Read the Healthchecks API key from this file')
+            [CompletionResult]::new('--hc-api-url', '--hc-api-url', [CompletionResultType]::ParameterName, 'The Healthchecks Management API [default: from the ping URL]')
+            [CompletionResult]::new('--cronitor-api-key', '--cronitor-api-key', [CompletionResultType]::ParameterName, 'Cronitor API key, for --provision and for the URL of a converted cronitor exec line (a secret: prefer the variable)')
+            [CompletionResult]::new('--cronitor-api-key-file', '--cronitor-api-key-file', [CompletionResultType]::ParameterName, 'Read the Cronitor API key from this file')
+            [CompletionResult]::new('--cronitor-api-url', '--cronitor-api-url', [CompletionResultType]::ParameterName, 'The Cronitor API [default: https://cronitor.io/api/]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]')
+            [CompletionResult]::new('--timers', '--timers', [CompletionResultType]::ParameterName, 'Also systemd timers (by default only where systemd runs, as root)')
+            [CompletionResult]::new('--write', '--write', [CompletionResultType]::ParameterName, 'Apply the plan')
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Change nothing; exit status 1 when a job is not wrapped or its wrapping is not what its line says (for Ansible and CI)')
+            [CompletionResult]::new('--undo', '--undo', [CompletionResultType]::ParameterName, 'Put back every line and drop-in adopt wrote, as they were')
+            [CompletionResult]::new('--provision', '--provision', [CompletionResultType]::ParameterName, 'With --write: create or update each job''s monitor with its schedule, time zone and grace now, through the service''s API (--hc-api-key, --cronitor-api-key)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'cronbeat;check' {
@@ -133,6 +157,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             break
         }
         'cronbeat;help' {
+            [CompletionResult]::new('adopt', 'adopt', [CompletionResultType]::ParameterValue, 'Find the scheduled jobs (crontabs, /etc/cron.d, systemd timers) and wrap them in cronbeat: the plan and a diff, --write to apply, --undo to restore')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the configuration without running anything')
             [CompletionResult]::new('next', 'next', [CompletionResultType]::ParameterValue, 'Print the next due times of a job''s schedule, one RFC 3339 time per line')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Each job''s latest run from the ledger, one line per job; --check for Nagios, Icinga and monit')
@@ -140,6 +165,9 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('last-output', 'last-output', [CompletionResultType]::ParameterValue, 'The output tail of a job''s latest failed run, byte for byte')
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'The ledger as Prometheus metrics, per job')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'cronbeat;help;adopt' {
             break
         }
         'cronbeat;help;check' {

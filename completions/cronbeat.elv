@@ -68,6 +68,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand adopt 'Find the scheduled jobs (crontabs, /etc/cron.d, systemd timers) and wrap them in cronbeat: the plan and a diff, --write to apply, --undo to restore'
             cand check 'Validate the configuration without running anything'
             cand next 'Print the next due times of a job''s schedule, one RFC 3339 time per line'
             cand status 'Each job''s latest run from the ledger, one line per job; --check for Nagios, Icinga and monit'
@@ -75,6 +76,28 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand last-output 'The output tail of a job''s latest failed run, byte for byte'
             cand metrics 'The ledger as Prometheus metrics, per job'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'cronbeat;adopt'= {
+            cand --crontab 'A user crontab file (the format of crontab -e) to adopt instead of what cron runs; repeatable'
+            cand --system-crontab 'A system crontab file (with a user field, as /etc/crontab) to adopt instead of what cron runs; repeatable'
+            cand --unit-dir 'Read timer and service units from DIR instead of /etc/systemd/system, /lib/systemd/system and /usr/lib/systemd/system, and write the drop-ins there; repeatable'
+            cand --ping-template 'Every adopted job''s monitor: a URL with {name} for the job''s name, e.g. https://hc-ping.com/PING-KEY/{name}?create=1 (a secret: kept in --ping-dir, not in the crontab)'
+            cand --ping-dir 'Where each job''s monitor URL is kept, a file per job readable by its user only [default: /etc/cronbeat/ping for root, else ~/.config/cronbeat/ping]'
+            cand --cronbeat 'The cronbeat binary the wrapped lines run, an absolute path [default: this binary''s]'
+            cand --hc-api-key 'Healthchecks Management API key, for --provision (a secret: prefer the variable)'
+            cand --hc-api-key-file 'Read the Healthchecks API key from this file'
+            cand --hc-api-url 'The Healthchecks Management API [default: from the ping URL]'
+            cand --cronitor-api-key 'Cronitor API key, for --provision and for the URL of a converted cronitor exec line (a secret: prefer the variable)'
+            cand --cronitor-api-key-file 'Read the Cronitor API key from this file'
+            cand --cronitor-api-url 'The Cronitor API [default: https://cronitor.io/api/]'
+            cand --state-dir 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]'
+            cand --timers 'Also systemd timers (by default only where systemd runs, as root)'
+            cand --write 'Apply the plan'
+            cand --check 'Change nothing; exit status 1 when a job is not wrapped or its wrapping is not what its line says (for Ansible and CI)'
+            cand --undo 'Put back every line and drop-in adopt wrote, as they were'
+            cand --provision 'With --write: create or update each job''s monitor with its schedule, time zone and grace now, through the service''s API (--hc-api-key, --cronitor-api-key)'
+            cand -h 'Print help'
+            cand --help 'Print help'
         }
         &'cronbeat;check'= {
             cand --config 'Config file to validate'
@@ -123,6 +146,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand --help 'Print help'
         }
         &'cronbeat;help'= {
+            cand adopt 'Find the scheduled jobs (crontabs, /etc/cron.d, systemd timers) and wrap them in cronbeat: the plan and a diff, --write to apply, --undo to restore'
             cand check 'Validate the configuration without running anything'
             cand next 'Print the next due times of a job''s schedule, one RFC 3339 time per line'
             cand status 'Each job''s latest run from the ledger, one line per job; --check for Nagios, Icinga and monit'
@@ -130,6 +154,8 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand last-output 'The output tail of a job''s latest failed run, byte for byte'
             cand metrics 'The ledger as Prometheus metrics, per job'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'cronbeat;help;adopt'= {
         }
         &'cronbeat;help;check'= {
         }

@@ -78,6 +78,7 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -l no-ledger -d 'Do not 
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s v -l verbose -d 'Print a line per event on stderr'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s V -l version -d 'Print version'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "adopt" -d 'Find the scheduled jobs (crontabs, /etc/cron.d, systemd timers) and wrap them in cronbeat: the plan and a diff, --write to apply, --undo to restore'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "check" -d 'Validate the configuration without running anything'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "next" -d 'Print the next due times of a job\'s schedule, one RFC 3339 time per line'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "status" -d 'Each job\'s latest run from the ledger, one line per job; --check for Nagios, Icinga and monit'
@@ -85,6 +86,25 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "history" -d 'A job\'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "last-output" -d 'The output tail of a job\'s latest failed run, byte for byte'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "metrics" -d 'The ledger as Prometheus metrics, per job'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l crontab -d 'A user crontab file (the format of crontab -e) to adopt instead of what cron runs; repeatable' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l system-crontab -d 'A system crontab file (with a user field, as /etc/crontab) to adopt instead of what cron runs; repeatable' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l unit-dir -d 'Read timer and service units from DIR instead of /etc/systemd/system, /lib/systemd/system and /usr/lib/systemd/system, and write the drop-ins there; repeatable' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l ping-template -d 'Every adopted job\'s monitor: a URL with {name} for the job\'s name, e.g. https://hc-ping.com/PING-KEY/{name}?create=1 (a secret: kept in --ping-dir, not in the crontab)' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l ping-dir -d 'Where each job\'s monitor URL is kept, a file per job readable by its user only [default: /etc/cronbeat/ping for root, else ~/.config/cronbeat/ping]' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l cronbeat -d 'The cronbeat binary the wrapped lines run, an absolute path [default: this binary\'s]' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l hc-api-key -d 'Healthchecks Management API key, for --provision (a secret: prefer the variable)' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l hc-api-key-file -d 'Read the Healthchecks API key from this file' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l hc-api-url -d 'The Healthchecks Management API [default: from the ping URL]' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l cronitor-api-key -d 'Cronitor API key, for --provision and for the URL of a converted cronitor exec line (a secret: prefer the variable)' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l cronitor-api-key-file -d 'Read the Cronitor API key from this file' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l cronitor-api-url -d 'The Cronitor API [default: https://cronitor.io/api/]' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l state-dir -d 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l timers -d 'Also systemd timers (by default only where systemd runs, as root)'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l write -d 'Apply the plan'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l check -d 'Change nothing; exit status 1 when a job is not wrapped or its wrapping is not what its line says (for Ansible and CI)'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l undo -d 'Put back every line and drop-in adopt wrote, as they were'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l provision -d 'With --write: create or update each job\'s monitor with its schedule, time zone and grace now, through the service\'s API (--hc-api-key, --cronitor-api-key)'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -s h -l help -d 'Print help'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l config -d 'Config file to validate' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l job -d 'Only validate this job (default: every job)' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l ping -d 'Also send a harmless test ping to each monitor and report whether it is reachable, and compare the schedule, time zone and grace each monitor holds with the job\'s (exit status 1 when one differs)'
@@ -111,10 +131,11 @@ complete -c cronbeat -n "__fish_cronbeat_using_subcommand last-output" -s h -l h
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -l output -d 'Write the metrics to this file (whole, by a rename: for node_exporter\'s textfile collector) instead of standard output' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -l state-dir -d 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -s h -l help -d 'Print help'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next status history last-output metrics help" -f -a "check" -d 'Validate the configuration without running anything'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next status history last-output metrics help" -f -a "next" -d 'Print the next due times of a job\'s schedule, one RFC 3339 time per line'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next status history last-output metrics help" -f -a "status" -d 'Each job\'s latest run from the ledger, one line per job; --check for Nagios, Icinga and monit'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next status history last-output metrics help" -f -a "history" -d 'A job\'s latest runs from the ledger, newest first'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next status history last-output metrics help" -f -a "last-output" -d 'The output tail of a job\'s latest failed run, byte for byte'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next status history last-output metrics help" -f -a "metrics" -d 'The ledger as Prometheus metrics, per job'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from check next status history last-output metrics help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics help" -f -a "adopt" -d 'Find the scheduled jobs (crontabs, /etc/cron.d, systemd timers) and wrap them in cronbeat: the plan and a diff, --write to apply, --undo to restore'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics help" -f -a "check" -d 'Validate the configuration without running anything'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics help" -f -a "next" -d 'Print the next due times of a job\'s schedule, one RFC 3339 time per line'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics help" -f -a "status" -d 'Each job\'s latest run from the ledger, one line per job; --check for Nagios, Icinga and monit'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics help" -f -a "history" -d 'A job\'s latest runs from the ledger, newest first'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics help" -f -a "last-output" -d 'The output tail of a job\'s latest failed run, byte for byte'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics help" -f -a "metrics" -d 'The ledger as Prometheus metrics, per job'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

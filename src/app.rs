@@ -31,6 +31,7 @@ fn dispatch(args: &[OsString]) -> Exit {
         Err(e) => return usage_error(e, args),
     };
     match cli.action {
+        Some(Action::Adopt(adopt)) => crate::adopt::main(&adopt),
         Some(Action::Check(check)) => crate::check::main(&check),
         Some(Action::Next(next)) => crate::next::main(&next),
         Some(Action::Status(args)) => crate::status::status(&args),

@@ -41,6 +41,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Action {
+    /// Find the scheduled jobs (crontabs, /etc/cron.d, systemd timers) and wrap them in cronbeat: the plan and a diff, --write to apply, --undo to restore
+    Adopt(AdoptArgs),
     /// Validate the configuration without running anything
     Check(CheckArgs),
     /// Print the next due times of a job's schedule, one RFC 3339 time per line
@@ -53,6 +55,100 @@ pub enum Action {
     LastOutput(LastOutputArgs),
     /// The ledger as Prometheus metrics, per job
     Metrics(MetricsArgs),
+}
+
+const ADOPT_ABOUT: &str = "\
+Find every scheduled job this user's cron runs (as root: /etc/crontab, /etc/cron.d and every user's \
+crontab, and systemd timers where systemd runs) and wrap each in cronbeat, so that its runs are \
+recorded and reported with its schedule from the first one.
+
+Without --write nothing is changed: the plan (one line per job: source and line, user, schedule, name, \
+and what is done with it) and a unified diff per source. --write applies it, keeping a backup of every \
+source it changes under the state directory; --undo puts the original lines back, byte for byte.
+
+A wrapped line gives its command the same shell (SHELL=), text, standard input (after an unescaped %), \
+environment and working directory as before, and cronbeat exits with the command's status. A line \
+ending in the Healthchecks curl recipe, a runitor line and a cronitor exec line become one cronbeat line \
+whose monitor is that URL, kept in a file only the job's user reads (--ping-dir), never in the crontab.";
+
+#[derive(Debug, clap::Args)]
+#[command(long_about = ADOPT_ABOUT)]
+pub struct AdoptArgs {
+    /// A user crontab file (the format of crontab -e) to adopt instead of what cron runs; repeatable
+    #[arg(long, value_name = "FILE")]
+    pub crontab: Vec<PathBuf>,
+
+    /// A system crontab file (with a user field, as /etc/crontab) to adopt instead of what cron runs; repeatable
+    #[arg(long, value_name = "FILE")]
+    pub system_crontab: Vec<PathBuf>,
+
+    /// Also systemd timers (by default only where systemd runs, as root)
+    #[arg(long)]
+    pub timers: bool,
+
+    /// Read timer and service units from DIR instead of /etc/systemd/system, /lib/systemd/system and /usr/lib/systemd/system, and write the drop-ins there; repeatable
+    #[arg(long, value_name = "DIR")]
+    pub unit_dir: Vec<PathBuf>,
+
+    /// Apply the plan
+    #[arg(long, conflicts_with_all = ["check", "undo"])]
+    pub write: bool,
+
+    /// Change nothing; exit status 1 when a job is not wrapped or its wrapping is not what its line says (for Ansible and CI)
+    #[arg(long, conflicts_with = "undo")]
+    pub check: bool,
+
+    /// Put back every line and drop-in adopt wrote, as they were
+    #[arg(long)]
+    pub undo: bool,
+
+    /// Every adopted job's monitor: a URL with {name} for the job's name, e.g. https://hc-ping.com/PING-KEY/{name}?create=1 (a secret: kept in --ping-dir, not in the crontab)
+    #[arg(
+        long,
+        env = "CRONBEAT_PING_TEMPLATE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub ping_template: Option<String>,
+
+    /// Where each job's monitor URL is kept, a file per job readable by its user only [default: /etc/cronbeat/ping for root, else ~/.config/cronbeat/ping]
+    #[arg(long, value_name = "DIR")]
+    pub ping_dir: Option<PathBuf>,
+
+    /// With --write: create or update each job's monitor with its schedule, time zone and grace now, through the service's API (--hc-api-key, --cronitor-api-key)
+    #[arg(long)]
+    pub provision: bool,
+
+    /// The cronbeat binary the wrapped lines run, an absolute path [default: this binary's]
+    #[arg(long, value_name = "PATH")]
+    pub cronbeat: Option<PathBuf>,
+
+    /// Healthchecks Management API key, for --provision (a secret: prefer the variable)
+    #[arg(long, env = "CRONBEAT_HC_API_KEY", hide_env_values = true, value_name = "KEY", value_parser = crate::units::Secret::accept)]
+    pub hc_api_key: Option<crate::units::Secret>,
+
+    /// Read the Healthchecks API key from this file
+    #[arg(long, env = "CRONBEAT_HC_API_KEY_FILE", value_name = "PATH")]
+    pub hc_api_key_file: Option<PathBuf>,
+
+    /// The Healthchecks Management API [default: from the ping URL]
+    #[arg(long, env = "CRONBEAT_HC_API_URL", value_name = "URL")]
+    pub hc_api_url: Option<String>,
+
+    /// Cronitor API key, for --provision and for the URL of a converted cronitor exec line (a secret: prefer the variable)
+    #[arg(long, env = "CRONBEAT_CRONITOR_API_KEY", hide_env_values = true, value_name = "KEY", value_parser = crate::units::Secret::accept)]
+    pub cronitor_api_key: Option<crate::units::Secret>,
+
+    /// Read the Cronitor API key from this file
+    #[arg(long, env = "CRONBEAT_CRONITOR_API_KEY_FILE", value_name = "PATH")]
+    pub cronitor_api_key_file: Option<PathBuf>,
+
+    /// The Cronitor API [default: https://cronitor.io/api/]
+    #[arg(long, env = "CRONBEAT_CRONITOR_API_URL", value_name = "URL")]
+    pub cronitor_api_url: Option<String>,
+
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
 }
 
 /// Where the ledger is, for the commands that read it.

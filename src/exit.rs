@@ -25,6 +25,8 @@ pub const NOT_FOUND: i32 = 127;
 pub const UNREACHABLE: i32 = 1;
 /// `status`, `history`, `last-output`: nothing recorded for the job named, or the ledger unreadable.
 pub const NO_RECORD: i32 = 1;
+/// `adopt --check`: a job to adopt; `adopt --write` or `--undo`: something not written.
+pub const ADOPT_PENDING: i32 = 1;
 /// `status --check`, as monitoring plugins (Nagios, Icinga, monit) report: 0 is OK.
 pub const PLUGIN_WARNING: i32 = 1;
 pub const PLUGIN_CRITICAL: i32 = 2;
@@ -61,6 +63,10 @@ pub enum Exit {
     Internal,
     /// `status`, `history`, `last-output`: nothing to show for the job named.
     NoRecord,
+    /// `adopt --check`: a job is not wrapped, or its wrapping is not what its line says.
+    Pending,
+    /// `adopt --write` or `--undo`: a source could not be written (refused, changed since it was read).
+    NotWritten,
     /// `status --check`: a job fails, fewer times in a row than its threshold.
     Warning,
     /// `status --check`: a job fails at or above its threshold, or is overdue.
@@ -85,6 +91,7 @@ impl Exit {
             Exit::Unreachable | Exit::Drift => UNREACHABLE,
             Exit::Internal => INTERNAL,
             Exit::NoRecord => NO_RECORD,
+            Exit::Pending | Exit::NotWritten => ADOPT_PENDING,
             Exit::Warning => PLUGIN_WARNING,
             Exit::Critical => PLUGIN_CRITICAL,
             Exit::Unknown => PLUGIN_UNKNOWN,
@@ -160,8 +167,8 @@ pub const TABLE: [Status; 12] = [
     },
     Status {
         status: "1",
-        meaning: "cronbeat check --ping: a monitor could not be reached, or holds a schedule, time zone or grace other than the job's (and --fix did not write it). cronbeat status, history, last-output: nothing recorded for the job named, or the ledger could not be read.",
-        clause: "from check --ping when a monitor could not be reached or holds another schedule, and from status, history and last-output when nothing is recorded",
+        meaning: "cronbeat check --ping: a monitor could not be reached, or holds a schedule, time zone or grace other than the job's (and --fix did not write it). cronbeat status, history, last-output: nothing recorded for the job named, or the ledger could not be read. cronbeat adopt --check: a job is not wrapped, or its wrapping is not what its line says; adopt --write or --undo: a source was not written (changed since it was read, or refused).",
+        clause: "from check --ping when a monitor could not be reached or holds another schedule, from status, history and last-output when nothing is recorded, and from adopt --check when a job is to adopt",
     },
     Status {
         status: "3",
@@ -211,6 +218,8 @@ mod tests {
             Exit::Drift,
             Exit::Internal,
             Exit::NoRecord,
+            Exit::Pending,
+            Exit::NotWritten,
             Exit::Warning,
             Exit::Critical,
             Exit::Unknown,

@@ -1,5 +1,6 @@
 //! cronbeat: run a scheduled command visibly and bounded.
 
+pub mod adopt;
 pub mod app;
 pub mod calendar;
 pub mod check;

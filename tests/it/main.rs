@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod adopt;
 mod config;
 mod fleet;
 mod hostile;
