@@ -157,7 +157,7 @@ fn provision_one(job: &Monitored, keys: &Keys) -> Result<String, String> {
             }
             (Ok(_), Some(Ok(Synced::Created))) => said.push(format!(
                 "created with schedule {:?} in {}",
-                schedule.cron_expression(),
+                schedule.expression(),
                 schedule.tz.name()
             )),
             (Ok(_), Some(Ok(Synced::Written(differences)))) => said.push(format!(

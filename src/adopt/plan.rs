@@ -689,6 +689,17 @@ fn plan_timer(plan: &mut Plan, timer: &Timer, names: &mut Names, options: &Optio
             None
         }
     };
+    // A calendar event cronbeat cannot follow would make the wrapped service refuse to start: such a
+    // timer is wrapped without a schedule, and the plan says why.
+    let schedule = match schedule.map(|expr| (expr, calendar_refusal(expr))) {
+        Some((expr, Some(why))) => {
+            row.notes.push(format!(
+                "OnCalendar={expr} is not one cronbeat can follow ({why}): wrapped without a schedule"
+            ));
+            None
+        }
+        other => other.map(|(expr, _)| expr),
+    };
     let url = options
         .ping_template
         .as_ref()
@@ -744,4 +755,10 @@ fn plan_timer(plan: &mut Plan, timer: &Timer, names: &mut Names, options: &Optio
         });
     }
     plan.rows.push(row);
+}
+
+/// Why cronbeat would refuse `expr` as a `--schedule`, if it would.
+fn calendar_refusal(expr: &str) -> Option<String> {
+    let (zone, _) = crate::schedule::default_zone();
+    crate::schedule::Schedule::new(expr, zone, std::time::Duration::from_secs(60)).err()
 }

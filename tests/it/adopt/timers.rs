@@ -159,3 +159,58 @@ fn timers_get_a_drop_in_for_their_service() {
     assert!(!unit_dir.join("cache-warm.service.d").exists(), "{undo:?}");
     assert!(undo.stdout.contains("removed "), "{undo:?}");
 }
+
+/// The schedule written into a drop-in is one cronbeat follows (`cronbeat next` reads it as the run will,
+/// with systemd's due times); a calendar event it cannot follow leaves the timer wrapped without one, so
+/// the service still starts.
+#[test]
+fn a_timers_calendar_event_is_checked_before_it_is_written() {
+    let dir = Dir::new();
+    let unit_dir = dir.join("units");
+    std::fs::create_dir(&unit_dir).unwrap();
+    let write = |name: &str, text: &str| std::fs::write(unit_dir.join(name), text).unwrap();
+    write(
+        "good.timer",
+        "[Timer]\nOnCalendar=Mon..Fri *-*-* 04:30 Europe/Berlin\n",
+    );
+    write("good.service", "[Service]\nExecStart=/usr/bin/good\n");
+    write("odd.timer", "[Timer]\nOnCalendar=*-*-* 25:00:00\n");
+    write("odd.service", "[Service]\nExecStart=/usr/bin/odd\n");
+    std::fs::create_dir(unit_dir.join("timers.target.wants")).unwrap();
+    for timer in ["good.timer", "odd.timer"] {
+        std::os::unix::fs::symlink(
+            format!("../{timer}"),
+            unit_dir.join("timers.target.wants").join(timer),
+        )
+        .unwrap();
+    }
+    let plan = adopt(&dir)
+        .args(["--unit-dir", unit_dir.to_str().unwrap()])
+        .run();
+    plan.assert_code(0);
+    let odd = plan
+        .stdout
+        .lines()
+        .find(|l| l.contains("odd.timer"))
+        .unwrap_or_else(|| panic!("{}", plan.stdout));
+    assert!(
+        odd.contains("is not one cronbeat can follow")
+            && odd.contains("wrapped without a schedule"),
+        "{odd}"
+    );
+    assert!(
+        !plan.stdout.contains("--schedule '*-*-* 25:00:00'"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("--schedule 'Mon..Fri *-*-* 04:30 Europe/Berlin'"),
+        "{}",
+        plan.stdout
+    );
+    let next = cronbeat()
+        .args(["next", "--schedule", "Mon..Fri *-*-* 04:30 Europe/Berlin"])
+        .run();
+    next.assert_code(0);
+}
