@@ -60,17 +60,18 @@ pub const MACROS: [(&str, &str); 7] = [
     ("@annually", "0 0 1 1 *"),
 ];
 
-/// One field of an expression: its name in messages, its range and its names.
-struct FieldSpec {
-    name: &'static str,
-    min: u32,
-    max: u32,
+/// One field of an expression: its name in messages, its range and its names (also what `adopt` checks
+/// a crontab's fields against, as cron reads them).
+pub(crate) struct FieldSpec {
+    pub(crate) name: &'static str,
+    pub(crate) min: u32,
+    pub(crate) max: u32,
     /// Names for the values from `first_named` on (`jan` = 1, `sun` = 0).
-    names: &'static [&'static str],
-    first_named: u32,
+    pub(crate) names: &'static [&'static str],
+    pub(crate) first_named: u32,
 }
 
-const FIELDS: [FieldSpec; 5] = [
+pub(crate) const FIELDS: [FieldSpec; 5] = [
     FieldSpec {
         name: "minute",
         min: 0,

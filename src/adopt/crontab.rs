@@ -7,6 +7,8 @@
 //! command's standard input (each further `%` a newline); `\%` becomes `%`. Everything is kept as bytes:
 //! a crontab need not be UTF-8.
 
+use crate::schedule::{FieldSpec, FIELDS};
+
 /// The longest command (the bytes after the time fields, and the user field, and the blanks after them)
 /// Debian's cron accepts: 998 bytes run, 999 make it reject the crontab. cronie allows far more.
 pub const MAX_COMMAND: usize = 998;
@@ -218,54 +220,6 @@ fn job_line(line: &[u8], start: usize, format: Format) -> Result<JobLine<'_>, St
         command,
     })
 }
-
-struct FieldSpec {
-    name: &'static str,
-    min: u32,
-    max: u32,
-    names: &'static [&'static str],
-    first_named: u32,
-}
-
-const FIELDS: [FieldSpec; 5] = [
-    FieldSpec {
-        name: "minute",
-        min: 0,
-        max: 59,
-        names: &[],
-        first_named: 0,
-    },
-    FieldSpec {
-        name: "hour",
-        min: 0,
-        max: 23,
-        names: &[],
-        first_named: 0,
-    },
-    FieldSpec {
-        name: "day-of-month",
-        min: 1,
-        max: 31,
-        names: &[],
-        first_named: 0,
-    },
-    FieldSpec {
-        name: "month",
-        min: 1,
-        max: 12,
-        names: &[
-            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-        ],
-        first_named: 1,
-    },
-    FieldSpec {
-        name: "day-of-week",
-        min: 0,
-        max: 7,
-        names: &["sun", "mon", "tue", "wed", "thu", "fri", "sat"],
-        first_named: 0,
-    },
-];
 
 /// A field as Vixie cron's `get_list` reads it: items separated by commas, each `*`, `N` or `N-M`
 /// (numbers or, in the month and day-of-week fields, three-letter names in any case), with `/STEP`
