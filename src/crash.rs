@@ -19,6 +19,10 @@ use std::time::SystemTime;
 /// Set once the first of these endings has begun: another thread that fails meanwhile waits for the
 /// exit instead of writing a second line.
 static ENDING: AtomicBool = AtomicBool::new(false);
+/// The thread that is ending the process (its kernel thread id), once one is.
+static ENDER: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+/// Whether the one line was written (by the thread ending the process).
+static WRITTEN: AtomicBool = AtomicBool::new(false);
 /// Whether cronbeat's lines are JSON (`--log-format json`), so the last one is too.
 static JSON: AtomicBool = AtomicBool::new(false);
 
@@ -99,12 +103,27 @@ extern "C" fn on_fault(signal: libc::c_int, _: *mut libc::siginfo_t, _: *mut lib
 
 /// Writes the one line and exits with the internal-failure status.
 fn end(message: fmt::Arguments<'_>) -> ! {
+    // SAFETY: gettid(2) takes nothing and cannot fail.
+    let me = unsafe { libc::syscall(libc::SYS_gettid) } as i32;
     if ENDING.swap(true, Ordering::SeqCst) {
-        loop {
-            // SAFETY: pause(2) only waits; the thread that is ending exits the process.
-            unsafe { libc::pause() };
+        if ENDER.load(Ordering::SeqCst) != me {
+            // Another thread is ending the process: its line is the one.
+            loop {
+                // SAFETY: pause(2) only waits; the thread that is ending exits the process.
+                unsafe { libc::pause() };
+            }
         }
+        // This thread faulted while it wrote the line (a stack that cannot grow): waiting would be
+        // waiting for itself. End now, with a line that needs no formatting, unless it was written.
+        if !WRITTEN.load(Ordering::SeqCst) {
+            let fallback = b"cronbeat: internal error: a fault while ending on an internal error\n";
+            // SAFETY: write(2) of a constant buffer to standard error.
+            unsafe { libc::write(2, fallback.as_ptr().cast(), fallback.len()) };
+        }
+        // SAFETY: _exit(2) ends the process at once: no destructor, no atexit handler, no lock taken.
+        unsafe { libc::_exit(crate::exit::INTERNAL) }
     }
+    ENDER.store(me, Ordering::SeqCst);
     let mut text = Buffer::<256>::new();
     let _ = text.write_fmt(message);
     let mut line = Buffer::<1024>::new();
@@ -135,6 +154,7 @@ fn end(message: fmt::Arguments<'_>) -> ! {
         }
         bytes = &bytes[n as usize..];
     }
+    WRITTEN.store(true, Ordering::SeqCst);
     // SAFETY: _exit(2) ends the process at once: no destructor, no atexit handler, no lock taken.
     unsafe { libc::_exit(crate::exit::INTERNAL) }
 }
