@@ -115,6 +115,9 @@ pub fn run(
                 feeds.push(feed);
             }
             Err(e) => {
+                // The readers that did start stay parked: woken to end, with no memory left, a thread
+                // can fail in the C library's own way (an abort of its own, a second line).
+                std::mem::forget(std::mem::take(&mut feeds));
                 observer.on_event(&Event::Started {
                     run_id,
                     pid: None,
