@@ -85,6 +85,11 @@ pub fn set_json(json: bool) {
 
 /// A failed allocation (see `OrExit`).
 #[cold]
+/// A failure of cronbeat's own with no memory to go on: the one line, and the exit, at once.
+pub fn internal_error(message: fmt::Arguments<'_>) -> ! {
+    end(message)
+}
+
 pub fn out_of_memory(size: usize) -> ! {
     end(format_args!(
         "out of memory (an allocation of {size} bytes failed)"

@@ -114,27 +114,11 @@ pub fn run(
                 pumps.push(pump);
                 feeds.push(feed);
             }
-            Err(e) => {
-                // The readers that did start stay parked: woken to end, with no memory left, a thread
-                // can fail in the C library's own way (an abort of its own, a second line).
-                std::mem::forget(std::mem::take(&mut feeds));
-                observer.on_event(&Event::Started {
-                    run_id,
-                    pid: None,
-                    name: plan.name,
-                    tick,
-                });
-                let outcome = Outcome {
-                    status: ChildStatus::NotStarted {
-                        code: crate::exit::INTERNAL,
-                        reason: format!(
-                            "internal error: cannot start a reader of the command's output: {e}"
-                        ),
-                    },
-                    cause: None,
-                };
-                return finish(plan, run_id, capture, started_at, start, outcome, observer);
-            }
+            // Without memory for a thread, the orderly end (the ledger, the reports) would fail
+            // too, each in its own way: one line and the internal-failure status, before anything ran.
+            Err(e) => crate::crash::internal_error(format_args!(
+                "cannot start a reader of the command's output: {e}; the command was not started"
+            )),
         }
     }
     drop(finished_tx);
