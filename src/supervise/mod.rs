@@ -29,6 +29,8 @@ const DRAIN_QUIET: Duration = Duration::from_millis(250);
 const DRAIN_CHECK: Duration = Duration::from_millis(50);
 /// After the group is gone, output from an escaped process is passed on at most this long.
 const DRAIN_CAP: Duration = Duration::from_secs(1);
+/// The longest the supervisor waits without looking whether the command has exited.
+const REAP_CHECK: Duration = Duration::from_secs(1);
 /// How often to look again at leftovers that are not our children (no SIGCHLD for them).
 const LEFTOVERS_POLL: Duration = Duration::from_millis(20);
 
@@ -272,7 +274,11 @@ fn watch(
             .into_iter()
             .flatten()
             .min();
-        let wait = next.map(|at| at.saturating_duration_since(Instant::now()));
+        // SIGCHLD wakes the wait; a wake-up lost anyway (seen once in some forty test-suite runs, the
+        // command gone and cronbeat still waiting) costs at most `REAP_CHECK`, never the run.
+        let wait = Some(next.map_or(REAP_CHECK, |at| {
+            at.saturating_duration_since(Instant::now()).min(REAP_CHECK)
+        }));
         for sig in signals.wait(wait) {
             let actions = machine.step(Input::Signal(sig), Instant::now(), last_output);
             shell.perform(actions, observer);
