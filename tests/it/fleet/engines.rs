@@ -5,22 +5,6 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::harness::*;
 
-/// Each scenario on Redis and on PostgreSQL.
-macro_rules! on_both {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            #[test]
-            fn redis() {
-                super::$scenario(super::Kind::Redis)
-            }
-            #[test]
-            fn postgres() {
-                super::$scenario(super::Kind::Postgres)
-            }
-        }
-    )*};
-}
-
 on_both!(
     five_hosts_race_for_each_tick,
     a_crashed_holder_blocks_only_until_the_ttl,

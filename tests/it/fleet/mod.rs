@@ -4,6 +4,22 @@
 //! every key (FLUSHALL, stopping the server) gets a server of its own, or a proxy in front of the shared
 //! one that the test cuts. Without the variables the tests are skipped (a failure under CI=true).
 
+/// Each scenario (a `fn(Kind)` of the module that names it) on Redis and on PostgreSQL.
+macro_rules! on_both {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[test]
+            fn redis() {
+                super::$scenario(super::Kind::Redis)
+            }
+            #[test]
+            fn postgres() {
+                super::$scenario(super::Kind::Postgres)
+            }
+        }
+    )*};
+}
+
 mod engines;
 mod tls;
 mod truth;

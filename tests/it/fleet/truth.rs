@@ -8,22 +8,6 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::harness::*;
 
-/// Each scenario on Redis and on PostgreSQL.
-macro_rules! on_both {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            #[test]
-            fn redis() {
-                super::$scenario(super::Kind::Redis)
-            }
-            #[test]
-            fn postgres() {
-                super::$scenario(super::Kind::Postgres)
-            }
-        }
-    )*};
-}
-
 on_both!(
     losing_the_tick_is_no_failure_on_any_host,
     a_host_whose_clock_is_ahead_does_not_burn_the_tick,
