@@ -135,7 +135,6 @@ impl Outcome {
             ChildStatus::Signaled(sig) => Exit::Signaled(*sig),
             ChildStatus::NotStarted { code, .. } if *code == exit::NOT_FOUND => Exit::NotFound,
             ChildStatus::NotStarted { code, .. } if *code == exit::LOCKED => Exit::Locked,
-            ChildStatus::NotStarted { code, .. } if *code == exit::INTERNAL => Exit::Internal,
             ChildStatus::NotStarted { .. } => Exit::NotExecutable,
         }
     }
