@@ -107,10 +107,12 @@ pub enum Event<'a> {
         after: Duration,
         processes: &'a [String],
     },
-    /// A later attempt of the run was spawned (`--retries`); the run's `Started` was the first attempt's.
+    /// A later attempt of the run was spawned (`--retries`), `elapsed` after the first started; the
+    /// run's `Started` was the first attempt's.
     AttemptStarted {
         number: u32,
         pid: Option<u32>,
+        elapsed: Duration,
     },
     /// Attempt `failed` of `allowed` ended so and the next one starts after `delay`; `elapsed` since the
     /// run's first attempt started.

@@ -245,7 +245,7 @@ impl Observer for Logger {
                 );
                 self.warn_event("gave_up", &msg, f);
             }
-            Event::AttemptStarted { number, pid } => {
+            Event::AttemptStarted { number, pid, .. } => {
                 let mut f = Map::new();
                 f.insert("attempt".into(), json!(number));
                 f.insert("pid".into(), json!(pid));

@@ -340,7 +340,10 @@ impl Observer for Monitors {
             }
             // Waiting to retry, the run goes on: a keepalive now, then at the `--keepalive` pace, so
             // that a monitor that counts from the latest start (Healthchecks) does not call it down.
-            Event::Retrying { elapsed, .. } if !self.senders.is_empty() => {
+            // And when the next attempt starts: the wait and the attempt are each bounded, not their sum.
+            Event::Retrying { elapsed, .. } | Event::AttemptStarted { elapsed, .. }
+                if !self.senders.is_empty() =>
+            {
                 let elapsed = *elapsed;
                 self.broadcast(|| Message::Progress(elapsed));
                 self.next_keepalive = self.keepalive.map(|every| Instant::now() + every);

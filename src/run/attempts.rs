@@ -16,6 +16,8 @@ pub struct Attempt<'a> {
     pub number: u32,
     /// The attempt's pid once it started, for the observers' timers during the wait after it.
     pub pid: Option<u32>,
+    /// When the run's first attempt started.
+    pub since: Instant,
 }
 
 impl Observer for Attempt<'_> {
@@ -29,6 +31,7 @@ impl Observer for Attempt<'_> {
                     self.inner.on_event(&Event::AttemptStarted {
                         number: self.number,
                         pid: *pid,
+                        elapsed: self.since.elapsed(),
                     });
                 }
             }

@@ -228,6 +228,7 @@ impl Session {
                 inner: &mut fanout,
                 number,
                 pid: None,
+                since: run_start,
             };
             let finished = supervise::run(&plan, run_id, tick, &holding, signals, &mut attempt);
             let pid = attempt.pid;
