@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cronbeat_global_optspecs
-    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= lock-ttl= on-lock-lost= lock-unavailable= jitter= jitter-seed= success-codes= stderr-fails min-runtime= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= hc-api-key= hc-api-key-file= hc-api-url= cronitor-api-key= cronitor-api-key-file= cronitor-api-url= state-dir= no-ledger keep-runs= fail-after= v/verbose log-format= h/help V/version
+    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= lock-ttl= on-lock-lost= lock-unavailable= jitter= jitter-seed= success-codes= stderr-fails min-runtime= retries= retry-on= retry-delay= env-file= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= hc-api-key= hc-api-key-file= hc-api-url= cronitor-api-key= cronitor-api-key-file= cronitor-api-url= state-dir= no-ledger keep-runs= fail-after= v/verbose log-format= h/help V/version
 end
 
 function __fish_cronbeat_needs_command
@@ -51,6 +51,10 @@ job\t'A hash of the job alone: the same slot on every host, different jobs sprea
 random\t'A new random delay every run'"
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l success-codes -d 'Exit statuses that count as success, e.g. 0,3 or 0,10-12 (the exit status itself stays the command\'s) [default: 0]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l min-runtime -d 'Report the run as failed when it finished sooner than DUR ("finished too quickly")' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l retries -d 'Attempts after the first when the command fails (see --retry-on): one run, however many attempts; each has its own --timeout, and none starts that could not finish before the next due time [default: 0]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l retry-on -d 'Which failed attempts are retried: outcomes (failure, signal, idle, not_started, timeout, lock_lost, …) and exit statuses (1,75 or 1-5), comma-separated; a stop on request never is [default: any failure except timeout, terminated, lock_lost and the statuses 126 and 127]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l retry-delay -d 'The longest wait before the first retry: retry k waits a random time up to min(10 × DUR, DUR × 2^(k-1)) (full jitter) [default: 10s]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l env-file -d 'Variables for the command from this file, in systemd\'s EnvironmentFile= syntax (KEY=value, quotes, # comments); repeatable, later files win; the values never appear in logs, errors or ps. CRONBEAT_ENV_FILE holds one path' -r -F
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l tail -d 'Bytes of combined output kept for the finish report; 0 keeps none [default: 10240]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l redact -d 'Replace what REGEX matches in the reported tail (its capture groups only, if it has any) with [REDACTED]; repeatable' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ping -d 'Monitor to report to (repeatable): a Healthchecks ping URL, or KIND+URL. CRONBEAT_PING holds one or more, separated by whitespace' -r

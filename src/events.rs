@@ -19,6 +19,8 @@ pub struct Report {
     /// The last bytes of the combined output, in arrival order. Shared, not copied, by the monitors that
     /// take the report: it can be as large as `--tail`.
     pub tail: Arc<Vec<u8>>,
+    /// With `--retries`: which attempt ended the run and how the earlier ones failed.
+    pub attempts: crate::attempts::Attempts,
 }
 
 #[derive(Debug)]
@@ -104,6 +106,22 @@ pub enum Event<'a> {
     GaveUp {
         after: Duration,
         processes: &'a [String],
+    },
+    /// A later attempt of the run was spawned (`--retries`), `elapsed` after the first started; the
+    /// run's `Started` was the first attempt's.
+    AttemptStarted {
+        number: u32,
+        pid: Option<u32>,
+        elapsed: Duration,
+    },
+    /// Attempt `failed` of `allowed` ended so and the next one starts after `delay`; `elapsed` since the
+    /// run's first attempt started.
+    Retrying {
+        failed: u32,
+        allowed: u32,
+        outcome: &'a Outcome,
+        delay: Duration,
+        elapsed: Duration,
     },
     Finished(&'a Report),
 }

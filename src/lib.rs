@@ -2,6 +2,7 @@
 
 pub mod adopt;
 pub mod app;
+pub mod attempts;
 pub mod calendar;
 pub mod check;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod next;
 pub mod notify;
 pub mod outcome;
 pub mod output;
+pub mod retry;
 pub mod run;
 pub mod schedule;
 pub mod secrets;

@@ -245,6 +245,36 @@ impl Observer for Logger {
                 );
                 self.warn_event("gave_up", &msg, f);
             }
+            Event::AttemptStarted { number, pid, .. } => {
+                let mut f = Map::new();
+                f.insert("attempt".into(), json!(number));
+                f.insert("pid".into(), json!(pid));
+                let msg = match pid {
+                    Some(pid) => format!("attempt {number} started pid {pid}"),
+                    None => format!("attempt {number} starting"),
+                };
+                self.event("attempt_started", &msg, f);
+            }
+            Event::Retrying {
+                failed,
+                allowed,
+                outcome,
+                delay,
+                ..
+            } => {
+                let mut f = Map::new();
+                f.insert("attempt".into(), json!(failed));
+                f.insert("attempts".into(), json!(allowed));
+                f.insert("outcome".into(), json!(outcome.word()));
+                f.insert("exit_status".into(), json!(outcome.exit_code()));
+                f.insert("delay_seconds".into(), json!(delay.as_secs_f64()));
+                let msg = format!(
+                    "attempt {failed} of {allowed} failed: {}; retrying in {}",
+                    outcome.describe(),
+                    round(*delay)
+                );
+                self.event("retrying", &msg, f);
+            }
             Event::Finished(report) => {
                 let mut f = Map::new();
                 f.insert("run_id".into(), json!(report.run_id));
@@ -265,6 +295,11 @@ impl Observer for Logger {
                     report.duration.as_secs_f64(),
                     report.outcome.exit_code()
                 );
+                let mut msg = msg;
+                if let Some(summary) = report.attempts.summary(&report.outcome) {
+                    f.insert("attempts".into(), json!(report.attempts.made));
+                    msg.push_str(&format!(" ({summary})"));
+                }
                 self.event("finished", &msg, f);
             }
         }

@@ -449,6 +449,7 @@ fn run_json(r: &Record<'_>) -> Value {
         "success": r.success,
         "message": r.message,
         "output_kept": r.tail.is_some(),
+        "attempts": r.attempts.unwrap_or(1),
     })
 }
 

@@ -140,6 +140,10 @@ pub struct Job {
     pub ledger: Option<ledger::Settings>,
     /// `--fail-after N`, when N is more than 1.
     pub fail_after: Option<u32>,
+    /// `--retries`, `--retry-on`, `--retry-delay`.
+    pub retry: crate::retry::Policy,
+    /// The command's variables from `--env-file`, in order: a later one of a name wins.
+    pub env_files: Vec<(String, OsString)>,
     pub verbose: bool,
     pub log_format: LogFormat,
     pub origins: Origins,
@@ -360,6 +364,16 @@ fn build(
             format!("{retries} is too many (at most {MAX_PING_RETRIES})"),
         ));
     }
+    let retry = retry_policy(
+        merged.retries,
+        merged.retry_on.clone(),
+        merged.retry_delay,
+        &mut warnings,
+    )?;
+    let mut env_files = Vec::new();
+    for path in &merged.env_file {
+        env_files.extend(super::env_file::read(path).map_err(|e| invalid("env_file", e))?);
+    }
     let hygiene = Hygiene::new(merged.strip_ansi.unwrap_or(false), &merged.redact)
         .map_err(|e| invalid("redact", e))?;
     let positive =
@@ -512,6 +526,8 @@ fn build(
         report_timeout,
         ledger,
         fail_after,
+        retry,
+        env_files,
         verbose: merged.verbose.unwrap_or(false),
         log_format: merged.log_format.unwrap_or_default(),
         origins,
@@ -577,6 +593,49 @@ fn api_access(
         (None, None) => return Ok(None),
     };
     Ok(Some(monitor::ApiAccess { key, url }))
+}
+
+/// `--retries`, `--retry-on` and `--retry-delay`; the last two say nothing without the first.
+fn retry_policy(
+    retries: Option<u32>,
+    on: Option<crate::retry::RetryOn>,
+    delay: Option<units::Duration>,
+    warnings: &mut Vec<String>,
+) -> Result<crate::retry::Policy, Invalid> {
+    use crate::retry::{Policy, DEFAULT_RETRY_DELAY, MAX_RETRIES, MAX_RETRY_DELAY};
+    let retries = retries.unwrap_or(0);
+    if retries > MAX_RETRIES {
+        return Err(invalid(
+            "retries",
+            format!("{retries} is too many (at most {MAX_RETRIES})"),
+        ));
+    }
+    if retries == 0 {
+        for (flag, set) in [
+            ("--retry-on", on.is_some()),
+            ("--retry-delay", delay.is_some()),
+        ] {
+            if set {
+                warnings.push(format!("{flag} has no effect without --retries"));
+            }
+        }
+    }
+    let delay = delay.map_or(DEFAULT_RETRY_DELAY, units::Duration::get);
+    if delay > MAX_RETRY_DELAY {
+        return Err(invalid(
+            "retry_delay",
+            format!(
+                "{} is too long (at most {})",
+                humantime::format_duration(delay),
+                humantime::format_duration(MAX_RETRY_DELAY)
+            ),
+        ));
+    }
+    Ok(Policy {
+        retries,
+        on: on.unwrap_or_default(),
+        delay,
+    })
 }
 
 /// The ledger's settings and `--fail-after`. A ledger with nowhere to go (no `--state-dir`, no HOME) is a

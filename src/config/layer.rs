@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::kinds::{JitterSeed, LockUnavailable, LogFormat, OnLockLost, Overlap};
 use crate::monitor::WebhookConfig;
+use crate::retry::RetryOn;
 use crate::units::{parse_duration, parse_exit_codes, Duration, ExitCodes, Secret, Size};
 
 /// A field of a layer: whether it is set, and how a higher layer's value covers a lower one's.
@@ -162,6 +163,24 @@ layer! {
         #[arg(long, env = "CRONBEAT_MIN_RUNTIME", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Success rules")]
         pub min_runtime: Option<Duration>,
 
+        /// Attempts after the first when the command fails (see --retry-on): one run, however many attempts; each has its own --timeout, and none starts that could not finish before the next due time [default: 0]
+        #[arg(long, env = "CRONBEAT_RETRIES", value_name = "N", help_heading = "Retries")]
+        #[serde(default, deserialize_with = "crate::units::count")]
+        pub retries: Option<u32>,
+
+        /// Which failed attempts are retried: outcomes (failure, signal, idle, not_started, timeout, lock_lost, …) and exit statuses (1,75 or 1-5), comma-separated; a stop on request never is [default: any failure except timeout, terminated, lock_lost and the statuses 126 and 127]
+        #[arg(long, env = "CRONBEAT_RETRY_ON", value_name = "LIST", value_parser = RetryOn::parse, help_heading = "Retries")]
+        pub retry_on: Option<RetryOn>,
+
+        /// The longest wait before the first retry: retry k waits a random time up to min(10 × DUR, DUR × 2^(k-1)) (full jitter) [default: 10s]
+        #[arg(long, env = "CRONBEAT_RETRY_DELAY", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Retries")]
+        pub retry_delay: Option<Duration>,
+
+        /// Variables for the command from this file, in systemd's EnvironmentFile= syntax (KEY=value, quotes, # comments); repeatable, later files win; the values never appear in logs, errors or ps. CRONBEAT_ENV_FILE holds one path
+        #[arg(long = "env-file", env = "CRONBEAT_ENV_FILE", value_name = "PATH", help_heading = "Job")]
+        #[serde(default, deserialize_with = "paths")]
+        pub env_file: Vec<PathBuf>,
+
         /// Bytes of combined output kept for the finish report; 0 keeps none [default: 10240]
         #[arg(long, env = "CRONBEAT_TAIL", value_name = "BYTES", value_parser = Size::parse, help_heading = "Output")]
         pub tail: Option<Size>,
@@ -288,6 +307,11 @@ fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
         }
     }
     d.deserialize_any(Visitor)
+}
+
+/// `key = "path"` or `key = ["path", "path"]`.
+fn paths<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    Ok(one_or_many(d)?.into_iter().map(PathBuf::from).collect())
 }
 
 #[cfg(test)]

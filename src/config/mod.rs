@@ -1,6 +1,7 @@
 //! From options to one job: the layers of settings (command line and environment, the TOML file's job
 //! and defaults), and the one resolution that merges and validates them.
 
+pub mod env_file;
 mod file;
 mod job;
 mod layer;

@@ -162,6 +162,8 @@ impl Ledger {
             schedule: facts.schedule.clone(),
             fail_after: facts.fail_after,
             tail: None,
+            attempts: None,
+            failed_attempts: Vec::new(),
         }
     }
 
@@ -204,6 +206,19 @@ impl Ledger {
             outcome.succeeded(),
             outcome.describe(),
         );
+        if report.attempts.allowed > 1 {
+            record.attempts = Some(report.attempts.made);
+            record.failed_attempts = report
+                .attempts
+                .earlier
+                .iter()
+                .map(|o| record::AttemptRecord {
+                    outcome: o.word().into(),
+                    exit_status: o.exit_code(),
+                    message: o.describe().into(),
+                })
+                .collect();
+        }
         if let Some(fail_after) = &self.fail_after {
             // Counted before this run's record is added, so that a record that cannot be written still counts.
             match failures_before(job) {

@@ -74,6 +74,22 @@ pub struct Record<'a> {
     /// The file holding the output tail of a failed run, relative to the job's directory.
     #[serde(borrow, default)]
     pub tail: Option<Cow<'a, str>>,
+    /// With `--retries`: the attempts the run made; absent for a run without retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// How the attempts before the last failed, in order.
+    #[serde(borrow, default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_attempts: Vec<AttemptRecord<'a>>,
+}
+
+/// An earlier attempt's failure, as the run's own outcome is kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AttemptRecord<'a> {
+    #[serde(borrow)]
+    pub outcome: Cow<'a, str>,
+    pub exit_status: i32,
+    #[serde(borrow)]
+    pub message: Cow<'a, str>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -245,6 +261,8 @@ mod tests {
             schedule: None,
             fail_after: None,
             tail: None,
+            attempts: None,
+            failed_attempts: Vec::new(),
         }
     }
 

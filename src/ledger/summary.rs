@@ -218,6 +218,16 @@ pub fn owned(r: Record<'_>) -> Record<'static> {
         }),
         fail_after: r.fail_after,
         tail: r.tail.map(own),
+        attempts: r.attempts,
+        failed_attempts: r
+            .failed_attempts
+            .into_iter()
+            .map(|a| record::AttemptRecord {
+                outcome: own(a.outcome),
+                exit_status: a.exit_status,
+                message: own(a.message),
+            })
+            .collect(),
     }
 }
 

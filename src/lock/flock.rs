@@ -98,8 +98,10 @@ impl Lock {
 
 impl Observer for Lock {
     fn on_event(&mut self, event: &Event<'_>) {
-        if let Event::Started { pid: Some(pid), .. } = event {
-            self.record(Some(*pid));
+        match event {
+            Event::Started { pid: Some(pid), .. }
+            | Event::AttemptStarted { pid: Some(pid), .. } => self.record(Some(*pid)),
+            _ => {}
         }
     }
 }

@@ -338,6 +338,16 @@ impl Observer for Monitors {
                     self.stopping(Instant::now());
                 }
             }
+            // Waiting to retry, the run goes on: a keepalive now, then at the `--keepalive` pace, so
+            // that a monitor that counts from the latest start (Healthchecks) does not call it down.
+            // And when the next attempt starts: the wait and the attempt are each bounded, not their sum.
+            Event::Retrying { elapsed, .. } | Event::AttemptStarted { elapsed, .. }
+                if !self.senders.is_empty() =>
+            {
+                let elapsed = *elapsed;
+                self.broadcast(|| Message::Progress(elapsed));
+                self.next_keepalive = self.keepalive.map(|every| Instant::now() + every);
+            }
             Event::Finished(report) => {
                 self.next_keepalive = None;
                 self.set_deadline(Instant::now());
@@ -813,6 +823,7 @@ mod tests {
                 cause: None,
             },
             tail: Arc::new(Vec::new()),
+            attempts: Default::default(),
         };
         let f = FailAfter::new(3);
         assert_eq!(f.note(&report(1)), None, "unknown place: reported");

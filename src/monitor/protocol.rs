@@ -102,10 +102,19 @@ pub fn with_path_suffix(base: &Url, suffix: Option<&str>) -> Url {
 
 /// One line saying what happened when the command did not exit on its own terms (deadline, signal,
 /// exec failure, a success rule); empty when its exit status says it all.
+/// With `--retries`, the line also says which attempt ended the run and how the earlier ones failed.
 pub fn outcome_note(report: &Report) -> String {
-    match report.outcome.plain_exit() {
-        Some(_) => String::new(),
-        None => format!("cronbeat: {}\n", report.outcome.describe()),
+    let what = match report.outcome.plain_exit() {
+        Some(_) => None,
+        None => Some(report.outcome.describe()),
+    };
+    let parts: Vec<String> = what
+        .into_iter()
+        .chain(report.attempts.summary(&report.outcome))
+        .collect();
+    match parts.as_slice() {
+        [] => String::new(),
+        parts => format!("cronbeat: {}\n", parts.join("; ")),
     }
 }
 

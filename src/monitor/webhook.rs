@@ -122,7 +122,11 @@ impl Fields {
             duration: Some(seconds(report.duration)),
             outcome: Some(report.outcome.word()),
             output_tail: Some(String::from_utf8_lossy(&report.tail).into_owned()),
-            message: Some(report.outcome.describe()),
+            // With `--retries`, also which attempt ended the run and how the earlier ones failed.
+            message: Some(match report.attempts.summary(&report.outcome) {
+                Some(summary) => format!("{}; {summary}", report.outcome.describe()),
+                None => report.outcome.describe(),
+            }),
             ..Fields::new(event, run)
         }
     }

@@ -2,14 +2,16 @@
 //! each phase told to the observers (log, monitors, lock, systemd notifier) as events, then one teardown
 //! whatever way the run ended.
 
+mod attempts;
 mod jitter;
 mod locks;
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
 
+use attempts::Attempt;
 pub use jitter::jitter_delay;
 
 use crate::config::Job;
@@ -23,6 +25,7 @@ use crate::monitor::{FailAfter, Monitors, RunInfo};
 use crate::notify::Notifier;
 use crate::outcome::{Cause, ChildStatus, Outcome};
 use crate::output::Capture;
+use crate::retry;
 use crate::supervise::{self, Holding, SignalPipe};
 
 /// Runs `job` and returns how cronbeat ends.
@@ -98,7 +101,7 @@ pub fn execute(mut job: Job) -> Exit {
             return session.end(Ended::before_start(Exit::Internal), None);
         }
     };
-    let ended = session.run(&job, &run_id, &host, tick, &signals);
+    let ended = session.run(&job, &run_id, &host, (tick, next_due), &signals);
     session.end(ended, Some(&signals))
 }
 
@@ -115,8 +118,8 @@ struct Session {
 struct Ended {
     exit: Exit,
     failed: bool,
-    /// The command's output, once it ran: its spool is shown or dropped at the end.
-    capture: Option<Arc<Capture>>,
+    /// The command's output, once it ran, of each attempt: its spool is shown or dropped at the end.
+    captures: Vec<Arc<Capture>>,
 }
 
 impl Ended {
@@ -125,7 +128,7 @@ impl Ended {
         Ended {
             exit,
             failed: true,
-            capture: None,
+            captures: Vec::new(),
         }
     }
 }
@@ -148,7 +151,7 @@ impl Session {
         job: &Job,
         run_id: &str,
         host: &str,
-        tick: Option<SystemTime>,
+        (tick, next_due): (Option<SystemTime>, Option<SystemTime>),
         signals: &SignalPipe,
     ) -> Ended {
         let mut logger = self.logger.clone();
@@ -195,26 +198,117 @@ impl Session {
             Fanout(self.observers(&mut logger)).on_event(&Event::Skipped { reason: &reason });
             return Ended::before_start(Exit::Locked);
         }
-        let holding = Holding {
-            fd: lock.as_ref().map(|held| held.raw_fd()),
-            env: lease
-                .as_ref()
-                .map(|l| vec![(fleet::FENCING_VARIABLE, l.fencing_token.to_string())])
-                .unwrap_or_default(),
-            lease: lease.as_ref().map(|l| l as &dyn supervise::Lease),
+        let base_env: Vec<(&'static str, String)> = lease
+            .as_ref()
+            .map(|l| vec![(fleet::FENCING_VARIABLE, l.fencing_token.to_string())])
+            .unwrap_or_default();
+        let plan = plan(job);
+        let policy = &job.retry;
+        let allowed = policy.retries.saturating_add(1);
+        let mut rng = fastrand::Rng::new();
+        let mut earlier = Vec::new();
+        let mut captures = Vec::new();
+        let mut number = 1;
+        let run_start = Instant::now();
+        let mut first_started = None;
+        let (mut report, attempts) = loop {
+            let mut env = base_env.clone();
+            env.push((ATTEMPT_VARIABLE, number.to_string()));
+            let holding = Holding {
+                fd: lock.as_ref().map(|held| held.raw_fd()),
+                env,
+                lease: lease.as_ref().map(|l| l as &dyn supervise::Lease),
+            };
+            let mut observers = self.observers(&mut logger);
+            if let Some(held) = lock.as_mut() {
+                observers.push(held);
+            }
+            let mut fanout = Fanout(observers);
+            let mut attempt = Attempt {
+                inner: &mut fanout,
+                number,
+                pid: None,
+                since: run_start,
+            };
+            let finished = supervise::run(&plan, run_id, tick, &holding, signals, &mut attempt);
+            let pid = attempt.pid;
+            captures.push(finished.capture.clone());
+            let report = finished.report;
+            first_started.get_or_insert(report.started_at);
+            let after = retry::After {
+                attempt: number,
+                outcome: &report.outcome,
+                took: report.duration,
+                timeout: job.timeout,
+                now: SystemTime::now(),
+                next_due,
+            };
+            let attempts = |earlier: &[Outcome], no_retry| crate::attempts::Attempts {
+                made: number,
+                allowed,
+                earlier: earlier.to_vec(),
+                no_retry,
+                stopped_waiting: false,
+            };
+            let delay = match policy.next(&after, &mut rng) {
+                retry::Next::End => break (report, attempts(&earlier, None)),
+                retry::Next::NoRetry(why) => break (report, attempts(&earlier, Some(why))),
+                retry::Next::Retry(delay) => delay,
+            };
+            fanout.on_event(&Event::Retrying {
+                failed: number,
+                allowed,
+                outcome: &report.outcome,
+                delay,
+                elapsed: run_start.elapsed(),
+            });
+            let stop = attempts::wait(
+                delay,
+                signals,
+                &mut fanout,
+                pid.unwrap_or(0),
+                run_start,
+                &finished.capture,
+            );
+            if let Some(sig) = stop {
+                // Stopped on request with no command running: told as a run the signal terminated.
+                earlier.push(report.outcome.clone());
+                let mut attempts = attempts(&earlier, None);
+                attempts.stopped_waiting = true;
+                let stopped = Report {
+                    duration: report.duration,
+                    outcome: Outcome {
+                        status: ChildStatus::Signaled(sig),
+                        cause: Some(Cause::Forwarded(sig)),
+                    },
+                    ..report
+                };
+                break (stopped, attempts);
+            }
+            // A lease lost during the wait: another host may run the job by now.
+            if let Some(lost) = lease.as_ref().and_then(supervise::Lease::lost) {
+                break (report, attempts(&earlier, Some(lost.loss.to_string())));
+            }
+            earlier.push(report.outcome.clone());
+            number += 1;
         };
-        let mut observers = self.observers(&mut logger);
-        if let Some(held) = lock.as_mut() {
-            observers.push(held);
+        // The run's report: its first start, the whole span, the last attempt's outcome and tail after a
+        // line for each earlier failure.
+        if number > 1 || attempts.stopped_waiting {
+            report.started_at = first_started.unwrap_or(report.started_at);
+            report.duration = run_start.elapsed();
+            let mut tail = attempts.tail_lines();
+            tail.extend_from_slice(&report.tail);
+            report.tail = Arc::new(tail);
         }
-        let finished = supervise::run(
-            &plan(job),
-            run_id,
-            tick,
-            &holding,
-            signals,
-            &mut Fanout(observers),
-        );
+        report.attempts = attempts;
+        {
+            let mut observers = self.observers(&mut logger);
+            if let Some(held) = lock.as_mut() {
+                observers.push(held);
+            }
+            Fanout(observers).on_event(&Event::Finished(&report));
+        }
         // The command is gone: a waiting or replacing run may start while the finish pings go out.
         if let Some(held) = lock {
             held.release();
@@ -222,7 +316,7 @@ impl Session {
         if let Some(warning) = lease.and_then(fleet::Lease::release) {
             self.logger.warn(&warning);
         }
-        let outcome = &finished.report.outcome;
+        let outcome = &report.outcome;
         if let ChildStatus::NotStarted { reason, .. } = &outcome.status {
             self.logger.warn(reason);
         }
@@ -234,7 +328,7 @@ impl Session {
         Ended {
             exit: outcome.exit(),
             failed: !outcome.succeeded(),
-            capture: Some(finished.capture),
+            captures,
         }
     }
 
@@ -252,7 +346,7 @@ impl Session {
         let quiet = |exit| Ended {
             exit,
             failed: false,
-            capture: None,
+            captures: Vec::new(),
         };
         match fleet::obtain(wanted, signals, &mut before) {
             fleet::Obtained::Held(lease) => Ok(Some(lease)),
@@ -304,6 +398,7 @@ impl Session {
                                 cause: None,
                             },
                             tail: Arc::new(Vec::new()),
+                            attempts: Default::default(),
                         };
                         before.on_event(&Event::Finished(&report));
                         Err(Ended::before_start(Exit::Locked))
@@ -321,7 +416,7 @@ impl Session {
             ledger.end(ended.exit);
             ledger.trim();
         }
-        if let Some(capture) = &ended.capture {
+        for capture in &ended.captures {
             capture.release_spool(ended.failed);
         }
         self.monitors.wait(signals);
@@ -329,6 +424,9 @@ impl Session {
         ended.exit
     }
 }
+
+/// The attempt's number, 1 for the first, in the command's environment.
+pub const ATTEMPT_VARIABLE: &str = "CRONBEAT_ATTEMPT";
 
 /// What the supervisor is given of `job`.
 fn plan(job: &Job) -> supervise::Plan<'_> {
@@ -345,6 +443,7 @@ fn plan(job: &Job) -> supervise::Plan<'_> {
         tail: job.tail,
         rules: &job.rules,
         hygiene: &job.hygiene,
+        env_files: &job.env_files,
     }
 }
 

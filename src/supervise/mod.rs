@@ -59,6 +59,8 @@ pub struct Plan<'a> {
     pub tail: usize,
     pub rules: &'a crate::outcome::Rules,
     pub hygiene: &'a crate::output::Hygiene,
+    /// The command's variables from `--env-file`.
+    pub env_files: &'a [(String, std::ffi::OsString)],
 }
 
 pub trait Lease {
@@ -131,6 +133,7 @@ pub fn run(
             tick: tick_text.as_deref(),
             lock_fd: held.fd,
             env: &held.env,
+            env_files: plan.env_files,
             cgroup,
             one_pipe,
         };
@@ -244,6 +247,7 @@ fn finish(
         duration,
         outcome,
         tail: Arc::new(plan.hygiene.report_tail(kept, seen)),
+        attempts: Default::default(),
     };
     observer.on_event(&Event::Finished(&report));
     Finished { report, capture }

@@ -42,6 +42,8 @@ pub struct Launch<'a> {
     pub lock_fd: Option<RawFd>,
     /// Added to the command's environment (a fleet lock's `CRONBEAT_FENCING_TOKEN`).
     pub env: &'a [(&'static str, String)],
+    /// The variables of `--env-file`, over what cronbeat inherited (cronbeat's own names are refused there).
+    pub env_files: &'a [(String, OsString)],
     /// The run's cgroup directory, which the command is started in.
     pub cgroup: Option<RawFd>,
     /// One pipe for stdout and stderr, so what the command writes to them keeps its order.
@@ -135,10 +137,17 @@ fn environment(launch: &Launch<'_>) -> Vec<(OsString, OsString)> {
             // cronbeat's secrets are its own: a command that prints its environment must not show them.
             || crate::secrets::WITHHELD.iter().any(|v| name == *v)
             || launch.env.iter().any(|(v, _)| name == *v)
+            || launch.env_files.iter().any(|(v, _)| name == v.as_str())
     };
     let mut vars: Vec<(OsString, OsString)> = std::env::vars_os()
         .filter(|(name, _)| !ours(name))
         .collect();
+    // A later file's value of a name wins, as with systemd's EnvironmentFile=.
+    for (i, (name, value)) in launch.env_files.iter().enumerate() {
+        if !launch.env_files[i + 1..].iter().any(|(n, _)| n == name) {
+            vars.push((name.into(), value.clone()));
+        }
+    }
     vars.push(("CRONBEAT_RUN_ID".into(), launch.run_id.into()));
     vars.extend(launch.env.iter().map(|(n, v)| ((*n).into(), v.into())));
     // Off the schedule there is no tick, whatever an enclosing cronbeat gave this one.

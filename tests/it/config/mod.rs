@@ -3,6 +3,7 @@
 
 mod check;
 mod config_file;
+mod env_file;
 mod first_hour;
 mod generated;
 mod usage_errors;

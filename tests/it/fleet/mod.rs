@@ -21,6 +21,7 @@ macro_rules! on_both {
 }
 
 mod engines;
+mod retries;
 mod tls;
 mod truth;
 mod usage;

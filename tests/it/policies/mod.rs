@@ -1,5 +1,5 @@
 //! The run policies: keepalives, the idle timeout, success rules, overlap, jitter, systemd notify,
-//! terminated runs, and the hygiene of the reported tail.
+//! terminated runs, retries, and the hygiene of the reported tail.
 
 mod hygiene;
 mod idle;
@@ -10,6 +10,7 @@ mod monitors;
 mod options;
 mod overlap;
 mod own_secrets;
+mod retries;
 mod success;
 mod systemd;
 mod terminated;

@@ -1,0 +1,161 @@
+//! What a run's report says of its attempts (`--retries`): which one ended the run, how the earlier ones
+//! failed, and why no retry followed when attempts were left.
+
+use crate::outcome::{ChildStatus, Outcome};
+
+/// An attempt's end in a few words, for the list of earlier failures: `exit 1`, `SIGSEGV`, `timeout`.
+pub fn short(outcome: &Outcome) -> String {
+    match (&outcome.status, outcome.plain_exit()) {
+        (_, Some(code)) => format!("exit {code}"),
+        (ChildStatus::Signaled(sig), _) if outcome.cause.is_none() => {
+            crate::outcome::signal_name(*sig)
+        }
+        _ => outcome.word().to_string(),
+    }
+}
+
+/// The attempts behind a run's report: which one ended the run and how the earlier ones failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempts {
+    /// The attempts made (1 for the first alone).
+    pub made: u32,
+    /// The attempts the run could make: 1 + `--retries`.
+    pub allowed: u32,
+    /// How the attempts before the one the report tells of failed, in order.
+    pub earlier: Vec<Outcome>,
+    /// Why the run ended without using the attempts it had left, when it did.
+    pub no_retry: Option<String>,
+    /// A stop signal came while the run waited to retry: the report's outcome is that stop, and
+    /// `earlier` holds every attempt made.
+    pub stopped_waiting: bool,
+}
+
+impl Default for Attempts {
+    fn default() -> Attempts {
+        Attempts {
+            made: 1,
+            allowed: 1,
+            earlier: Vec::new(),
+            no_retry: None,
+            stopped_waiting: false,
+        }
+    }
+}
+
+impl Attempts {
+    /// One line about the attempts, for the finish report: `succeeded on attempt 3 of 4 after exit 1,
+    /// exit 1`; none for a run without retries.
+    pub fn summary(&self, last: &Outcome) -> Option<String> {
+        if self.allowed <= 1 {
+            return None;
+        }
+        let after = match self.earlier.as_slice() {
+            [] => String::new(),
+            earlier => format!(
+                " after {}",
+                earlier.iter().map(short).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        let mut line = if self.stopped_waiting {
+            format!(
+                "stopped while waiting for attempt {} of {}, {}",
+                self.made + 1,
+                self.allowed,
+                after.trim_start()
+            )
+        } else {
+            let verb = if last.succeeded() {
+                "succeeded"
+            } else if last.terminated() {
+                "terminated"
+            } else {
+                "failed"
+            };
+            format!("{verb} on attempt {} of {}{after}", self.made, self.allowed)
+        };
+        if let Some(why) = &self.no_retry {
+            line.push_str("; no retry: ");
+            line.push_str(why);
+        }
+        Some(line)
+    }
+
+    /// The lines that precede the last attempt's output in the reported tail, one per earlier failure.
+    pub fn tail_lines(&self) -> Vec<u8> {
+        let mut text = String::new();
+        for (i, outcome) in self.earlier.iter().enumerate() {
+            text.push_str(&format!(
+                "[cronbeat] attempt {} of {} failed: {}\n",
+                i + 1,
+                self.allowed,
+                outcome.describe()
+            ));
+        }
+        text.into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Cause;
+    use std::time::Duration;
+
+    fn exited(code: i32) -> Outcome {
+        Outcome {
+            status: ChildStatus::Exited(code),
+            cause: None,
+        }
+    }
+
+    fn with(status: ChildStatus, cause: Cause) -> Outcome {
+        Outcome {
+            status,
+            cause: Some(cause),
+        }
+    }
+
+    #[test]
+    fn summaries() {
+        let attempts = Attempts {
+            made: 3,
+            allowed: 4,
+            earlier: vec![exited(1), exited(1)],
+            no_retry: None,
+            stopped_waiting: false,
+        };
+        assert_eq!(
+            attempts.summary(&exited(0)).unwrap(),
+            "succeeded on attempt 3 of 4 after exit 1, exit 1"
+        );
+        assert_eq!(
+            String::from_utf8(attempts.tail_lines()).unwrap(),
+            "[cronbeat] attempt 1 of 4 failed: exited with status 1\n\
+             [cronbeat] attempt 2 of 4 failed: exited with status 1\n"
+        );
+        let timeout = with(
+            ChildStatus::Signaled(15),
+            Cause::Timeout(Duration::from_secs(1)),
+        );
+        let stopped = Attempts {
+            made: 1,
+            no_retry: Some("timeout is not retried by default (see --retry-on)".into()),
+            earlier: vec![],
+            ..attempts.clone()
+        };
+        assert_eq!(
+            stopped.summary(&timeout).unwrap(),
+            "failed on attempt 1 of 4; no retry: timeout is not retried by default (see --retry-on)"
+        );
+        let waiting = Attempts {
+            made: 2,
+            stopped_waiting: true,
+            ..attempts.clone()
+        };
+        assert_eq!(
+            waiting.summary(&exited(1)).unwrap(),
+            "stopped while waiting for attempt 3 of 4, after exit 1, exit 1"
+        );
+        assert_eq!(Attempts::default().summary(&exited(1)), None);
+    }
+}

@@ -1,0 +1,409 @@
+//! Bounded retries of the command (`--retries`, `--retry-on`, `--retry-delay`): which failed attempts are
+//! tried again, how long to wait before each, and whether the next attempt could still finish before the
+//! job is due again. The decisions are pure, so they are tested here as tables; the loop that acts on
+//! them is `run::attempts`, and what a run's report says of its attempts is `attempts`.
+//!
+//! The wait before retry k (1 for the first) is full jitter, as in AWS's "exponential backoff and
+//! jitter": uniform in `[0, min(10 × base, base × 2^(k-1))]`. Doubling spreads a failing fleet out, the
+//! jitter keeps the hosts that failed together from retrying together, and the cap of ten times the first
+//! wait keeps a long series of retries from waiting longer than the job runs.
+
+use std::time::{Duration, SystemTime};
+
+use crate::attempts::short;
+use crate::ledger::record::{ERROR, INTERRUPTED, OUTCOMES, SKIPPED};
+use crate::outcome::{ChildStatus, Outcome};
+
+/// `--retry-delay` when it is not given.
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(10);
+/// Beyond this many retries a job has no transient error but a broken one.
+pub const MAX_RETRIES: u32 = 100;
+/// The longest `--retry-delay`: its waits reach ten times it.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
+/// The longest wait is this many times the first.
+pub const CAP_FACTOR: u32 = 10;
+
+/// What failed attempts are tried again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RetryOn {
+    /// Any failure except a timeout, a stop on request, a lost fleet lock and the statuses 126 and 127 (a
+    /// command that cannot be run fails the same way next time; a timeout would run into the next tick).
+    #[default]
+    Failures,
+    /// These outcome words and exit statuses only.
+    Listed {
+        words: Vec<&'static str>,
+        codes: Vec<i32>,
+    },
+}
+
+/// The outcomes the default leaves alone, and the exit statuses of a command that cannot be run.
+const NOT_BY_DEFAULT: [&str; 3] = ["timeout", "terminated", "lock_lost"];
+const CANNOT_RUN: [i32; 2] = [126, 127];
+
+/// The outcome words `--retry-on` takes: every word a run's outcome can have that is a failure. Taken
+/// from the ledger's list, so that a new outcome is retried by name as soon as runs can have it.
+pub fn failure_words() -> Vec<&'static str> {
+    let mut words: Vec<&'static str> = OUTCOMES
+        .iter()
+        .copied()
+        .filter(|w| !["success", "terminated", SKIPPED, INTERRUPTED, ERROR].contains(w))
+        .collect();
+    for word in ["lock_lost"] {
+        if !words.contains(&word) {
+            words.push(word);
+        }
+    }
+    words
+}
+
+impl RetryOn {
+    /// `failure,timeout`, `1,75`, `1-5,idle`: outcome words and exit statuses (or ranges of them).
+    pub fn parse(text: &str) -> Result<RetryOn, String> {
+        let known = failure_words();
+        let mut words = Vec::new();
+        let mut codes = Vec::new();
+        for part in text.split(',').map(str::trim) {
+            if part.is_empty() {
+                return Err(format!(
+                    "{text:?} has an empty item (expected e.g. failure,timeout or 1,75)"
+                ));
+            }
+            if part.starts_with(|c: char| c.is_ascii_digit()) {
+                codes.extend(crate::units::parse_exit_codes(part)?.0);
+            } else if let Some(word) = known.iter().find(|w| **w == part) {
+                words.push(*word);
+            } else if part == "success" {
+                return Err("success is not a failure: it is never retried".to_string());
+            } else if part == "terminated" {
+                return Err("terminated: a run stopped on request is never retried".to_string());
+            } else {
+                return Err(format!(
+                    "unknown outcome {part:?} (expected exit statuses such as 1,75 or outcomes: {})",
+                    known.join(", ")
+                ));
+            }
+        }
+        words.dedup();
+        codes.sort_unstable();
+        codes.dedup();
+        Ok(RetryOn::Listed { words, codes })
+    }
+
+    /// Whether a failed attempt that ended so is tried again. A stop on request never is.
+    pub fn retries(&self, outcome: &Outcome) -> bool {
+        if outcome.succeeded() || outcome.terminated() {
+            return false;
+        }
+        let word = outcome.word();
+        let code = exit_status_of(outcome);
+        match self {
+            RetryOn::Failures => {
+                !NOT_BY_DEFAULT.contains(&word) && !code.is_some_and(|c| CANNOT_RUN.contains(&c))
+            }
+            RetryOn::Listed { words, codes } => {
+                words.contains(&word) || code.is_some_and(|c| codes.contains(&c))
+            }
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RetryOn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(i64),
+            Text(String),
+            Many(Vec<Item>),
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Item {
+            Code(i64),
+            Text(String),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::One(n) => n.to_string(),
+            Raw::Text(t) => t,
+            Raw::Many(items) => items
+                .into_iter()
+                .map(|i| match i {
+                    Item::Code(n) => n.to_string(),
+                    Item::Text(t) => t,
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        };
+        RetryOn::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The exit status an attempt's outcome is matched on: the command's own, when it exited and nothing else
+/// decided the outcome, or the shell's status of a command that could not be started.
+fn exit_status_of(outcome: &Outcome) -> Option<i32> {
+    match &outcome.status {
+        ChildStatus::Exited(code) if outcome.word() == "failure" => Some(*code),
+        ChildStatus::NotStarted { code, .. } => Some(*code),
+        _ => None,
+    }
+}
+
+/// The job's retry settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Attempts after the first.
+    pub retries: u32,
+    pub on: RetryOn,
+    /// The ceiling of the first wait, doubled for each further one.
+    pub delay: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            retries: 0,
+            on: RetryOn::default(),
+            delay: DEFAULT_RETRY_DELAY,
+        }
+    }
+}
+
+/// The longest wait before retry `k` (1 for the first): `min(CAP_FACTOR × base, base × 2^(k-1))`.
+pub fn ceiling(base: Duration, k: u32) -> Duration {
+    let cap = base.saturating_mul(CAP_FACTOR);
+    let doubling = 1u32.checked_shl(k.saturating_sub(1)).unwrap_or(u32::MAX);
+    base.saturating_mul(doubling).min(cap)
+}
+
+/// The wait before retry `k`: uniform in `[0, ceiling(base, k)]` (full jitter).
+pub fn backoff(base: Duration, k: u32, rng: &mut fastrand::Rng) -> Duration {
+    let most = u64::try_from(ceiling(base, k).as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(rng.u64(0..=most))
+}
+
+/// What follows an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Wait this long, then start the next attempt.
+    Retry(Duration),
+    /// The run ends with this attempt.
+    End,
+    /// The run ends with this attempt although attempts are left, for the reason given.
+    NoRetry(String),
+}
+
+/// Where the run stands after an attempt: which one it was (1 for the first), how it ended, how long it
+/// took, the attempt's `--timeout` and the job's next due time, if it has a schedule.
+pub struct After<'a> {
+    pub attempt: u32,
+    pub outcome: &'a Outcome,
+    pub took: Duration,
+    pub timeout: Option<Duration>,
+    pub now: SystemTime,
+    pub next_due: Option<SystemTime>,
+}
+
+impl Policy {
+    /// Whether to retry, and after what wait. A retry is started only when it could finish before the next
+    /// due time: now + the wait + its `--timeout` (without one, as long as the attempt before it took).
+    pub fn next(&self, after: &After<'_>, rng: &mut fastrand::Rng) -> Next {
+        let outcome = after.outcome;
+        if outcome.succeeded() || outcome.terminated() || after.attempt > self.retries {
+            return Next::End;
+        }
+        if !self.on.retries(outcome) {
+            let rule = match self.on {
+                RetryOn::Failures => "by default (see --retry-on)",
+                RetryOn::Listed { .. } => "by --retry-on",
+            };
+            return Next::NoRetry(format!("{} is not retried {rule}", short(outcome)));
+        }
+        let wait = backoff(self.delay, after.attempt, rng);
+        if let Some(due) = after.next_due {
+            let needs = wait + after.timeout.unwrap_or(after.took);
+            if after.now + needs > due {
+                return Next::NoRetry(format!(
+                    "attempt {} could not finish before the next due time {} (it would need {})",
+                    after.attempt + 1,
+                    crate::schedule::rfc3339_utc(due),
+                    crate::outcome::round(needs)
+                ));
+            }
+        }
+        Next::Retry(wait)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Cause;
+
+    fn exited(code: i32) -> Outcome {
+        Outcome {
+            status: ChildStatus::Exited(code),
+            cause: None,
+        }
+    }
+
+    fn with(status: ChildStatus, cause: Cause) -> Outcome {
+        Outcome {
+            status,
+            cause: Some(cause),
+        }
+    }
+
+    #[test]
+    fn the_waits_stay_within_their_ceilings_and_fill_them() {
+        let base = Duration::from_millis(100);
+        let ceilings: Vec<u128> = (1..=7).map(|k| ceiling(base, k).as_millis()).collect();
+        assert_eq!(ceilings, [100, 200, 400, 800, 1000, 1000, 1000]);
+        assert_eq!(ceiling(base, 1000), base * CAP_FACTOR);
+        assert_eq!(ceiling(Duration::ZERO, 3), Duration::ZERO);
+        for seed in 0..20 {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            for k in 1..=6 {
+                let most = ceiling(base, k);
+                let waits: Vec<Duration> = (0..500).map(|_| backoff(base, k, &mut rng)).collect();
+                assert!(waits.iter().all(|w| *w <= most), "k={k}");
+                // Full jitter: the waits spread over the whole range, from near 0 to near the ceiling.
+                assert!(waits.iter().any(|w| *w < most / 10), "k={k}");
+                assert!(waits.iter().any(|w| *w > most * 9 / 10), "k={k}");
+            }
+        }
+    }
+
+    #[test]
+    fn what_is_retried() {
+        let timeout = with(
+            ChildStatus::Signaled(15),
+            Cause::Timeout(Duration::from_secs(1)),
+        );
+        let stopped = with(ChildStatus::Signaled(15), Cause::Forwarded(15));
+        let lost = with(
+            ChildStatus::Signaled(15),
+            Cause::LockLost(crate::outcome::LockLoss::Taken),
+        );
+        let idle = with(
+            ChildStatus::Signaled(15),
+            Cause::Idle(Duration::from_secs(1)),
+        );
+        let crashed = Outcome {
+            status: ChildStatus::Signaled(11),
+            cause: None,
+        };
+        let not_found = Outcome {
+            status: ChildStatus::NotStarted {
+                code: 127,
+                reason: "x".into(),
+            },
+            cause: None,
+        };
+        let default = RetryOn::default();
+        let cases = [
+            (&exited(1), true),
+            (&exited(75), true),
+            (&exited(0), false),
+            (&exited(126), false),
+            (&exited(127), false),
+            (&not_found, false),
+            (&timeout, false),
+            (&stopped, false),
+            (&lost, false),
+            (&idle, true),
+            (&crashed, true),
+        ];
+        for (outcome, retried) in cases {
+            assert_eq!(default.retries(outcome), retried, "{outcome:?}");
+        }
+        let listed = RetryOn::parse("timeout, 75,100-102").unwrap();
+        assert!(listed.retries(&timeout));
+        assert!(listed.retries(&exited(75)) && listed.retries(&exited(101)));
+        assert!(!listed.retries(&exited(1)) && !listed.retries(&crashed));
+        // A stop on request is never retried, whatever the list says.
+        assert!(RetryOn::parse("terminated").is_err());
+        assert!(!RetryOn::parse("signal,failure").unwrap().retries(&stopped));
+        assert!(RetryOn::parse("not_started,failure")
+            .unwrap()
+            .retries(&not_found));
+    }
+
+    #[test]
+    fn every_failure_word_of_a_run_is_accepted() {
+        for word in failure_words() {
+            assert!(RetryOn::parse(word).is_ok(), "{word}");
+        }
+        for word in [
+            "failure",
+            "timeout",
+            "idle",
+            "signal",
+            "not_started",
+            "lock_lost",
+        ] {
+            assert!(failure_words().contains(&word), "{word}");
+        }
+        assert!(RetryOn::parse("success")
+            .unwrap_err()
+            .contains("never retried"));
+        let e = RetryOn::parse("flaky").unwrap_err();
+        assert!(e.contains("\"flaky\"") && e.contains("timeout"), "{e}");
+        assert!(RetryOn::parse("1,,2").is_err());
+        assert!(RetryOn::parse("300").is_err());
+    }
+
+    #[test]
+    fn a_retry_that_could_not_finish_before_the_next_due_time_is_not_started() {
+        let policy = Policy {
+            retries: 3,
+            on: RetryOn::default(),
+            delay: Duration::from_secs(10),
+        };
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let failed = exited(1);
+        let after = |attempt, timeout, next_due| After {
+            attempt,
+            outcome: &failed,
+            took: Duration::from_secs(30),
+            timeout,
+            now,
+            next_due,
+        };
+        let mut rng = fastrand::Rng::with_seed(7);
+        assert!(matches!(
+            policy.next(&after(1, None, None), &mut rng),
+            Next::Retry(w) if w <= Duration::from_secs(10)
+        ));
+        // The wait (at most 10 s) and the timeout fit before a due time 5 minutes away; 1 hour does not.
+        let soon = Some(now + Duration::from_secs(300));
+        let minute = Some(Duration::from_secs(60));
+        assert!(matches!(
+            policy.next(&after(1, minute, soon), &mut rng),
+            Next::Retry(_)
+        ));
+        let hour = Some(Duration::from_secs(3600));
+        match policy.next(&after(1, hour, soon), &mut rng) {
+            Next::NoRetry(why) => assert!(
+                why.starts_with(
+                    "attempt 2 could not finish before the next due time 1970-01-12T13:51:40Z"
+                ),
+                "{why}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // Without a timeout, the attempt before it is the measure: 30 s fits, 30 s does not fit in 20 s.
+        let close = Some(now + Duration::from_secs(20));
+        assert!(matches!(
+            policy.next(&after(1, None, close), &mut rng),
+            Next::NoRetry(_)
+        ));
+        assert_eq!(policy.next(&after(4, None, None), &mut rng), Next::End);
+        let ok = exited(0);
+        let done = After {
+            outcome: &ok,
+            ..after(1, None, None)
+        };
+        assert_eq!(policy.next(&done, &mut rng), Next::End);
+    }
+}

@@ -1,0 +1,131 @@
+//! `--env-file PATH`: variables for the command in systemd's `EnvironmentFile=` syntax, whose values
+//! never show in cronbeat's arguments, logs or errors.
+
+use std::time::Duration;
+
+use crate::harness::*;
+
+const SECRET: &str = "s3cr3t-value-xyz";
+
+#[test]
+fn the_command_gets_the_variables_of_every_file_and_the_later_wins() {
+    let dir = Dir::new();
+    let first = dir.write(
+        "first.env",
+        &format!(
+            "# the database\nDB_PASSWORD={SECRET}\n; another comment\n  GREETING = \"hello, \\\"world\\\"\"  \n\
+             LITERAL='$HOME \\n'\nLONG=one \\\ntwo\nSHARED=first\n"
+        ),
+    );
+    let second = dir.write("second.env", "SHARED=second\n");
+    let out = cronbeat()
+        .args(["-v", "--env-file", &first, "--env-file", &second])
+        .env("SHARED", "inherited")
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "printf '%s|' \"$DB_PASSWORD\" \"$GREETING\" \"$LITERAL\" \"$LONG\" \"$SHARED\"",
+        ])
+        .run();
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout,
+        format!("{SECRET}|hello, \"world\"|$HOME \\n|one two|second|")
+    );
+    assert!(!out.stderr.contains(SECRET), "{}", out.stderr);
+
+    // From the config file and the variable too.
+    let config = dir.write(
+        "cronbeat.toml",
+        &format!(
+            "[jobs.a]\ncommand = [\"sh\", \"-c\", \"echo $DB_PASSWORD $SHARED\"]\nenv_file = [{first:?}, {second:?}]\n"
+        ),
+    );
+    let out = cronbeat().args(["--config", &config, "--job", "a"]).run();
+    out.assert_code(0);
+    assert_eq!(out.stdout, format!("{SECRET} second\n"));
+    let out = cronbeat()
+        .env("CRONBEAT_ENV_FILE", &second)
+        .args(["--", "sh", "-c", "echo $SHARED"])
+        .run();
+    assert_eq!(out.stdout, "second\n");
+}
+
+#[test]
+fn the_values_are_not_in_cronbeats_arguments() {
+    let dir = Dir::new();
+    let file = dir.write("job.env", &format!("TOKEN={SECRET}\n"));
+    let mut run = cronbeat()
+        .args([
+            "--env-file",
+            &file,
+            "--",
+            "sh",
+            "-c",
+            "echo ready; sleep 30",
+        ])
+        .spawn();
+    run.wait_stdout("ready", Duration::from_secs(10));
+    let args = cmdline(run.pid());
+    assert!(args.contains("--env-file"), "{args}");
+    assert!(!args.contains(SECRET), "{args}");
+    for pid in descendants(run.pid()) {
+        assert!(!cmdline(pid).contains(SECRET));
+    }
+    run.signal(libc::SIGTERM);
+    run.wait();
+}
+
+#[test]
+fn a_bad_file_is_refused_naming_the_file_and_line_never_the_value() {
+    let dir = Dir::new();
+    let cases = [
+        (
+            format!("A=1\nexport B={SECRET}\n"),
+            ":2: `export B=` is shell syntax",
+        ),
+        (
+            format!("A=1\n\nB='{SECRET}\n"),
+            ":3: the value's opening ' is never closed",
+        ),
+        (format!("{SECRET}\n"), ":1: expected KEY=value"),
+        (
+            format!("CRONBEAT_PING={SECRET}\n"),
+            ":1: CRONBEAT_PING: cronbeat's own variables",
+        ),
+        (
+            format!("9X={SECRET}\n"),
+            ":1: \"9X\" is not a variable name",
+        ),
+    ];
+    for (i, (text, needle)) in cases.iter().enumerate() {
+        let path = dir.write(&format!("{i}.env"), text);
+        let out = cronbeat()
+            .args(["--env-file", &path, "--", "echo", "must not run"])
+            .run();
+        out.assert_code(2);
+        assert!(out.stdout.is_empty());
+        let line = out.one_error_line();
+        assert!(
+            line.starts_with(&format!("cronbeat: --env-file: {path}{needle}")),
+            "{line}"
+        );
+        assert!(!line.contains(SECRET), "{line}");
+        // `check` reads the file as a run does.
+        let config = dir.write(
+            &format!("{i}.toml"),
+            &format!("[jobs.a]\ncommand = [\"true\"]\nenv_file = {path:?}\n"),
+        );
+        let out = cronbeat().args(["check", "--config", &config]).run();
+        assert_eq!(out.code(), 2, "{}", out.dump());
+        assert!(out.stderr.contains(needle), "{}", out.dump());
+        assert!(!out.stderr.contains(SECRET) && !out.stdout.contains(SECRET));
+    }
+    let out = cronbeat()
+        .env("CRONBEAT_ENV_FILE", dir.join("missing.env"))
+        .args(["--", "true"])
+        .run();
+    out.assert_code(2);
+    out.assert_one_line_error(&["CRONBEAT_ENV_FILE: cannot read ", "missing.env"]);
+}
