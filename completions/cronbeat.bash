@@ -84,7 +84,7 @@ _cronbeat() {
 
     case "${cmd}" in
         cronbeat)
-            opts="-q -v -h -V --config --job --name --host-id --schedule --tz --grace --timeout --kill-after --idle-timeout --lock --overlap --lock-wait --lock-ttl --on-lock-lost --lock-unavailable --jitter --jitter-seed --success-codes --stderr-fails --min-runtime --tail --strip-ansi --redact --quiet --ping --ping-file --no-start-ping --keepalive --ping-timeout --ping-retries --report-timeout --hc-api-key --hc-api-key-file --hc-api-url --cronitor-api-key --cronitor-api-key-file --cronitor-api-url --state-dir --no-ledger --keep-runs --fail-after --verbose --log-format --help --version adopt check next status history last-output metrics help"
+            opts="-q -v -h -V --config --job --name --host-id --schedule --tz --grace --timeout --kill-after --idle-timeout --lock --overlap --lock-wait --lock-ttl --on-lock-lost --lock-unavailable --jitter --jitter-seed --success-codes --stderr-fails --min-runtime --tail --strip-ansi --redact --quiet --ping --ping-file --no-start-ping --keepalive --ping-timeout --ping-retries --report-timeout --hc-api-key --hc-api-key-file --hc-api-url --cronitor-api-key --cronitor-api-key-file --cronitor-api-url --state-dir --no-ledger --keep-runs --fail-after --after --after-within --after-wait --verbose --log-format --help --version adopt check next status history last-output metrics help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -235,6 +235,18 @@ _cronbeat() {
                     return 0
                     ;;
                 --fail-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after-within)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after-wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

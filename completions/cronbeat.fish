@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cronbeat_global_optspecs
-    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= lock-ttl= on-lock-lost= lock-unavailable= jitter= jitter-seed= success-codes= stderr-fails min-runtime= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= hc-api-key= hc-api-key-file= hc-api-url= cronitor-api-key= cronitor-api-key-file= cronitor-api-url= state-dir= no-ledger keep-runs= fail-after= v/verbose log-format= h/help V/version
+    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= lock-ttl= on-lock-lost= lock-unavailable= jitter= jitter-seed= success-codes= stderr-fails min-runtime= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= hc-api-key= hc-api-key-file= hc-api-url= cronitor-api-key= cronitor-api-key-file= cronitor-api-url= state-dir= no-ledger keep-runs= fail-after= after= after-within= after-wait= v/verbose log-format= h/help V/version
 end
 
 function __fish_cronbeat_needs_command
@@ -68,6 +68,9 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -l cronitor-api-url -d '
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l state-dir -d 'Where the ledger of runs is kept, which `cronbeat status`, `history`, `last-output` and `metrics` read [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l keep-runs -d 'Runs the ledger keeps per job; it is trimmed back to N each time it has grown by half of N [default: 1000]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l fail-after -d 'Report a failed run to the monitors as a failure only from the Nth failure in a row; before that each monitor gets its neutral note ("failure 1 of 3"), if it has one [default: 1]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l after -d 'Run only after these jobs\' latest runs succeeded (their --name; comma-separated or repeated): in the fleet ledger where --ledger-url is set, else in this host\'s; otherwise the run is skipped (exit 75) and the monitors are told which job it waited on' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l after-within -d 'With --after: the success must have finished within DUR before now [default: since the named job\'s own latest due time, by its schedule]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l after-wait -d 'With --after: wait up to DUR for the success instead of skipping at once (asked again every half second)' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l log-format -d 'Format of cronbeat\'s own lines on stderr [default: text]' -r -f -a "text\t''
 json\t''"
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l stderr-fails -d 'Report the run as failed when the command wrote anything to stderr'

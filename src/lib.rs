@@ -1,6 +1,7 @@
 //! cronbeat: run a scheduled command visibly and bounded.
 
 pub mod adopt;
+pub mod after;
 pub mod app;
 pub mod calendar;
 pub mod check;

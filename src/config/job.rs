@@ -140,6 +140,8 @@ pub struct Job {
     pub ledger: Option<ledger::Settings>,
     /// `--fail-after N`, when N is more than 1.
     pub fail_after: Option<u32>,
+    /// `--after`: the jobs whose success this run waits on.
+    pub after: Option<crate::after::After>,
     pub verbose: bool,
     pub log_format: LogFormat,
     pub origins: Origins,
@@ -342,6 +344,8 @@ fn build(
         ("lock_ttl", merged.lock_ttl, MAX_LOCK_TTL),
         ("min_runtime", merged.min_runtime, MAX_DURATION),
         ("keepalive", merged.keepalive, MAX_DURATION),
+        ("after_within", merged.after_within, MAX_DURATION),
+        ("after_wait", merged.after_wait, MAX_DURATION),
     ] {
         if let Some(value) = value.map(units::Duration::get).filter(|v| *v > limit) {
             return Err(invalid(
@@ -374,6 +378,13 @@ fn build(
         Some(given) => given.to_string(),
         None => crate::monitor::host_name(),
     };
+    let after = after(
+        &merged.after,
+        merged.after_within,
+        merged.after_wait,
+        &job_name,
+        merged.state_dir.clone(),
+    )?;
     let kill_after = merged
         .kill_after
         .map_or(DEFAULT_KILL_AFTER, units::Duration::get);
@@ -512,6 +523,7 @@ fn build(
         report_timeout,
         ledger,
         fail_after,
+        after,
         verbose: merged.verbose.unwrap_or(false),
         log_format: merged.log_format.unwrap_or_default(),
         origins,
@@ -532,6 +544,68 @@ pub fn default_grace(
 ) -> Duration {
     let run = timeout.map_or(DEFAULT_RUN_ALLOWANCE, |t| t + kill_after);
     (jitter.unwrap_or_default() + run + report_timeout + GRACE_MARGIN).min(MAX_GRACE)
+}
+
+/// `--after` and its options, checked: the names (a config file's `"a,b"` is split as the flag's value is),
+/// each once and none the job's own; `--after-within` and `--after-wait` only with it. The ledger to read
+/// is the state directory's, given or the default, even with `--no-ledger` (which only stops this job's
+/// own records).
+fn after(
+    names: &[String],
+    within: Option<units::Duration>,
+    wait: Option<units::Duration>,
+    job_name: &str,
+    state_dir: Option<PathBuf>,
+) -> Result<Option<crate::after::After>, Invalid> {
+    let mut jobs: Vec<String> = Vec::new();
+    for name in names.iter().flat_map(|n| n.split(',')).map(str::trim) {
+        if name.is_empty() {
+            return Err(invalid("after", "names an empty job (JOB[,JOB...])"));
+        }
+        if name == job_name {
+            return Err(invalid(
+                "after",
+                format!("names the job itself ({name}): a run cannot wait on its own success"),
+            ));
+        }
+        if !jobs.iter().any(|j| j == name) {
+            jobs.push(name.to_string());
+        }
+    }
+    if jobs.is_empty() {
+        for (key, set) in [
+            ("after_within", within.is_some()),
+            ("after_wait", wait.is_some()),
+        ] {
+            if set {
+                return Err(invalid(key, "needs --after JOB"));
+            }
+        }
+        return Ok(None);
+    }
+    let within = within.map(units::Duration::get);
+    if within.is_some_and(|w| w.is_zero()) {
+        return Err(invalid("after_within", "must be greater than zero"));
+    }
+    let state_dir = match state_dir {
+        Some(dir) if dir.as_os_str().is_empty() => return Err(invalid("state_dir", "is empty")),
+        Some(dir) => Some(dir),
+        None => match ledger::default_state_dir() {
+            Ok(dir) => Some(dir),
+            Err(why) => {
+                return Err(invalid(
+                    "after",
+                    format!("cannot read the jobs' runs: {why}"),
+                ))
+            }
+        },
+    };
+    Ok(Some(crate::after::After {
+        jobs,
+        within,
+        wait: wait.map(units::Duration::get).filter(|w| !w.is_zero()),
+        state_dir,
+    }))
 }
 
 /// A management API's access from a key (or a file holding it) and an address; none without a key.

@@ -251,6 +251,19 @@ layer! {
         #[serde(default, deserialize_with = "crate::units::count")]
         pub fail_after: Option<u32>,
 
+        /// Run only after these jobs' latest runs succeeded (their --name; comma-separated or repeated): in the fleet ledger where --ledger-url is set, else in this host's; otherwise the run is skipped (exit 75) and the monitors are told which job it waited on
+        #[arg(long, env = "CRONBEAT_AFTER", value_name = "JOB[,JOB...]", value_delimiter = ',', help_heading = "Dependencies")]
+        #[serde(default, deserialize_with = "one_or_many")]
+        pub after: Vec<String>,
+
+        /// With --after: the success must have finished within DUR before now [default: since the named job's own latest due time, by its schedule]
+        #[arg(long, env = "CRONBEAT_AFTER_WITHIN", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Dependencies")]
+        pub after_within: Option<Duration>,
+
+        /// With --after: wait up to DUR for the success instead of skipping at once (asked again every half second)
+        #[arg(long, env = "CRONBEAT_AFTER_WAIT", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Dependencies")]
+        pub after_wait: Option<Duration>,
+
         /// Print a line per event on stderr
         #[arg(short, long, env = "CRONBEAT_VERBOSE", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Logging")]
         pub verbose: Option<bool>,

@@ -2,6 +2,7 @@
 //! each phase told to the observers (log, monitors, lock, systemd notifier) as events, then one teardown
 //! whatever way the run ended.
 
+mod after;
 mod jitter;
 mod locks;
 
@@ -189,7 +190,14 @@ impl Session {
             }
         }
 
-        // A lease lost during the jitter sleep: another host may run the job by now.
+        if let Some(after) = &job.after {
+            let errors = self.logger.clone();
+            let mut observers = Fanout(self.observers(&mut logger));
+            if let Err(ended) = after::pass(after, &mut observers, signals, &errors) {
+                return ended;
+            }
+        }
+        // A lease lost during the jitter sleep (or the wait for --after): another host may run the job by now.
         if let Some(lost) = lease.as_ref().and_then(supervise::Lease::lost) {
             let reason = format!("skipped: {} before the command started", lost.loss);
             Fanout(self.observers(&mut logger)).on_event(&Event::Skipped { reason: &reason });
