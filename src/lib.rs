@@ -10,6 +10,7 @@ pub mod config;
 pub mod crash;
 pub mod events;
 pub mod exit;
+pub mod fleet_ledger;
 pub mod kinds;
 mod layering;
 pub mod ledger;
