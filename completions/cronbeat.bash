@@ -262,7 +262,7 @@ _cronbeat() {
             return 0
             ;;
         cronbeat__subcmd__adopt)
-            opts="-h --crontab --system-crontab --timers --unit-dir --write --check --undo --ping-template --ping-dir --provision --cronbeat --hc-api-key --hc-api-key-file --hc-api-url --cronitor-api-key --cronitor-api-key-file --cronitor-api-url --state-dir --help"
+            opts="-h --crontab --system-crontab --timers --unit-dir --write --check --undo --ping-template --ping-dir --provision --ledger-url --cronbeat --hc-api-key --hc-api-key-file --hc-api-url --cronitor-api-key --cronitor-api-key-file --cronitor-api-url --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -285,6 +285,10 @@ _cronbeat() {
                     return 0
                     ;;
                 --ping-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ledger-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -86,6 +86,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand --unit-dir 'Read timer and service units from DIR instead of /etc/systemd/system, /lib/systemd/system and /usr/lib/systemd/system, and write the drop-ins there; repeatable'
             cand --ping-template 'Every adopted job''s monitor: a URL with {name} for the job''s name, e.g. https://hc-ping.com/PING-KEY/{name}?create=1 (a secret: kept in --ping-dir, not in the crontab)'
             cand --ping-dir 'Where each job''s monitor URL is kept, a file per job readable by its user only [default: /etc/cronbeat/ping for root, else ~/.config/cronbeat/ping]'
+            cand --ledger-url 'With --provision: also declare each adopted job''s schedule to this fleet ledger (postgres://… or redis://…, as --ledger-url takes it), so a job that never runs is overdue, not absent; with this alone --provision needs no API key (a secret: prefer the variable)'
             cand --cronbeat 'The cronbeat binary the wrapped lines run, an absolute path [default: this binary''s]'
             cand --hc-api-key 'Healthchecks Management API key, for --provision (a secret: prefer the variable)'
             cand --hc-api-key-file 'Read the Healthchecks API key from this file'

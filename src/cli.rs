@@ -42,7 +42,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Action {
     /// Find the scheduled jobs (crontabs, /etc/cron.d, systemd timers) and wrap them in cronbeat: the plan and a diff, --write to apply, --undo to restore
-    Adopt(AdoptArgs),
+    Adopt(Box<AdoptArgs>),
     /// Validate the configuration without running anything
     Check(CheckArgs),
     /// Print the next due times of a job's schedule, one RFC 3339 time per line
@@ -118,6 +118,15 @@ pub struct AdoptArgs {
     /// With --write: create or update each job's monitor with its schedule, time zone and grace now, through the service's API (--hc-api-key, --cronitor-api-key)
     #[arg(long)]
     pub provision: bool,
+
+    /// With --provision: also declare each adopted job's schedule to this fleet ledger (postgres://… or redis://…, as --ledger-url takes it), so a job that never runs is overdue, not absent; with this alone --provision needs no API key (a secret: prefer the variable)
+    #[arg(
+        long,
+        env = "CRONBEAT_LEDGER_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub ledger_url: Option<String>,
 
     /// The cronbeat binary the wrapped lines run, an absolute path [default: this binary's]
     #[arg(long, value_name = "PATH")]

@@ -8,6 +8,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod crash;
+pub mod declare;
 pub mod events;
 pub mod exit;
 pub mod fleet_ledger;

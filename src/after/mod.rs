@@ -7,6 +7,7 @@
 //! The window is fixed when the run first judges it: a `--after-wait` that outlasts the job's next due
 //! time still waits for the success it began waiting for.
 
+mod fleet;
 mod local;
 
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use std::time::{Duration, SystemTime};
 use crate::ledger::record::stored_time;
 use crate::schedule::Schedule;
 
+pub use fleet::Fleet;
 pub use local::Local;
 
 /// How often a waiting run asks the ledger again.
@@ -30,6 +32,8 @@ pub struct After {
     pub wait: Option<Duration>,
     /// The state directory whose ledger is read when there is no fleet ledger.
     pub state_dir: Option<PathBuf>,
+    /// The fleet ledger's engine, which is read instead when set.
+    pub fleet: Option<crate::lock::Engine>,
 }
 
 /// The latest run of a job whose command began, as a ledger recorded it.
@@ -240,6 +244,7 @@ mod tests {
             within: within.map(Duration::from_secs),
             wait: None,
             state_dir: None,
+            fleet: None,
         }
     }
 

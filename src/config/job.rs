@@ -605,6 +605,7 @@ fn after(
         within,
         wait: wait.map(units::Duration::get).filter(|w| !w.is_zero()),
         state_dir,
+        fleet: None,
     }))
 }
 

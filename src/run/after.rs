@@ -19,12 +19,17 @@ pub(super) fn pass(
     signals: &SignalPipe,
     logger: &Logger,
 ) -> Result<(), Ended> {
+    let now = SystemTime::now();
+    if let Some(engine) = &after.fleet {
+        let gate = Gate::new(after::Fleet::new(engine), after, now);
+        return wait(gate, after, observer, signals, logger);
+    }
     let Some(dir) = after.state_dir.clone() else {
         logger.error("--after: there is no ledger to read the jobs' runs in (give --state-dir)");
         return Err(Ended::before_start(Exit::Config));
     };
     wait(
-        Gate::new(after::Local::new(dir), after, SystemTime::now()),
+        Gate::new(after::Local::new(dir), after, now),
         after,
         observer,
         signals,

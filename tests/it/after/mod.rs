@@ -1,6 +1,7 @@
 //! `--after JOB[,JOB…]`: a run that waits on other jobs' success, judged by this host's ledger
 //! ([`local`]) or by the fleet ledger on the real engines ([`fleet`]).
 
+mod declare;
 mod local;
 
 use crate::harness::*;
