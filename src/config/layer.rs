@@ -251,6 +251,14 @@ layer! {
         #[serde(default, deserialize_with = "crate::units::count")]
         pub fail_after: Option<u32>,
 
+        /// Also record each run on the fleet's PostgreSQL or Redis, for `status --fleet` on any host: postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=…], redis://[:PASSWORD@]HOST[:PORT][/DB] or rediss://… (a secret: prefer CRONBEAT_LEDGER_URL or the config file) [default: the fleet lock's URL, with --fleet-ledger]
+        #[arg(long, env = "CRONBEAT_LEDGER_URL", hide_env_values = true, value_name = "URL", help_heading = "Ledger")]
+        pub ledger_url: Option<String>,
+
+        /// Also record each run on the fleet lock's engine (--lock redis://… or postgres://…), or on --ledger-url
+        #[arg(long, env = "CRONBEAT_FLEET_LEDGER", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Ledger")]
+        pub fleet_ledger: Option<bool>,
+
         /// Print a line per event on stderr
         #[arg(short, long, env = "CRONBEAT_VERBOSE", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Logging")]
         pub verbose: Option<bool>,

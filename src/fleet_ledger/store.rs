@@ -120,6 +120,8 @@ pub struct Store {
     client: Mutex<Client>,
     shown: String,
     limit: Duration,
+    /// A tighter bound for the calls of `with_limit`.
+    limit_now: std::cell::Cell<Option<Duration>>,
 }
 
 macro_rules! call {
@@ -152,6 +154,7 @@ impl Store {
             client: Mutex::new(client),
             shown: engine.to_string(),
             limit: CALL_LIMIT,
+            limit_now: std::cell::Cell::new(None),
         })
     }
 
@@ -165,11 +168,19 @@ impl Store {
         self.limit = limit;
     }
 
+    /// `call` with each of its engine calls bounded to `limit`.
+    pub fn with_limit<T>(&self, limit: Duration, call: impl FnOnce(&Store) -> T) -> T {
+        let before = self.limit_now.replace(Some(limit));
+        let result = call(self);
+        self.limit_now.set(before);
+        result
+    }
+
     fn bounded<T>(
         &self,
         future: impl std::future::Future<Output = Result<T, String>>,
     ) -> Result<T, String> {
-        let limit = self.limit;
+        let limit = self.limit_now.get().unwrap_or(self.limit);
         let runtime = self
             .runtime
             .as_ref()
