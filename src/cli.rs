@@ -55,6 +55,26 @@ pub enum Action {
     LastOutput(LastOutputArgs),
     /// The ledger as Prometheus metrics, per job
     Metrics(MetricsArgs),
+    /// Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job
+    #[command(subcommand)]
+    Ledger(LedgerAction),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerAction {
+    /// Drop all but each job's latest --keep-runs runs (its latest success is kept) from the fleet ledger
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// The fleet ledger: URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "", required = true)]
+    pub fleet: Option<String>,
+
+    /// Runs kept per job
+    #[arg(long, env = "CRONBEAT_KEEP_RUNS", value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_runs: u32,
 }
 
 const ADOPT_ABOUT: &str = "\
@@ -177,6 +197,10 @@ pub struct StatusArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub fail_after: Option<u32>,
 
+    /// Read the fleet ledger instead of this host's: every host's runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub fleet: Option<String>,
+
     #[command(flatten)]
     pub ledger: LedgerArgs,
 }
@@ -201,6 +225,10 @@ pub struct HistoryArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Read the fleet ledger instead of this host's: every host's runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub fleet: Option<String>,
+
     #[command(flatten)]
     pub ledger: LedgerArgs,
 }
@@ -211,6 +239,10 @@ pub struct LastOutputArgs {
     #[arg(value_name = "NAME")]
     pub name: String,
 
+    /// Read the fleet ledger instead of this host's: every host's runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub fleet: Option<String>,
+
     #[command(flatten)]
     pub ledger: LedgerArgs,
 }
@@ -220,6 +252,10 @@ pub struct MetricsArgs {
     /// Write the metrics to this file (whole, by a rename: for node_exporter's textfile collector) instead of standard output
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+
+    /// Read the fleet ledger instead of this host's: every host's runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub fleet: Option<String>,
 
     #[command(flatten)]
     pub ledger: LedgerArgs,

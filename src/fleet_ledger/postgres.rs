@@ -101,7 +101,7 @@ INSERT INTO cronbeat_runs AS r
     (name, run_id, host, started_at, finished_at, expect_by, outcome, success, failure, record, tail)
 VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10)
 ON CONFLICT (name, run_id) DO UPDATE SET
-    finished_at = EXCLUDED.finished_at, expect_by = NULL, outcome = EXCLUDED.outcome,
+    started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, expect_by = NULL, outcome = EXCLUDED.outcome,
     success = EXCLUDED.success, failure = EXCLUDED.failure, record = EXCLUDED.record, tail = EXCLUDED.tail";
 
 /// Each job: its declaration, latest run, latest finished run, latest success, the failures finished
