@@ -68,6 +68,10 @@ pub enum LedgerAction {
 
 #[derive(Debug, clap::Args)]
 pub struct PruneArgs {
+    /// Only these jobs (default: every job in the fleet ledger)
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+
     /// The fleet ledger: URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
     #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "", required = true)]
     pub fleet: Option<String>,

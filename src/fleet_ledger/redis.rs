@@ -437,8 +437,12 @@ impl RedisLedger {
         }
     }
 
-    pub async fn prune(&mut self, keep: usize) -> Result<u64, String> {
-        let names: Vec<String> = self.redis.query(redis::cmd("SMEMBERS").arg(JOBS)).await?;
+    pub async fn prune(&mut self, keep: usize, names: &[String]) -> Result<u64, String> {
+        let names: Vec<String> = if names.is_empty() {
+            self.redis.query(redis::cmd("SMEMBERS").arg(JOBS)).await?
+        } else {
+            names.to_vec()
+        };
         if names.is_empty() {
             return Ok(0);
         }

@@ -180,7 +180,8 @@ impl Store {
         &self,
         future: impl std::future::Future<Output = Result<T, String>>,
     ) -> Result<T, String> {
-        let limit = self.limit_now.get().unwrap_or(self.limit);
+        // A call given what is left of a bound says the bound.
+        let (limit, said) = (self.limit_now.get().unwrap_or(self.limit), self.limit);
         let runtime = self
             .runtime
             .as_ref()
@@ -191,7 +192,7 @@ impl Store {
                 .unwrap_or_else(|_| {
                     Err(format!(
                         "no answer within {}",
-                        humantime::format_duration(limit)
+                        humantime::format_duration(said)
                     ))
                 })
         })
@@ -240,9 +241,10 @@ impl Store {
         call!(self, c => c.last_output(name))
     }
 
-    /// Trims every job to its latest `keep` runs; how many runs were dropped.
-    pub fn prune(&self, keep: usize) -> Result<u64, String> {
-        call!(self, c => c.prune(keep))
+    /// Trims every job (or only `names`) to its latest `keep` runs, keeping each job's latest success;
+    /// how many runs were dropped.
+    pub fn prune(&self, keep: usize, names: &[String]) -> Result<u64, String> {
+        call!(self, c => c.prune(keep, names))
     }
 
     /// Hangs up, within a moment.

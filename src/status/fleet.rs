@@ -690,11 +690,9 @@ pub fn prune(args: &PruneArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    if let Some(name) = name {
-        error(&format!("--fleet: {name:?} is not a URL"));
-        return Exit::Usage;
-    }
-    match store.prune(args.keep_runs as usize) {
+    let mut names = args.names.clone();
+    names.extend(name);
+    match store.prune(args.keep_runs as usize, &names) {
         Ok(dropped) => {
             let noun = if dropped == 1 { "run" } else { "runs" };
             println!(
