@@ -55,6 +55,30 @@ pub enum Action {
     LastOutput(LastOutputArgs),
     /// The ledger as Prometheus metrics, per job
     Metrics(MetricsArgs),
+    /// Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job
+    #[command(subcommand)]
+    Ledger(LedgerAction),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerAction {
+    /// Drop all but each job's latest --keep-runs runs (its latest success is kept) from the fleet ledger
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Only these jobs (default: every job in the fleet ledger)
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// The fleet ledger: URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "", required = true)]
+    pub fleet: Option<String>,
+
+    /// Runs kept per job
+    #[arg(long, env = "CRONBEAT_KEEP_RUNS", value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_runs: u32,
 }
 
 const ADOPT_ABOUT: &str = "\
@@ -186,6 +210,10 @@ pub struct StatusArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub fail_after: Option<u32>,
 
+    /// Read the fleet ledger instead of this host's: every host's runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub fleet: Option<String>,
+
     #[command(flatten)]
     pub ledger: LedgerArgs,
 }
@@ -210,6 +238,10 @@ pub struct HistoryArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Read the fleet ledger instead of this host's: every host's runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub fleet: Option<String>,
+
     #[command(flatten)]
     pub ledger: LedgerArgs,
 }
@@ -220,6 +252,10 @@ pub struct LastOutputArgs {
     #[arg(value_name = "NAME")]
     pub name: String,
 
+    /// Read the fleet ledger instead of this host's: every host's runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub fleet: Option<String>,
+
     #[command(flatten)]
     pub ledger: LedgerArgs,
 }
@@ -229,6 +265,10 @@ pub struct MetricsArgs {
     /// Write the metrics to this file (whole, by a rename: for node_exporter's textfile collector) instead of standard output
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+
+    /// Read the fleet ledger instead of this host's: every host's runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub fleet: Option<String>,
 
     #[command(flatten)]
     pub ledger: LedgerArgs,
@@ -252,6 +292,10 @@ pub struct CheckArgs {
     /// With --ping: write the job's schedule, time zone and grace to the monitors that differ
     #[arg(long, requires = "ping")]
     pub fix: bool,
+
+    /// Declare each job's schedule, time zone and grace to its fleet ledger (ledger_url, CRONBEAT_LEDGER_URL or fleet_ledger), so a job that never ran is overdue, not absent (exit status 1 when one could not be)
+    #[arg(long)]
+    pub fleet: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -140,6 +140,8 @@ pub struct Job {
     pub ledger: Option<ledger::Settings>,
     /// `--fail-after N`, when N is more than 1.
     pub fail_after: Option<u32>,
+    /// Where the fleet records runs too (`--ledger-url`, `--fleet-ledger`); none by default.
+    pub fleet_ledger: Option<crate::fleet_ledger::Settings>,
     /// `--after`: the jobs whose success this run waits on.
     pub after: Option<crate::after::After>,
     pub verbose: bool,
@@ -373,6 +375,15 @@ fn build(
         Some(given) => given.to_string(),
         None => name.clone().unwrap_or_else(|| derived_name(&command)),
     };
+    let fleet_ledger = fleet_ledger_settings(
+        merged.ledger_url.as_deref(),
+        merged.fleet_ledger,
+        lock.as_ref(),
+        lock_ttl,
+        merged.no_ledger.unwrap_or(false),
+        &mut secrets,
+    )?
+    .filter(|_| ledger.is_some());
     let host_id = match merged.host_id.as_deref().map(str::trim) {
         Some("") => return Err(invalid("host_id", "is empty")),
         Some(given) => given.to_string(),
@@ -384,6 +395,7 @@ fn build(
         merged.after_wait,
         &job_name,
         merged.state_dir.clone(),
+        fleet_ledger.as_ref().map(|f| f.engine.clone()),
     )?;
     let kill_after = merged
         .kill_after
@@ -523,6 +535,7 @@ fn build(
         report_timeout,
         ledger,
         fail_after,
+        fleet_ledger,
         after,
         verbose: merged.verbose.unwrap_or(false),
         log_format: merged.log_format.unwrap_or_default(),
@@ -556,6 +569,7 @@ fn after(
     wait: Option<units::Duration>,
     job_name: &str,
     state_dir: Option<PathBuf>,
+    fleet: Option<crate::lock::Engine>,
 ) -> Result<Option<crate::after::After>, Invalid> {
     let mut jobs: Vec<String> = Vec::new();
     for name in names.iter().flat_map(|n| n.split(',')).map(str::trim) {
@@ -605,7 +619,7 @@ fn after(
         within,
         wait: wait.map(units::Duration::get).filter(|w| !w.is_zero()),
         state_dir,
-        fleet: None,
+        fleet,
     }))
 }
 
@@ -652,6 +666,51 @@ fn api_access(
         (None, None) => return Ok(None),
     };
     Ok(Some(monitor::ApiAccess { key, url }))
+}
+
+/// The fleet ledger: `--ledger-url`'s engine, else with `--fleet-ledger` the fleet lock's. A run that
+/// stops renewing its record counts as stuck after the lease: a fleet lock's TTL, else
+/// `fleet_ledger::DEFAULT_LEASE`.
+fn fleet_ledger_settings(
+    url: Option<&str>,
+    wanted: Option<bool>,
+    lock: Option<&Target>,
+    lock_ttl: Duration,
+    no_ledger: bool,
+    secrets: &mut crate::secrets::Secrets,
+) -> Result<Option<crate::fleet_ledger::Settings>, Invalid> {
+    let url = url.map(str::trim);
+    if url == Some("") {
+        return Err(invalid("ledger_url", "is empty"));
+    }
+    let (key, engine) =
+        match (url, wanted) {
+            (_, Some(false)) | (None, None) => return Ok(None),
+            (Some(url), _) => {
+                let engine =
+                    crate::fleet_ledger::engine_of(url).map_err(|e| invalid("ledger_url", e))?;
+                secrets.engine(url, engine.password().as_deref());
+                ("ledger_url", engine)
+            }
+            (None, Some(true)) => match lock {
+                Some(Target::Fleet(engine)) => ("fleet_ledger", engine.clone()),
+                _ => return Err(invalid(
+                    "fleet_ledger",
+                    "needs a fleet lock (--lock redis://… or --lock postgres://…) or --ledger-url",
+                )),
+            },
+        };
+    if no_ledger {
+        return Err(invalid(
+            key,
+            "records the runs the ledger records, which --no-ledger turns off",
+        ));
+    }
+    let lease = match lock {
+        Some(Target::Fleet(_)) => lock_ttl,
+        _ => crate::fleet_ledger::DEFAULT_LEASE,
+    };
+    Ok(Some(crate::fleet_ledger::Settings { engine, lease }))
 }
 
 /// The ledger's settings and `--fail-after`. A ledger with nowhere to go (no `--state-dir`, no HOME) is a

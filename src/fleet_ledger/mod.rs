@@ -23,3 +23,19 @@ pub fn engine_of(url: &str) -> Result<Engine, String> {
             .replace("lock engine", "ledger engine")),
     }
 }
+
+pub mod writer;
+
+pub use writer::Writer;
+
+/// How long a run's record promises it is still running, without a fleet lock whose TTL says: renewed
+/// every third of it while the command runs, and past it (its host gone) the run is `stuck`.
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Where a job's runs are recorded across the fleet.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub engine: Engine,
+    /// A running run renews its record every third of this; past it without a renewal, it is stuck.
+    pub lease: std::time::Duration,
+}

@@ -82,9 +82,8 @@ ON CONFLICT (name, run_id) DO NOTHING";
 const RENEW: &str = "
 UPDATE cronbeat_runs SET expect_by = $3 WHERE name = $1 AND run_id = $2 AND finished_at IS NULL";
 
-/// The end, and the start if it never arrived; the job's runs beyond the newest `$11 + 1` (this one
-/// among them when its start was written) are dropped in the same statement, but for its latest success
-/// (which `--after` asks for).
+/// The end, and the start if it never arrived; the job keeps this run and its `$11` newest others, the
+/// rest dropped in the same statement, but for its latest success (which `--after` asks for).
 const END: &str = "
 WITH job AS (
     INSERT INTO cronbeat_jobs (name) VALUES ($1) ON CONFLICT (name) DO NOTHING
@@ -93,7 +92,8 @@ WITH job AS (
     ON CONFLICT (name, host) DO UPDATE SET last_seen = greatest(h.last_seen, EXCLUDED.last_seen)
 ), trimmed AS (
     DELETE FROM cronbeat_runs WHERE name = $1 AND run_id <> $2 AND started_at <= (
-        SELECT started_at FROM cronbeat_runs WHERE name = $1 ORDER BY started_at DESC OFFSET $11 LIMIT 1)
+        SELECT started_at FROM cronbeat_runs WHERE name = $1 AND run_id <> $2
+        ORDER BY started_at DESC OFFSET $11 LIMIT 1)
       AND run_id IS DISTINCT FROM (
         SELECT run_id FROM cronbeat_runs WHERE name = $1 AND success ORDER BY finished_at DESC LIMIT 1)
 )
@@ -101,7 +101,7 @@ INSERT INTO cronbeat_runs AS r
     (name, run_id, host, started_at, finished_at, expect_by, outcome, success, failure, record, tail)
 VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10)
 ON CONFLICT (name, run_id) DO UPDATE SET
-    finished_at = EXCLUDED.finished_at, expect_by = NULL, outcome = EXCLUDED.outcome,
+    started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, expect_by = NULL, outcome = EXCLUDED.outcome,
     success = EXCLUDED.success, failure = EXCLUDED.failure, record = EXCLUDED.record, tail = EXCLUDED.tail";
 
 /// Each job: its declaration, latest run, latest finished run, latest success, the failures finished
@@ -138,7 +138,7 @@ WHERE name = $1 AND tail IS NOT NULL AND finished_at IS NOT NULL ORDER BY finish
 const PRUNE: &str = "
 WITH ranked AS (
     SELECT name, run_id, row_number() OVER (PARTITION BY name ORDER BY started_at DESC) AS n
-    FROM cronbeat_runs
+    FROM cronbeat_runs WHERE cardinality($2::text[]) = 0 OR name = ANY($2::text[])
 ), dropped AS (
     DELETE FROM cronbeat_runs r USING ranked
     WHERE r.name = ranked.name AND r.run_id = ranked.run_id AND ranked.n > $1
@@ -288,9 +288,12 @@ impl PgLedger {
         Ok(Some((stored_run(row, 0)?, tail)))
     }
 
-    pub async fn prune(&mut self, keep: usize) -> Result<u64, String> {
+    pub async fn prune(&mut self, keep: usize, names: &[String]) -> Result<u64, String> {
         let keep = keep.min(i64::MAX as usize) as i64;
-        let rows = self.pg.query(PRUNE, &[(&keep, Type::INT8)]).await?;
+        let rows = self
+            .pg
+            .query(PRUNE, &[(&keep, Type::INT8), (&names, Type::TEXT_ARRAY)])
+            .await?;
         let dropped: i64 = rows
             .first()
             .map(|r| r.try_get(0))

@@ -89,7 +89,7 @@ end
 local seen = tonumber(redis.call('HGET', KEYS[4], ARGV[2]) or '0')
 if tonumber(ARGV[4]) > seen then redis.call('HSET', KEYS[4], ARGV[2], ARGV[4]) end
 local latest = tonumber(redis.call('HGET', KEYS[3], 'latest_started') or '-1')
-if started >= latest then
+if started >= latest or redis.call('HGET', KEYS[3], 'latest_id') == ARGV[1] then
   redis.call('HSET', KEYS[3], 'latest_started', ARGV[3], 'latest', ARGV[5], 'latest_id', ARGV[1])
 end
 local finished = tonumber(redis.call('HGET', KEYS[3], 'finished_at') or '-1')
@@ -437,8 +437,12 @@ impl RedisLedger {
         }
     }
 
-    pub async fn prune(&mut self, keep: usize) -> Result<u64, String> {
-        let names: Vec<String> = self.redis.query(redis::cmd("SMEMBERS").arg(JOBS)).await?;
+    pub async fn prune(&mut self, keep: usize, names: &[String]) -> Result<u64, String> {
+        let names: Vec<String> = if names.is_empty() {
+            self.redis.query(redis::cmd("SMEMBERS").arg(JOBS)).await?
+        } else {
+            names.to_vec()
+        };
         if names.is_empty() {
             return Ok(0);
         }

@@ -120,6 +120,8 @@ pub struct Store {
     client: Mutex<Client>,
     shown: String,
     limit: Duration,
+    /// A tighter bound for the calls of `with_limit`.
+    limit_now: std::cell::Cell<Option<Duration>>,
 }
 
 macro_rules! call {
@@ -152,6 +154,7 @@ impl Store {
             client: Mutex::new(client),
             shown: engine.to_string(),
             limit: CALL_LIMIT,
+            limit_now: std::cell::Cell::new(None),
         })
     }
 
@@ -165,11 +168,20 @@ impl Store {
         self.limit = limit;
     }
 
+    /// `call` with each of its engine calls bounded to `limit`.
+    pub fn with_limit<T>(&self, limit: Duration, call: impl FnOnce(&Store) -> T) -> T {
+        let before = self.limit_now.replace(Some(limit));
+        let result = call(self);
+        self.limit_now.set(before);
+        result
+    }
+
     fn bounded<T>(
         &self,
         future: impl std::future::Future<Output = Result<T, String>>,
     ) -> Result<T, String> {
-        let limit = self.limit;
+        // A call given what is left of a bound says the bound.
+        let (limit, said) = (self.limit_now.get().unwrap_or(self.limit), self.limit);
         let runtime = self
             .runtime
             .as_ref()
@@ -180,7 +192,7 @@ impl Store {
                 .unwrap_or_else(|_| {
                     Err(format!(
                         "no answer within {}",
-                        humantime::format_duration(limit)
+                        humantime::format_duration(said)
                     ))
                 })
         })
@@ -229,9 +241,10 @@ impl Store {
         call!(self, c => c.last_output(name))
     }
 
-    /// Trims every job to its latest `keep` runs; how many runs were dropped.
-    pub fn prune(&self, keep: usize) -> Result<u64, String> {
-        call!(self, c => c.prune(keep))
+    /// Trims every job (or only `names`) to its latest `keep` runs, keeping each job's latest success;
+    /// how many runs were dropped.
+    pub fn prune(&self, keep: usize, names: &[String]) -> Result<u64, String> {
+        call!(self, c => c.prune(keep, names))
     }
 
     /// Hangs up, within a moment.

@@ -86,6 +86,10 @@ pub struct Ledger {
     fail_after: Option<FailAfter>,
     recorded: bool,
     trim_due: bool,
+    /// The fleet ledger, which gets every record this one does but skips, and the start as it happens.
+    fleet: Option<crate::fleet_ledger::Writer>,
+    /// The finished run's output tail, for the fleet ledger's record of a failure.
+    fleet_tail: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 /// The run the ledger records.
@@ -128,6 +132,52 @@ impl Ledger {
             fail_after,
             recorded: false,
             trim_due: false,
+            fleet: None,
+            fleet_tail: None,
+        }
+    }
+
+    /// Records the run in the fleet ledger too.
+    pub fn with_fleet(&mut self, settings: &crate::fleet_ledger::Settings) {
+        let facts = &self.facts;
+        self.fleet = Some(crate::fleet_ledger::Writer::new(
+            settings,
+            &facts.name,
+            &facts.run_id,
+            &facts.host,
+        ));
+    }
+
+    /// Waits (boundedly) for the fleet ledger's writes: the teardown's, after the local record.
+    pub fn close_fleet(&mut self) {
+        if let Some(warning) = self
+            .fleet
+            .take()
+            .and_then(crate::fleet_ledger::Writer::finish)
+        {
+            self.logger.warn(&warning);
+        }
+    }
+
+    /// The command began: the fleet ledger's record of a run under way.
+    fn fleet_started(&mut self) {
+        if self.fleet.is_none() {
+            return;
+        }
+        let now = SystemTime::now();
+        let line = self
+            .record(
+                now,
+                Duration::ZERO,
+                "running",
+                0,
+                false,
+                "running".to_string(),
+            )
+            .line();
+        let record = String::from_utf8_lossy(&line).trim_end().to_string();
+        if let Some(fleet) = self.fleet.as_mut() {
+            fleet.start(now, record);
         }
     }
 
@@ -288,6 +338,9 @@ impl Ledger {
     }
 
     fn append(&mut self, line: &[u8], lost_tail: Option<std::io::Error>) {
+        if let Some(fleet) = self.fleet.as_mut() {
+            fleet.end(line, self.fleet_tail.take(), self.keep_runs);
+        }
         let Some(job) = self.job() else {
             return;
         };
@@ -344,7 +397,11 @@ impl Observer for Ledger {
                 "not run here: the tick {} was claimed first by {holder}",
                 rfc3339_utc(*tick)
             )),
-            Event::Finished(report) => self.finished(report),
+            Event::Finished(report) => {
+                self.fleet_tail = Some(report.tail.clone());
+                self.finished(report)
+            }
+            Event::Started { .. } => self.fleet_started(),
             _ => {}
         }
     }

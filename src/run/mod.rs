@@ -84,7 +84,11 @@ pub fn execute(mut job: Job) -> Exit {
             tick,
             schedule: job.schedule.as_ref(),
         };
-        Ledger::new(settings, run, fail_after, began, logger.clone())
+        let mut ledger = Ledger::new(settings, run, fail_after, began, logger.clone());
+        if let Some(fleet) = &job.fleet_ledger {
+            ledger.with_fleet(fleet);
+        }
+        ledger
     });
     let mut session = Session {
         notifier: Notifier::from_env(job.hygiene.clone(), logger.clone()),
@@ -328,6 +332,7 @@ impl Session {
         if let Some(ledger) = self.ledger.as_mut() {
             ledger.end(ended.exit);
             ledger.trim();
+            ledger.close_fleet();
         }
         if let Some(capture) = &ended.capture {
             capture.release_spool(ended.failed);

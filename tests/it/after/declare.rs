@@ -54,6 +54,58 @@ fn adopt_declares_each_job_without_an_api_key(kind: Kind) {
     );
 }
 
+fn check_fleet_declares_the_jobs_with_a_schedule(kind: Kind) {
+    let Some(url) = engine(kind) else { return };
+    let (due, by_hand) = (unique("due"), unique("by-hand"));
+    let dir = Dir::new();
+    let config = dir.write(
+        "cronbeat.toml",
+        &format!(
+            "[defaults]\nledger_url = \"{url}\"\nhost_id = \"checker\"\n\
+             [jobs.a]\nname = \"{due}\"\ncommand = [\"true\"]\nschedule = \"*/10 * * * *\"\ntz = \"UTC\"\ngrace = \"2m\"\n\
+             [jobs.b]\nname = \"{by_hand}\"\ncommand = [\"true\"]\n"
+        ),
+    );
+    let out = cronbeat()
+        .args(["check", "--config", &config, "--fleet"])
+        .run();
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains(&format!(
+            "{due}: schedule \"*/10 * * * *\" in UTC, grace 2m: declared to the fleet ledger on"
+        )),
+        "{}",
+        out.dump()
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("{by_hand}: not declared: the job has no schedule")),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(
+        declared(&url, &due),
+        Some((
+            "*/10 * * * *".into(),
+            "UTC".into(),
+            120,
+            vec!["checker".into()]
+        ))
+    );
+    assert_eq!(declared(&url, &by_hand), None);
+    // Without --fleet nothing is declared.
+    let other = unique("quiet");
+    let config = dir.write(
+        "other.toml",
+        &format!("[jobs.a]\nname = \"{other}\"\ncommand = [\"true\"]\nschedule = \"@daily\"\nledger_url = \"{url}\"\n"),
+    );
+    cronbeat()
+        .args(["check", "--config", &config])
+        .run()
+        .assert_code(0);
+    assert_eq!(declared(&url, &other), None);
+}
+
 #[test]
 fn adopt_provision_needs_a_key_or_a_ledger() {
     let dir = Dir::new();
@@ -88,4 +140,30 @@ fn adopt_declares_on_redis() {
 #[test]
 fn adopt_declares_on_postgres() {
     adopt_declares_each_job_without_an_api_key(Kind::Postgres)
+}
+
+#[test]
+fn check_fleet_declares_on_redis() {
+    check_fleet_declares_the_jobs_with_a_schedule(Kind::Redis)
+}
+
+#[test]
+fn check_fleet_declares_on_postgres() {
+    check_fleet_declares_the_jobs_with_a_schedule(Kind::Postgres)
+}
+
+#[test]
+fn check_fleet_without_a_fleet_ledger_says_which_job() {
+    let dir = Dir::new();
+    let config = dir.write(
+        "cronbeat.toml",
+        "[jobs.a]\nname = \"lonely\"\ncommand = [\"true\"]\nschedule = \"@daily\"\n",
+    );
+    let out = cronbeat()
+        .args(["check", "--config", &config, "--fleet"])
+        .env("CRONBEAT_STATE_DIR", dir.join("state"))
+        .run();
+    out.assert_code(1);
+    let line = out.one_error_line();
+    assert!(line.contains("lonely: not declared: no fleet ledger (ledger_url"), "{line}");
 }

@@ -21,6 +21,7 @@ macro_rules! on_both {
 }
 
 mod engines;
+mod memory;
 mod tls;
 mod truth;
 mod usage;
