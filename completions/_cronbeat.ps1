@@ -58,6 +58,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the ledger of runs is kept, which `cronbeat status`, `history`, `last-output` and `metrics` read [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]')
             [CompletionResult]::new('--keep-runs', '--keep-runs', [CompletionResultType]::ParameterName, 'Runs the ledger keeps per job; it is trimmed back to N each time it has grown by half of N [default: 1000]')
             [CompletionResult]::new('--fail-after', '--fail-after', [CompletionResultType]::ParameterName, 'Report a failed run to the monitors as a failure only from the Nth failure in a row; before that each monitor gets its neutral note ("failure 1 of 3"), if it has one [default: 1]')
+            [CompletionResult]::new('--ledger-url', '--ledger-url', [CompletionResultType]::ParameterName, 'Also record each run on the fleet''s PostgreSQL or Redis, for `status --fleet` on any host: postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=…], redis://[:PASSWORD@]HOST[:PORT][/DB] or rediss://… (a secret: prefer CRONBEAT_LEDGER_URL or the config file) [default: the fleet lock''s URL, with --fleet-ledger]')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of cronbeat''s own lines on stderr [default: text]')
             [CompletionResult]::new('--stderr-fails', '--stderr-fails', [CompletionResultType]::ParameterName, 'Report the run as failed when the command wrote anything to stderr')
             [CompletionResult]::new('--strip-ansi', '--strip-ansi', [CompletionResultType]::ParameterName, 'Remove terminal escape sequences (colours, cursor moves) from the reported tail')
@@ -65,6 +66,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Hold the command''s output back and show it only when the run fails')
             [CompletionResult]::new('--no-start-ping', '--no-start-ping', [CompletionResultType]::ParameterName, 'Do not send the start ping')
             [CompletionResult]::new('--no-ledger', '--no-ledger', [CompletionResultType]::ParameterName, 'Do not record the run in the ledger')
+            [CompletionResult]::new('--fleet-ledger', '--fleet-ledger', [CompletionResultType]::ParameterName, 'Also record each run on the fleet lock''s engine (--lock redis://… or postgres://…), or on --ledger-url')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print a line per event on stderr')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print a line per event on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -78,6 +80,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'A job''s latest runs from the ledger, newest first')
             [CompletionResult]::new('last-output', 'last-output', [CompletionResultType]::ParameterValue, 'The output tail of a job''s latest failed run, byte for byte')
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'The ledger as Prometheus metrics, per job')
+            [CompletionResult]::new('ledger', 'ledger', [CompletionResultType]::ParameterValue, 'Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -127,6 +130,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
         }
         'cronbeat;status' {
             [CompletionResult]::new('--fail-after', '--fail-after', [CompletionResultType]::ParameterName, 'With --check: failures in a row that are CRITICAL (fewer are a WARNING) [default: each job''s own --fail-after, else 1]')
+            [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'Read the fleet ledger instead of this host''s: every host''s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'An array of JSON objects, one per job')
             [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'One line for Nagios, Icinga or monit; exit status 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN')
@@ -137,6 +141,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
         'cronbeat;history' {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'How many runs to show [default: 20]')
             [CompletionResult]::new('--runs', '--runs', [CompletionResultType]::ParameterName, 'How many runs to show [default: 20]')
+            [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'Read the fleet ledger instead of this host''s: every host''s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'An array of JSON objects, one per run')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -144,6 +149,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             break
         }
         'cronbeat;last-output' {
+            [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'Read the fleet ledger instead of this host''s: every host''s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -151,9 +157,35 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
         }
         'cronbeat;metrics' {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the metrics to this file (whole, by a rename: for node_exporter''s textfile collector) instead of standard output')
+            [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'Read the fleet ledger instead of this host''s: every host''s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'cronbeat;ledger' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Drop all but each job''s latest --keep-runs runs (its latest success is kept) from the fleet ledger')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'cronbeat;ledger;prune' {
+            [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'The fleet ledger: URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)')
+            [CompletionResult]::new('--keep-runs', '--keep-runs', [CompletionResultType]::ParameterName, 'Runs kept per job')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'cronbeat;ledger;help' {
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Drop all but each job''s latest --keep-runs runs (its latest success is kept) from the fleet ledger')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'cronbeat;ledger;help;prune' {
+            break
+        }
+        'cronbeat;ledger;help;help' {
             break
         }
         'cronbeat;help' {
@@ -164,6 +196,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'A job''s latest runs from the ledger, newest first')
             [CompletionResult]::new('last-output', 'last-output', [CompletionResultType]::ParameterValue, 'The output tail of a job''s latest failed run, byte for byte')
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'The ledger as Prometheus metrics, per job')
+            [CompletionResult]::new('ledger', 'ledger', [CompletionResultType]::ParameterValue, 'Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -186,6 +219,13 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             break
         }
         'cronbeat;help;metrics' {
+            break
+        }
+        'cronbeat;help;ledger' {
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Drop all but each job''s latest --keep-runs runs (its latest success is kept) from the fleet ledger')
+            break
+        }
+        'cronbeat;help;ledger;prune' {
             break
         }
         'cronbeat;help;help' {

@@ -44,6 +44,9 @@ _cronbeat() {
             cronbeat,last-output)
                 cmd="cronbeat__subcmd__last__subcmd__output"
                 ;;
+            cronbeat,ledger)
+                cmd="cronbeat__subcmd__ledger"
+                ;;
             cronbeat,metrics)
                 cmd="cronbeat__subcmd__metrics"
                 ;;
@@ -68,6 +71,9 @@ _cronbeat() {
             cronbeat__subcmd__help,last-output)
                 cmd="cronbeat__subcmd__help__subcmd__last__subcmd__output"
                 ;;
+            cronbeat__subcmd__help,ledger)
+                cmd="cronbeat__subcmd__help__subcmd__ledger"
+                ;;
             cronbeat__subcmd__help,metrics)
                 cmd="cronbeat__subcmd__help__subcmd__metrics"
                 ;;
@@ -77,6 +83,21 @@ _cronbeat() {
             cronbeat__subcmd__help,status)
                 cmd="cronbeat__subcmd__help__subcmd__status"
                 ;;
+            cronbeat__subcmd__help__subcmd__ledger,prune)
+                cmd="cronbeat__subcmd__help__subcmd__ledger__subcmd__prune"
+                ;;
+            cronbeat__subcmd__ledger,help)
+                cmd="cronbeat__subcmd__ledger__subcmd__help"
+                ;;
+            cronbeat__subcmd__ledger,prune)
+                cmd="cronbeat__subcmd__ledger__subcmd__prune"
+                ;;
+            cronbeat__subcmd__ledger__subcmd__help,help)
+                cmd="cronbeat__subcmd__ledger__subcmd__help__subcmd__help"
+                ;;
+            cronbeat__subcmd__ledger__subcmd__help,prune)
+                cmd="cronbeat__subcmd__ledger__subcmd__help__subcmd__prune"
+                ;;
             *)
                 ;;
         esac
@@ -84,7 +105,7 @@ _cronbeat() {
 
     case "${cmd}" in
         cronbeat)
-            opts="-q -v -h -V --config --job --name --host-id --schedule --tz --grace --timeout --kill-after --idle-timeout --lock --overlap --lock-wait --lock-ttl --on-lock-lost --lock-unavailable --jitter --jitter-seed --success-codes --stderr-fails --min-runtime --tail --strip-ansi --redact --quiet --ping --ping-file --no-start-ping --keepalive --ping-timeout --ping-retries --report-timeout --hc-api-key --hc-api-key-file --hc-api-url --cronitor-api-key --cronitor-api-key-file --cronitor-api-url --state-dir --no-ledger --keep-runs --fail-after --verbose --log-format --help --version adopt check next status history last-output metrics help"
+            opts="-q -v -h -V --config --job --name --host-id --schedule --tz --grace --timeout --kill-after --idle-timeout --lock --overlap --lock-wait --lock-ttl --on-lock-lost --lock-unavailable --jitter --jitter-seed --success-codes --stderr-fails --min-runtime --tail --strip-ansi --redact --quiet --ping --ping-file --no-start-ping --keepalive --ping-timeout --ping-retries --report-timeout --hc-api-key --hc-api-key-file --hc-api-url --cronitor-api-key --cronitor-api-key-file --cronitor-api-url --state-dir --no-ledger --keep-runs --fail-after --ledger-url --fleet-ledger --verbose --log-format --help --version adopt check next status history last-output metrics ledger help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -238,6 +259,10 @@ _cronbeat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ledger-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -338,7 +363,7 @@ _cronbeat() {
             return 0
             ;;
         cronbeat__subcmd__help)
-            opts="adopt check next status history last-output metrics help"
+            opts="adopt check next status history last-output metrics ledger help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -421,6 +446,34 @@ _cronbeat() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cronbeat__subcmd__help__subcmd__ledger)
+            opts="prune"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cronbeat__subcmd__help__subcmd__ledger__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cronbeat__subcmd__help__subcmd__metrics)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -464,7 +517,7 @@ _cronbeat() {
             return 0
             ;;
         cronbeat__subcmd__history)
-            opts="-n -h --runs --json --state-dir --help"
+            opts="-n -h --runs --json --fleet --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -475,6 +528,10 @@ _cronbeat() {
                     return 0
                     ;;
                 -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -490,12 +547,16 @@ _cronbeat() {
             return 0
             ;;
         cronbeat__subcmd__last__subcmd__output)
-            opts="-h --state-dir --help"
+            opts="-h --fleet --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -507,14 +568,96 @@ _cronbeat() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cronbeat__subcmd__ledger)
+            opts="-h --help prune help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cronbeat__subcmd__ledger__subcmd__help)
+            opts="prune help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cronbeat__subcmd__ledger__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cronbeat__subcmd__ledger__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cronbeat__subcmd__ledger__subcmd__prune)
+            opts="-h --fleet --keep-runs --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep-runs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cronbeat__subcmd__metrics)
-            opts="-h --output --state-dir --help"
+            opts="-h --output --fleet --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -572,13 +715,17 @@ _cronbeat() {
             return 0
             ;;
         cronbeat__subcmd__status)
-            opts="-h --json --check --fail-after --state-dir --help"
+            opts="-h --json --check --fail-after --fleet --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --fail-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
