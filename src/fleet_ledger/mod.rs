@@ -26,7 +26,7 @@ pub fn engine_of(url: &str) -> Result<Engine, String> {
 
 pub mod writer;
 
-pub use writer::Writer;
+pub use writer::{Finished, Writer};
 
 /// How long a run's record promises it is still running, without a fleet lock whose TTL says: renewed
 /// every third of it while the command runs, and past it (its host gone) the run is `stuck`.

@@ -164,6 +164,10 @@ impl PgLedger {
         }
     }
 
+    pub async fn warm(&mut self) -> Result<(), String> {
+        self.pg.warm().await
+    }
+
     pub async fn close(&mut self) {
         self.pg.close().await
     }

@@ -212,6 +212,10 @@ impl RedisLedger {
         }
     }
 
+    pub async fn warm(&mut self) -> Result<(), String> {
+        self.redis.warm().await
+    }
+
     pub async fn close(&mut self) {
         self.redis.close().await
     }

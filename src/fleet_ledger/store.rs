@@ -198,6 +198,11 @@ impl Store {
         })
     }
 
+    /// Connects now, so that the first call costs one round trip.
+    pub fn warm(&self) -> Result<(), String> {
+        call!(self, c => c.warm())
+    }
+
     /// Records (or updates) the job's declared schedule, adding `host` to its hosts.
     pub fn declare(&self, declaration: &Declaration) -> Result<(), String> {
         let now = SystemTime::now();

@@ -30,6 +30,18 @@ enum Message {
     },
 }
 
+/// A run that ended, as the local ledger recorded it.
+pub struct Finished {
+    pub started_at: SystemTime,
+    pub finished_at: SystemTime,
+    pub outcome: String,
+    pub success: bool,
+    /// Counts in the failures in a row.
+    pub failure: bool,
+    /// The record, JSON.
+    pub record: String,
+}
+
 /// What identifies the run in the store.
 struct Run {
     name: String,
@@ -43,6 +55,8 @@ pub struct Writer {
     /// The thread's warning, if any, once it is done.
     done: Receiver<Option<String>>,
     ended: Option<Instant>,
+    /// Whether anything was given to the thread to write.
+    sent: bool,
     shown: String,
 }
 
@@ -79,6 +93,7 @@ impl Writer {
             to_thread,
             done,
             ended: None,
+            sent: false,
             shown: settings.engine.to_string(),
         }
     }
@@ -86,32 +101,27 @@ impl Writer {
     /// The command started: its record so far (outcome `running`).
     pub fn start(&mut self, started_at: SystemTime, record: String) {
         if let Some(tx) = &self.to_thread {
+            self.sent = true;
             let _ = tx.send(Message::Start { started_at, record });
         }
     }
 
-    /// The run's record as the local ledger writes it (a JSON line). A skip is no run: not sent.
-    pub fn end(&mut self, line: &[u8], tail: Option<Arc<Vec<u8>>>, keep_runs: usize) {
-        let Ok(record) = serde_json::from_slice::<crate::ledger::record::Record<'_>>(line) else {
-            return;
-        };
-        if record.outcome == crate::ledger::record::SKIPPED {
-            return;
-        }
-        let parse = |t: &str| crate::ledger::record::parse_time(t).unwrap_or_else(SystemTime::now);
+    /// The run ended: its record as the local ledger writes it.
+    pub fn end(&mut self, finished: Finished, tail: Option<Arc<Vec<u8>>>, keep_runs: usize) {
         let message = Message::End {
             sent: Instant::now(),
-            started_at: parse(&record.started_at),
-            finished_at: parse(&record.finished_at),
-            outcome: record.outcome.to_string(),
-            success: record.success,
-            failure: record.streak() == crate::ledger::record::Streak::Failure,
-            record: String::from_utf8_lossy(line).trim_end().to_string(),
-            tail: tail.filter(|_| !record.success),
+            started_at: finished.started_at,
+            finished_at: finished.finished_at,
+            outcome: finished.outcome,
+            success: finished.success,
+            failure: finished.failure,
+            record: finished.record,
+            tail: tail.filter(|_| !finished.success),
             keep_runs,
         };
         if let Some(tx) = &self.to_thread {
             self.ended = Some(Instant::now());
+            self.sent = true;
             let _ = tx.send(message);
         }
     }
@@ -120,6 +130,10 @@ impl Writer {
     /// something could not be recorded.
     pub fn finish(mut self) -> Option<String> {
         drop(self.to_thread.take());
+        // A run that never began (a tick another host took) has nothing to wait for.
+        if !self.sent {
+            return None;
+        }
         let until =
             self.ended.unwrap_or_else(Instant::now) + CALL_LIMIT + Duration::from_millis(250);
         let warning = match self
@@ -146,6 +160,9 @@ fn write(store: &Store, run: &Run, messages: &Receiver<Message>) -> Option<Strin
     let mut renew_at: Option<Instant> = None;
     let mut failed: Option<String> = None;
     let mut pending = None;
+    // While the lock and the spawn go on: the start's write is then one round trip. A failure here is
+    // tried again by the start.
+    let _ = store.warm();
     loop {
         let message = match pending.take() {
             Some(message) => message,

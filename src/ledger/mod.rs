@@ -159,6 +159,29 @@ impl Ledger {
         }
     }
 
+    /// A record for the fleet ledger: every one but a skip (a tick another host took is no run there).
+    fn send_to_fleet(&mut self, line: &[u8]) {
+        let Ok(record) = serde_json::from_slice::<Record<'_>>(line) else {
+            return;
+        };
+        if record.outcome == record::SKIPPED {
+            return;
+        }
+        let time = |t: &str| record::parse_time(t).unwrap_or_else(SystemTime::now);
+        let finished = crate::fleet_ledger::Finished {
+            started_at: time(&record.started_at),
+            finished_at: time(&record.finished_at),
+            outcome: record.outcome.to_string(),
+            success: record.success,
+            failure: record.streak() == Streak::Failure,
+            record: String::from_utf8_lossy(line).trim_end().to_string(),
+        };
+        let tail = self.fleet_tail.take();
+        if let Some(fleet) = self.fleet.as_mut() {
+            fleet.end(finished, tail, self.keep_runs);
+        }
+    }
+
     /// The command began: the fleet ledger's record of a run under way.
     fn fleet_started(&mut self) {
         if self.fleet.is_none() {
@@ -338,8 +361,8 @@ impl Ledger {
     }
 
     fn append(&mut self, line: &[u8], lost_tail: Option<std::io::Error>) {
-        if let Some(fleet) = self.fleet.as_mut() {
-            fleet.end(line, self.fleet_tail.take(), self.keep_runs);
+        if self.fleet.is_some() {
+            self.send_to_fleet(line);
         }
         let Some(job) = self.job() else {
             return;

@@ -187,6 +187,15 @@ impl PgClient {
         Ok(client)
     }
 
+    /// Connects now, if not connected: a later statement then costs one round trip.
+    pub async fn warm(&mut self) -> Result<(), String> {
+        if self.client.as_ref().is_some_and(|c| !c.is_closed()) {
+            return Ok(());
+        }
+        self.client = Some(self.connect().await?);
+        Ok(())
+    }
+
     /// One statement; on a missing table the tables are created and it is tried once more.
     pub async fn query(
         &mut self,

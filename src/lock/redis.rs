@@ -136,6 +136,13 @@ impl RedisClient {
         self.keep(connection, result)
     }
 
+    /// Connects now, if not connected.
+    pub async fn warm(&mut self) -> Result<(), String> {
+        let connection = self.connection().await?;
+        self.connection = Some(connection);
+        Ok(())
+    }
+
     async fn connection(&mut self) -> Result<MultiplexedConnection, String> {
         match self.connection.take() {
             Some(c) => Ok(c),

@@ -573,3 +573,39 @@ fn a_wrong_password_is_never_shown(kind: Kind) {
         assert!(!text.contains("hunter2"), "{reader:?}: {text}");
     }
 }
+
+/// The fleet ledger's URL is cronbeat's: the command does not inherit `CRONBEAT_LEDGER_URL`, and its
+/// password, printed by the command, is masked in the tail the fleet ledger keeps.
+#[test]
+fn the_ledger_url_is_kept_from_the_command() {
+    let Some(shared) = url(Via::Postgres) else {
+        return;
+    };
+    // The shared server trusts the postgres user: any password gets in.
+    let url = shared.replacen("postgres://postgres@", "postgres://postgres:hunter22@", 1);
+    assert_ne!(url, shared);
+    let name = unique("secret");
+    let out = cronbeat()
+        .env("CRONBEAT_LEDGER_URL", &url)
+        .args(["--name", &name, "--", "sh", "-c"])
+        .arg("env | grep -c CRONBEAT_LEDGER_URL; echo the password is hunter22; exit 1")
+        .run();
+    assert_eq!(out.code(), 1, "{}", out.dump());
+    assert_eq!(
+        out.stdout,
+        "0\nthe password is hunter22\n",
+        "{}",
+        out.dump()
+    );
+    assert_eq!(out.stderr, "", "{}", out.dump());
+    let kept = cronbeat()
+        .args(["last-output", &name, "--fleet", &shared])
+        .run();
+    assert_eq!(kept.code(), 0, "{}", kept.dump());
+    assert_eq!(
+        kept.stdout,
+        "0\nthe password is [REDACTED]\n",
+        "{}",
+        kept.dump()
+    );
+}
