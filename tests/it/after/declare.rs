@@ -2,7 +2,7 @@
 //! (which then needs no API key) and `check --fleet` put each job's schedule, zone and grace on the
 //! engine, read back here through the store.
 
-use crate::fleet::{engine, unique, Kind};
+use crate::fleet::{engine, on_both, unique, Kind};
 use crate::harness::library::{fleet_engine, FleetStore};
 use crate::harness::*;
 
@@ -133,26 +133,6 @@ fn adopt_provision_needs_a_key_or_a_ledger() {
 }
 
 #[test]
-fn adopt_declares_on_redis() {
-    adopt_declares_each_job_without_an_api_key(Kind::Redis)
-}
-
-#[test]
-fn adopt_declares_on_postgres() {
-    adopt_declares_each_job_without_an_api_key(Kind::Postgres)
-}
-
-#[test]
-fn check_fleet_declares_on_redis() {
-    check_fleet_declares_the_jobs_with_a_schedule(Kind::Redis)
-}
-
-#[test]
-fn check_fleet_declares_on_postgres() {
-    check_fleet_declares_the_jobs_with_a_schedule(Kind::Postgres)
-}
-
-#[test]
 fn check_fleet_without_a_fleet_ledger_says_which_job() {
     let dir = Dir::new();
     let config = dir.write(
@@ -165,5 +145,13 @@ fn check_fleet_without_a_fleet_ledger_says_which_job() {
         .run();
     out.assert_code(1);
     let line = out.one_error_line();
-    assert!(line.contains("lonely: not declared: no fleet ledger (ledger_url"), "{line}");
+    assert!(
+        line.contains("lonely: not declared: no fleet ledger (ledger_url"),
+        "{line}"
+    );
 }
+
+on_both!(
+    adopt_declares_each_job_without_an_api_key,
+    check_fleet_declares_the_jobs_with_a_schedule,
+);

@@ -2,6 +2,7 @@
 //! ([`local`]) or by the fleet ledger on the real engines ([`fleet`]).
 
 mod declare;
+mod fleet;
 mod local;
 
 use crate::harness::*;

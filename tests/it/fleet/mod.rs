@@ -19,6 +19,7 @@ macro_rules! on_both {
         }
     )*};
 }
+pub(crate) use on_both;
 
 mod engines;
 mod memory;
