@@ -20,7 +20,8 @@ pub fn engine_of(url: &str) -> Result<Engine, String> {
         }
         Err(e) => Err(e
             .replace("lock URL", "ledger URL")
-            .replace("lock engine", "ledger engine")),
+            .replace("lock engine", "ledger engine")
+            .replace("give a file path, ", "give ")),
     }
 }
 

@@ -265,6 +265,21 @@ impl Ledger {
 
     fn finished(&mut self, report: &Report) {
         if self.job().is_none() {
+            // The fleet ledger still gets the run a local ledger that cannot be written loses.
+            if self.fleet.is_some() {
+                let outcome = &report.outcome;
+                let line = self
+                    .record(
+                        report.started_at,
+                        report.duration,
+                        outcome.word(),
+                        outcome.exit_code(),
+                        outcome.succeeded(),
+                        outcome.describe(),
+                    )
+                    .line();
+                self.send_to_fleet(&line);
+            }
             return;
         }
         let job = self.opened().expect("opened");

@@ -609,3 +609,68 @@ fn the_ledger_url_is_kept_from_the_command() {
         kept.dump()
     );
 }
+
+/// A fleet ledger that cannot be had is one line naming the setting, exit status 2, before anything
+/// runs, and never the password.
+#[test]
+fn a_bad_ledger_url_is_refused_in_one_line() {
+    for (args, said) in [
+        (
+            vec!["--ledger-url", "etcd://:hunter2@h"],
+            "--ledger-url: unknown ledger engine \"etcd\": give redis://",
+        ),
+        (
+            vec!["--ledger-url", "postgres://:hunter2@h/db"],
+            "--ledger-url: postgres:// ledger URL: no user",
+        ),
+        (
+            vec!["--ledger-url", "/tmp/x"],
+            "--ledger-url: expected a postgres://",
+        ),
+        (vec!["--fleet-ledger"], "--fleet-ledger: needs a fleet lock"),
+        (
+            vec!["--no-ledger", "--ledger-url", "redis://:hunter2@h"],
+            "--ledger-url: records the runs the ledger records, which --no-ledger turns off",
+        ),
+    ] {
+        let out = cronbeat().args(&args).args(["--", "echo", "ran"]).run();
+        assert_eq!(out.code(), 2, "{args:?}: {}", out.dump());
+        assert_eq!(out.stdout, "", "{args:?}");
+        out.assert_one_line_error(&[said]);
+        assert!(!out.stderr.contains("hunter2"), "{args:?}: {}", out.stderr);
+    }
+    let out = cronbeat().args(["status", "--fleet", "--check"]).run();
+    assert_eq!(out.code(), 3, "{}", out.dump());
+    assert!(
+        out.stdout
+            .starts_with("CRONBEAT UNKNOWN - --fleet: no fleet ledger"),
+        "{out:?}"
+    );
+}
+
+/// A local ledger that cannot be written loses the run there (one warning); the fleet ledger has it.
+#[test]
+fn the_fleet_ledger_has_the_run_the_local_one_cannot_write() {
+    let Some(url) = url(Via::Postgres) else {
+        return;
+    };
+    let state = Dir::new();
+    let file = state.join("not-a-folder");
+    std::fs::write(&file, "").unwrap();
+    let name = unique("no-local");
+    let out = cronbeat()
+        .env("CRONBEAT_STATE_DIR", &file)
+        .env("CRONBEAT_LEDGER_URL", &url)
+        .args(["--name", &name, "--", "sh", "-c", "exit 6"])
+        .run();
+    assert_eq!(out.code(), 6, "{}", out.dump());
+    assert_eq!(out.stderr_lines().len(), 1, "{}", out.dump());
+    assert!(
+        out.stderr.contains("ledger: the run was not recorded in"),
+        "{}",
+        out.dump()
+    );
+    let job = one(&url, &name, None);
+    assert_eq!(job["last_outcome"], "failure", "{job}");
+    assert_eq!(job["last_exit_status"], 6, "{job}");
+}
