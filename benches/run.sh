@@ -15,7 +15,8 @@
 # (GNU time), also with a 100 MiB --tail that 300 MiB of output fills three times over; the cost of a start and a
 # finish ping against a local HTTP server; the hand-written curl wrapper from the Healthchecks docs against the
 # same server; what a fleet lock (acquire and release) adds on a Redis and a PostgreSQL started here on
-# loopback, and its peak RSS; the ledger (what recording a run adds, and `cronbeat status` over 100,000 runs of
+# loopback, and its peak RSS; the fleet ledger on both (what --ledger-url adds to a run, and `status --fleet` over
+# 20 hosts x 100 jobs x 1,000 runs: time and peak RSS); the ledger (what recording a run adds, and `cronbeat status` over 100,000 runs of
 # 100 jobs and over 1,000,000 runs of one job, about 400 MB, which it reads in bounded memory: time and peak
 # RSS); `cronbeat adopt` over a crontab of 1,000 jobs. Times are medians (robust to other load on a shared machine).
 #
@@ -633,6 +634,114 @@ for engine in redis postgres; do
         fi
     fi
 done
+# 6b. The fleet ledger -----------------------------------------------------------------------------------------
+say "6/8 fleet ledger: what --ledger-url adds to a run; status --fleet over 20 hosts x 100 jobs x 1,000 runs"
+
+# gen_fleet ENGINE URL: 100 jobs of 1,000 runs each (their --keep-runs), taking turns on 20 hosts, written the way
+# the runs write them (the local record's JSON, failures with a 1.2 KB output tail), straight into the engine.
+gen_fleet() {
+    local engine=$1 url=$2 j
+    # The first run creates the tables.
+    "$bin" --ledger-url "$url" --name bench-first -- true >/dev/null 2>&1 || return 1
+    if [[ $engine == postgres ]]; then
+        "$pg_bin/psql" -q -v ON_ERROR_STOP=1 "$url" >/dev/null <<'SQL' || return 1
+INSERT INTO cronbeat_jobs (name) SELECT 'bench-' || j FROM generate_series(0, 99) j ON CONFLICT DO NOTHING;
+INSERT INTO cronbeat_hosts (name, host, last_seen)
+SELECT 'bench-' || j, 'host-' || h, now() FROM generate_series(0, 99) j, generate_series(0, 19) h
+ON CONFLICT DO NOTHING;
+INSERT INTO cronbeat_runs (name, run_id, host, started_at, finished_at, outcome, success, failure, record, tail)
+SELECT 'bench-' || j, md5(j || '-' || i), 'host-' || (i % 20), t, t + interval '2 seconds',
+       CASE WHEN i % 50 = 7 THEN 'failure' ELSE 'success' END, i % 50 <> 7, i % 50 = 7,
+       json_build_object('v', 1, 'run_id', md5(j || '-' || i), 'name', 'bench-' || j, 'host', 'host-' || (i % 20),
+         'tick', null, 'started_at', to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+         'finished_at', to_char((t + interval '2 seconds') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+         'duration_s', 2.0, 'outcome', CASE WHEN i % 50 = 7 THEN 'failure' ELSE 'success' END,
+         'exit_status', CASE WHEN i % 50 = 7 THEN 1 ELSE 0 END, 'success', i % 50 <> 7,
+         'message', CASE WHEN i % 50 = 7 THEN 'exited with status 1' ELSE 'exited with status 0' END,
+         'schedule', json_build_object('expr', '*/5 * * * *', 'tz', 'UTC', 'grace_s', 3900),
+         'fail_after', null, 'tail', null)::text,
+       CASE WHEN i % 50 = 7 THEN convert_to(repeat('an output line of the job', 48), 'UTF8') END
+FROM generate_series(0, 99) j, generate_series(0, 999) i,
+     LATERAL (SELECT now() - (1000 - i) * interval '5 minutes' AS t) x;
+ANALYZE cronbeat_runs;
+SQL
+    else
+        local port=${url##*:}
+        for ((j = 0; j < 100; j++)); do
+            redis-cli -p "$port" EVAL '
+local now = tonumber(redis.call("TIME")[1]) * 1000
+local last
+for i = 0, 999 do
+  local t = now - (1000 - i) * 300000
+  local failed = i % 50 == 7
+  local record = string.format([[{"v":1,"run_id":"%s-%d","name":"%s","host":"host-%d","tick":null,"started_at":"x","finished_at":"x","duration_s":2.0,"outcome":"%s","exit_status":%d,"success":%s,"message":"exited","schedule":{"expr":"*/5 * * * *","tz":"UTC","grace_s":3900},"fail_after":null,"tail":null}]],
+    ARGV[1], i, ARGV[1], i % 20, failed and "failure" or "success", failed and 1 or 0, failed and "false" or "true")
+  last = cjson.encode({host = "host-" .. (i % 20), started = t, finished = t + 2000, record = record})
+  if failed then
+    redis.call("XADD", KEYS[1], "*", "run", last, "tail", string.rep("an output line of the job", 48))
+  else
+    redis.call("XADD", KEYS[1], "*", "run", last)
+  end
+end
+redis.call("HSET", KEYS[2], "latest", last, "finished", last, "latest_started", now, "latest_id", ARGV[1] .. "-999",
+  "finished_at", now, "success_at", now, "success_host", "host-19", "fails", 0)
+for h = 0, 19 do redis.call("HSET", KEYS[3], "host-" .. h, now) end
+return 1' 3 "cronbeat:{bench-$j}:ledger:runs" "cronbeat:{bench-$j}:ledger:state" "cronbeat:{bench-$j}:ledger:hosts" \
+                "bench-$j" >/dev/null || return 1
+            redis-cli -p "$port" SADD cronbeat:ledger:jobs "bench-$j" >/dev/null || return 1
+        done
+    fi
+}
+
+for engine in postgres redis; do
+    if [[ $engine == redis ]]; then url=$redis_url target=3; else url=$pg_url target=10; fi
+    what="fleet ledger: --ledger-url $engine:// -- true vs -- true"
+    if [[ -z $url ]]; then
+        row "$what" "-" "-" "-" "+ < $target ms" "skipped (no $engine)"
+        continue
+    fi
+    what_status="status --fleet ($engine): 20 hosts x 100 jobs x 1,000 runs"
+    if ! gen_fleet "$engine" "$url"; then
+        failed_step "$what_status" "the fleet ledger could not be written"
+    else
+        lines=$("$bin" status --fleet "$url" 2>"$work/status.err" | wc -l)
+        if [[ $lines != 102 || -s $work/status.err ]]; then
+            cat "$work/status.err" >&2
+            failed_step "$what_status" "cronbeat status --fleet printed $lines lines (want 102) or warned"
+        elif bench exec 3 10 2 \
+            "cb_fleet_status_$engine" "$bin_q status --fleet $url" \
+            "cb_fleet_check_$engine" "$bin_q status --fleet $url --check" \
+            "cb_fleet_metrics_$engine" "$bin_q metrics --fleet $url"; then
+            cb=${median_ms[cb_fleet_status_$engine]}
+            if [[ $engine == postgres ]]; then
+                row "$what_status" "$(fmt_ms "$cb")" "-" "-" "< 300 ms" "$(verdict "$cb < 300")"
+            else
+                row "$what_status" "$(fmt_ms "$cb")" "-" "-" "-" "info"
+            fi
+            row "status --fleet --check ($engine), the same" "$(fmt_ms "${median_ms[cb_fleet_check_$engine]}")" "-" "-" "-" "info"
+            row "metrics --fleet ($engine), the same" "$(fmt_ms "${median_ms[cb_fleet_metrics_$engine]}")" "-" "-" "-" "info"
+        else
+            failed_step "$what_status" "the status --fleet benchmark failed"
+        fi
+        if ((have_time)); then
+            if kib=$(peak_rss 3 "$bin" status --fleet "$url"); then
+                row "peak RSS: status --fleet ($engine), the same" "$(fmt_mib "$kib")" "-" "-" "< 16 MiB" "$(verdict "$kib < 16384")"
+            else
+                failed_step "peak RSS: status --fleet ($engine)" "the measured run failed"
+            fi
+        fi
+    fi
+    # Each measured run writes its start and its end; the job keeps 1,000 runs (trimmed in the end's statement).
+    if bench exec "$rounds" "$((ping_runs / rounds))" "$ping_warmup" \
+        "cb_ledger_$engine" "$bin_q --ledger-url $url --name bench-run -- true" cb_plain "$bin_q -- true"; then
+        cb=${median_ms[cb_ledger_$engine]} ref=${median_ms[cb_plain]}
+        row "$what" "$(fmt_ms "$cb")" "$(fmt_ms "$ref")" "$(calc "printf \"%+.2f ms\", $cb - $ref")" \
+            "+ < $target ms" "$(verdict "$cb - $ref < $target")"
+    else
+        failed_step "$what" "the fleet ledger benchmark failed"
+    fi
+done
+
 # 7. The ledger -----------------------------------------------------------------------------------------------
 say "7/8 ledger: what recording a run adds; cronbeat status over 100,000 runs of 100 jobs and 1,000,000 of one"
 

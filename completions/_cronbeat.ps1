@@ -62,6 +62,10 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the ledger of runs is kept, which `cronbeat status`, `history`, `last-output` and `metrics` read [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]')
             [CompletionResult]::new('--keep-runs', '--keep-runs', [CompletionResultType]::ParameterName, 'Runs the ledger keeps per job; it is trimmed back to N each time it has grown by half of N [default: 1000]')
             [CompletionResult]::new('--fail-after', '--fail-after', [CompletionResultType]::ParameterName, 'Report a failed run to the monitors as a failure only from the Nth failure in a row; before that each monitor gets its neutral note ("failure 1 of 3"), if it has one [default: 1]')
+            [CompletionResult]::new('--ledger-url', '--ledger-url', [CompletionResultType]::ParameterName, 'Also record each run on the fleet''s PostgreSQL or Redis, for `status --fleet` on any host: a postgres://, redis:// or rediss:// URL in the forms --lock takes (a secret: prefer CRONBEAT_LEDGER_URL or the config file) [default: the fleet lock''s URL, with --fleet-ledger]')
+            [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Run only after these jobs'' latest runs succeeded (their --name; comma-separated or repeated): in the fleet ledger where --ledger-url is set, else in this host''s; otherwise the run is skipped (exit 75) and the monitors are told which job it waited on')
+            [CompletionResult]::new('--after-within', '--after-within', [CompletionResultType]::ParameterName, 'With --after: the success must have finished within DUR before now [default: since the named job''s own latest due time, by its schedule]')
+            [CompletionResult]::new('--after-wait', '--after-wait', [CompletionResultType]::ParameterName, 'With --after: wait up to DUR for the success instead of skipping at once (asked again every half second)')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of cronbeat''s own lines on stderr [default: text]')
             [CompletionResult]::new('--stderr-fails', '--stderr-fails', [CompletionResultType]::ParameterName, 'Report the run as failed when the command wrote anything to stderr')
             [CompletionResult]::new('--strip-ansi', '--strip-ansi', [CompletionResultType]::ParameterName, 'Remove terminal escape sequences (colours, cursor moves) from the reported tail')
@@ -69,6 +73,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Hold the command''s output back and show it only when the run fails')
             [CompletionResult]::new('--no-start-ping', '--no-start-ping', [CompletionResultType]::ParameterName, 'Do not send the start ping')
             [CompletionResult]::new('--no-ledger', '--no-ledger', [CompletionResultType]::ParameterName, 'Do not record the run in the ledger')
+            [CompletionResult]::new('--fleet-ledger', '--fleet-ledger', [CompletionResultType]::ParameterName, 'Also record each run on the fleet lock''s engine (--lock redis://… or postgres://…), or on --ledger-url')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print a line per event on stderr')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print a line per event on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -82,6 +87,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'A job''s latest runs from the ledger, newest first')
             [CompletionResult]::new('last-output', 'last-output', [CompletionResultType]::ParameterValue, 'The output tail of a job''s latest failed run, byte for byte')
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'The ledger as Prometheus metrics, per job')
+            [CompletionResult]::new('ledger', 'ledger', [CompletionResultType]::ParameterValue, 'Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -91,6 +97,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('--unit-dir', '--unit-dir', [CompletionResultType]::ParameterName, 'Read timer and service units from DIR instead of /etc/systemd/system, /lib/systemd/system and /usr/lib/systemd/system, and write the drop-ins there; repeatable')
             [CompletionResult]::new('--ping-template', '--ping-template', [CompletionResultType]::ParameterName, 'Every adopted job''s monitor: a URL with {name} for the job''s name, e.g. https://hc-ping.com/PING-KEY/{name}?create=1 (a secret: kept in --ping-dir, not in the crontab)')
             [CompletionResult]::new('--ping-dir', '--ping-dir', [CompletionResultType]::ParameterName, 'Where each job''s monitor URL is kept, a file per job readable by its user only [default: /etc/cronbeat/ping for root, else ~/.config/cronbeat/ping]')
+            [CompletionResult]::new('--ledger-url', '--ledger-url', [CompletionResultType]::ParameterName, 'With --provision: also declare each adopted job''s schedule to this fleet ledger (postgres://… or redis://…, as --ledger-url takes it), so a job that never runs is overdue, not absent; with this alone --provision needs no API key (a secret: prefer the variable)')
             [CompletionResult]::new('--cronbeat', '--cronbeat', [CompletionResultType]::ParameterName, 'The cronbeat binary the wrapped lines run, an absolute path [default: this binary''s]')
             [CompletionResult]::new('--hc-api-key', '--hc-api-key', [CompletionResultType]::ParameterName, 'Healthchecks Management API key, for --provision (a secret: prefer the variable)')
             [CompletionResult]::new('--hc-api-key-file', '--hc-api-key-file', [CompletionResultType]::ParameterName, 'Read the Healthchecks API key from this file')
@@ -113,6 +120,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('--job', '--job', [CompletionResultType]::ParameterName, 'Only validate this job (default: every job)')
             [CompletionResult]::new('--ping', '--ping', [CompletionResultType]::ParameterName, 'Also send a harmless test ping to each monitor and report whether it is reachable, and compare the schedule, time zone and grace each monitor holds with the job''s (exit status 1 when one differs)')
             [CompletionResult]::new('--fix', '--fix', [CompletionResultType]::ParameterName, 'With --ping: write the job''s schedule, time zone and grace to the monitors that differ')
+            [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'Declare each job''s schedule, time zone and grace to its fleet ledger (ledger_url, CRONBEAT_LEDGER_URL or fleet_ledger), so a job that never ran is overdue, not absent (exit status 1 when one could not be)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -131,6 +139,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
         }
         'cronbeat;status' {
             [CompletionResult]::new('--fail-after', '--fail-after', [CompletionResultType]::ParameterName, 'With --check: failures in a row that are CRITICAL (fewer are a WARNING) [default: each job''s own --fail-after, else 1]')
+            [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'Read the fleet ledger instead of this host''s: every host''s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'An array of JSON objects, one per job')
             [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'One line for Nagios, Icinga or monit; exit status 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN')
@@ -141,6 +150,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
         'cronbeat;history' {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'How many runs to show [default: 20]')
             [CompletionResult]::new('--runs', '--runs', [CompletionResultType]::ParameterName, 'How many runs to show [default: 20]')
+            [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'Read the fleet ledger instead of this host''s: every host''s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'An array of JSON objects, one per run')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -148,6 +158,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             break
         }
         'cronbeat;last-output' {
+            [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'Read the fleet ledger instead of this host''s: every host''s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -155,9 +166,35 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
         }
         'cronbeat;metrics' {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the metrics to this file (whole, by a rename: for node_exporter''s textfile collector) instead of standard output')
+            [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'Read the fleet ledger instead of this host''s: every host''s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'cronbeat;ledger' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Drop all but each job''s latest --keep-runs runs (its latest success is kept) from the fleet ledger')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'cronbeat;ledger;prune' {
+            [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'The fleet ledger: URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)')
+            [CompletionResult]::new('--keep-runs', '--keep-runs', [CompletionResultType]::ParameterName, 'Runs kept per job')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'cronbeat;ledger;help' {
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Drop all but each job''s latest --keep-runs runs (its latest success is kept) from the fleet ledger')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'cronbeat;ledger;help;prune' {
+            break
+        }
+        'cronbeat;ledger;help;help' {
             break
         }
         'cronbeat;help' {
@@ -168,6 +205,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'A job''s latest runs from the ledger, newest first')
             [CompletionResult]::new('last-output', 'last-output', [CompletionResultType]::ParameterValue, 'The output tail of a job''s latest failed run, byte for byte')
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'The ledger as Prometheus metrics, per job')
+            [CompletionResult]::new('ledger', 'ledger', [CompletionResultType]::ParameterValue, 'Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -190,6 +228,13 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             break
         }
         'cronbeat;help;metrics' {
+            break
+        }
+        'cronbeat;help;ledger' {
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Drop all but each job''s latest --keep-runs runs (its latest success is kept) from the fleet ledger')
+            break
+        }
+        'cronbeat;help;ledger;prune' {
             break
         }
         'cronbeat;help;help' {

@@ -44,6 +44,9 @@ _cronbeat() {
             cronbeat,last-output)
                 cmd="cronbeat__subcmd__last__subcmd__output"
                 ;;
+            cronbeat,ledger)
+                cmd="cronbeat__subcmd__ledger"
+                ;;
             cronbeat,metrics)
                 cmd="cronbeat__subcmd__metrics"
                 ;;
@@ -68,6 +71,9 @@ _cronbeat() {
             cronbeat__subcmd__help,last-output)
                 cmd="cronbeat__subcmd__help__subcmd__last__subcmd__output"
                 ;;
+            cronbeat__subcmd__help,ledger)
+                cmd="cronbeat__subcmd__help__subcmd__ledger"
+                ;;
             cronbeat__subcmd__help,metrics)
                 cmd="cronbeat__subcmd__help__subcmd__metrics"
                 ;;
@@ -77,6 +83,21 @@ _cronbeat() {
             cronbeat__subcmd__help,status)
                 cmd="cronbeat__subcmd__help__subcmd__status"
                 ;;
+            cronbeat__subcmd__help__subcmd__ledger,prune)
+                cmd="cronbeat__subcmd__help__subcmd__ledger__subcmd__prune"
+                ;;
+            cronbeat__subcmd__ledger,help)
+                cmd="cronbeat__subcmd__ledger__subcmd__help"
+                ;;
+            cronbeat__subcmd__ledger,prune)
+                cmd="cronbeat__subcmd__ledger__subcmd__prune"
+                ;;
+            cronbeat__subcmd__ledger__subcmd__help,help)
+                cmd="cronbeat__subcmd__ledger__subcmd__help__subcmd__help"
+                ;;
+            cronbeat__subcmd__ledger__subcmd__help,prune)
+                cmd="cronbeat__subcmd__ledger__subcmd__help__subcmd__prune"
+                ;;
             *)
                 ;;
         esac
@@ -84,7 +105,7 @@ _cronbeat() {
 
     case "${cmd}" in
         cronbeat)
-            opts="-q -v -h -V --config --job --name --host-id --schedule --tz --grace --timeout --kill-after --idle-timeout --lock --overlap --lock-wait --lock-ttl --on-lock-lost --lock-unavailable --jitter --jitter-seed --success-codes --stderr-fails --min-runtime --retries --retry-on --retry-delay --env-file --tail --strip-ansi --redact --quiet --ping --ping-file --no-start-ping --keepalive --ping-timeout --ping-retries --report-timeout --hc-api-key --hc-api-key-file --hc-api-url --cronitor-api-key --cronitor-api-key-file --cronitor-api-url --state-dir --no-ledger --keep-runs --fail-after --verbose --log-format --help --version adopt check next status history last-output metrics help"
+            opts="-q -v -h -V --config --job --name --host-id --schedule --tz --grace --timeout --kill-after --idle-timeout --lock --overlap --lock-wait --lock-ttl --on-lock-lost --lock-unavailable --jitter --jitter-seed --success-codes --stderr-fails --min-runtime --retries --retry-on --retry-delay --env-file --tail --strip-ansi --redact --quiet --ping --ping-file --no-start-ping --keepalive --ping-timeout --ping-retries --report-timeout --hc-api-key --hc-api-key-file --hc-api-url --cronitor-api-key --cronitor-api-key-file --cronitor-api-url --state-dir --no-ledger --keep-runs --fail-after --ledger-url --fleet-ledger --after --after-within --after-wait --verbose --log-format --help --version adopt check next status history last-output metrics ledger help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -254,6 +275,22 @@ _cronbeat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ledger-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after-within)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -266,7 +303,7 @@ _cronbeat() {
             return 0
             ;;
         cronbeat__subcmd__adopt)
-            opts="-h --crontab --system-crontab --timers --unit-dir --write --check --undo --ping-template --ping-dir --provision --cronbeat --hc-api-key --hc-api-key-file --hc-api-url --cronitor-api-key --cronitor-api-key-file --cronitor-api-url --state-dir --help"
+            opts="-h --crontab --system-crontab --timers --unit-dir --write --check --undo --ping-template --ping-dir --provision --ledger-url --cronbeat --hc-api-key --hc-api-key-file --hc-api-url --cronitor-api-key --cronitor-api-key-file --cronitor-api-url --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -289,6 +326,10 @@ _cronbeat() {
                     return 0
                     ;;
                 --ping-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ledger-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -332,7 +373,7 @@ _cronbeat() {
             return 0
             ;;
         cronbeat__subcmd__check)
-            opts="-h --config --job --ping --fix --help"
+            opts="-h --config --job --ping --fix --fleet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -354,7 +395,7 @@ _cronbeat() {
             return 0
             ;;
         cronbeat__subcmd__help)
-            opts="adopt check next status history last-output metrics help"
+            opts="adopt check next status history last-output metrics ledger help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -437,6 +478,34 @@ _cronbeat() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cronbeat__subcmd__help__subcmd__ledger)
+            opts="prune"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cronbeat__subcmd__help__subcmd__ledger__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cronbeat__subcmd__help__subcmd__metrics)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -480,7 +549,7 @@ _cronbeat() {
             return 0
             ;;
         cronbeat__subcmd__history)
-            opts="-n -h --runs --json --state-dir --help"
+            opts="-n -h --runs --json --fleet --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -491,6 +560,10 @@ _cronbeat() {
                     return 0
                     ;;
                 -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -506,12 +579,16 @@ _cronbeat() {
             return 0
             ;;
         cronbeat__subcmd__last__subcmd__output)
-            opts="-h --state-dir --help"
+            opts="-h --fleet --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -523,14 +600,96 @@ _cronbeat() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cronbeat__subcmd__ledger)
+            opts="-h --help prune help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cronbeat__subcmd__ledger__subcmd__help)
+            opts="prune help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cronbeat__subcmd__ledger__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cronbeat__subcmd__ledger__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cronbeat__subcmd__ledger__subcmd__prune)
+            opts="-h --fleet --keep-runs --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep-runs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cronbeat__subcmd__metrics)
-            opts="-h --output --state-dir --help"
+            opts="-h --output --fleet --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -588,13 +747,17 @@ _cronbeat() {
             return 0
             ;;
         cronbeat__subcmd__status)
-            opts="-h --json --check --fail-after --state-dir --help"
+            opts="-h --json --check --fail-after --fleet --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --fail-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fleet)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

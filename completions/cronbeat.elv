@@ -59,6 +59,10 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand --state-dir 'Where the ledger of runs is kept, which `cronbeat status`, `history`, `last-output` and `metrics` read [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]'
             cand --keep-runs 'Runs the ledger keeps per job; it is trimmed back to N each time it has grown by half of N [default: 1000]'
             cand --fail-after 'Report a failed run to the monitors as a failure only from the Nth failure in a row; before that each monitor gets its neutral note ("failure 1 of 3"), if it has one [default: 1]'
+            cand --ledger-url 'Also record each run on the fleet''s PostgreSQL or Redis, for `status --fleet` on any host: a postgres://, redis:// or rediss:// URL in the forms --lock takes (a secret: prefer CRONBEAT_LEDGER_URL or the config file) [default: the fleet lock''s URL, with --fleet-ledger]'
+            cand --after 'Run only after these jobs'' latest runs succeeded (their --name; comma-separated or repeated): in the fleet ledger where --ledger-url is set, else in this host''s; otherwise the run is skipped (exit 75) and the monitors are told which job it waited on'
+            cand --after-within 'With --after: the success must have finished within DUR before now [default: since the named job''s own latest due time, by its schedule]'
+            cand --after-wait 'With --after: wait up to DUR for the success instead of skipping at once (asked again every half second)'
             cand --log-format 'Format of cronbeat''s own lines on stderr [default: text]'
             cand --stderr-fails 'Report the run as failed when the command wrote anything to stderr'
             cand --strip-ansi 'Remove terminal escape sequences (colours, cursor moves) from the reported tail'
@@ -66,6 +70,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand --quiet 'Hold the command''s output back and show it only when the run fails'
             cand --no-start-ping 'Do not send the start ping'
             cand --no-ledger 'Do not record the run in the ledger'
+            cand --fleet-ledger 'Also record each run on the fleet lock''s engine (--lock redis://… or postgres://…), or on --ledger-url'
             cand -v 'Print a line per event on stderr'
             cand --verbose 'Print a line per event on stderr'
             cand -h 'Print help (see more with ''--help'')'
@@ -79,6 +84,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand history 'A job''s latest runs from the ledger, newest first'
             cand last-output 'The output tail of a job''s latest failed run, byte for byte'
             cand metrics 'The ledger as Prometheus metrics, per job'
+            cand ledger 'Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'cronbeat;adopt'= {
@@ -87,6 +93,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand --unit-dir 'Read timer and service units from DIR instead of /etc/systemd/system, /lib/systemd/system and /usr/lib/systemd/system, and write the drop-ins there; repeatable'
             cand --ping-template 'Every adopted job''s monitor: a URL with {name} for the job''s name, e.g. https://hc-ping.com/PING-KEY/{name}?create=1 (a secret: kept in --ping-dir, not in the crontab)'
             cand --ping-dir 'Where each job''s monitor URL is kept, a file per job readable by its user only [default: /etc/cronbeat/ping for root, else ~/.config/cronbeat/ping]'
+            cand --ledger-url 'With --provision: also declare each adopted job''s schedule to this fleet ledger (postgres://… or redis://…, as --ledger-url takes it), so a job that never runs is overdue, not absent; with this alone --provision needs no API key (a secret: prefer the variable)'
             cand --cronbeat 'The cronbeat binary the wrapped lines run, an absolute path [default: this binary''s]'
             cand --hc-api-key 'Healthchecks Management API key, for --provision (a secret: prefer the variable)'
             cand --hc-api-key-file 'Read the Healthchecks API key from this file'
@@ -108,6 +115,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand --job 'Only validate this job (default: every job)'
             cand --ping 'Also send a harmless test ping to each monitor and report whether it is reachable, and compare the schedule, time zone and grace each monitor holds with the job''s (exit status 1 when one differs)'
             cand --fix 'With --ping: write the job''s schedule, time zone and grace to the monitors that differ'
+            cand --fleet 'Declare each job''s schedule, time zone and grace to its fleet ledger (ledger_url, CRONBEAT_LEDGER_URL or fleet_ledger), so a job that never ran is overdue, not absent (exit status 1 when one could not be)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -124,6 +132,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
         }
         &'cronbeat;status'= {
             cand --fail-after 'With --check: failures in a row that are CRITICAL (fewer are a WARNING) [default: each job''s own --fail-after, else 1]'
+            cand --fleet 'Read the fleet ledger instead of this host''s: every host''s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)'
             cand --state-dir 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]'
             cand --json 'An array of JSON objects, one per job'
             cand --check 'One line for Nagios, Icinga or monit; exit status 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN'
@@ -133,21 +142,44 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
         &'cronbeat;history'= {
             cand -n 'How many runs to show [default: 20]'
             cand --runs 'How many runs to show [default: 20]'
+            cand --fleet 'Read the fleet ledger instead of this host''s: every host''s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)'
             cand --state-dir 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]'
             cand --json 'An array of JSON objects, one per run'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'cronbeat;last-output'= {
+            cand --fleet 'Read the fleet ledger instead of this host''s: every host''s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)'
             cand --state-dir 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'cronbeat;metrics'= {
             cand --output 'Write the metrics to this file (whole, by a rename: for node_exporter''s textfile collector) instead of standard output'
+            cand --fleet 'Read the fleet ledger instead of this host''s: every host''s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)'
             cand --state-dir 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]'
             cand -h 'Print help'
             cand --help 'Print help'
+        }
+        &'cronbeat;ledger'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand prune 'Drop all but each job''s latest --keep-runs runs (its latest success is kept) from the fleet ledger'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'cronbeat;ledger;prune'= {
+            cand --fleet 'The fleet ledger: URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)'
+            cand --keep-runs 'Runs kept per job'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'cronbeat;ledger;help'= {
+            cand prune 'Drop all but each job''s latest --keep-runs runs (its latest success is kept) from the fleet ledger'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'cronbeat;ledger;help;prune'= {
+        }
+        &'cronbeat;ledger;help;help'= {
         }
         &'cronbeat;help'= {
             cand adopt 'Find the scheduled jobs (crontabs, /etc/cron.d, systemd timers) and wrap them in cronbeat: the plan and a diff, --write to apply, --undo to restore'
@@ -157,6 +189,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand history 'A job''s latest runs from the ledger, newest first'
             cand last-output 'The output tail of a job''s latest failed run, byte for byte'
             cand metrics 'The ledger as Prometheus metrics, per job'
+            cand ledger 'Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'cronbeat;help;adopt'= {
@@ -172,6 +205,11 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
         &'cronbeat;help;last-output'= {
         }
         &'cronbeat;help;metrics'= {
+        }
+        &'cronbeat;help;ledger'= {
+            cand prune 'Drop all but each job''s latest --keep-runs runs (its latest success is kept) from the fleet ledger'
+        }
+        &'cronbeat;help;ledger;prune'= {
         }
         &'cronbeat;help;help'= {
         }

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cronbeat_global_optspecs
-    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= lock-ttl= on-lock-lost= lock-unavailable= jitter= jitter-seed= success-codes= stderr-fails min-runtime= retries= retry-on= retry-delay= env-file= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= hc-api-key= hc-api-key-file= hc-api-url= cronitor-api-key= cronitor-api-key-file= cronitor-api-url= state-dir= no-ledger keep-runs= fail-after= v/verbose log-format= h/help V/version
+    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= lock-ttl= on-lock-lost= lock-unavailable= jitter= jitter-seed= success-codes= stderr-fails min-runtime= retries= retry-on= retry-delay= env-file= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= hc-api-key= hc-api-key-file= hc-api-url= cronitor-api-key= cronitor-api-key-file= cronitor-api-url= state-dir= no-ledger keep-runs= fail-after= ledger-url= fleet-ledger after= after-within= after-wait= v/verbose log-format= h/help V/version
 end
 
 function __fish_cronbeat_needs_command
@@ -72,6 +72,10 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -l cronitor-api-url -d '
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l state-dir -d 'Where the ledger of runs is kept, which `cronbeat status`, `history`, `last-output` and `metrics` read [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l keep-runs -d 'Runs the ledger keeps per job; it is trimmed back to N each time it has grown by half of N [default: 1000]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l fail-after -d 'Report a failed run to the monitors as a failure only from the Nth failure in a row; before that each monitor gets its neutral note ("failure 1 of 3"), if it has one [default: 1]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l ledger-url -d 'Also record each run on the fleet\'s PostgreSQL or Redis, for `status --fleet` on any host: a postgres://, redis:// or rediss:// URL in the forms --lock takes (a secret: prefer CRONBEAT_LEDGER_URL or the config file) [default: the fleet lock\'s URL, with --fleet-ledger]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l after -d 'Run only after these jobs\' latest runs succeeded (their --name; comma-separated or repeated): in the fleet ledger where --ledger-url is set, else in this host\'s; otherwise the run is skipped (exit 75) and the monitors are told which job it waited on' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l after-within -d 'With --after: the success must have finished within DUR before now [default: since the named job\'s own latest due time, by its schedule]' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l after-wait -d 'With --after: wait up to DUR for the success instead of skipping at once (asked again every half second)' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l log-format -d 'Format of cronbeat\'s own lines on stderr [default: text]' -r -f -a "text\t''
 json\t''"
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l stderr-fails -d 'Report the run as failed when the command wrote anything to stderr'
@@ -79,6 +83,7 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -l strip-ansi -d 'Remove
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s q -l quiet -d 'Hold the command\'s output back and show it only when the run fails'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l no-start-ping -d 'Do not send the start ping'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l no-ledger -d 'Do not record the run in the ledger'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l fleet-ledger -d 'Also record each run on the fleet lock\'s engine (--lock redis://… or postgres://…), or on --ledger-url'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s v -l verbose -d 'Print a line per event on stderr'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -s V -l version -d 'Print version'
@@ -89,12 +94,14 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "status" -d 'Each job
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "history" -d 'A job\'s latest runs from the ledger, newest first'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "last-output" -d 'The output tail of a job\'s latest failed run, byte for byte'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "metrics" -d 'The ledger as Prometheus metrics, per job'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "ledger" -d 'Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l crontab -d 'A user crontab file (the format of crontab -e) to adopt instead of what cron runs; repeatable' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l system-crontab -d 'A system crontab file (with a user field, as /etc/crontab) to adopt instead of what cron runs; repeatable' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l unit-dir -d 'Read timer and service units from DIR instead of /etc/systemd/system, /lib/systemd/system and /usr/lib/systemd/system, and write the drop-ins there; repeatable' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l ping-template -d 'Every adopted job\'s monitor: a URL with {name} for the job\'s name, e.g. https://hc-ping.com/PING-KEY/{name}?create=1 (a secret: kept in --ping-dir, not in the crontab)' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l ping-dir -d 'Where each job\'s monitor URL is kept, a file per job readable by its user only [default: /etc/cronbeat/ping for root, else ~/.config/cronbeat/ping]' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l ledger-url -d 'With --provision: also declare each adopted job\'s schedule to this fleet ledger (postgres://… or redis://…, as --ledger-url takes it), so a job that never runs is overdue, not absent; with this alone --provision needs no API key (a secret: prefer the variable)' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l cronbeat -d 'The cronbeat binary the wrapped lines run, an absolute path [default: this binary\'s]' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l hc-api-key -d 'Healthchecks Management API key, for --provision (a secret: prefer the variable)' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l hc-api-key-file -d 'Read the Healthchecks API key from this file' -r -F
@@ -113,6 +120,7 @@ complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l config -d 'C
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l job -d 'Only validate this job (default: every job)' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l ping -d 'Also send a harmless test ping to each monitor and report whether it is reachable, and compare the schedule, time zone and grace each monitor holds with the job\'s (exit status 1 when one differs)'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l fix -d 'With --ping: write the job\'s schedule, time zone and grace to the monitors that differ'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -l fleet -d 'Declare each job\'s schedule, time zone and grace to its fleet ledger (ledger_url, CRONBEAT_LEDGER_URL or fleet_ledger), so a job that never ran is overdue, not absent (exit status 1 when one could not be)'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand check" -s h -l help -d 'Print help'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l config -d 'Config file that holds --job' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l job -d 'The job whose due times to print' -r
@@ -122,24 +130,38 @@ complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -s n -l count -d
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l after -d 'Count from this time (RFC 3339, e.g. 2026-11-29T03:15:00+01:00) instead of now' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -s h -l help -d 'Print help'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l fail-after -d 'With --check: failures in a row that are CRITICAL (fewer are a WARNING) [default: each job\'s own --fail-after, else 1]' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l fleet -d 'Read the fleet ledger instead of this host\'s: every host\'s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l state-dir -d 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l json -d 'An array of JSON objects, one per job'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l check -d 'One line for Nagios, Icinga or monit; exit status 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -s h -l help -d 'Print help'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand history" -s n -l runs -d 'How many runs to show [default: 20]' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand history" -l fleet -d 'Read the fleet ledger instead of this host\'s: every host\'s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand history" -l state-dir -d 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand history" -l json -d 'An array of JSON objects, one per run'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand history" -s h -l help -d 'Print help'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand last-output" -l fleet -d 'Read the fleet ledger instead of this host\'s: every host\'s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand last-output" -l state-dir -d 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand last-output" -s h -l help -d 'Print help'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -l output -d 'Write the metrics to this file (whole, by a rename: for node_exporter\'s textfile collector) instead of standard output' -r -F
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -l fleet -d 'Read the fleet ledger instead of this host\'s: every host\'s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -l state-dir -d 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -s h -l help -d 'Print help'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics help" -f -a "adopt" -d 'Find the scheduled jobs (crontabs, /etc/cron.d, systemd timers) and wrap them in cronbeat: the plan and a diff, --write to apply, --undo to restore'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics help" -f -a "check" -d 'Validate the configuration without running anything'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics help" -f -a "next" -d 'Print the next due times of a job\'s schedule, one RFC 3339 time per line'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics help" -f -a "status" -d 'Each job\'s latest run from the ledger, one line per job; --check for Nagios, Icinga and monit'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics help" -f -a "history" -d 'A job\'s latest runs from the ledger, newest first'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics help" -f -a "last-output" -d 'The output tail of a job\'s latest failed run, byte for byte'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics help" -f -a "metrics" -d 'The ledger as Prometheus metrics, per job'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and not __fish_seen_subcommand_from prune help" -s h -l help -d 'Print help'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and not __fish_seen_subcommand_from prune help" -f -a "prune" -d 'Drop all but each job\'s latest --keep-runs runs (its latest success is kept) from the fleet ledger'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and not __fish_seen_subcommand_from prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and __fish_seen_subcommand_from prune" -l fleet -d 'The fleet ledger: URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and __fish_seen_subcommand_from prune" -l keep-runs -d 'Runs kept per job' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Drop all but each job\'s latest --keep-runs runs (its latest success is kept) from the fleet ledger'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "adopt" -d 'Find the scheduled jobs (crontabs, /etc/cron.d, systemd timers) and wrap them in cronbeat: the plan and a diff, --write to apply, --undo to restore'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "check" -d 'Validate the configuration without running anything'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "next" -d 'Print the next due times of a job\'s schedule, one RFC 3339 time per line'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "status" -d 'Each job\'s latest run from the ledger, one line per job; --check for Nagios, Icinga and monit'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "history" -d 'A job\'s latest runs from the ledger, newest first'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "last-output" -d 'The output tail of a job\'s latest failed run, byte for byte'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "metrics" -d 'The ledger as Prometheus metrics, per job'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "ledger" -d 'Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and __fish_seen_subcommand_from ledger" -f -a "prune" -d 'Drop all but each job\'s latest --keep-runs runs (its latest success is kept) from the fleet ledger'

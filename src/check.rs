@@ -82,6 +82,7 @@ pub fn main(args: &CheckArgs) -> Exit {
     if failed {
         return Exit::Config;
     }
+    let declared = !args.fleet || declare_all(&file.path, &valid);
     if args.ping {
         let verdict = probe_all(&file.path, valid, args.fix);
         if !verdict.reached {
@@ -91,7 +92,65 @@ pub fn main(args: &CheckArgs) -> Exit {
             return Exit::Drift;
         }
     }
+    if !declared {
+        return Exit::Unreachable;
+    }
     Exit::Done
+}
+
+/// `--fleet`: declares every job of the file that has a schedule to its fleet ledger, one line each (on
+/// stderr when it could not be); `false` when one with a schedule could not be declared.
+fn declare_all(path: &Path, jobs: &[Job]) -> bool {
+    let mut stores: Vec<(String, crate::fleet_ledger::Store)> = Vec::new();
+    let mut all = true;
+    for job in jobs.iter().filter(|j| j.config_job.is_some()) {
+        let Some(schedule) = &job.schedule else {
+            println!(
+                "{}: {}: not declared: the job has no schedule",
+                path.display(),
+                job.name
+            );
+            continue;
+        };
+        let Some(settings) = &job.fleet_ledger else {
+            eprintln!(
+                "cronbeat: {}: {}: not declared: no fleet ledger (ledger_url, CRONBEAT_LEDGER_URL or fleet_ledger)",
+                path.display(),
+                job.name
+            );
+            all = false;
+            continue;
+        };
+        let key = settings.engine.to_string();
+        if !stores.iter().any(|(k, _)| *k == key) {
+            match crate::fleet_ledger::Store::open(&settings.engine) {
+                Ok(store) => stores.push((key.clone(), store)),
+                Err(e) => {
+                    eprintln!(
+                        "cronbeat: {}: {}: not declared: {e}",
+                        path.display(),
+                        job.name
+                    );
+                    all = false;
+                    continue;
+                }
+            }
+        }
+        let store = &stores.iter().find(|(k, _)| *k == key).expect("opened").1;
+        let declaring = crate::declare::Job {
+            name: &job.name,
+            schedule,
+            host: &job.host_id,
+        };
+        match crate::declare::declare(store, &declaring) {
+            Ok(line) => println!("{}: {line}", path.display()),
+            Err(line) => {
+                eprintln!("cronbeat: {}: {line}", path.display());
+                all = false;
+            }
+        }
+    }
+    all
 }
 
 /// What `--ping` found over all jobs.

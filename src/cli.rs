@@ -42,7 +42,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Action {
     /// Find the scheduled jobs (crontabs, /etc/cron.d, systemd timers) and wrap them in cronbeat: the plan and a diff, --write to apply, --undo to restore
-    Adopt(AdoptArgs),
+    Adopt(Box<AdoptArgs>),
     /// Validate the configuration without running anything
     Check(CheckArgs),
     /// Print the next due times of a job's schedule, one RFC 3339 time per line
@@ -55,6 +55,30 @@ pub enum Action {
     LastOutput(LastOutputArgs),
     /// The ledger as Prometheus metrics, per job
     Metrics(MetricsArgs),
+    /// Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job
+    #[command(subcommand)]
+    Ledger(LedgerAction),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerAction {
+    /// Drop all but each job's latest --keep-runs runs (its latest success is kept) from the fleet ledger
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Only these jobs (default: every job in the fleet ledger)
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// The fleet ledger: URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "", required = true)]
+    pub fleet: Option<String>,
+
+    /// Runs kept per job
+    #[arg(long, env = "CRONBEAT_KEEP_RUNS", value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_runs: u32,
 }
 
 const ADOPT_ABOUT: &str = "\
@@ -119,6 +143,15 @@ pub struct AdoptArgs {
     #[arg(long)]
     pub provision: bool,
 
+    /// With --provision: also declare each adopted job's schedule to this fleet ledger (postgres://… or redis://…, as --ledger-url takes it), so a job that never runs is overdue, not absent; with this alone --provision needs no API key (a secret: prefer the variable)
+    #[arg(
+        long,
+        env = "CRONBEAT_LEDGER_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub ledger_url: Option<String>,
+
     /// The cronbeat binary the wrapped lines run, an absolute path [default: this binary's]
     #[arg(long, value_name = "PATH")]
     pub cronbeat: Option<PathBuf>,
@@ -177,6 +210,10 @@ pub struct StatusArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub fail_after: Option<u32>,
 
+    /// Read the fleet ledger instead of this host's: every host's runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub fleet: Option<String>,
+
     #[command(flatten)]
     pub ledger: LedgerArgs,
 }
@@ -201,6 +238,10 @@ pub struct HistoryArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Read the fleet ledger instead of this host's: every host's runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub fleet: Option<String>,
+
     #[command(flatten)]
     pub ledger: LedgerArgs,
 }
@@ -211,6 +252,10 @@ pub struct LastOutputArgs {
     #[arg(value_name = "NAME")]
     pub name: String,
 
+    /// Read the fleet ledger instead of this host's: every host's runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub fleet: Option<String>,
+
     #[command(flatten)]
     pub ledger: LedgerArgs,
 }
@@ -220,6 +265,10 @@ pub struct MetricsArgs {
     /// Write the metrics to this file (whole, by a rename: for node_exporter's textfile collector) instead of standard output
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+
+    /// Read the fleet ledger instead of this host's: every host's runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub fleet: Option<String>,
 
     #[command(flatten)]
     pub ledger: LedgerArgs,
@@ -243,6 +292,10 @@ pub struct CheckArgs {
     /// With --ping: write the job's schedule, time zone and grace to the monitors that differ
     #[arg(long, requires = "ping")]
     pub fix: bool,
+
+    /// Declare each job's schedule, time zone and grace to its fleet ledger (ledger_url, CRONBEAT_LEDGER_URL or fleet_ledger), so a job that never ran is overdue, not absent (exit status 1 when one could not be)
+    #[arg(long)]
+    pub fleet: bool,
 }
 
 #[derive(Debug, clap::Args)]

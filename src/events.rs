@@ -69,6 +69,11 @@ pub enum Event<'a> {
     Jitter {
         delay: Duration,
     },
+    /// Waiting up to `up_to` for the jobs of `--after` to succeed; `what` names them and the ledger asked.
+    AfterWait {
+        what: &'a str,
+        up_to: Duration,
+    },
     /// The command will not run: the reason (another run holds the lock).
     Skipped {
         reason: &'a str,

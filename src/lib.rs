@@ -1,6 +1,7 @@
 //! cronbeat: run a scheduled command visibly and bounded.
 
 pub mod adopt;
+pub mod after;
 pub mod app;
 pub mod attempts;
 pub mod calendar;
@@ -8,8 +9,10 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod crash;
+pub mod declare;
 pub mod events;
 pub mod exit;
+pub mod fleet_ledger;
 pub mod kinds;
 mod layering;
 pub mod ledger;

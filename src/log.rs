@@ -171,6 +171,12 @@ impl Observer for Logger {
                 let msg = format!("waiting {} (jitter) before starting", round(*delay));
                 self.event("jitter", &msg, f);
             }
+            Event::AfterWait { what, up_to } => {
+                let mut f = Map::new();
+                f.insert("up_to_seconds".into(), json!(up_to.as_secs_f64()));
+                let msg = format!("waiting up to {} for {what}", round(*up_to));
+                self.event("after_wait", &msg, f);
+            }
             Event::Skipped { reason } => self.warn(reason),
             Event::Started {
                 run_id,

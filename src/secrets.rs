@@ -14,7 +14,7 @@ use reqwest::Url;
 /// The variables of cronbeat's own the command does not inherit: each holds a secret, or says where
 /// secrets are kept. (The others stay: they are settings, and `CRONBEAT_RUN_ID`, `CRONBEAT_TICK` and
 /// `CRONBEAT_FENCING_TOKEN` are set for the command to read.)
-pub const WITHHELD: [&str; 11] = [
+pub const WITHHELD: [&str; 12] = [
     // Monitor URLs: their paths and user parts are the keys.
     "CRONBEAT_PING",
     // Where monitor URLs are kept.
@@ -22,6 +22,8 @@ pub const WITHHELD: [&str; 11] = [
     // A fleet lock's URL holds the engine's password (and a lock file is no business of the command's:
     // it inherits the lock itself).
     "CRONBEAT_LOCK",
+    // The fleet ledger's URL holds the engine's password too.
+    "CRONBEAT_LEDGER_URL",
     // Management API keys, where they are kept, and the APIs (a URL may hold a user and password).
     "CRONBEAT_HC_API_KEY",
     "CRONBEAT_HC_API_KEY_FILE",

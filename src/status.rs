@@ -4,6 +4,7 @@
 //! with the local offset. Each reads a job's file a block at a time, whatever its size, and shows a job's
 //! own text on a terminal with its control characters escaped ([`shown`]).
 
+pub mod fleet;
 mod shown;
 
 use std::collections::VecDeque;
@@ -144,6 +145,9 @@ fn find(store: &Store, names: &[String]) -> Found {
 // status
 
 pub fn status(args: &StatusArgs) -> Exit {
+    if let Some(url) = &args.fleet {
+        return fleet::status(args, url);
+    }
     if args.fail_after.is_some() && !args.check {
         error("--fail-after: only with --check (a run's own --fail-after is given when it runs)");
         return Exit::Usage;
@@ -362,6 +366,9 @@ pub fn plugin(state: Exit, text: &str) -> Exit {
 // history
 
 pub fn history(args: &HistoryArgs) -> Exit {
+    if let Some(url) = &args.fleet {
+        return fleet::history(args, url);
+    }
     let (store, job) = match job_of(&args.ledger, &args.name) {
         Ok(found) => found,
         Err(exit) => return exit,
@@ -475,6 +482,9 @@ fn history_table(runs: &[Record<'_>], sink: Sink) -> String {
 // last-output
 
 pub fn last_output(args: &LastOutputArgs) -> Exit {
+    if let Some(url) = &args.fleet {
+        return fleet::last_output(args, url);
+    }
     let (store, job) = match job_of(&args.ledger, &args.name) {
         Ok(found) => found,
         Err(exit) => return exit,
@@ -553,6 +563,9 @@ fn tail_file(name: &str) -> Option<&str> {
 // metrics
 
 pub fn metrics(args: &MetricsArgs) -> Exit {
+    if let Some(url) = &args.fleet {
+        return fleet::metrics(args, url);
+    }
     let store = match store_of(&args.ledger) {
         Ok(store) => store,
         Err(message) => {

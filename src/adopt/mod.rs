@@ -63,8 +63,21 @@ fn run(args: &AdoptArgs) -> Result<Exit, String> {
             ..Layer::default()
         },
     };
-    if args.provision && !keys.any() {
-        return Err("--provision needs an API key: --hc-api-key or --cronitor-api-key".into());
+    let fleet = match args.ledger_url.as_deref().map(str::trim) {
+        None => None,
+        Some("") => return Err("--ledger-url is empty".into()),
+        Some(url) => {
+            Some(crate::fleet_ledger::engine_of(url).map_err(|e| format!("--ledger-url: {e}"))?)
+        }
+    };
+    if fleet.is_some() && !args.provision {
+        return Err("--ledger-url declares the jobs with --provision: add --provision".into());
+    }
+    if args.provision && !keys.any() && fleet.is_none() {
+        return Err(
+            "--provision needs an API key (--hc-api-key or --cronitor-api-key) or a fleet ledger (--ledger-url)"
+                .into(),
+        );
     }
     let wanted = Wanted {
         crontabs: args.crontab.clone(),
@@ -101,10 +114,20 @@ fn run(args: &AdoptArgs) -> Result<Exit, String> {
     if args.write {
         let mut outcome = apply::write(&plan, &state_dir);
         if args.provision && outcome.failed.is_empty() {
-            for line in monitors::provision(&plan.monitored, &keys) {
-                match line {
-                    Ok(line) => outcome.done.push(format!("provisioned {line}")),
-                    Err(line) => outcome.failed.push(line),
+            if keys.any() {
+                for line in monitors::provision(&plan.monitored, &keys) {
+                    match line {
+                        Ok(line) => outcome.done.push(format!("provisioned {line}")),
+                        Err(line) => outcome.failed.push(line),
+                    }
+                }
+            }
+            if let Some(engine) = &fleet {
+                for line in monitors::declare(&plan.scheduled, engine) {
+                    match line {
+                        Ok(line) => outcome.done.push(line),
+                        Err(line) => outcome.failed.push(line),
+                    }
                 }
             }
         }

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::plan::{Monitored, PingFile};
+use super::plan::{Monitored, PingFile, Scheduled};
 use crate::config::{self, Given, Layer};
 use crate::monitor::{self, Found, Holds, Synced, KINDS};
 
@@ -172,6 +172,50 @@ fn provision_one(job: &Monitored, keys: &Keys) -> Result<String, String> {
         }
     }
     Ok(format!("{head}: {}", said.join("; ")))
+}
+
+/// Declares each job's schedule, zone and grace to the fleet ledger on `engine`, as the wrapped line
+/// resolves them (the zone: the line's `CRON_TZ`, else the host's; the grace: the default). One line per
+/// job; the host is `CRONBEAT_HOST_ID`, else the host name, as a run's.
+pub fn declare(jobs: &[Scheduled], engine: &crate::lock::Engine) -> Vec<Result<String, String>> {
+    if jobs.is_empty() {
+        return Vec::new();
+    }
+    let store = match crate::fleet_ledger::Store::open(engine) {
+        Ok(store) => store,
+        Err(e) => return vec![Err(format!("not declared to the fleet ledger: {e}"))],
+    };
+    let host = std::env::var("CRONBEAT_HOST_ID")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(crate::monitor::host_name);
+    jobs.iter()
+        .map(|job| {
+            let layer = Layer {
+                name: Some(job.name.clone()),
+                schedule: Some(job.schedule.clone()),
+                tz: job.tz.clone(),
+                no_ledger: Some(true),
+                ..Layer::default()
+            };
+            let given = Given {
+                layer,
+                ..Given::default()
+            };
+            let resolved = config::resolve(&given, None, None, vec!["true".into()])
+                .map_err(|e| format!("{}: not declared: {e}", job.name))?;
+            let schedule = resolved.schedule.as_ref().expect("a schedule was given");
+            crate::declare::declare(
+                &store,
+                &crate::declare::Job {
+                    name: &job.name,
+                    schedule,
+                    host: &host,
+                },
+            )
+        })
+        .collect()
 }
 
 /// Whether `path` may be written in a crontab line: cron would cut at a `%`.

@@ -107,12 +107,22 @@ pub struct Monitored {
     pub tz: Option<String>,
 }
 
+/// A job adopt wraps (or found wrapped as adopt wraps), with the schedule its line gives: what
+/// `--provision` declares to the fleet ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scheduled {
+    pub name: String,
+    pub schedule: String,
+    pub tz: Option<String>,
+}
+
 #[derive(Debug, Default)]
 pub struct Plan {
     pub rows: Vec<Row>,
     pub changes: Vec<Change>,
     pub ping_files: Vec<PingFile>,
     pub monitored: Vec<Monitored>,
+    pub scheduled: Vec<Scheduled>,
 }
 
 impl Plan {
@@ -342,6 +352,21 @@ fn plan_crontab(plan: &mut Plan, source: &Source, names: &mut Names, options: &O
                 let last_unended = index + 1 == lines.len() && !ends_in_newline;
                 let (row, new_command, monitor) =
                     plan_job(&job, &env, &source.place, last_unended, names, options);
+                let declared = matches!(
+                    row.action,
+                    Action::Wrap | Action::Convert(_) | Action::Wrapped | Action::Update(_)
+                );
+                // The line as it runs once adopted: its wrapping says the job's name and schedule.
+                let wrapped = rewrite::unwrap(new_command.as_deref().unwrap_or(job.command));
+                if let Some(wrapping) = wrapped.filter(|_| declared).map(|w| w.wrapping) {
+                    if let Some(schedule) = wrapping.schedule {
+                        plan.scheduled.push(Scheduled {
+                            name: wrapping.name,
+                            schedule,
+                            tz: wrapping.tz,
+                        });
+                    }
+                }
                 plan.rows.push(Row { at, ..row });
                 if let Some(command) = new_command {
                     let mut new_line = job.head.to_vec();
@@ -725,6 +750,15 @@ fn plan_timer(plan: &mut Plan, timer: &Timer, names: &mut Names, options: &Optio
         Some(_) => Action::Update("the drop-in no longer matches the service and its timer".into()),
         None => Action::Wrap,
     };
+    if let Some(schedule) = schedule {
+        for name in &job_names {
+            plan.scheduled.push(Scheduled {
+                name: name.clone(),
+                schedule: schedule.to_string(),
+                tz: None,
+            });
+        }
+    }
     if row.action != Action::Wrapped {
         if let (Some(url), Some(path)) = (url, ping_file) {
             row.notes.push(format!(

@@ -144,6 +144,10 @@ pub struct Job {
     pub retry: crate::retry::Policy,
     /// The command's variables from `--env-file`, in order: a later one of a name wins.
     pub env_files: Vec<(String, OsString)>,
+    /// Where the fleet records runs too (`--ledger-url`, `--fleet-ledger`); none by default.
+    pub fleet_ledger: Option<crate::fleet_ledger::Settings>,
+    /// `--after`: the jobs whose success this run waits on.
+    pub after: Option<crate::after::After>,
     pub verbose: bool,
     pub log_format: LogFormat,
     pub origins: Origins,
@@ -346,6 +350,8 @@ fn build(
         ("lock_ttl", merged.lock_ttl, MAX_LOCK_TTL),
         ("min_runtime", merged.min_runtime, MAX_DURATION),
         ("keepalive", merged.keepalive, MAX_DURATION),
+        ("after_within", merged.after_within, MAX_DURATION),
+        ("after_wait", merged.after_wait, MAX_DURATION),
     ] {
         if let Some(value) = value.map(units::Duration::get).filter(|v| *v > limit) {
             return Err(invalid(
@@ -383,11 +389,28 @@ fn build(
         Some(given) => given.to_string(),
         None => name.clone().unwrap_or_else(|| derived_name(&command)),
     };
+    let fleet_ledger = fleet_ledger_settings(
+        merged.ledger_url.as_deref(),
+        merged.fleet_ledger,
+        lock.as_ref(),
+        lock_ttl,
+        merged.no_ledger.unwrap_or(false),
+        &mut secrets,
+    )?
+    .filter(|_| ledger.is_some());
     let host_id = match merged.host_id.as_deref().map(str::trim) {
         Some("") => return Err(invalid("host_id", "is empty")),
         Some(given) => given.to_string(),
         None => crate::monitor::host_name(),
     };
+    let after = after(
+        &merged.after,
+        merged.after_within,
+        merged.after_wait,
+        &job_name,
+        merged.state_dir.clone(),
+        fleet_ledger.as_ref().map(|f| f.engine.clone()),
+    )?;
     let kill_after = merged
         .kill_after
         .map_or(DEFAULT_KILL_AFTER, units::Duration::get);
@@ -528,6 +551,8 @@ fn build(
         fail_after,
         retry,
         env_files,
+        fleet_ledger,
+        after,
         verbose: merged.verbose.unwrap_or(false),
         log_format: merged.log_format.unwrap_or_default(),
         origins,
@@ -548,6 +573,70 @@ pub fn default_grace(
 ) -> Duration {
     let run = timeout.map_or(DEFAULT_RUN_ALLOWANCE, |t| t + kill_after);
     (jitter.unwrap_or_default() + run + report_timeout + GRACE_MARGIN).min(MAX_GRACE)
+}
+
+/// `--after` and its options, checked: the names (a config file's `"a,b"` is split as the flag's value is),
+/// each once and none the job's own; `--after-within` and `--after-wait` only with it. The ledger to read
+/// is the state directory's, given or the default, even with `--no-ledger` (which only stops this job's
+/// own records).
+fn after(
+    names: &[String],
+    within: Option<units::Duration>,
+    wait: Option<units::Duration>,
+    job_name: &str,
+    state_dir: Option<PathBuf>,
+    fleet: Option<crate::lock::Engine>,
+) -> Result<Option<crate::after::After>, Invalid> {
+    let mut jobs: Vec<String> = Vec::new();
+    for name in names.iter().flat_map(|n| n.split(',')).map(str::trim) {
+        if name.is_empty() {
+            return Err(invalid("after", "names an empty job (JOB[,JOB...])"));
+        }
+        if name == job_name {
+            return Err(invalid(
+                "after",
+                format!("names the job itself ({name}): a run cannot wait on its own success"),
+            ));
+        }
+        if !jobs.iter().any(|j| j == name) {
+            jobs.push(name.to_string());
+        }
+    }
+    if jobs.is_empty() {
+        for (key, set) in [
+            ("after_within", within.is_some()),
+            ("after_wait", wait.is_some()),
+        ] {
+            if set {
+                return Err(invalid(key, "needs --after JOB"));
+            }
+        }
+        return Ok(None);
+    }
+    let within = within.map(units::Duration::get);
+    if within.is_some_and(|w| w.is_zero()) {
+        return Err(invalid("after_within", "must be greater than zero"));
+    }
+    let state_dir = match state_dir {
+        Some(dir) if dir.as_os_str().is_empty() => return Err(invalid("state_dir", "is empty")),
+        Some(dir) => Some(dir),
+        None => match ledger::default_state_dir() {
+            Ok(dir) => Some(dir),
+            Err(why) => {
+                return Err(invalid(
+                    "after",
+                    format!("cannot read the jobs' runs: {why}"),
+                ))
+            }
+        },
+    };
+    Ok(Some(crate::after::After {
+        jobs,
+        within,
+        wait: wait.map(units::Duration::get).filter(|w| !w.is_zero()),
+        state_dir,
+        fleet,
+    }))
 }
 
 /// A management API's access from a key (or a file holding it) and an address; none without a key.
@@ -636,6 +725,51 @@ fn retry_policy(
         on: on.unwrap_or_default(),
         delay,
     })
+}
+
+/// The fleet ledger: `--ledger-url`'s engine, else with `--fleet-ledger` the fleet lock's. A run that
+/// stops renewing its record counts as stuck after the lease: a fleet lock's TTL, else
+/// `fleet_ledger::DEFAULT_LEASE`.
+fn fleet_ledger_settings(
+    url: Option<&str>,
+    wanted: Option<bool>,
+    lock: Option<&Target>,
+    lock_ttl: Duration,
+    no_ledger: bool,
+    secrets: &mut crate::secrets::Secrets,
+) -> Result<Option<crate::fleet_ledger::Settings>, Invalid> {
+    let url = url.map(str::trim);
+    if url == Some("") {
+        return Err(invalid("ledger_url", "is empty"));
+    }
+    let (key, engine) =
+        match (url, wanted) {
+            (_, Some(false)) | (None, None) => return Ok(None),
+            (Some(url), _) => {
+                let engine =
+                    crate::fleet_ledger::engine_of(url).map_err(|e| invalid("ledger_url", e))?;
+                secrets.engine(url, engine.password().as_deref());
+                ("ledger_url", engine)
+            }
+            (None, Some(true)) => match lock {
+                Some(Target::Fleet(engine)) => ("fleet_ledger", engine.clone()),
+                _ => return Err(invalid(
+                    "fleet_ledger",
+                    "needs a fleet lock (--lock redis://… or --lock postgres://…) or --ledger-url",
+                )),
+            },
+        };
+    if no_ledger {
+        return Err(invalid(
+            key,
+            "records the runs the ledger records, which --no-ledger turns off",
+        ));
+    }
+    let lease = match lock {
+        Some(Target::Fleet(_)) => lock_ttl,
+        _ => crate::fleet_ledger::DEFAULT_LEASE,
+    };
+    Ok(Some(crate::fleet_ledger::Settings { engine, lease }))
 }
 
 /// The ledger's settings and `--fail-after`. A ledger with nowhere to go (no `--state-dir`, no HOME) is a

@@ -270,6 +270,27 @@ layer! {
         #[serde(default, deserialize_with = "crate::units::count")]
         pub fail_after: Option<u32>,
 
+        /// Also record each run on the fleet's PostgreSQL or Redis, for `status --fleet` on any host: a postgres://, redis:// or rediss:// URL in the forms --lock takes (a secret: prefer CRONBEAT_LEDGER_URL or the config file) [default: the fleet lock's URL, with --fleet-ledger]
+        #[arg(long, env = "CRONBEAT_LEDGER_URL", hide_env_values = true, value_name = "URL", help_heading = "Ledger")]
+        pub ledger_url: Option<String>,
+
+        /// Also record each run on the fleet lock's engine (--lock redis://… or postgres://…), or on --ledger-url
+        #[arg(long, env = "CRONBEAT_FLEET_LEDGER", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Ledger")]
+        pub fleet_ledger: Option<bool>,
+
+        /// Run only after these jobs' latest runs succeeded (their --name; comma-separated or repeated): in the fleet ledger where --ledger-url is set, else in this host's; otherwise the run is skipped (exit 75) and the monitors are told which job it waited on
+        #[arg(long, env = "CRONBEAT_AFTER", value_name = "JOB[,JOB...]", value_delimiter = ',', help_heading = "Dependencies")]
+        #[serde(default, deserialize_with = "one_or_many")]
+        pub after: Vec<String>,
+
+        /// With --after: the success must have finished within DUR before now [default: since the named job's own latest due time, by its schedule]
+        #[arg(long, env = "CRONBEAT_AFTER_WITHIN", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Dependencies")]
+        pub after_within: Option<Duration>,
+
+        /// With --after: wait up to DUR for the success instead of skipping at once (asked again every half second)
+        #[arg(long, env = "CRONBEAT_AFTER_WAIT", value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Dependencies")]
+        pub after_wait: Option<Duration>,
+
         /// Print a line per event on stderr
         #[arg(short, long, env = "CRONBEAT_VERBOSE", action = ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Logging")]
         pub verbose: Option<bool>,

@@ -86,6 +86,10 @@ pub struct Ledger {
     fail_after: Option<FailAfter>,
     recorded: bool,
     trim_due: bool,
+    /// The fleet ledger, which gets every record this one does but skips, and the start as it happens.
+    fleet: Option<crate::fleet_ledger::Writer>,
+    /// The finished run's output tail, for the fleet ledger's record of a failure.
+    fleet_tail: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 /// The run the ledger records.
@@ -128,6 +132,75 @@ impl Ledger {
             fail_after,
             recorded: false,
             trim_due: false,
+            fleet: None,
+            fleet_tail: None,
+        }
+    }
+
+    /// Records the run in the fleet ledger too.
+    pub fn with_fleet(&mut self, settings: &crate::fleet_ledger::Settings) {
+        let facts = &self.facts;
+        self.fleet = Some(crate::fleet_ledger::Writer::new(
+            settings,
+            &facts.name,
+            &facts.run_id,
+            &facts.host,
+        ));
+    }
+
+    /// Waits (boundedly) for the fleet ledger's writes: the teardown's, after the local record.
+    pub fn close_fleet(&mut self) {
+        if let Some(warning) = self
+            .fleet
+            .take()
+            .and_then(crate::fleet_ledger::Writer::finish)
+        {
+            self.logger.warn(&warning);
+        }
+    }
+
+    /// A record for the fleet ledger: every one but a skip (a tick another host took is no run there).
+    fn send_to_fleet(&mut self, line: &[u8]) {
+        let Ok(record) = serde_json::from_slice::<Record<'_>>(line) else {
+            return;
+        };
+        if record.outcome == record::SKIPPED {
+            return;
+        }
+        let time = |t: &str| record::parse_time(t).unwrap_or_else(SystemTime::now);
+        let finished = crate::fleet_ledger::Finished {
+            started_at: time(&record.started_at),
+            finished_at: time(&record.finished_at),
+            outcome: record.outcome.to_string(),
+            success: record.success,
+            failure: record.streak() == Streak::Failure,
+            record: String::from_utf8_lossy(line).trim_end().to_string(),
+        };
+        let tail = self.fleet_tail.take();
+        if let Some(fleet) = self.fleet.as_mut() {
+            fleet.end(finished, tail, self.keep_runs);
+        }
+    }
+
+    /// The command began: the fleet ledger's record of a run under way.
+    fn fleet_started(&mut self) {
+        if self.fleet.is_none() {
+            return;
+        }
+        let now = SystemTime::now();
+        let line = self
+            .record(
+                now,
+                Duration::ZERO,
+                "running",
+                0,
+                false,
+                "running".to_string(),
+            )
+            .line();
+        let record = String::from_utf8_lossy(&line).trim_end().to_string();
+        if let Some(fleet) = self.fleet.as_mut() {
+            fleet.start(now, record);
         }
     }
 
@@ -194,6 +267,21 @@ impl Ledger {
 
     fn finished(&mut self, report: &Report) {
         if self.job().is_none() {
+            // The fleet ledger still gets the run a local ledger that cannot be written loses.
+            if self.fleet.is_some() {
+                let outcome = &report.outcome;
+                let line = self
+                    .record(
+                        report.started_at,
+                        report.duration,
+                        outcome.word(),
+                        outcome.exit_code(),
+                        outcome.succeeded(),
+                        outcome.describe(),
+                    )
+                    .line();
+                self.send_to_fleet(&line);
+            }
             return;
         }
         let job = self.opened().expect("opened");
@@ -303,6 +391,9 @@ impl Ledger {
     }
 
     fn append(&mut self, line: &[u8], lost_tail: Option<std::io::Error>) {
+        if self.fleet.is_some() {
+            self.send_to_fleet(line);
+        }
         let Some(job) = self.job() else {
             return;
         };
@@ -359,7 +450,11 @@ impl Observer for Ledger {
                 "not run here: the tick {} was claimed first by {holder}",
                 rfc3339_utc(*tick)
             )),
-            Event::Finished(report) => self.finished(report),
+            Event::Finished(report) => {
+                self.fleet_tail = Some(report.tail.clone());
+                self.finished(report)
+            }
+            Event::Started { .. } => self.fleet_started(),
             _ => {}
         }
     }

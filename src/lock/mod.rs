@@ -4,8 +4,8 @@
 
 pub mod fleet;
 mod flock;
-mod postgres;
-mod redis;
+pub(crate) mod postgres;
+pub(crate) mod redis;
 mod target;
 
 pub use flock::{obtain, Lock, Obtained, Wanted};

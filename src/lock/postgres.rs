@@ -83,12 +83,23 @@ UPDATE cronbeat_leases SET expires_at = now() WHERE name = $1 AND token = $2 AND
 RETURNING token";
 
 pub struct PgLock {
+    pg: PgClient,
+}
+
+/// One connection to PostgreSQL that opens on first use and again after a failure, running each
+/// statement as an unnamed one (PgBouncer's transaction mode keeps nothing between transactions), and
+/// creating its tables (`create`) when a statement finds them missing. The fleet lock and the fleet
+/// ledger each hold one.
+pub struct PgClient {
     config: Config,
     tls: Tls,
     root_cert: Option<std::path::PathBuf>,
     client: Option<Client>,
     /// The connection's task: it says goodbye to the server once the client is dropped.
     connection: Option<tokio::task::JoinHandle<()>>,
+    /// The tables' definitions, idempotent, and what they are called in messages.
+    create: &'static str,
+    tables: &'static str,
 }
 
 /// How long a closing connection gets to tell the server (a pooler such as PgBouncer otherwise logs
@@ -97,6 +108,26 @@ const CLOSE_WITHIN: Duration = Duration::from_millis(200);
 
 impl PgLock {
     pub fn new(engine: &Engine) -> PgLock {
+        PgLock {
+            pg: PgClient::new(engine, CREATE, "lock"),
+        }
+    }
+
+    pub async fn close(&mut self) {
+        self.pg.close().await
+    }
+
+    async fn query(
+        &mut self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<Row>, String> {
+        self.pg.query(sql, params).await
+    }
+}
+
+impl PgClient {
+    pub fn new(engine: &Engine, create: &'static str, tables: &'static str) -> PgClient {
         let mut config = Config::new();
         config
             .host(&engine.host)
@@ -109,12 +140,14 @@ impl PgLock {
         if let Some(password) = engine.password() {
             config.password(password);
         }
-        PgLock {
+        PgClient {
             config,
             tls: engine.tls,
             root_cert: engine.root_cert.clone(),
             client: None,
             connection: None,
+            create,
+            tables,
         }
     }
 
@@ -154,8 +187,17 @@ impl PgLock {
         Ok(client)
     }
 
+    /// Connects now, if not connected: a later statement then costs one round trip.
+    pub async fn warm(&mut self) -> Result<(), String> {
+        if self.client.as_ref().is_some_and(|c| !c.is_closed()) {
+            return Ok(());
+        }
+        self.client = Some(self.connect().await?);
+        Ok(())
+    }
+
     /// One statement; on a missing table the tables are created and it is tried once more.
-    async fn query(
+    pub async fn query(
         &mut self,
         sql: &str,
         params: &[(&(dyn ToSql + Sync), Type)],
@@ -176,14 +218,18 @@ impl PgLock {
                         && (e.code() == Some(&SqlState::UNDEFINED_TABLE)
                             || e.code() == Some(&SqlState::UNDEFINED_COLUMN)) =>
                 {
-                    match client.batch_execute(CREATE).await {
+                    match client.batch_execute(self.create).await {
                         // Two hosts creating them at once: one of them gets a duplicate error.
                         Err(e)
                             if e.code() != Some(&SqlState::UNIQUE_VIOLATION)
                                 && e.code() != Some(&SqlState::DUPLICATE_TABLE)
                                 && e.code() != Some(&SqlState::DUPLICATE_COLUMN) =>
                         {
-                            return Err(format!("cannot create the lock tables: {}", describe(e)))
+                            return Err(format!(
+                                "cannot create the {} tables: {}",
+                                self.tables,
+                                describe(e)
+                            ))
                         }
                         _ => self.client = Some(client),
                     }
@@ -196,9 +242,11 @@ impl PgLock {
                 }
             }
         }
-        Err("the lock tables could not be created".into())
+        Err(format!("the {} tables could not be created", self.tables))
     }
+}
 
+impl PgLock {
     pub async fn claim(
         &mut self,
         name: &str,
@@ -299,7 +347,7 @@ fn first_text(rows: &[Row]) -> Option<String> {
 
 /// A PostgreSQL error in one line: the server's own message when it sent one (a wrong password, a
 /// missing database), else the client's with its cause. Neither ever holds the password.
-fn describe(e: tokio_postgres::Error) -> String {
+pub fn describe(e: tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return format!("{}: {}", db.severity(), db.message());
     }

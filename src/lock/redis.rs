@@ -55,6 +55,12 @@ return 0
 ";
 
 pub struct RedisLock {
+    redis: RedisClient,
+}
+
+/// One connection to Redis that opens on first use and again after a failure: the fleet lock and the
+/// fleet ledger each hold one.
+pub struct RedisClient {
     /// The client, or why there can be none (an unreadable `SSL_CERT_FILE`), said at the first call.
     client: Result<redis::Client, String>,
     connection: Option<MultiplexedConnection>,
@@ -62,6 +68,29 @@ pub struct RedisLock {
 
 impl RedisLock {
     pub fn new(engine: &Engine) -> RedisLock {
+        RedisLock {
+            redis: RedisClient::new(engine),
+        }
+    }
+
+    async fn eval<T: FromRedisValue>(
+        &mut self,
+        script: &str,
+        keys: &[&str],
+        args: &[&str],
+    ) -> Result<T, String> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(script).arg(keys.len()).arg(keys).arg(args);
+        self.redis.query(&cmd).await
+    }
+
+    pub async fn close(&mut self) {
+        self.redis.close().await
+    }
+}
+
+impl RedisClient {
+    pub fn new(engine: &Engine) -> RedisClient {
         let addr = match engine.tls {
             Tls::Disable => ConnectionAddr::Tcp(engine.host.clone(), engine.port),
             _ => {
@@ -84,32 +113,55 @@ impl RedisLock {
                 protocol: ProtocolVersion::RESP2,
             },
         };
-        RedisLock {
+        RedisClient {
             client: client(info, engine.tls),
             connection: None,
         }
     }
 
-    async fn eval<T: FromRedisValue>(
+    /// One command.
+    pub async fn query<T: FromRedisValue>(&mut self, cmd: &redis::Cmd) -> Result<T, String> {
+        let mut connection = self.connection().await?;
+        let result = cmd.query_async(&mut connection).await;
+        self.keep(connection, result)
+    }
+
+    /// Several commands in one round trip.
+    pub async fn pipeline<T: FromRedisValue>(
         &mut self,
-        script: &str,
-        keys: &[&str],
-        args: &[&str],
+        pipe: &redis::Pipeline,
     ) -> Result<T, String> {
-        let mut connection = match self.connection.take() {
-            Some(c) => c,
+        let mut connection = self.connection().await?;
+        let result = pipe.query_async(&mut connection).await;
+        self.keep(connection, result)
+    }
+
+    /// Connects now, if not connected.
+    pub async fn warm(&mut self) -> Result<(), String> {
+        let connection = self.connection().await?;
+        self.connection = Some(connection);
+        Ok(())
+    }
+
+    async fn connection(&mut self) -> Result<MultiplexedConnection, String> {
+        match self.connection.take() {
+            Some(c) => Ok(c),
             None => {
                 let client = self.client.as_ref().map_err(Clone::clone)?;
                 client
                     .get_multiplexed_async_connection()
                     .await
-                    .map_err(describe)?
+                    .map_err(describe)
             }
-        };
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(script).arg(keys.len()).arg(keys).arg(args);
-        let result = cmd.query_async(&mut connection).await;
-        // A connection that failed is dropped: the next call connects again (the server may be back).
+        }
+    }
+
+    /// A connection that failed is dropped: the next call connects again (the server may be back).
+    fn keep<T>(
+        &mut self,
+        connection: MultiplexedConnection,
+        result: redis::RedisResult<T>,
+    ) -> Result<T, String> {
         match result {
             Ok(value) => {
                 self.connection = Some(connection);
@@ -128,7 +180,9 @@ impl RedisLock {
     pub async fn close(&mut self) {
         self.connection = None;
     }
+}
 
+impl RedisLock {
     pub async fn claim(
         &mut self,
         name: &str,
@@ -231,7 +285,7 @@ fn parse_lease_value(value: &str) -> (Option<SystemTime>, String) {
 }
 
 /// A Redis error in one line. The client never puts the password in one.
-fn describe(e: redis::RedisError) -> String {
+pub fn describe(e: redis::RedisError) -> String {
     if e.kind() == redis::ErrorKind::AuthenticationFailed {
         return "authentication failed: the server refused the user or password".into();
     }

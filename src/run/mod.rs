@@ -2,6 +2,7 @@
 //! each phase told to the observers (log, monitors, lock, systemd notifier) as events, then one teardown
 //! whatever way the run ended.
 
+mod after;
 mod attempts;
 mod jitter;
 mod locks;
@@ -86,7 +87,11 @@ pub fn execute(mut job: Job) -> Exit {
             tick,
             schedule: job.schedule.as_ref(),
         };
-        Ledger::new(settings, run, fail_after, began, logger.clone())
+        let mut ledger = Ledger::new(settings, run, fail_after, began, logger.clone());
+        if let Some(fleet) = &job.fleet_ledger {
+            ledger.with_fleet(fleet);
+        }
+        ledger
     });
     let mut session = Session {
         notifier: Notifier::from_env(job.hygiene.clone(), logger.clone()),
@@ -192,7 +197,14 @@ impl Session {
             }
         }
 
-        // A lease lost during the jitter sleep: another host may run the job by now.
+        if let Some(after) = &job.after {
+            let errors = self.logger.clone();
+            let mut observers = Fanout(self.observers(&mut logger));
+            if let Err(ended) = after::pass(after, &mut observers, signals, &errors) {
+                return ended;
+            }
+        }
+        // A lease lost during the jitter sleep (or the wait for --after): another host may run the job by now.
         if let Some(lost) = lease.as_ref().and_then(supervise::Lease::lost) {
             let reason = format!("skipped: {} before the command started", lost.loss);
             Fanout(self.observers(&mut logger)).on_event(&Event::Skipped { reason: &reason });
@@ -415,6 +427,7 @@ impl Session {
         if let Some(ledger) = self.ledger.as_mut() {
             ledger.end(ended.exit);
             ledger.trim();
+            ledger.close_fleet();
         }
         for capture in &ended.captures {
             capture.release_spool(ended.failed);

@@ -4,6 +4,7 @@
 mod harness;
 
 mod adopt;
+mod after;
 mod config;
 mod fleet;
 mod hostile;

@@ -386,14 +386,14 @@ fn a_wrong_password_is_a_clear_error(kind: Kind) {
 /// A role of the shared PostgreSQL with a password of its own, dropped afterwards. The cluster trusts
 /// every local user but the members of `cronbeat_pw`, whom .ci/run's pg_hba.conf asks for a password
 /// (scram-sha-256): the role is made one of them.
-struct PasswordRole {
+pub(super) struct PasswordRole {
     shared: String,
-    name: String,
+    pub(super) name: String,
 }
 
 impl PasswordRole {
     /// `None` (after [`missing`]) when the server lets the role in without its password.
-    fn create(shared: &str) -> Option<PasswordRole> {
+    pub(super) fn create(shared: &str) -> Option<PasswordRole> {
         engine_command(
             Kind::Postgres,
             shared,

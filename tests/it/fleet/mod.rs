@@ -19,8 +19,10 @@ macro_rules! on_both {
         }
     )*};
 }
+pub(crate) use on_both;
 
 mod engines;
+mod memory;
 mod retries;
 mod tls;
 mod truth;

@@ -16,7 +16,7 @@ on_both!(
 
 /// `cronbeat` on a host whose clock reads `when` (UTC, `YYYY-MM-DD HH:MM:SS`) when it starts, and runs
 /// on from there. `None` without faketime (skipped; a failure under CI=true).
-fn at(when: &str) -> Option<Cronbeat> {
+pub(super) fn at(when: &str) -> Option<Cronbeat> {
     if !have("faketime") {
         missing("faketime is not installed (.ci/run installs it)");
         return None;

@@ -11,6 +11,8 @@ pub use cronbeat::config::ConfigFile;
 pub use cronbeat::config::Layer;
 /// The one table of exit statuses the documentation is written from.
 pub use cronbeat::exit::TABLE as EXIT_STATUSES;
+/// The fleet ledger's store, and the engine a ledger URL names: tests read declarations through it.
+pub use cronbeat::fleet_ledger::{engine_of as fleet_engine, Store as FleetStore};
 /// Parsing a `--ping` spec into a monitor.
 pub use cronbeat::monitor::parse as parse_monitor;
 /// The one table of monitor kinds the documentation is written from.
