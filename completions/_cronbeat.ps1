@@ -39,6 +39,8 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('--lock-unavailable', '--lock-unavailable', [CompletionResultType]::ParameterName, 'When a fleet lock''s engine cannot be reached at the start: fail (not run, monitors told, exit 75), skip (not run, exit 75) or run without the lock [default: fail]')
             [CompletionResult]::new('--jitter', '--jitter', [CompletionResultType]::ParameterName, 'Sleep up to DUR before starting, to spread a fleet')
             [CompletionResult]::new('--jitter-seed', '--jitter-seed', [CompletionResultType]::ParameterName, 'How the --jitter delay is chosen [default: random]')
+            [CompletionResult]::new('--memory-max', '--memory-max', [CompletionResultType]::ParameterName, 'Hold the run''s processes to SIZE of memory together (e.g. 512M, 2G), swap included, in a cgroup of the run''s own: the kernel''s OOM killer stops the run at the limit (outcome oom). Where no memory controller can be used, the run is refused (exit status 2)')
+            [CompletionResult]::new('--tasks-max', '--tasks-max', [CompletionResultType]::ParameterName, 'Hold the run to N processes and threads at once (a fork bomb stops there), in a cgroup of the run''s own. Where no pids controller can be used, the run is refused (exit status 2)')
             [CompletionResult]::new('--success-codes', '--success-codes', [CompletionResultType]::ParameterName, 'Exit statuses that count as success, e.g. 0,3 or 0,10-12 (the exit status itself stays the command''s) [default: 0]')
             [CompletionResult]::new('--min-runtime', '--min-runtime', [CompletionResultType]::ParameterName, 'Report the run as failed when it finished sooner than DUR ("finished too quickly")')
             [CompletionResult]::new('--tail', '--tail', [CompletionResultType]::ParameterName, 'Bytes of combined output kept for the finish report; 0 keeps none [default: 10240]')
@@ -127,6 +129,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
         }
         'cronbeat;status' {
             [CompletionResult]::new('--fail-after', '--fail-after', [CompletionResultType]::ParameterName, 'With --check: failures in a row that are CRITICAL (fewer are a WARNING) [default: each job''s own --fail-after, else 1]')
+            [CompletionResult]::new('--slow-factor', '--slow-factor', [CompletionResultType]::ParameterName, 'Mark a job slower (bigger) when its latest successful run took more than X times the median time (peak memory) of its 20 successful runs before; with --check such a job is a WARNING [default: 3, and no WARNING]')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'An array of JSON objects, one per job')
             [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'One line for Nagios, Icinga or monit; exit status 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN')

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod cost;
 pub mod crash;
 pub mod events;
 pub mod exit;

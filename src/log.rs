@@ -259,11 +259,13 @@ impl Observer for Logger {
                     "duration_seconds".into(),
                     json!(report.duration.as_secs_f64()),
                 );
+                crate::cost::json::fields(&report.cost, &mut f);
                 let msg = format!(
-                    "finished: {} in {:.3}s, exit status {}",
+                    "finished: {} in {:.3}s, exit status {}; {}",
                     report.outcome.describe(),
                     report.duration.as_secs_f64(),
-                    report.outcome.exit_code()
+                    report.outcome.exit_code(),
+                    report.cost.describe()
                 );
                 self.event("finished", &msg, f);
             }

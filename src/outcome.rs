@@ -38,6 +38,13 @@ pub enum Cause {
     Rule(Rule),
     /// The fleet lock's lease was lost and cronbeat stopped the command (`--on-lock-lost kill`).
     LockLost(LockLoss),
+    /// The kernel's OOM killer killed a process of the run, which failed: the run's peak memory and
+    /// `--memory-max` (bytes), where known. The exit status stays the command's (137 for the command
+    /// itself killed).
+    Oom {
+        peak: Option<u64>,
+        limit: Option<u64>,
+    },
 }
 
 /// How a fleet lock's lease was lost while the command ran.
@@ -135,6 +142,8 @@ impl Outcome {
             ChildStatus::Signaled(sig) => Exit::Signaled(*sig),
             ChildStatus::NotStarted { code, .. } if *code == exit::NOT_FOUND => Exit::NotFound,
             ChildStatus::NotStarted { code, .. } if *code == exit::LOCKED => Exit::Locked,
+            // A limit asked for could not be applied: refused as a usage error is.
+            ChildStatus::NotStarted { code, .. } if *code == exit::USAGE => Exit::Usage,
             ChildStatus::NotStarted { .. } => Exit::NotExecutable,
         }
     }
@@ -203,6 +212,24 @@ impl Outcome {
                 format!("wrote to stderr, a failure under --stderr-fails ({what})")
             }
             Some(Cause::LockLost(loss)) => format!("{loss}, and the command was stopped ({what})"),
+            Some(Cause::Oom { peak, limit }) => {
+                let mut figures = Vec::new();
+                if let Some(peak) = peak {
+                    figures.push(format!("peak {}", crate::cost::bytes(peak)));
+                }
+                if let Some(limit) = limit {
+                    figures.push(format!("limit {}", crate::cost::bytes(limit)));
+                }
+                let figures = match figures.is_empty() {
+                    true => String::new(),
+                    false => format!(" ({})", figures.join(", ")),
+                };
+                if self.status == ChildStatus::Signaled(libc::SIGKILL) {
+                    format!("killed by the kernel's OOM killer{figures}")
+                } else {
+                    format!("a process of the run was killed by the kernel's OOM killer{figures}, and the command {what}")
+                }
+            }
             Some(Cause::Rule(Rule::TooQuick { took, min })) => format!(
                 "finished too quickly: after {}, sooner than the minimum runtime {} ({what})",
                 round(took),
@@ -212,13 +239,14 @@ impl Outcome {
     }
 
     /// A one-word outcome for logs, JSON and monitors: success, failure, timeout, idle, terminated,
-    /// lock_lost, signal, not_started.
+    /// lock_lost, oom, signal, not_started.
     pub fn word(&self) -> &'static str {
         match (&self.status, self.cause) {
             (_, Some(Cause::Timeout(_))) => "timeout",
             (_, Some(Cause::Idle(_))) => "idle",
             (_, Some(Cause::Forwarded(_) | Cause::Interrupted(_))) => "terminated",
             (_, Some(Cause::LockLost(_))) => "lock_lost",
+            (_, Some(Cause::Oom { .. })) => "oom",
             (ChildStatus::NotStarted { .. }, _) => "not_started",
             (ChildStatus::Signaled(_), _) => "signal",
             _ if self.succeeded() => "success",

@@ -162,6 +162,7 @@ impl Ledger {
             schedule: facts.schedule.clone(),
             fail_after: facts.fail_after,
             tail: None,
+            cost: None,
         }
     }
 
@@ -204,6 +205,13 @@ impl Ledger {
             outcome.succeeded(),
             outcome.describe(),
         );
+        // A run whose command never began cost nothing worth a record.
+        if !matches!(
+            outcome.status,
+            crate::outcome::ChildStatus::NotStarted { .. }
+        ) {
+            record.cost = Some(record::CostRecord::of(&report.cost));
+        }
         if let Some(fail_after) = &self.fail_after {
             // Counted before this run's record is added, so that a record that cannot be written still counts.
             match failures_before(job) {

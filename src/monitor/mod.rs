@@ -813,6 +813,7 @@ mod tests {
                 cause: None,
             },
             tail: Arc::new(Vec::new()),
+            cost: Default::default(),
         };
         let f = FailAfter::new(3);
         assert_eq!(f.note(&report(1)), None, "unknown place: reported");

@@ -100,13 +100,22 @@ pub fn with_path_suffix(base: &Url, suffix: Option<&str>) -> Url {
     url
 }
 
-/// One line saying what happened when the command did not exit on its own terms (deadline, signal,
-/// exec failure, a success rule); empty when its exit status says it all.
+/// cronbeat's closing lines of a report: what the run cost (`cronbeat: cpu …, peak memory …`) once the
+/// command ran, then, when the command did not exit on its own terms (deadline, signal, OOM kill, exec
+/// failure, a success rule), the line saying what happened, last: under a server's limit the last line
+/// is the one kept. A run whose exit status says it all ends with the cost.
 pub fn outcome_note(report: &Report) -> String {
-    match report.outcome.plain_exit() {
-        Some(_) => String::new(),
-        None => format!("cronbeat: {}\n", report.outcome.describe()),
+    let mut note = String::new();
+    if !matches!(
+        report.outcome.status,
+        crate::outcome::ChildStatus::NotStarted { .. }
+    ) {
+        note.push_str(&format!("cronbeat: {}\n", report.cost.describe()));
     }
+    if report.outcome.plain_exit().is_none() {
+        note.push_str(&format!("cronbeat: {}\n", report.outcome.describe()));
+    }
+    note
 }
 
 /// The output tail, then the line saying what happened, within `limit` bytes (see `compose`).

@@ -33,6 +33,19 @@ pub fn execute(mut job: Job) -> Exit {
     }
     let began = SystemTime::now();
     let run_id = uuid::Uuid::new_v4().to_string();
+    // A limit asked for that cannot be applied refuses the run before anything is told or run.
+    let limits_of_run = if job.run_limits == crate::cost::Limits::default() {
+        crate::cost::Prepared::default()
+    } else {
+        let controllers = supervise::delegated_controllers();
+        match crate::cost::Prepared::new(job.run_limits, &run_id, &controllers) {
+            Ok(prepared) => prepared,
+            Err(message) => {
+                logger.error(&message);
+                return Exit::Usage;
+            }
+        }
+    };
     let host = job.host_id.clone();
     // The run serves the due time it was started for, however long the lock and the jitter take.
     let now = SystemTime::now();
@@ -98,7 +111,7 @@ pub fn execute(mut job: Job) -> Exit {
             return session.end(Ended::before_start(Exit::Internal), None);
         }
     };
-    let ended = session.run(&job, &run_id, &host, tick, &signals);
+    let ended = session.run(&job, &run_id, &host, tick, &signals, &limits_of_run);
     session.end(ended, Some(&signals))
 }
 
@@ -150,6 +163,7 @@ impl Session {
         host: &str,
         tick: Option<SystemTime>,
         signals: &SignalPipe,
+        limits_of_run: &crate::cost::Prepared,
     ) -> Ended {
         let mut logger = self.logger.clone();
         let mut lock = None;
@@ -208,7 +222,7 @@ impl Session {
             observers.push(held);
         }
         let finished = supervise::run(
-            &plan(job),
+            &plan(job, limits_of_run),
             run_id,
             tick,
             &holding,
@@ -304,6 +318,7 @@ impl Session {
                                 cause: None,
                             },
                             tail: Arc::new(Vec::new()),
+                            cost: Default::default(),
                         };
                         before.on_event(&Event::Finished(&report));
                         Err(Ended::before_start(Exit::Locked))
@@ -331,7 +346,7 @@ impl Session {
 }
 
 /// What the supervisor is given of `job`.
-fn plan(job: &Job) -> supervise::Plan<'_> {
+fn plan<'a>(job: &'a Job, limits_of_run: &'a crate::cost::Prepared) -> supervise::Plan<'a> {
     supervise::Plan {
         command: &job.command,
         name: &job.name,
@@ -345,6 +360,7 @@ fn plan(job: &Job) -> supervise::Plan<'_> {
         tail: job.tail,
         rules: &job.rules,
         hygiene: &job.hygiene,
+        limits_of_run,
     }
 }
 

@@ -403,6 +403,7 @@ impl Seen<'_> {
     /// The output tail a service is told: the command's output from the start, cronbeat's closing
     /// line last.
     fn assert_tail(&self, tail: &str) {
+        let tail = &without_cost(tail);
         let head = format!("run {}\n{}", self.rid, self.ending.output());
         assert!(
             tail.starts_with(&head),
