@@ -372,6 +372,36 @@ mod tests {
     }
 
     #[test]
+    fn an_oom_kill_keeps_the_exit_status_and_says_so() {
+        let oom = Some(Cause::Oom {
+            peak: Some(512 << 20),
+            limit: Some(512 << 20),
+        });
+        let o = outcome(ChildStatus::Signaled(9), oom);
+        assert_eq!(
+            o.describe(),
+            "killed by the kernel's OOM killer (peak 512 MiB, limit 512 MiB)"
+        );
+        assert_eq!(
+            (o.word(), o.exit_code(), o.succeeded()),
+            ("oom", 137, false)
+        );
+        let o = outcome(
+            ChildStatus::Exited(1),
+            Some(Cause::Oom {
+                peak: Some(300 << 20),
+                limit: None,
+            }),
+        );
+        assert_eq!(
+            o.describe(),
+            "a process of the run was killed by the kernel's OOM killer (peak 300 MiB), and the \
+             command exited with status 1"
+        );
+        assert_eq!((o.word(), o.exit_code()), ("oom", 1));
+    }
+
+    #[test]
     fn rules() {
         let exited = |code| outcome(ChildStatus::Exited(code), None);
         let second = Duration::from_secs(1);
