@@ -625,7 +625,7 @@ impl Seen<'_> {
             json!({
                 "event": "start", "run_id": rid, "job": null, "name": name, "host": host,
                 "tick": null, "exit_status": null, "signal": null, "duration": null, "outcome": null,
-                "message": null, "output_tail": null,
+                "message": null, "output_tail": null, "cost": null,
             })
         );
         let mut finish = requests[1].json();
@@ -635,6 +635,8 @@ impl Seen<'_> {
         // The command's output alone: cronbeat's account of the end is the message.
         let tail = fields.remove("output_tail").unwrap();
         assert_eq!(tail, format!("run {rid}\n{}", self.ending.output()));
+        let cost = fields.remove("cost").unwrap();
+        assert!(cost["cpu_user_seconds"].as_f64().is_some(), "{cost}");
         let said = fields.remove("message").unwrap();
         let said = said.as_str().unwrap();
         message.assert_matches(said);

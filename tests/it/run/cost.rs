@@ -319,6 +319,7 @@ fn every_report_says_what_the_run_cost() {
     let server = Server::start();
     let out = cronbeat()
         .args(["-v", "--ping", &format!("{}/hc", server.url())])
+        .args(["--ping", &format!("webhook+{}/hook", server.url())])
         .args(["--", "sh", "-c", "echo hi"])
         .run();
     out.assert_code(0);
@@ -332,7 +333,23 @@ fn every_report_says_what_the_run_cost() {
         finished.contains(", exit status 0; cpu ") && finished.contains(", peak memory "),
         "{finished}"
     );
-    let body = server.received()[1].text();
+    let requests = server.received();
+    let hook = requests
+        .iter()
+        .rfind(|r| r.path == "/hook")
+        .expect("the webhook's finish");
+    let cost = &hook.json()["cost"];
+    assert!(
+        cost["peak_memory_bytes"].as_u64().unwrap() > 0
+            && cost["cpu_user_seconds"].as_f64().is_some()
+            && cost["oom_killed"] == false,
+        "{cost}"
+    );
+    let body = requests
+        .iter()
+        .find(|r| r.path == "/hc/0")
+        .expect("the finish ping")
+        .text();
     let last = body.lines().last().unwrap();
     assert!(
         body.starts_with("hi\n\ncronbeat: cpu ") && last.contains(", peak memory "),
