@@ -260,13 +260,19 @@ impl Observer for Logger {
                     json!(report.duration.as_secs_f64()),
                 );
                 crate::cost::json::fields(&report.cost, &mut f);
-                let msg = format!(
-                    "finished: {} in {:.3}s, exit status {}; {}",
+                let mut msg = format!(
+                    "finished: {} in {:.3}s, exit status {}",
                     report.outcome.describe(),
                     report.duration.as_secs_f64(),
                     report.outcome.exit_code(),
-                    report.cost.describe()
                 );
+                // A command that never began cost nothing to tell.
+                if !matches!(
+                    report.outcome.status,
+                    crate::outcome::ChildStatus::NotStarted { .. }
+                ) {
+                    msg.push_str(&format!("; {}", report.cost.describe()));
+                }
                 self.event("finished", &msg, f);
             }
         }
