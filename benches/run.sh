@@ -6,6 +6,8 @@
 #   benches/run.sh --bin PATH          measure an already built binary instead of building one
 #   benches/run.sh --static-bin PATH   the same for the static binary
 #   benches/run.sh --no-static         leave the static binary out
+#   benches/run.sh --baseline PATH     also measure what the cost accounting adds to -- true against PATH, a
+#                                      cronbeat built without it (the commit before "What a run cost")
 #
 # Two builds: the usual one (glibc, dynamically linked) for every part, and the static one of the README's
 # Install section (musl, a static position-independent executable) for the start-up and its peak RSS, where the
@@ -34,13 +36,18 @@ usage() {
 quick=0
 bin=
 static_bin=
+baseline=
 no_static=0
 while (($#)); do
     case $1 in
     --quick) quick=1 ;;
-    --bin | --static-bin)
+    --bin | --static-bin | --baseline)
         [[ $# -ge 2 ]] || { echo "benches/run.sh: $1 needs a path" >&2; exit 2; }
-        if [[ $1 == --bin ]]; then bin=$2; else static_bin=$2; fi
+        case $1 in
+        --bin) bin=$2 ;;
+        --static-bin) static_bin=$2 ;;
+        *) baseline=$2 ;;
+        esac
         shift
         ;;
     --no-static) no_static=1 ;;
@@ -398,6 +405,33 @@ if bench exec "$rounds" "$((startup_runs / rounds))" "$startup_warmup" "${startu
     notes+=("startup, fastest runs: $fastest, timeout $(fmt_ms "$ref"), true $(fmt_ms "$bare")")
 else
     failed_step "$what" "the startup benchmark failed"
+fi
+
+# What a run cost: the accounting of every run (getrusage, /proc/vmstat, the run's cgroup v2 files) against a
+# build without it, and what a cgroup v1 of the run's own costs (mkdir, limits, the move, rmdir), which
+# cronbeat makes only for --memory-max and --tasks-max.
+if [[ -n $baseline ]]; then
+    what="cost: -- true vs the build without accounting"
+    if bench exec "$rounds" "$((startup_runs / rounds))" "$startup_warmup" \
+        cb_cost "$bin_q -- true" cb_base "$(printf '%q' "$baseline") -- true"; then
+        cb=${median_ms[cb_cost]} ref=${median_ms[cb_base]}
+        row "$what" "$(fmt_ms "$cb")" "$(fmt_ms "$ref")" "$(calc "printf \"%+.3f ms\", $cb - $ref")" \
+            "+ < 0.2 ms" "$(verdict "$cb - $ref < 0.2")"
+    else
+        failed_step "$what" "the accounting benchmark failed"
+    fi
+fi
+what="cost: --memory-max 1G --tasks-max 10000 -- true vs -- true"
+if "$bin" --no-ledger --memory-max 1G --tasks-max 10000 -- true 2>/dev/null; then
+    if bench exec "$rounds" "$((startup_runs / rounds))" "$startup_warmup" \
+        cb_limited "$bin_q --memory-max 1G --tasks-max 10000 -- true" cb_plain "$bin_q -- true"; then
+        cb=${median_ms[cb_limited]} ref=${median_ms[cb_plain]}
+        row "$what" "$(fmt_ms "$cb")" "$(fmt_ms "$ref")" "$(calc "printf \"%+.3f ms\", $cb - $ref")" "-" "info"
+    else
+        failed_step "$what" "the limits benchmark failed"
+    fi
+else
+    row "$what" "n/a" "-" "-" "-" "n/a (no memory and pids controller for cronbeat here)"
 fi
 
 # 2. Pass-through ---------------------------------------------------------------------------------------------

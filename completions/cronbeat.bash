@@ -105,7 +105,7 @@ _cronbeat() {
 
     case "${cmd}" in
         cronbeat)
-            opts="-q -v -h -V --config --job --name --host-id --schedule --tz --grace --timeout --kill-after --idle-timeout --lock --overlap --lock-wait --lock-ttl --on-lock-lost --lock-unavailable --jitter --jitter-seed --success-codes --stderr-fails --min-runtime --retries --retry-on --retry-delay --env-file --tail --strip-ansi --redact --quiet --ping --ping-file --no-start-ping --keepalive --ping-timeout --ping-retries --report-timeout --hc-api-key --hc-api-key-file --hc-api-url --cronitor-api-key --cronitor-api-key-file --cronitor-api-url --state-dir --no-ledger --keep-runs --fail-after --ledger-url --fleet-ledger --after --after-within --after-wait --verbose --log-format --help --version adopt check next status history last-output metrics ledger help"
+            opts="-q -v -h -V --config --job --name --host-id --schedule --tz --grace --timeout --kill-after --idle-timeout --lock --overlap --lock-wait --lock-ttl --on-lock-lost --lock-unavailable --jitter --jitter-seed --memory-max --tasks-max --success-codes --stderr-fails --min-runtime --retries --retry-on --retry-delay --env-file --tail --strip-ansi --redact --quiet --ping --ping-file --no-start-ping --keepalive --ping-timeout --ping-retries --report-timeout --hc-api-key --hc-api-key-file --hc-api-url --cronitor-api-key --cronitor-api-key-file --cronitor-api-url --state-dir --no-ledger --keep-runs --fail-after --ledger-url --fleet-ledger --after --after-within --after-wait --verbose --log-format --help --version adopt check next status history last-output metrics ledger help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -181,6 +181,14 @@ _cronbeat() {
                     ;;
                 --jitter-seed)
                     COMPREPLY=($(compgen -W "hostname job random" -- "${cur}"))
+                    return 0
+                    ;;
+                --memory-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tasks-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --success-codes)
@@ -747,7 +755,7 @@ _cronbeat() {
             return 0
             ;;
         cronbeat__subcmd__status)
-            opts="-h --json --check --fail-after --fleet --state-dir --help"
+            opts="-h --json --check --fail-after --fleet --slow-factor --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -758,6 +766,10 @@ _cronbeat() {
                     return 0
                     ;;
                 --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slow-factor)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -36,6 +36,8 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand --lock-unavailable 'When a fleet lock''s engine cannot be reached at the start: fail (not run, monitors told, exit 75), skip (not run, exit 75) or run without the lock [default: fail]'
             cand --jitter 'Sleep up to DUR before starting, to spread a fleet'
             cand --jitter-seed 'How the --jitter delay is chosen [default: random]'
+            cand --memory-max 'Hold the run''s processes to SIZE of memory together (e.g. 512M, 2G), swap included, in a cgroup of the run''s own: the kernel''s OOM killer stops the run at the limit (outcome oom). Where no memory controller can be used, the run is refused (exit status 2)'
+            cand --tasks-max 'Hold the run to N processes and threads at once (a fork bomb stops there), in a cgroup of the run''s own. Where no pids controller can be used, the run is refused (exit status 2)'
             cand --success-codes 'Exit statuses that count as success, e.g. 0,3 or 0,10-12 (the exit status itself stays the command''s) [default: 0]'
             cand --min-runtime 'Report the run as failed when it finished sooner than DUR ("finished too quickly")'
             cand --retries 'Attempts after the first when the command fails (see --retry-on): one run, however many attempts; each has its own --timeout, and none starts that could not finish before the next due time [default: 0]'
@@ -133,6 +135,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
         &'cronbeat;status'= {
             cand --fail-after 'With --check: failures in a row that are CRITICAL (fewer are a WARNING) [default: each job''s own --fail-after, else 1]'
             cand --fleet 'Read the fleet ledger instead of this host''s: every host''s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)'
+            cand --slow-factor 'Mark a job slower (bigger) when its latest successful run took more than X times the median time (peak memory) of its 20 successful runs before; with --check such a job is a WARNING [default: 3, and no WARNING]'
             cand --state-dir 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]'
             cand --json 'An array of JSON objects, one per job'
             cand --check 'One line for Nagios, Icinga or monit; exit status 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN'

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cronbeat_global_optspecs
-    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= lock-ttl= on-lock-lost= lock-unavailable= jitter= jitter-seed= success-codes= stderr-fails min-runtime= retries= retry-on= retry-delay= env-file= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= hc-api-key= hc-api-key-file= hc-api-url= cronitor-api-key= cronitor-api-key-file= cronitor-api-url= state-dir= no-ledger keep-runs= fail-after= ledger-url= fleet-ledger after= after-within= after-wait= v/verbose log-format= h/help V/version
+    string join \n config= job= name= host-id= schedule= tz= grace= timeout= kill-after= idle-timeout= lock= overlap= lock-wait= lock-ttl= on-lock-lost= lock-unavailable= jitter= jitter-seed= memory-max= tasks-max= success-codes= stderr-fails min-runtime= retries= retry-on= retry-delay= env-file= tail= strip-ansi redact= q/quiet ping= ping-file= no-start-ping keepalive= ping-timeout= ping-retries= report-timeout= hc-api-key= hc-api-key-file= hc-api-url= cronitor-api-key= cronitor-api-key-file= cronitor-api-url= state-dir= no-ledger keep-runs= fail-after= ledger-url= fleet-ledger after= after-within= after-wait= v/verbose log-format= h/help V/version
 end
 
 function __fish_cronbeat_needs_command
@@ -49,6 +49,8 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -l jitter -d 'Sleep up t
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l jitter-seed -d 'How the --jitter delay is chosen [default: random]' -r -f -a "hostname\t'A hash of the host name and the job: each host keeps its own slot, a fleet spreads out'
 job\t'A hash of the job alone: the same slot on every host, different jobs spread out'
 random\t'A new random delay every run'"
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l memory-max -d 'Hold the run\'s processes to SIZE of memory together (e.g. 512M, 2G), swap included, in a cgroup of the run\'s own: the kernel\'s OOM killer stops the run at the limit (outcome oom). Where no memory controller can be used, the run is refused (exit status 2)' -r
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -l tasks-max -d 'Hold the run to N processes and threads at once (a fork bomb stops there), in a cgroup of the run\'s own. Where no pids controller can be used, the run is refused (exit status 2)' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l success-codes -d 'Exit statuses that count as success, e.g. 0,3 or 0,10-12 (the exit status itself stays the command\'s) [default: 0]' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l min-runtime -d 'Report the run as failed when it finished sooner than DUR ("finished too quickly")' -r
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -l retries -d 'Attempts after the first when the command fails (see --retry-on): one run, however many attempts; each has its own --timeout, and none starts that could not finish before the next due time [default: 0]' -r
@@ -131,6 +133,7 @@ complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -l after -d 'Cou
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand next" -s h -l help -d 'Print help'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l fail-after -d 'With --check: failures in a row that are CRITICAL (fewer are a WARNING) [default: each job\'s own --fail-after, else 1]' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l fleet -d 'Read the fleet ledger instead of this host\'s: every host\'s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l slow-factor -d 'Mark a job slower (bigger) when its latest successful run took more than X times the median time (peak memory) of its 20 successful runs before; with --check such a job is a WARNING [default: 3, and no WARNING]' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l state-dir -d 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l json -d 'An array of JSON objects, one per job'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand status" -l check -d 'One line for Nagios, Icinga or monit; exit status 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN'

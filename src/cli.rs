@@ -214,8 +214,22 @@ pub struct StatusArgs {
     #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
     pub fleet: Option<String>,
 
+    /// Mark a job slower (bigger) when its latest successful run took more than X times the median time (peak memory) of its 20 successful runs before; with --check such a job is a WARNING [default: 3, and no WARNING]
+    #[arg(long, env = "CRONBEAT_SLOW_FACTOR", value_name = "X", value_parser = parse_slow_factor)]
+    pub slow_factor: Option<f64>,
+
     #[command(flatten)]
     pub ledger: LedgerArgs,
+}
+
+/// A factor above 1 (a run as long as the median is no news), and not absurd.
+fn parse_slow_factor(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 1.0 && x <= 1000.0 => Ok(x),
+        _ => Err(format!(
+            "invalid factor {text:?} (expected a number above 1 and at most 1000, e.g. 3 or 1.5)"
+        )),
+    }
 }
 
 #[derive(Debug, clap::Args)]

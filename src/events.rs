@@ -19,6 +19,8 @@ pub struct Report {
     /// The last bytes of the combined output, in arrival order. Shared, not copied, by the monitors that
     /// take the report: it can be as large as `--tail`.
     pub tail: Arc<Vec<u8>>,
+    /// What the run cost (CPU, peak memory, I/O): see `cost` for where each figure comes from.
+    pub cost: crate::cost::Cost,
     /// With `--retries`: which attempt ended the run and how the earlier ones failed.
     pub attempts: crate::attempts::Attempts,
 }

@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod cost;
 pub mod crash;
 pub mod declare;
 pub mod events;

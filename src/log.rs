@@ -295,16 +295,24 @@ impl Observer for Logger {
                     "duration_seconds".into(),
                     json!(report.duration.as_secs_f64()),
                 );
-                let msg = format!(
+                crate::cost::json::fields(&report.cost, &mut f);
+                let mut msg = format!(
                     "finished: {} in {:.3}s, exit status {}",
                     report.outcome.describe(),
                     report.duration.as_secs_f64(),
-                    report.outcome.exit_code()
+                    report.outcome.exit_code(),
                 );
                 let mut msg = msg;
                 if let Some(summary) = report.attempts.summary(&report.outcome) {
                     f.insert("attempts".into(), json!(report.attempts.made));
                     msg.push_str(&format!(" ({summary})"));
+                }
+                // A command that never began cost nothing to tell.
+                if !matches!(
+                    report.outcome.status,
+                    crate::outcome::ChildStatus::NotStarted { .. }
+                ) {
+                    msg.push_str(&format!("; {}", report.cost.describe()));
                 }
                 self.event("finished", &msg, f);
             }

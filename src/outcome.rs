@@ -38,6 +38,13 @@ pub enum Cause {
     Rule(Rule),
     /// The fleet lock's lease was lost and cronbeat stopped the command (`--on-lock-lost kill`).
     LockLost(LockLoss),
+    /// The kernel's OOM killer killed a process of the run, which failed: the run's peak memory and
+    /// `--memory-max` (bytes), where known. The exit status stays the command's (137 for the command
+    /// itself killed).
+    Oom {
+        peak: Option<u64>,
+        limit: Option<u64>,
+    },
 }
 
 /// How a fleet lock's lease was lost while the command ran.
@@ -135,6 +142,8 @@ impl Outcome {
             ChildStatus::Signaled(sig) => Exit::Signaled(*sig),
             ChildStatus::NotStarted { code, .. } if *code == exit::NOT_FOUND => Exit::NotFound,
             ChildStatus::NotStarted { code, .. } if *code == exit::LOCKED => Exit::Locked,
+            // A limit asked for could not be applied: refused as a usage error is.
+            ChildStatus::NotStarted { code, .. } if *code == exit::USAGE => Exit::Usage,
             ChildStatus::NotStarted { .. } => Exit::NotExecutable,
         }
     }
@@ -203,6 +212,24 @@ impl Outcome {
                 format!("wrote to stderr, a failure under --stderr-fails ({what})")
             }
             Some(Cause::LockLost(loss)) => format!("{loss}, and the command was stopped ({what})"),
+            Some(Cause::Oom { peak, limit }) => {
+                let mut figures = Vec::new();
+                if let Some(peak) = peak {
+                    figures.push(format!("peak {}", crate::cost::bytes(peak)));
+                }
+                if let Some(limit) = limit {
+                    figures.push(format!("limit {}", crate::cost::bytes(limit)));
+                }
+                let figures = match figures.is_empty() {
+                    true => String::new(),
+                    false => format!(" ({})", figures.join(", ")),
+                };
+                if self.status == ChildStatus::Signaled(libc::SIGKILL) {
+                    format!("killed by the kernel's OOM killer{figures}")
+                } else {
+                    format!("a process of the run was killed by the kernel's OOM killer{figures}, and the command {what}")
+                }
+            }
             Some(Cause::Rule(Rule::TooQuick { took, min })) => format!(
                 "finished too quickly: after {}, sooner than the minimum runtime {} ({what})",
                 round(took),
@@ -212,13 +239,14 @@ impl Outcome {
     }
 
     /// A one-word outcome for logs, JSON and monitors: success, failure, timeout, idle, terminated,
-    /// lock_lost, signal, not_started.
+    /// lock_lost, oom, signal, not_started.
     pub fn word(&self) -> &'static str {
         match (&self.status, self.cause) {
             (_, Some(Cause::Timeout(_))) => "timeout",
             (_, Some(Cause::Idle(_))) => "idle",
             (_, Some(Cause::Forwarded(_) | Cause::Interrupted(_))) => "terminated",
             (_, Some(Cause::LockLost(_))) => "lock_lost",
+            (_, Some(Cause::Oom { .. })) => "oom",
             (ChildStatus::NotStarted { .. }, _) => "not_started",
             (ChildStatus::Signaled(_), _) => "signal",
             _ if self.succeeded() => "success",
@@ -341,6 +369,36 @@ mod tests {
             None,
         );
         assert_eq!((o.exit_code(), o.word()), (75, "not_started"));
+    }
+
+    #[test]
+    fn an_oom_kill_keeps_the_exit_status_and_says_so() {
+        let oom = Some(Cause::Oom {
+            peak: Some(512 << 20),
+            limit: Some(512 << 20),
+        });
+        let o = outcome(ChildStatus::Signaled(9), oom);
+        assert_eq!(
+            o.describe(),
+            "killed by the kernel's OOM killer (peak 512 MiB, limit 512 MiB)"
+        );
+        assert_eq!(
+            (o.word(), o.exit_code(), o.succeeded()),
+            ("oom", 137, false)
+        );
+        let o = outcome(
+            ChildStatus::Exited(1),
+            Some(Cause::Oom {
+                peak: Some(300 << 20),
+                limit: None,
+            }),
+        );
+        assert_eq!(
+            o.describe(),
+            "a process of the run was killed by the kernel's OOM killer (peak 300 MiB), and the \
+             command exited with status 1"
+        );
+        assert_eq!((o.word(), o.exit_code()), ("oom", 1));
     }
 
     #[test]

@@ -163,21 +163,22 @@ pub fn status(args: &StatusArgs) -> Exit {
     let found = find(&store, &args.names);
     let now = SystemTime::now();
     if args.check {
-        return check(&store, &found, args.fail_after, now);
+        return check(&store, &found, args.fail_after, args.slow_factor, now);
     }
+    let factor = args.slow_factor.unwrap_or(summary::DEFAULT_SLOW_FACTOR);
     let sink = Sink::of_stdout();
     if args.json {
         let all: Vec<Value> = found
             .summaries
             .iter()
-            .map(|s| status_json(s, now))
+            .map(|s| status_json(s, now, factor))
             .collect();
         println!(
             "{}",
             sink.json(serde_json::to_string_pretty(&all).expect("JSON always serializes"))
         );
     } else if !found.summaries.is_empty() {
-        print!("{}", status_table(&found.summaries, now, sink));
+        print!("{}", status_table(&found.summaries, now, sink, factor));
     }
     for name in &found.missing {
         error(&format!(
@@ -199,9 +200,32 @@ pub fn status(args: &StatusArgs) -> Exit {
     }
 }
 
-fn status_json(s: &Summary, now: SystemTime) -> Value {
+fn status_json(s: &Summary, now: SystemTime, factor: f64) -> Value {
     let last = &s.last;
     let due = s.due(now);
+    let trend = s.trend(factor);
+    let mut value = status_json_fields(s, last, due);
+    if let Value::Object(map) = &mut value {
+        map.insert("marks".into(), json!(trend.marks()));
+        map.insert("slower".into(), json!(trend.slower.is_some()));
+        map.insert("bigger".into(), json!(trend.bigger.is_some()));
+        map.insert(
+            "last_cpu_s".into(),
+            json!(last.cost.as_ref().map(|c| c.cpu_s())),
+        );
+        map.insert(
+            "last_peak_memory_bytes".into(),
+            json!(last.cost.as_ref().and_then(|c| c.peak_memory_bytes)),
+        );
+    }
+    value
+}
+
+fn status_json_fields(
+    s: &Summary,
+    last: &Record<'static>,
+    due: Option<crate::ledger::summary::Due>,
+) -> Value {
     json!({
         "name": last.name,
         "host": last.host,
@@ -223,11 +247,19 @@ fn status_json(s: &Summary, now: SystemTime) -> Value {
     })
 }
 
-fn status_table(summaries: &[Summary], now: SystemTime, sink: Sink) -> String {
+fn status_table(summaries: &[Summary], now: SystemTime, sink: Sink, factor: f64) -> String {
     let scheduled = summaries.iter().any(|s| s.schedule().is_some());
+    let marks: Vec<String> = summaries
+        .iter()
+        .map(|s| s.trend(factor).marks().join(","))
+        .collect();
+    let marked = marks.iter().any(|m| !m.is_empty());
     let mut header = vec!["JOB", "LAST", "WHEN", "TOOK", "LAST OK", "FAILS"];
     if scheduled {
         header.push("NEXT");
+    }
+    if marked {
+        header.push("TREND");
     }
     let rows: Vec<Vec<String>> = summaries
         .iter()
@@ -258,6 +290,17 @@ fn status_table(summaries: &[Summary], now: SystemTime, sink: Sink) -> String {
             }
             row
         })
+        .zip(&marks)
+        .map(|(mut row, mark)| {
+            if marked {
+                row.push(if mark.is_empty() {
+                    "-".into()
+                } else {
+                    mark.clone()
+                });
+            }
+            row
+        })
         .collect();
     render(&header, &rows, 0, &[5])
 }
@@ -266,7 +309,12 @@ fn status_table(summaries: &[Summary], now: SystemTime, sink: Sink) -> String {
 // status --check
 
 /// How one job stands for a monitoring plugin.
-fn judge(s: &Summary, threshold: Option<u32>, now: SystemTime) -> (Exit, String) {
+fn judge(
+    s: &Summary,
+    threshold: Option<u32>,
+    slow_factor: Option<f64>,
+    now: SystemTime,
+) -> (Exit, String) {
     let name = &s.last.name;
     let threshold = threshold.or(s.last.fail_after).unwrap_or(1);
     let failures = s.consecutive_failures;
@@ -301,14 +349,43 @@ fn judge(s: &Summary, threshold: Option<u32>, now: SystemTime) -> (Exit, String)
             ),
         );
     }
+    if let Some(factor) = slow_factor {
+        let trend = s.trend(factor);
+        let mut said = Vec::new();
+        if let Some((latest, median)) = trend.slower {
+            said.push(format!(
+                "slower: the latest successful run took {}, {:.1} times the median {} of the runs before it",
+                took(latest),
+                latest / median.max(0.001),
+                took(median)
+            ));
+        }
+        if let Some((latest, median)) = trend.bigger {
+            said.push(format!(
+                "bigger: the latest successful run peaked at {}, {:.1} times the median {} of the runs before it",
+                crate::cost::bytes(latest),
+                latest as f64 / (median.max(1) as f64),
+                crate::cost::bytes(median)
+            ));
+        }
+        if !said.is_empty() {
+            return (Exit::Warning, format!("{name}: {}", said.join("; ")));
+        }
+    }
     (Exit::Done, format!("{name}: ok"))
 }
 
-fn check(store: &Store, found: &Found, threshold: Option<u32>, now: SystemTime) -> Exit {
+fn check(
+    store: &Store,
+    found: &Found,
+    threshold: Option<u32>,
+    slow_factor: Option<f64>,
+    now: SystemTime,
+) -> Exit {
     let mut judged: Vec<(Exit, String)> = found
         .summaries
         .iter()
-        .map(|s| judge(s, threshold, now))
+        .map(|s| judge(s, threshold, slow_factor, now))
         .collect();
     for name in &found.missing {
         judged.push((Exit::Unknown, format!("{name}: no run recorded")));
@@ -457,25 +534,55 @@ fn run_json(r: &Record<'_>) -> Value {
         "message": r.message,
         "output_kept": r.tail.is_some(),
         "attempts": r.attempts.unwrap_or(1),
+        "cost": r.cost,
     })
 }
 
 fn history_table(runs: &[Record<'_>], sink: Sink) -> String {
-    let header = ["STARTED", "OUTCOME", "EXIT", "TOOK", "RUN", "HOST"];
+    // The cost columns where a run has a cost: records older than the cost have none.
+    let costed = runs.iter().any(|r| r.cost.is_some());
+    let mut header = vec!["STARTED", "OUTCOME", "EXIT", "TOOK"];
+    if costed {
+        header.extend(["CPU", "PEAK"]);
+    }
+    header.extend(["RUN", "HOST"]);
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
-            vec![
+            let mut row = vec![
                 sink.cell(&local_time(&r.started_at, SecondsFormat::Secs)),
                 sink.cell(&r.outcome),
                 r.exit_status.to_string(),
                 took(r.duration_s),
-                sink.cell(&r.run_id.chars().take(8).collect::<String>()),
-                sink.cell(&r.host),
-            ]
+            ];
+            if costed {
+                let cost = r.cost.as_ref();
+                row.push(cost.map_or_else(|| "-".to_string(), |c| took(c.cpu_s())));
+                row.push(
+                    cost.and_then(|c| c.peak_memory_bytes)
+                        .map_or_else(|| "-".to_string(), short_bytes),
+                );
+            }
+            row.push(sink.cell(&r.run_id.chars().take(8).collect::<String>()));
+            row.push(sink.cell(&r.host));
+            row
         })
         .collect();
-    render(&header, &rows, 5, &[2])
+    if costed {
+        render(&header, &rows, 7, &[2, 4, 5])
+    } else {
+        render(&header, &rows, 5, &[2])
+    }
+}
+
+/// Bytes in a narrow column: `512M`, `100.2M`, `4K`.
+fn short_bytes(n: u64) -> String {
+    crate::cost::bytes(n)
+        .replace(" MiB", "M")
+        .replace(" GiB", "G")
+        .replace(" KiB", "K")
+        .replace(" TiB", "T")
+        .replace(" B", "B")
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -644,6 +751,14 @@ fn exposition(summaries: &[Summary], now: SystemTime) -> String {
             "cronbeat_job_overdue",
             "1 when a due run of the job has not started within its grace, else 0.",
         ),
+        family(
+            "cronbeat_job_last_peak_memory_bytes",
+            "Peak memory of the job's latest recorded run, in bytes (its cgroup's peak, else the largest process's).",
+        ),
+        family(
+            "cronbeat_job_last_cpu_seconds",
+            "CPU time (user and system) of the job's latest recorded run, in seconds.",
+        ),
     ];
     for s in summaries {
         let name = s.last.name.to_string();
@@ -663,6 +778,12 @@ fn exposition(summaries: &[Summary], now: SystemTime) -> String {
                 put(6, format!("{}", next.timestamp()));
             }
             put(7, u8::from(due.overdue).to_string());
+        }
+        if let Some(cost) = &s.last.cost {
+            if let Some(peak) = cost.peak_memory_bytes {
+                put(8, peak.to_string());
+            }
+            put(9, format!("{:.3}", cost.cpu_s()));
         }
         for (outcome, n) in &s.by_outcome {
             families[5]

@@ -54,6 +54,8 @@ pub const MAX_PING_RETRIES: u32 = 10;
 pub const MAX_KEEP_RUNS: u32 = 1_000_000;
 /// Failures in a row beyond any schedule's patience.
 pub const MAX_FAIL_AFTER: u32 = 10_000;
+/// Below this no program starts: a limit this small is a unit typed wrong.
+pub const MIN_MEMORY_MAX: u64 = 1 << 20;
 /// Every other duration: a year, far beyond any schedule, and safe from clock arithmetic overflowing.
 pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 
@@ -125,6 +127,8 @@ pub struct Job {
     pub lock_unavailable: LockUnavailable,
     pub jitter: Option<Duration>,
     pub jitter_seed: JitterSeed,
+    /// `--memory-max` and `--tasks-max`.
+    pub run_limits: crate::cost::Limits,
     pub rules: Rules,
     pub tail: usize,
     pub hygiene: Hygiene,
@@ -364,6 +368,19 @@ fn build(
             ));
         }
     }
+    let run_limits = crate::cost::Limits {
+        memory_max: merged.memory_max.map(|s| s.0),
+        tasks_max: merged.tasks_max,
+    };
+    if let Some(max) = run_limits.memory_max.filter(|m| *m < MIN_MEMORY_MAX) {
+        return Err(invalid(
+            "memory_max",
+            format!("{max} bytes is too small (at least 1MiB)"),
+        ));
+    }
+    if run_limits.tasks_max == Some(0) {
+        return Err(invalid("tasks_max", "must be at least 1"));
+    }
     if let Some(retries) = merged.ping_retries.filter(|r| *r > MAX_PING_RETRIES) {
         return Err(invalid(
             "ping_retries",
@@ -531,6 +548,7 @@ fn build(
         lock_unavailable: merged.lock_unavailable.unwrap_or_default(),
         jitter,
         jitter_seed: merged.jitter_seed.unwrap_or_default(),
+        run_limits,
         rules: Rules {
             success_codes: merged.success_codes.map(|c| c.0).unwrap_or_default(),
             stderr_fails: merged.stderr_fails.unwrap_or(false),

@@ -151,6 +151,14 @@ layer! {
         #[arg(long, env = "CRONBEAT_JITTER_SEED", value_name = "SEED", help_heading = "Bounds")]
         pub jitter_seed: Option<JitterSeed>,
 
+        /// Hold the run's processes to SIZE of memory together (e.g. 512M, 2G), swap included, in a cgroup of the run's own: the kernel's OOM killer stops the run at the limit (outcome oom). Where no memory controller can be used, the run is refused (exit status 2)
+        #[arg(long, env = "CRONBEAT_MEMORY_MAX", value_name = "SIZE", value_parser = Size::parse, help_heading = "Bounds")]
+        pub memory_max: Option<Size>,
+
+        /// Hold the run to N processes and threads at once (a fork bomb stops there), in a cgroup of the run's own. Where no pids controller can be used, the run is refused (exit status 2)
+        #[arg(long, env = "CRONBEAT_TASKS_MAX", value_name = "N", help_heading = "Bounds")]
+        pub tasks_max: Option<u64>,
+
         /// Exit statuses that count as success, e.g. 0,3 or 0,10-12 (the exit status itself stays the command's) [default: 0]
         #[arg(long, env = "CRONBEAT_SUCCESS_CODES", value_name = "CODES", value_parser = parse_exit_codes, help_heading = "Success rules")]
         pub success_codes: Option<ExitCodes>,

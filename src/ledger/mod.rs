@@ -235,6 +235,7 @@ impl Ledger {
             schedule: facts.schedule.clone(),
             fail_after: facts.fail_after,
             tail: None,
+            cost: None,
             attempts: None,
             failed_attempts: Vec::new(),
         }
@@ -294,6 +295,13 @@ impl Ledger {
             outcome.succeeded(),
             outcome.describe(),
         );
+        // A run whose command never began cost nothing worth a record.
+        if !matches!(
+            outcome.status,
+            crate::outcome::ChildStatus::NotStarted { .. }
+        ) {
+            record.cost = Some(record::CostRecord::of(&report.cost));
+        }
         if report.attempts.allowed > 1 {
             record.attempts = Some(report.attempts.made);
             record.failed_attempts = report

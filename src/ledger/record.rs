@@ -24,7 +24,7 @@ pub const INTERRUPTED: &str = "interrupted";
 pub const ERROR: &str = "error";
 
 /// Every outcome word a record may carry: the run's (see `Outcome::word`) and the ledger's own.
-pub const OUTCOMES: [&str; 10] = [
+pub const OUTCOMES: [&str; 11] = [
     "success",
     "failure",
     "timeout",
@@ -35,6 +35,7 @@ pub const OUTCOMES: [&str; 10] = [
     SKIPPED,
     INTERRUPTED,
     ERROR,
+    "oom",
 ];
 
 /// One run. Borrowed when read (a ledger of 100,000 runs is read without copying its strings), owned when
@@ -74,12 +75,66 @@ pub struct Record<'a> {
     /// The file holding the output tail of a failed run, relative to the job's directory.
     #[serde(borrow, default)]
     pub tail: Option<Cow<'a, str>>,
+    /// What the run cost; none for a run whose command never began, and in records older than this field.
+    #[serde(default)]
+    pub cost: Option<CostRecord>,
     /// With `--retries`: the attempts the run made; absent for a run without retries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempts: Option<u32>,
     /// How the attempts before the last failed, in order.
     #[serde(borrow, default, skip_serializing_if = "Vec::is_empty")]
     pub failed_attempts: Vec<AttemptRecord<'a>>,
+}
+
+/// A run's cost as the ledger keeps it (see `cost` for the sources).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostRecord {
+    pub cpu_user_s: f64,
+    pub cpu_system_s: f64,
+    #[serde(default)]
+    pub peak_memory_bytes: Option<u64>,
+    #[serde(default)]
+    pub io_read_bytes: Option<u64>,
+    #[serde(default)]
+    pub io_write_bytes: Option<u64>,
+    #[serde(default)]
+    pub tasks_peak: Option<u64>,
+    /// `cgroup` or `rusage`, for the CPU and the memory figures.
+    #[serde(default)]
+    pub cpu_source: Option<CostSource>,
+    #[serde(default)]
+    pub memory_source: Option<CostSource>,
+}
+
+/// Where a figure came from, as a record says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CostSource {
+    Cgroup,
+    Rusage,
+}
+
+impl CostRecord {
+    pub fn of(cost: &crate::cost::Cost) -> CostRecord {
+        let source = |s: crate::cost::Source| match s {
+            crate::cost::Source::Cgroup => CostSource::Cgroup,
+            crate::cost::Source::Rusage => CostSource::Rusage,
+        };
+        CostRecord {
+            cpu_user_s: millis(cost.user),
+            cpu_system_s: millis(cost.system),
+            peak_memory_bytes: cost.peak_memory,
+            io_read_bytes: cost.io_read,
+            io_write_bytes: cost.io_write,
+            tasks_peak: cost.tasks_peak,
+            cpu_source: Some(source(cost.cpu_source)),
+            memory_source: cost.peak_memory.map(|_| source(cost.memory_source)),
+        }
+    }
+
+    pub fn cpu_s(&self) -> f64 {
+        self.cpu_user_s + self.cpu_system_s
+    }
 }
 
 /// An earlier attempt's failure, as the run's own outcome is kept.
@@ -261,6 +316,7 @@ mod tests {
             schedule: None,
             fail_after: None,
             tail: None,
+            cost: None,
             attempts: None,
             failed_attempts: Vec::new(),
         }

@@ -38,6 +38,91 @@ pub struct Summary {
     pub latest_start: String,
     /// The pieces that are not whole records.
     pub unreadable: Unreadable,
+    /// The latest successful runs, oldest first, at most `TREND_RUNS` + 1: how long each took (seconds)
+    /// and its peak memory (bytes), for `slower` and `bigger`.
+    pub successes: std::collections::VecDeque<(f64, Option<u64>)>,
+}
+
+/// How many successful runs before the latest one its figures are compared with (their median).
+pub const TREND_RUNS: usize = 20;
+/// Fewer earlier successful runs than this make no trend: a median of one or two runs is noise.
+pub const TREND_MIN_RUNS: usize = 3;
+/// A latest successful run more than this many times the median is marked (`--slow-factor` overrides).
+pub const DEFAULT_SLOW_FACTOR: f64 = 3.0;
+
+/// The latest successful run against the median of the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trend {
+    /// (latest, median) seconds, when the latest took more than the factor times the median.
+    pub slower: Option<(f64, f64)>,
+    /// (latest, median) bytes of peak memory, likewise.
+    pub bigger: Option<(u64, u64)>,
+}
+
+impl Trend {
+    pub fn marks(&self) -> Vec<&'static str> {
+        let mut marks = Vec::new();
+        if self.slower.is_some() {
+            marks.push("slower");
+        }
+        if self.bigger.is_some() {
+            marks.push("bigger");
+        }
+        marks
+    }
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    Some(if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    })
+}
+
+impl Summary {
+    /// The job's latest successful run against the median of up to `TREND_RUNS` successful runs before
+    /// it: `slower` when it took more than `factor` times as long, `bigger` when its peak memory was
+    /// more than `factor` times as large.
+    pub fn trend(&self, factor: f64) -> Trend {
+        let mut trend = Trend {
+            slower: None,
+            bigger: None,
+        };
+        let Some(((latest_s, latest_peak), before)) = self
+            .successes
+            .back()
+            .map(|l| (*l, self.successes.iter().take(self.successes.len() - 1)))
+        else {
+            return trend;
+        };
+        let before: Vec<(f64, Option<u64>)> = before.copied().collect();
+        if before.len() >= TREND_MIN_RUNS {
+            if let Some(m) = median(before.iter().map(|b| b.0).collect()) {
+                if latest_s > factor * m {
+                    trend.slower = Some((latest_s, m));
+                }
+            }
+        }
+        let peaks: Vec<f64> = before
+            .iter()
+            .filter_map(|b| b.1)
+            .map(|p| p as f64)
+            .collect();
+        if let (Some(latest), true) = (latest_peak, peaks.len() >= TREND_MIN_RUNS) {
+            if let Some(m) = median(peaks) {
+                if latest as f64 > factor * m {
+                    trend.bigger = Some((latest, m as u64));
+                }
+            }
+        }
+        trend
+    }
 }
 
 /// With a schedule: when the job is next due, and whether a due run has not started within its grace.
@@ -92,6 +177,16 @@ struct Brief<'a> {
     #[serde(borrow)]
     outcome: Cow<'a, str>,
     success: bool,
+    #[serde(default)]
+    duration_s: f64,
+    #[serde(default)]
+    cost: Option<BriefCost>,
+}
+
+#[derive(Deserialize)]
+struct BriefCost {
+    #[serde(default)]
+    peak_memory_bytes: Option<u64>,
 }
 
 fn summarize(dir: &Path, file: &File) -> io::Result<Option<Summary>> {
@@ -105,6 +200,7 @@ fn summarize(dir: &Path, file: &File) -> io::Result<Option<Summary>> {
     let mut consecutive_failures = 0;
     let mut latest_start = String::new();
     let mut unreadable = Unreadable::default();
+    let mut successes = std::collections::VecDeque::with_capacity(TREND_RUNS + 1);
     scan::forward(file, |piece| {
         let brief = piece
             .bytes
@@ -123,6 +219,13 @@ fn summarize(dir: &Path, file: &File) -> io::Result<Option<Summary>> {
         }
         match record::streak_of(brief.success, &brief.outcome) {
             Streak::Reset => {
+                if successes.len() > TREND_RUNS {
+                    successes.pop_front();
+                }
+                successes.push_back((
+                    brief.duration_s,
+                    brief.cost.as_ref().and_then(|c| c.peak_memory_bytes),
+                ));
                 consecutive_failures = 0;
                 let at = last_success_at.get_or_insert_with(String::new);
                 at.clear();
@@ -166,6 +269,7 @@ fn summarize(dir: &Path, file: &File) -> io::Result<Option<Summary>> {
         consecutive_failures,
         latest_start,
         unreadable,
+        successes,
     }))
 }
 
@@ -218,6 +322,7 @@ pub fn owned(r: Record<'_>) -> Record<'static> {
         }),
         fail_after: r.fail_after,
         tail: r.tail.map(own),
+        cost: r.cost,
         attempts: r.attempts,
         failed_attempts: r
             .failed_attempts

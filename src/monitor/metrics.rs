@@ -205,6 +205,7 @@ mod tests {
                 cause: None,
             },
             tail: Default::default(),
+            cost: Default::default(),
             attempts: Default::default(),
         }
     }

@@ -823,6 +823,7 @@ mod tests {
                 cause: None,
             },
             tail: Arc::new(Vec::new()),
+            cost: Default::default(),
             attempts: Default::default(),
         };
         let f = FailAfter::new(3);

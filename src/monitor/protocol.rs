@@ -100,10 +100,19 @@ pub fn with_path_suffix(base: &Url, suffix: Option<&str>) -> Url {
     url
 }
 
-/// One line saying what happened when the command did not exit on its own terms (deadline, signal,
-/// exec failure, a success rule); empty when its exit status says it all.
-/// With `--retries`, the line also says which attempt ended the run and how the earlier ones failed.
+/// cronbeat's closing lines of a report: what the run cost (`cronbeat: cpu …, peak memory …`) once the
+/// command ran, then, when the command did not exit on its own terms (deadline, signal, OOM kill, exec
+/// failure, a success rule) or was retried, the line saying what happened, last: under a server's limit
+/// the last line is the one kept. With `--retries` that line also says which attempt ended the run and
+/// how the earlier ones failed. A run whose exit status says it all ends with the cost.
 pub fn outcome_note(report: &Report) -> String {
+    let mut note = String::new();
+    if !matches!(
+        report.outcome.status,
+        crate::outcome::ChildStatus::NotStarted { .. }
+    ) {
+        note.push_str(&format!("cronbeat: {}\n", report.cost.describe()));
+    }
     let what = match report.outcome.plain_exit() {
         Some(_) => None,
         None => Some(report.outcome.describe()),
@@ -112,10 +121,10 @@ pub fn outcome_note(report: &Report) -> String {
         .into_iter()
         .chain(report.attempts.summary(&report.outcome))
         .collect();
-    match parts.as_slice() {
-        [] => String::new(),
-        parts => format!("cronbeat: {}\n", parts.join("; ")),
+    if !parts.is_empty() {
+        note.push_str(&format!("cronbeat: {}\n", parts.join("; ")));
     }
+    note
 }
 
 /// The output tail, then the line saying what happened, within `limit` bytes (see `compose`).

@@ -2,7 +2,7 @@
 //!
 //! Each event (start, success, failure, progress for `--keepalive`, and log messages) is one request,
 //! `POST` with a JSON body by default: `{"event", "run_id", "job", "name", "host", "tick",
-//! "exit_status", "signal", "duration", "outcome", "message", "output_tail"}` (null where the event has
+//! "exit_status", "signal", "duration", "outcome", "message", "output_tail", "cost"}` (null where the event has
 //! no value; `tick` is the scheduled time the run serves, RFC 3339 in UTC, null off the schedule). The event is
 //! the verdict of the success rules; `outcome` is the finer word, so a terminated run is a `failure`
 //! event with the outcome `terminated`. A `webhook` table in the config file
@@ -90,6 +90,8 @@ struct Fields {
     outcome: Option<&'static str>,
     output_tail: Option<String>,
     message: Option<String>,
+    /// What the run cost (the JSON `finished` event's fields), at the finish.
+    cost: Option<Value>,
 }
 
 impl Fields {
@@ -107,6 +109,7 @@ impl Fields {
             outcome: None,
             output_tail: None,
             message: None,
+            cost: None,
         }
     }
 
@@ -126,6 +129,11 @@ impl Fields {
             message: Some(match report.attempts.summary(&report.outcome) {
                 Some(summary) => format!("{}; {summary}", report.outcome.describe()),
                 None => report.outcome.describe(),
+            }),
+            cost: Some({
+                let mut f = serde_json::Map::new();
+                crate::cost::json::fields(&report.cost, &mut f);
+                Value::Object(f)
             }),
             ..Fields::new(event, run)
         }
@@ -164,6 +172,7 @@ impl Fields {
             "outcome": self.outcome,
             "message": self.message,
             "output_tail": self.output_tail,
+            "cost": self.cost,
         })
     }
 }

@@ -37,6 +37,19 @@ pub fn execute(mut job: Job) -> Exit {
     }
     let began = SystemTime::now();
     let run_id = uuid::Uuid::new_v4().to_string();
+    // A limit asked for that cannot be applied refuses the run before anything is told or run.
+    let limits_of_run = if job.run_limits == crate::cost::Limits::default() {
+        crate::cost::Prepared::default()
+    } else {
+        let controllers = supervise::delegated_controllers();
+        match crate::cost::Prepared::new(job.run_limits, &run_id, &controllers) {
+            Ok(prepared) => prepared,
+            Err(message) => {
+                logger.error(&message);
+                return Exit::Usage;
+            }
+        }
+    };
     let host = job.host_id.clone();
     // The run serves the due time it was started for, however long the lock and the jitter take.
     let now = SystemTime::now();
@@ -106,7 +119,14 @@ pub fn execute(mut job: Job) -> Exit {
             return session.end(Ended::before_start(Exit::Internal), None);
         }
     };
-    let ended = session.run(&job, &run_id, &host, (tick, next_due), &signals);
+    let ended = session.run(
+        &job,
+        &run_id,
+        &host,
+        (tick, next_due),
+        &signals,
+        &limits_of_run,
+    );
     session.end(ended, Some(&signals))
 }
 
@@ -158,6 +178,7 @@ impl Session {
         host: &str,
         (tick, next_due): (Option<SystemTime>, Option<SystemTime>),
         signals: &SignalPipe,
+        limits_of_run: &crate::cost::Prepared,
     ) -> Ended {
         let mut logger = self.logger.clone();
         let mut lock = None;
@@ -214,7 +235,7 @@ impl Session {
             .as_ref()
             .map(|l| vec![(fleet::FENCING_VARIABLE, l.fencing_token.to_string())])
             .unwrap_or_default();
-        let plan = plan(job);
+        let plan = plan(job, limits_of_run);
         let policy = &job.retry;
         let allowed = policy.retries.saturating_add(1);
         let mut rng = fastrand::Rng::new();
@@ -410,6 +431,7 @@ impl Session {
                                 cause: None,
                             },
                             tail: Arc::new(Vec::new()),
+                            cost: Default::default(),
                             attempts: Default::default(),
                         };
                         before.on_event(&Event::Finished(&report));
@@ -442,7 +464,7 @@ impl Session {
 pub const ATTEMPT_VARIABLE: &str = "CRONBEAT_ATTEMPT";
 
 /// What the supervisor is given of `job`.
-fn plan(job: &Job) -> supervise::Plan<'_> {
+fn plan<'a>(job: &'a Job, limits_of_run: &'a crate::cost::Prepared) -> supervise::Plan<'a> {
     supervise::Plan {
         command: &job.command,
         name: &job.name,
@@ -456,6 +478,7 @@ fn plan(job: &Job) -> supervise::Plan<'_> {
         tail: job.tail,
         rules: &job.rules,
         hygiene: &job.hygiene,
+        limits_of_run,
         env_files: &job.env_files,
     }
 }

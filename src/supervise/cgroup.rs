@@ -56,6 +56,10 @@ impl Cgroup {
             .ok()
     }
 
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Whether the process `pid` is in the run's cgroup itself.
     pub fn holds(&self, pid: u32) -> bool {
         lists(&self.dir, pid)
@@ -108,6 +112,17 @@ impl Drop for Cgroup {
             }
         }
     }
+}
+
+/// The controllers cronbeat's own cgroup v2 hands down to the cgroups it makes (its
+/// `cgroup.subtree_control`), where it may make them; none elsewhere.
+pub fn delegated_controllers() -> Vec<String> {
+    let Some(home) = own_dir().filter(|h| writable(h) && delegated(h)) else {
+        return Vec::new();
+    };
+    std::fs::read_to_string(home.join("cgroup.subtree_control"))
+        .map(|t| t.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 /// cronbeat's own cgroup v2 directory: its path from /proc/self/cgroup under the cgroup2 mount that

@@ -18,6 +18,7 @@ use nix::unistd::Pid;
 use crate::events::{Event, Observer, Report, Running};
 use crate::outcome::{ChildStatus, Outcome};
 use crate::output::{Capture, Pump, Spool, Stream};
+pub use cgroup::delegated_controllers;
 use machine::{Action, Ending, Input, Left, Machine, Notice, Target, KILL_WAIT};
 pub use machine::{Limits, Lost};
 use scope::Scope;
@@ -59,6 +60,8 @@ pub struct Plan<'a> {
     pub tail: usize,
     pub rules: &'a crate::outcome::Rules,
     pub hygiene: &'a crate::output::Hygiene,
+    /// `--memory-max` and `--tasks-max`, their cgroups made ready.
+    pub limits_of_run: &'a crate::cost::Prepared,
     /// The command's variables from `--env-file`.
     pub env_files: &'a [(String, std::ffi::OsString)],
 }
@@ -127,7 +130,9 @@ pub fn run(
     }
     drop(finished_tx);
     let mut scope = Scope::new(run_id);
-    let spawned = match scope.spawn(|cgroup| {
+    let join = plan.limits_of_run.join_fds();
+    let meter = crate::cost::Meter::start();
+    let spawned = match scope.spawn(plan.limits_of_run, |cgroup| {
         let launch = spawn::Launch {
             run_id,
             tick: tick_text.as_deref(),
@@ -136,6 +141,7 @@ pub fn run(
             env_files: plan.env_files,
             cgroup,
             one_pipe,
+            join: &join,
         };
         spawn::spawn(plan.command, &launch)
     }) {
@@ -154,7 +160,14 @@ pub fn run(
                 },
                 cause: None,
             };
-            return finish(plan, run_id, capture, started_at, start, outcome, observer);
+            let cost = crate::cost::Cost {
+                memory_limit: plan.limits_of_run.limits.memory_max,
+                tasks_limit: plan.limits_of_run.limits.tasks_max,
+                ..Default::default()
+            };
+            return finish(
+                plan, run_id, capture, started_at, start, outcome, cost, observer,
+            );
         }
     };
     let pid = Pid::from_raw(spawned.pid as i32);
@@ -208,16 +221,20 @@ pub fn run(
         observer,
         &running,
     );
-    // Nothing of the run is left in its cgroup: remove it.
-    drop(scope);
     let cause = machine.cause();
-    drain(pumps, &finished_rx, pid);
-
     let status = match status {
         WaitStatus::Exited(_, code) => ChildStatus::Exited(code),
         WaitStatus::Signaled(_, sig, _) => ChildStatus::Signaled(sig as i32),
         _ => unreachable!("watch returns only exit statuses"),
     };
+    // Read before the cgroups go: what they counted goes with them.
+    let counted = scope.reading().or(plan.limits_of_run.read());
+    let sigkill_unsent = cause.is_none() && status == ChildStatus::Signaled(libc::SIGKILL);
+    let cost = meter.finish(&counted, &plan.limits_of_run.limits, sigkill_unsent);
+    // Nothing of the run is left in its cgroup: remove it.
+    drop(scope);
+    drain(pumps, &finished_rx, pid);
+
     finish(
         plan,
         run_id,
@@ -225,10 +242,12 @@ pub fn run(
         started_at,
         start,
         Outcome { status, cause },
+        cost,
         observer,
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn finish(
     plan: &Plan<'_>,
     run_id: &str,
@@ -236,10 +255,21 @@ fn finish(
     started_at: SystemTime,
     start: Instant,
     mut outcome: Outcome,
+    cost: crate::cost::Cost,
     observer: &mut dyn Observer,
 ) -> Finished {
     let duration = start.elapsed();
     outcome.cause = plan.rules.judge(&outcome, duration, capture.saw_stderr());
+    // The OOM killer's part is told where the run failed and nothing of cronbeat's stopped it.
+    if cost.oom_killed
+        && !outcome.succeeded()
+        && matches!(outcome.cause, None | Some(crate::outcome::Cause::Rule(_)))
+    {
+        outcome.cause = Some(crate::outcome::Cause::Oom {
+            peak: cost.peak_memory,
+            limit: cost.memory_limit,
+        });
+    }
     let (kept, seen) = capture.take_tail();
     let report = Report {
         run_id: run_id.to_string(),
@@ -247,6 +277,7 @@ fn finish(
         duration,
         outcome,
         tail: Arc::new(plan.hygiene.report_tail(kept, seen)),
+        cost,
         attempts: Default::default(),
     };
     observer.on_event(&Event::Finished(&report));

@@ -55,16 +55,40 @@ impl Scope {
 
     /// Runs `spawn`, which starts the command, giving it the run's cgroup to start it in if there is
     /// one. If the command did not land in it, the cgroup is given up for /proc.
+    ///
+    /// Limits for the run's cgroup v2 are written there first; without that cgroup, or when they cannot
+    /// be written, the command is not started.
     pub fn spawn(
         &mut self,
+        limits: &crate::cost::Prepared,
         spawn: impl FnOnce(Option<RawFd>) -> Result<Spawned, SpawnError>,
     ) -> Result<Spawned, SpawnError> {
+        if limits.needs_v2() {
+            let applied = match &self.kind {
+                Kind::Cgroup(cgroup) => limits.apply_v2(cgroup.dir()),
+                _ => Err(
+                    "the run's cgroup v2 could not be made; the run was not started".to_string(),
+                ),
+            };
+            if let Err(reason) = applied {
+                return Err(SpawnError {
+                    code: crate::exit::USAGE,
+                    reason,
+                });
+            }
+        }
         let Kind::Cgroup(cgroup) = &self.kind else {
             return spawn(None);
         };
         // Found before the command starts, in case the cgroup must be given up after.
         let fallback = without_cgroup();
         let Some(dir) = cgroup.dir_file() else {
+            if limits.needs_v2() {
+                return Err(SpawnError {
+                    code: crate::exit::USAGE,
+                    reason: "the run's cgroup v2 cannot be opened; the run was not started".into(),
+                });
+            }
             self.kind = fallback;
             return spawn(None);
         };
@@ -75,6 +99,14 @@ impl Scope {
             }
         }
         spawned
+    }
+
+    /// What the run's cgroup v2 counted, where it has one.
+    pub fn reading(&self) -> crate::cost::Reading {
+        match &self.kind {
+            Kind::Cgroup(cgroup) => crate::cost::tree::read_v2(cgroup.dir()),
+            _ => crate::cost::Reading::default(),
+        }
     }
 
     /// What of the run is alive besides the command: run after the command was reaped.

@@ -48,6 +48,9 @@ pub struct Launch<'a> {
     pub cgroup: Option<RawFd>,
     /// One pipe for stdout and stderr, so what the command writes to them keeps its order.
     pub one_pipe: bool,
+    /// The `cgroup.procs` of the run's cgroups v1 (for `--memory-max`, `--tasks-max`): the command
+    /// writes itself into each before exec, and is not run if it cannot.
+    pub join: &'a [RawFd],
 }
 
 /// With `one_pipe` the command's stdout and stderr are one pipe, so what it writes to them keeps its order.
@@ -194,6 +197,7 @@ fn start(program: &OsStr, args: &[OsString], launch: &Launch<'_>) -> io::Result<
         join: None,
         lock_fd: launch.lock_fd,
         supervisor: std::process::id() as libc::pid_t,
+        join_v1: launch.join,
     };
     // Where the command cannot be born in the cgroup, it moves itself there through this.
     let mut procs: Option<OwnedFd> = None;
@@ -378,6 +382,8 @@ struct Child<'a> {
     join: Option<RawFd>,
     lock_fd: Option<RawFd>,
     supervisor: libc::pid_t,
+    /// The run's cgroups v1 (`cgroup.procs`), to move into: a limit the command must not escape.
+    join_v1: &'a [RawFd],
 }
 
 #[repr(C)]
@@ -476,6 +482,7 @@ unsafe fn in_child(child: &Child<'_>) -> ! {
         join,
         lock_fd,
         supervisor,
+        join_v1,
     } = *child;
     // First of all: the name that tells cronbeat, should the child die before exec, that it did.
     libc::prctl(libc::PR_SET_NAME, NOT_YET_EXECUTED.as_ptr());
@@ -530,6 +537,12 @@ unsafe fn in_child(child: &Child<'_>) -> ! {
         // A failure is left for the parent to notice (it checks the cgroup) rather than failing the
         // run.
         let _ = libc::write(procs, b"0".as_ptr().cast(), 1);
+    }
+    // Before exec, so that nothing the program allocates or forks is outside the limits.
+    for procs in join_v1 {
+        if libc::write(*procs, b"0".as_ptr().cast(), 1) != 1 {
+            fail(errno());
+        }
     }
     if let Some(fd) = lock_fd {
         // The child has its own copy of the descriptor table: clearing close-on-exec here leaves

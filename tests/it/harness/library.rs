@@ -9,6 +9,8 @@ pub use cronbeat::cli::PING_ENV;
 pub use cronbeat::config::ConfigFile;
 /// Every setting's key, as the config file and `CRONBEAT_*` variables spell it.
 pub use cronbeat::config::Layer;
+/// The reader of a run's cgroup v2 files, for a recorded tree.
+pub use cronbeat::cost::tree::read_v2 as read_cgroup_v2;
 /// The one table of exit statuses the documentation is written from.
 pub use cronbeat::exit::TABLE as EXIT_STATUSES;
 /// The fleet ledger's store, and the engine a ledger URL names: tests read declarations through it.

@@ -24,3 +24,22 @@ pub fn missing(what: &str) {
     assert!(!in_ci(), "CI=true but {what}");
     eprintln!("skipped: {what}");
 }
+
+/// A report body without what the run cost, as it was before every report said so: the line
+/// `cronbeat: cpu …` among the body's last two lines removed, and with it the line break before it when
+/// it was the last. The cost itself is tested on its own (`run::cost`).
+pub fn without_cost(body: &str) -> String {
+    let lines: Vec<&str> = body.split_inclusive('\n').collect();
+    let n = lines.len();
+    let Some(at) = (n.saturating_sub(2)..n).find(|i| lines[*i].starts_with("cronbeat: cpu "))
+    else {
+        return body.to_string();
+    };
+    let before: String = lines[..at].concat();
+    let after: String = lines[at + 1..].concat();
+    if after.is_empty() {
+        before.strip_suffix('\n').unwrap_or(&before).to_string()
+    } else {
+        before + &after
+    }
+}

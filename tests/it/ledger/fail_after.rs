@@ -45,7 +45,7 @@ fn two_notes_then_a_failure_then_a_success_resets() {
                         .push(format!("{} {message}", body["event"].as_str().unwrap()));
                 }
                 "/snitch" => told.dms.push(r.param("s").unwrap_or("").to_string()),
-                path => told.hc.push((path.to_string(), r.text())),
+                path => told.hc.push((path.to_string(), without_cost(&r.text()))),
             }
         }
         seen = requests.len();

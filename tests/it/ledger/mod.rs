@@ -9,6 +9,7 @@ mod readers;
 mod records;
 mod refusals;
 mod terminal;
+mod trend;
 
 use serde_json::Value;
 

@@ -21,6 +21,7 @@ fn message_is_the_last_2000_characters() {
     let requests = server.received();
     let message = requests[1].param("message").unwrap();
     assert_eq!(message.chars().count(), 2000);
+    let message = &without_cost(message);
     // Marked as cut, like a body cut to a server's limit.
     let (cut, shown) = cut_marker(message);
     assert!(run.stdout.ends_with(shown), "{message:?}");

@@ -403,6 +403,7 @@ impl Seen<'_> {
     /// The output tail a service is told: the command's output from the start, cronbeat's closing
     /// line last.
     fn assert_tail(&self, tail: &str) {
+        let tail = &without_cost(tail);
         let head = format!("run {}\n{}", self.rid, self.ending.output());
         assert!(
             tail.starts_with(&head),
@@ -624,7 +625,7 @@ impl Seen<'_> {
             json!({
                 "event": "start", "run_id": rid, "job": null, "name": name, "host": host,
                 "tick": null, "exit_status": null, "signal": null, "duration": null, "outcome": null,
-                "message": null, "output_tail": null,
+                "message": null, "output_tail": null, "cost": null,
             })
         );
         let mut finish = requests[1].json();
@@ -634,6 +635,8 @@ impl Seen<'_> {
         // The command's output alone: cronbeat's account of the end is the message.
         let tail = fields.remove("output_tail").unwrap();
         assert_eq!(tail, format!("run {rid}\n{}", self.ending.output()));
+        let cost = fields.remove("cost").unwrap();
+        assert!(cost["cpu_user_seconds"].as_f64().is_some(), "{cost}");
         let said = fields.remove("message").unwrap();
         let said = said.as_str().unwrap();
         message.assert_matches(said);

@@ -25,6 +25,7 @@ fn the_servers_ping_body_limit_is_honoured_keeping_the_end() {
     assert_eq!(requests[1].path, "/uuid/0");
     let body = requests[1].text();
     assert_eq!(body.len(), 100, "{body:?}");
+    let body = without_cost(&body);
     // The marker says what the limit cut; the rest is the end of the output.
     let (cut, shown) = cut_marker(&body);
     assert!(output.ends_with(shown), "{body:?}");
@@ -60,6 +61,7 @@ fn a_body_cut_to_the_servers_limit_keeps_the_marker_and_the_final_line() {
     assert_eq!(requests[1].path, "/uuid/fail");
     let body = requests[1].text();
     assert!(body.len() <= 300, "{} bytes: {body:?}", body.len());
+    let body = without_cost(&body);
     let note = "\ncronbeat: timed out after 500ms and was stopped (killed by SIGTERM)\n";
     let (cut, rest) = cut_marker(&body);
     let shown = rest
@@ -80,6 +82,7 @@ fn a_tail_cut_twice_counts_every_byte_cut() {
     cronbeat().args(&args).run().assert_code(0);
     let body = server.received()[1].text();
     assert_eq!(body.len(), 2000, "{body:?}");
+    let body = without_cost(&body);
     let (cut, shown) = cut_marker(&body);
     assert!(output.ends_with(shown), "{body:?}");
     assert_eq!(cut + shown.len(), output.len(), "{body:?}");
@@ -107,18 +110,23 @@ fn a_run_without_output_sends_no_blank_line() {
             .iter()
             .find(|r| r.path == path)
             .unwrap_or_else(|| panic!("no {path}: {requests:#?}"));
-        assert_eq!(finish.text(), said, "{path}");
+        assert_eq!(without_cost(&finish.text()), said, "{path}");
     }
 }
 
 #[test]
-fn a_quiet_success_without_output_sends_an_empty_body() {
+fn a_quiet_success_without_output_sends_only_what_it_cost() {
     let server = Server::start();
     let args = ["--ping", &(server.url() + "/hc"), "--", "true"];
     cronbeat().args(args).run().assert_code(0);
     let requests = server.received();
     assert_eq!(requests[1].path, "/hc/0");
-    assert!(requests[1].body.is_empty(), "{:?}", requests[1].text());
+    let body = requests[1].text();
+    assert!(
+        body.starts_with("cronbeat: cpu ") && body.ends_with('\n') && body.lines().count() == 1,
+        "{body:?}"
+    );
+    assert_eq!(without_cost(&body), "");
 }
 
 #[test]
@@ -140,6 +148,7 @@ fn a_limited_failure_body_still_says_what_happened() {
     assert_eq!(requests[1].path, "/uuid/fail");
     let body = requests[1].text();
     assert_eq!(body.len(), 120, "{body:?}");
+    let body = without_cost(&body);
     assert!(
         body.ends_with(
             "4999\n5000\n\ncronbeat: timed out after 500ms and was stopped (killed by SIGTERM)\n"
@@ -165,7 +174,7 @@ fn long_output_sends_the_tail_not_the_head() {
     // the end of the output after a marker counting what was cut.
     assert!(output.len() > 150 * 1024);
     assert_eq!(requests[1].body.len(), 100_000);
-    let body = requests[1].text();
+    let body = without_cost(&requests[1].text());
     let (cut, shown) = cut_marker(&body);
     assert!(output.ends_with(shown));
     assert_eq!(cut + shown.len(), output.len());

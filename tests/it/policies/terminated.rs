@@ -36,7 +36,7 @@ fn sigterm_gives_the_terminated_outcome() {
     );
     let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(paths, ["/c/start", "/c/log"]);
-    let body = requests[1].text();
+    let body = without_cost(&requests[1].text());
     assert!(body.starts_with("ready\n"), "{body:?}");
     assert!(
         body.ends_with("cronbeat: terminated by SIGTERM\n"),

@@ -2,6 +2,7 @@
 //! terminal, locks, quiet mode and jitter, and cronbeat's own log lines.
 
 mod command;
+mod cost;
 mod exec_fallback;
 mod exit_status;
 mod interactive;
