@@ -296,7 +296,7 @@ impl Observer for Logger {
                     json!(report.duration.as_secs_f64()),
                 );
                 crate::cost::json::fields(&report.cost, &mut f);
-                let mut msg = format!(
+                let msg = format!(
                     "finished: {} in {:.3}s, exit status {}",
                     report.outcome.describe(),
                     report.duration.as_secs_f64(),

@@ -116,6 +116,16 @@ impl Prepared {
         Ok(())
     }
 
+    /// Before each attempt of the run: the v1 memory peak counted afresh (writing 0 resets it), and the
+    /// counters as they stand, so that `Reading::since` gives the attempt its own OOM kills and refused
+    /// forks. The groups outlive the attempts: without this an attempt after an OOM kill would be one.
+    pub fn begin_attempt(&self) -> Reading {
+        if let Some(group) = &self.memory {
+            let _ = std::fs::write(group.dir().join("memory.max_usage_in_bytes"), "0");
+        }
+        self.read()
+    }
+
     /// What the v1 groups counted.
     pub fn read(&self) -> Reading {
         let memory = self.memory.as_ref().map(|g| tree::read_v1_memory(g.dir()));

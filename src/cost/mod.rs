@@ -47,7 +47,7 @@ impl Source {
     }
 }
 
-/// What one run cost. With several attempts of a job, each attempt's own.
+/// What one run cost: of one attempt, or of all of them once `Cost::after` has added the earlier ones.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Cost {
     pub user: Duration,
@@ -71,6 +71,25 @@ pub struct Cost {
 }
 
 impl Cost {
+    /// What a run of several attempts cost, this being its last attempt's: CPU time and I/O add up,
+    /// the peaks are the highest, and the OOM kill is the last attempt's, the one that ended the run.
+    pub fn after(self, earlier: &Cost) -> Cost {
+        let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.saturating_add(b)),
+            (a, b) => a.or(b),
+        };
+        Cost {
+            user: self.user + earlier.user,
+            system: self.system + earlier.system,
+            peak_memory: self.peak_memory.max(earlier.peak_memory),
+            io_read: sum(self.io_read, earlier.io_read),
+            io_write: sum(self.io_write, earlier.io_write),
+            tasks_peak: self.tasks_peak.max(earlier.tasks_peak),
+            tasks_refused: sum(self.tasks_refused, earlier.tasks_refused),
+            ..self
+        }
+    }
+
     pub fn cpu(&self) -> Duration {
         self.user + self.system
     }

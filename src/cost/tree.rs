@@ -22,6 +22,17 @@ pub struct Reading {
 }
 
 impl Reading {
+    /// The counts of `self` less those of `before`, read from the same groups earlier: the peaks stay.
+    pub fn since(self, before: &Reading) -> Reading {
+        let less =
+            |now: Option<u64>, then: Option<u64>| now.map(|n| n.saturating_sub(then.unwrap_or(0)));
+        Reading {
+            oom_kills: less(self.oom_kills, before.oom_kills),
+            tasks_refused: less(self.tasks_refused, before.tasks_refused),
+            ..self
+        }
+    }
+
     /// What `self` does not tell, taken from `other`.
     pub fn or(self, other: Reading) -> Reading {
         Reading {

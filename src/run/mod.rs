@@ -244,6 +244,7 @@ impl Session {
         let mut number = 1;
         let run_start = Instant::now();
         let mut first_started = None;
+        let mut spent = crate::cost::Cost::default();
         let (mut report, attempts) = loop {
             let mut env = base_env.clone();
             env.push((ATTEMPT_VARIABLE, number.to_string()));
@@ -268,6 +269,7 @@ impl Session {
             captures.push(finished.capture.clone());
             let report = finished.report;
             first_started.get_or_insert(report.started_at);
+            spent = report.cost.after(&spent);
             let after = retry::After {
                 attempt: number,
                 outcome: &report.outcome,
@@ -335,6 +337,7 @@ impl Session {
             report.tail = Arc::new(tail);
         }
         report.attempts = attempts;
+        report.cost = spent;
         {
             let mut observers = self.observers(&mut logger);
             if let Some(held) = lock.as_mut() {

@@ -132,6 +132,7 @@ pub fn run(
     let mut scope = Scope::new(run_id);
     let join = plan.limits_of_run.join_fds();
     let meter = crate::cost::Meter::start();
+    let counted_before = plan.limits_of_run.begin_attempt();
     let spawned = match scope.spawn(plan.limits_of_run, |cgroup| {
         let launch = spawn::Launch {
             run_id,
@@ -228,7 +229,9 @@ pub fn run(
         _ => unreachable!("watch returns only exit statuses"),
     };
     // Read before the cgroups go: what they counted goes with them.
-    let counted = scope.reading().or(plan.limits_of_run.read());
+    let counted = scope
+        .reading()
+        .or(plan.limits_of_run.read().since(&counted_before));
     let sigkill_unsent = cause.is_none() && status == ChildStatus::Signaled(libc::SIGKILL);
     let cost = meter.finish(&counted, &plan.limits_of_run.limits, sigkill_unsent);
     // Nothing of the run is left in its cgroup: remove it.

@@ -356,3 +356,60 @@ fn every_report_says_what_the_run_cost() {
         "{body:?}"
     );
 }
+
+/// The run's memory group outlives its attempts: an attempt after an OOM kill is not one, and the run
+/// reports what all its attempts cost.
+#[test]
+fn an_attempt_after_an_oom_kill_is_judged_on_its_own() {
+    if let Err(why) = controller_usable("memory") {
+        return missing(&why);
+    }
+    let state = Dir::new();
+    let dir = Dir::new();
+    let once = dir.join("once");
+    let script = format!(
+        "if [ -e '{once}' ]; then echo fine; exit 0; fi; : > '{once}'; \
+         exec perl -e \"my \\$s = 'x' x (256 << 20); print qq(done\\\\n);\"",
+        once = once.display()
+    );
+    let out = cronbeat()
+        .env("CRONBEAT_STATE_DIR", state.path())
+        .args(["--log-format", "json", "--name", "hog-once"])
+        .args([
+            "--memory-max",
+            "64M",
+            "--retries",
+            "1",
+            "--retry-delay",
+            "10ms",
+        ])
+        .args(["--", "sh", "-c", &script])
+        .limit(Duration::from_secs(60))
+        .run();
+    out.assert_code(0);
+    assert_eq!(out.stdout, "fine\n", "{out:?}");
+    let finished = out.event("finished");
+    assert_eq!(finished["outcome"], "success", "{finished}");
+    assert_eq!(finished["oom_killed"], false, "{finished}");
+    // The first attempt's peak (at the limit) is the run's.
+    let peak = finished["peak_memory_bytes"].as_u64().unwrap();
+    assert!(
+        peak > 32 << 20 && peak <= 64 << 20,
+        "peak {peak}: {finished}"
+    );
+
+    let text =
+        std::fs::read_to_string(state.join("ledger").join("hog-once").join("runs.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["outcome"], "success");
+    assert_eq!(records[0]["attempts"], 2);
+    assert_eq!(
+        records[0]["failed_attempts"][0]["outcome"], "oom",
+        "{records:?}"
+    );
+    assert_eq!(records[0]["failed_attempts"][0]["exit_status"], 137);
+}
