@@ -163,7 +163,7 @@ fn a_job_that_always_fails_uses_every_attempt_within_the_backoff_bounds() {
         finished["message"]
             .as_str()
             .unwrap()
-            .ends_with("(failed on attempt 4 of 4 after exit 3, exit 3, exit 3)"),
+            .contains(" (failed on attempt 4 of 4 after exit 3, exit 3, exit 3); cpu "),
         "{finished}"
     );
     let requests = until_finish(&server);
