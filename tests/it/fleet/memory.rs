@@ -35,6 +35,7 @@ on_all!(
     fifty_ticks_on_three_hosts_add_up,
     a_host_killed_mid_run_is_stuck,
     a_declared_job_that_never_ran_becomes_overdue,
+    a_grace_longer_than_the_period_still_ends_in_overdue,
     an_engine_lost_during_the_run_costs_one_warning,
     an_engine_that_never_answers_delays_nothing,
     runs_are_kept_per_job,
@@ -381,6 +382,58 @@ fn a_declared_job_that_never_ran_becomes_overdue(via: Via) {
         )),
         "{check:?}"
     );
+}
+
+/// Every minute with 90 s of grace (more than the period, as the default grace of an hourly job is),
+/// run on three hosts in turn, then every host stops: the latest due time before now always lies within
+/// its grace, yet the first due time after the last tick served is missed once its grace has passed, and
+/// the fleet check turns CRITICAL then, and stays so.
+fn a_grace_longer_than_the_period_still_ends_in_overdue(via: Via) {
+    let Some(url) = url(via) else { return };
+    if at("2026-04-01 10:00:00").is_none() {
+        return;
+    }
+    let name = unique("longgrace");
+    let every = ["--schedule", "* * * * *", "--tz", "UTC", "--grace", "90s"];
+    for minute in 0..3 {
+        at(&format!("2026-04-01 10:0{minute}:05"))
+            .unwrap()
+            .env("CRONBEAT_LEDGER_URL", &url)
+            .args(["--name", &name, "--host-id", &format!("h{minute}")])
+            .args(every)
+            .args(["--", "true"])
+            .run()
+            .assert_code(0);
+    }
+    let check = |when: &str| {
+        at(when)
+            .unwrap()
+            .env("CRONBEAT_LEDGER_URL", &url)
+            .args(["status", "--fleet", "--check", &name])
+            .run()
+    };
+    // The 10:03 tick is within its grace until 10:04:30.
+    let out = check("2026-04-01 10:04:20");
+    assert_eq!(out.code(), 0, "{}", out.dump());
+    assert!(out.stdout.starts_with("CRONBEAT OK - "), "{out:?}");
+    assert_eq!(one(&url, &name, Some("2026-04-01 10:04:20"))["state"], "ok");
+    for when in [
+        "2026-04-01 10:04:40",
+        "2026-04-01 10:30:00",
+        "2026-04-02 09:00:00",
+    ] {
+        let out = check(when);
+        assert_eq!(out.code(), 2, "{when}: {}", out.dump());
+        assert!(
+            out.stdout.contains(&format!(
+                "{name}: overdue, due at 2026-04-01T10:03:00+00:00, no run started on any host"
+            )),
+            "{when}: {out:?}"
+        );
+        let job = one(&url, &name, Some(when));
+        assert_eq!(job["state"], "overdue", "{when}: {job}");
+        assert_eq!(job["hosts"], serde_json::json!(["h0", "h1", "h2"]), "{job}");
+    }
 }
 
 /// The engine goes away while the command runs: the command's output and exit status are untouched,
