@@ -154,10 +154,20 @@ impl Summary {
         let schedule = self.schedule()?;
         let next = schedule.next_after(now);
         let latest_start = parse_time(&self.latest_start)?;
+        // The first due time after the tick the latest run served (its start, for a run off the
+        // schedule) is missed once its grace has passed: the latest due time before now would always lie
+        // within a grace as long as the period, and such a job would never be overdue.
+        let served = self
+            .last
+            .tick
+            .as_deref()
+            .filter(|_| *self.last.started_at == *self.latest_start)
+            .and_then(parse_time)
+            .unwrap_or(latest_start);
         let missed = schedule
-            .latest_at_or_before(now)
+            .next_after(served)
             .map(|d| SystemTime::from(d.with_timezone(&chrono::Utc)))
-            .filter(|due| latest_start < *due && *due + schedule.grace < now);
+            .filter(|due| *due + schedule.grace < now);
         Some(Due {
             next,
             overdue: missed.is_some(),

@@ -3,8 +3,8 @@
 //! `ledger prune --fleet`. Each is one or two round trips to the engine, whatever the number of runs.
 //!
 //! A job is `stuck` when its latest run started and neither finished nor renewed its record by the time
-//! it promised (`expect_by`: the lease), and `overdue` when a due time passed by more than its grace with
-//! no run started on any host since (for a job declared and never run: since its declaration). Times
+//! it promised (`expect_by`: the lease), and `overdue` when the first due time after the tick its latest
+//! run served (or after its declaration, when no run is newer) passed by more than its grace. Times
 //! are judged by this host's clock.
 
 use std::time::{Duration, SystemTime};
@@ -103,21 +103,25 @@ impl<'a> Standing<'a> {
         let unfinished = job.latest.as_ref().filter(|r| r.finished_at.is_none());
         let stuck = unfinished.is_some_and(|r| r.expect_by.map_or(true, |by| by < now));
         let running = unfinished.is_some() && !stuck;
-        // Due since the latest start anywhere, or since the declaration when that is later.
-        let since = [
-            job.latest.as_ref().map(|r| r.started_at),
-            job.declared.as_ref().map(|d| d.declared_at),
-        ]
-        .into_iter()
-        .flatten()
-        .max();
+        // Healthchecks' rule, period and grace after the last ping: the first due time after the tick the
+        // latest run served (its start, for a run off the schedule), or after the declaration when no run
+        // is newer, is missed once its grace has passed. The latest due time before now would always lie
+        // within a grace as long as the period, and such a job would never be overdue.
+        let served = job.latest.as_ref().map(|run| {
+            latest
+                .as_ref()
+                .and_then(|r| r.tick.as_deref())
+                .and_then(record::parse_time)
+                .unwrap_or(run.started_at)
+        });
+        let since = match (job.latest.as_ref(), job.declared.as_ref()) {
+            (Some(run), Some(d)) if d.declared_at > run.started_at => Some(d.declared_at),
+            (Some(_), _) => served,
+            (None, d) => d.map(|d| d.declared_at),
+        };
         let missed = schedule.as_ref().and_then(|s| {
-            let due: SystemTime = s
-                .latest_at_or_before(now)?
-                .with_timezone(&chrono::Utc)
-                .into();
-            let since = since?;
-            (since < due && due + s.grace < now).then_some(due)
+            let due: SystemTime = s.next_after(since?)?.with_timezone(&chrono::Utc).into();
+            (due + s.grace < now).then_some(due)
         });
         let next = schedule
             .as_ref()

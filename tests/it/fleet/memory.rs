@@ -35,6 +35,8 @@ on_all!(
     fifty_ticks_on_three_hosts_add_up,
     a_host_killed_mid_run_is_stuck,
     a_declared_job_that_never_ran_becomes_overdue,
+    a_grace_longer_than_the_period_still_ends_in_overdue,
+    no_ledger_runs_the_command_and_writes_nothing_to_the_fleet,
     an_engine_lost_during_the_run_costs_one_warning,
     an_engine_that_never_answers_delays_nothing,
     runs_are_kept_per_job,
@@ -383,6 +385,115 @@ fn a_declared_job_that_never_ran_becomes_overdue(via: Via) {
     );
 }
 
+/// Every minute with 90 s of grace (more than the period, as the default grace of an hourly job is),
+/// run on three hosts in turn, then every host stops: the latest due time before now always lies within
+/// its grace, yet the first due time after the last tick served is missed once its grace has passed, and
+/// the fleet check turns CRITICAL then, and stays so.
+fn a_grace_longer_than_the_period_still_ends_in_overdue(via: Via) {
+    let Some(url) = url(via) else { return };
+    if at("2026-04-01 10:00:00").is_none() {
+        return;
+    }
+    let name = unique("longgrace");
+    let every = ["--schedule", "* * * * *", "--tz", "UTC", "--grace", "90s"];
+    for minute in 0..3 {
+        at(&format!("2026-04-01 10:0{minute}:05"))
+            .unwrap()
+            .env("CRONBEAT_LEDGER_URL", &url)
+            .args(["--name", &name, "--host-id", &format!("h{minute}")])
+            .args(every)
+            .args(["--", "true"])
+            .run()
+            .assert_code(0);
+    }
+    let check = |when: &str| {
+        at(when)
+            .unwrap()
+            .env("CRONBEAT_LEDGER_URL", &url)
+            .args(["status", "--fleet", "--check", &name])
+            .run()
+    };
+    // The 10:03 tick is within its grace until 10:04:30.
+    let out = check("2026-04-01 10:04:20");
+    assert_eq!(out.code(), 0, "{}", out.dump());
+    assert!(out.stdout.starts_with("CRONBEAT OK - "), "{out:?}");
+    assert_eq!(one(&url, &name, Some("2026-04-01 10:04:20"))["state"], "ok");
+    for when in [
+        "2026-04-01 10:04:40",
+        "2026-04-01 10:30:00",
+        "2026-04-02 09:00:00",
+    ] {
+        let out = check(when);
+        assert_eq!(out.code(), 2, "{when}: {}", out.dump());
+        assert!(
+            out.stdout.contains(&format!(
+                "{name}: overdue, due at 2026-04-01T10:03:00+00:00, no run started on any host"
+            )),
+            "{when}: {out:?}"
+        );
+        let job = one(&url, &name, Some(when));
+        assert_eq!(job["state"], "overdue", "{when}: {job}");
+        assert_eq!(job["hosts"], serde_json::json!(["h0", "h1", "h2"]), "{job}");
+    }
+}
+
+/// A way to ask for no ledger: its name, the variables set, the arguments given.
+type Way<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+
+/// `CRONBEAT_LEDGER_URL`, or `CRONBEAT_LOCK` with `CRONBEAT_FLEET_LEDGER`, set crontab-wide, and a line
+/// with `--no-ledger` (or `CRONBEAT_NO_LEDGER`): the command runs, its output and status untouched, and
+/// neither ledger has the run.
+fn no_ledger_runs_the_command_and_writes_nothing_to_the_fleet(via: Via) {
+    let Some(url) = url(via) else { return };
+    let ways: [Way; 4] = [
+        ("url", &[("CRONBEAT_LEDGER_URL", &url)], &["--no-ledger"]),
+        (
+            "lock",
+            &[("CRONBEAT_LOCK", &url), ("CRONBEAT_FLEET_LEDGER", "1")],
+            &["--no-ledger"],
+        ),
+        ("flag", &[], &["--no-ledger", "--ledger-url", &url]),
+        (
+            "variable",
+            &[("CRONBEAT_LEDGER_URL", &url), ("CRONBEAT_NO_LEDGER", "1")],
+            &[],
+        ),
+    ];
+    for (way, vars, args) in ways {
+        let name = unique(&format!("unrecorded-{way}"));
+        let state = Dir::new();
+        let mut run = cronbeat()
+            .env("CRONBEAT_STATE_DIR", state.path())
+            .args(["--name", &name, "--host-id", "quiet"])
+            .args(args);
+        for (var, value) in vars {
+            run = run.env(var, value);
+        }
+        let out = run.args(["--", "sh", "-c", "echo ran; exit 4"]).run();
+        assert_eq!(out.code(), 4, "{way}: {}", out.dump());
+        assert_eq!(out.stdout, "ran\n", "{way}: {}", out.dump());
+        assert_eq!(out.stderr, "", "{way}: {}", out.dump());
+        let seen = cronbeat()
+            .args(["status", "--fleet", &url, "--json", &name])
+            .run();
+        assert_eq!(seen.code(), 1, "{way}: {}", seen.dump());
+        assert!(
+            seen.stderr
+                .contains(&format!("{name}: no run recorded in the fleet ledger")),
+            "{way}: {}",
+            seen.dump()
+        );
+        let told = cronbeat()
+            .args(["history", &name, "--fleet", &url, "--json"])
+            .run();
+        assert!(!told.stdout.contains("quiet"), "{way}: {}", told.dump());
+        assert!(
+            !state.path().join("ledger").join(&name).exists(),
+            "{way}: the local ledger has the run"
+        );
+    }
+}
+
 /// The engine goes away while the command runs: the command's output and exit status are untouched,
 /// cronbeat says so in one warning, and the local ledger has the run.
 fn an_engine_lost_during_the_run_costs_one_warning(via: Via) {
@@ -628,10 +739,6 @@ fn a_bad_ledger_url_is_refused_in_one_line() {
             "--ledger-url: expected a postgres://",
         ),
         (vec!["--fleet-ledger"], "--fleet-ledger: needs a fleet lock"),
-        (
-            vec!["--no-ledger", "--ledger-url", "redis://:hunter2@h"],
-            "--ledger-url: records the runs the ledger records, which --no-ledger turns off",
-        ),
     ] {
         let out = cronbeat().args(&args).args(["--", "echo", "ran"]).run();
         assert_eq!(out.code(), 2, "{args:?}: {}", out.dump());

@@ -3,6 +3,7 @@
 //! directory; what the ledger refuses to write through (links, second names, folders others can write);
 //! what the readers show of a job's text on a terminal; `--fail-after` against the test server.
 
+mod due;
 mod fail_after;
 mod faults;
 mod readers;
