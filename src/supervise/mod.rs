@@ -146,6 +146,7 @@ pub fn run(
             cgroup,
             one_pipe,
             join: &join,
+            limited: plan.limits_of_run.needs_v2(),
         };
         spawn::spawn(plan.command, &launch)
     }) {
