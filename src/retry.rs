@@ -90,9 +90,9 @@ impl RetryOn {
         Ok(RetryOn::Listed { words, codes })
     }
 
-    /// Whether a failed attempt that ended so is tried again. A stop on request never is.
+    /// Whether a failed attempt that ended so is tried again. A stop on request never is, nor a refusal.
     pub fn retries(&self, outcome: &Outcome) -> bool {
-        if outcome.succeeded() || outcome.terminated() {
+        if outcome.succeeded() || outcome.terminated() || refused(outcome) {
             return false;
         }
         let word = outcome.word();
@@ -137,6 +137,12 @@ impl<'de> serde::Deserialize<'de> for RetryOn {
         };
         RetryOn::parse(&text).map_err(serde::de::Error::custom)
     }
+}
+
+/// A command cronbeat would not start (exit 2: a limit it could not apply): the next attempt would be
+/// refused the same way, and running it anyway would lose the limit.
+fn refused(outcome: &Outcome) -> bool {
+    matches!(outcome.status, ChildStatus::NotStarted { code, .. } if code == crate::exit::USAGE)
 }
 
 /// The exit status an attempt's outcome is matched on: the command's own, when it exited and nothing else
@@ -211,6 +217,11 @@ impl Policy {
         let outcome = after.outcome;
         if outcome.succeeded() || outcome.terminated() || after.attempt > self.retries {
             return Next::End;
+        }
+        if refused(outcome) {
+            return Next::NoRetry(
+                "a run refused before its command started is never retried".into(),
+            );
         }
         if !self.on.retries(outcome) {
             let rule = match self.on {
@@ -327,6 +338,21 @@ mod tests {
         assert!(RetryOn::parse("not_started,failure")
             .unwrap()
             .retries(&not_found));
+        // A refusal (a limit that could not be applied) is never retried, whatever the list says.
+        let refusal = Outcome {
+            status: ChildStatus::NotStarted {
+                code: crate::exit::USAGE,
+                reason: "cannot place the command".into(),
+            },
+            cause: None,
+        };
+        for on in [
+            RetryOn::default(),
+            RetryOn::parse("not_started").unwrap(),
+            RetryOn::parse("2,failure,not_started").unwrap(),
+        ] {
+            assert!(!on.retries(&refusal), "{on:?}");
+        }
     }
 
     #[test]
@@ -405,5 +431,20 @@ mod tests {
             ..after(1, None, None)
         };
         assert_eq!(policy.next(&done, &mut rng), Next::End);
+        let refusal = Outcome {
+            status: ChildStatus::NotStarted {
+                code: crate::exit::USAGE,
+                reason: "x".into(),
+            },
+            cause: None,
+        };
+        let refused = After {
+            outcome: &refusal,
+            ..after(1, None, None)
+        };
+        assert_eq!(
+            policy.next(&refused, &mut rng),
+            Next::NoRetry("a run refused before its command started is never retried".into())
+        );
     }
 }

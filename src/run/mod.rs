@@ -285,7 +285,14 @@ impl Session {
                 no_retry,
                 stopped_waiting: false,
             };
-            let delay = match policy.next(&after, &mut rng) {
+            let next = match policy.next(&after, &mut rng) {
+                // Asked to stop during the attempt: the run ends with it, whatever its outcome.
+                retry::Next::Retry(_) | retry::Next::NoRetry(_) if finished.stop_requested => {
+                    retry::Next::NoRetry(STOPPED_ON_REQUEST.to_string())
+                }
+                next => next,
+            };
+            let delay = match next {
                 retry::Next::End => break (report, attempts(&earlier, None)),
                 retry::Next::NoRetry(why) => break (report, attempts(&earlier, Some(why))),
                 retry::Next::Retry(delay) => delay,
@@ -462,6 +469,9 @@ impl Session {
         ended.exit
     }
 }
+
+/// Why no retry follows an attempt during which cronbeat was asked to stop.
+const STOPPED_ON_REQUEST: &str = "stopped on request";
 
 /// The attempt's number, 1 for the first, in the command's environment.
 pub const ATTEMPT_VARIABLE: &str = "CRONBEAT_ATTEMPT";

@@ -139,6 +139,9 @@ pub struct Machine {
     killed_at: Option<Instant>,
     /// A lost lease was seen (it is acted on once).
     lock_lost: bool,
+    /// A terminating signal reached cronbeat while the command or its leftovers lived: whatever the
+    /// attempt's outcome, the run was asked to stop, and no further attempt may start.
+    stop_requested: bool,
 }
 
 impl Machine {
@@ -153,12 +156,18 @@ impl Machine {
             killed: false,
             killed_at: None,
             lock_lost: false,
+            stop_requested: false,
         }
     }
 
     /// Why cronbeat stopped the command, if it did.
     pub fn cause(&self) -> Option<Cause> {
         self.cause
+    }
+
+    /// Whether cronbeat was asked to stop (a terminating signal came) during the attempt.
+    pub fn stop_requested(&self) -> bool {
+        self.stop_requested
     }
 
     pub fn is_done(&self) -> bool {
@@ -229,6 +238,7 @@ impl Machine {
                 actions.push(Action::Send(Target::Group, sig));
                 actions.push(Action::Emit(Notice::Forwarded(sig)));
                 if is_terminating(sig) {
+                    self.stop_requested = true;
                     // A stopped command could not act on the signal.
                     actions.push(Action::Send(Target::Group, Signal::SIGCONT));
                     if self.cause.is_none() {
@@ -240,7 +250,10 @@ impl Machine {
                 }
             }
             // The leftovers are stopped already; a signal still reaches them, without another grace.
-            (Phase::Leftovers, Input::Signal(sig)) => actions.push(Action::Send(Target::All, sig)),
+            (Phase::Leftovers, Input::Signal(sig)) => {
+                self.stop_requested |= is_terminating(sig);
+                actions.push(Action::Send(Target::All, sig));
+            }
             (Phase::Running, Input::LockLost(lost)) => self.lock_lost(lost, now, &mut actions),
             // The command has ended: what it left is being stopped anyway, but must be gone in time too.
             (Phase::Leftovers, Input::LockLost(lost)) => {
@@ -943,6 +956,29 @@ mod tests {
             assert_eq!(machine.cause(), case.cause, "{}", case.name);
             assert_eq!(machine.is_done(), case.done, "{}", case.name);
         }
+    }
+
+    #[test]
+    fn a_stop_request_is_remembered_whatever_cause_stands() {
+        let start = Instant::now();
+        // During cronbeat's own stop: the timeout stays the cause, the request is still known.
+        let mut timed_out = Machine::new(limits(Some(1), None), start);
+        timed_out.step(Input::Tick, start + S, start);
+        assert!(!timed_out.stop_requested());
+        timed_out.step(Input::Signal(SIGTERM), start + 2 * S, start);
+        assert_eq!(timed_out.cause(), Some(Cause::Timeout(S)));
+        assert!(timed_out.stop_requested());
+        // While leftovers are stopped: no cause, a request all the same.
+        let mut leftovers = Machine::new(limits(None, None), start);
+        leftovers.step(exited(Left::Counted(1)), start + S, start);
+        leftovers.step(Input::Signal(SIGTERM), start + 2 * S, start);
+        assert_eq!(leftovers.cause(), None);
+        assert!(leftovers.stop_requested());
+        // A signal that asks for no stop is no request.
+        let mut relayed = Machine::new(limits(None, None), start);
+        relayed.step(Input::Signal(SIGUSR1), start + S, start);
+        relayed.step(Input::Signal(SIGCHLD), start + S, start);
+        assert!(!relayed.stop_requested());
     }
 
     #[test]

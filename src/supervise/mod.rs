@@ -73,6 +73,9 @@ pub trait Lease {
 pub struct Finished {
     pub report: Report,
     pub capture: Arc<Capture>,
+    /// A terminating signal reached cronbeat during the attempt: the run was asked to stop, whatever
+    /// the outcome says (the deadline's stop was under way, or only leftovers lived), so no retry follows.
+    pub stop_requested: bool,
 }
 
 pub fn prepare() -> std::io::Result<SignalPipe> {
@@ -143,6 +146,7 @@ pub fn run(
             cgroup,
             one_pipe,
             join: &join,
+            limited: plan.limits_of_run.needs_v2(),
         };
         spawn::spawn(plan.command, &launch)
     }) {
@@ -223,6 +227,7 @@ pub fn run(
         &running,
     );
     let cause = machine.cause();
+    let stop_requested = machine.stop_requested();
     let status = match status {
         WaitStatus::Exited(_, code) => ChildStatus::Exited(code),
         WaitStatus::Signaled(_, sig, _) => ChildStatus::Signaled(sig as i32),
@@ -238,7 +243,7 @@ pub fn run(
     drop(scope);
     drain(pumps, &finished_rx, pid);
 
-    finish(
+    let mut finished = finish(
         plan,
         run_id,
         capture,
@@ -247,7 +252,9 @@ pub fn run(
         Outcome { status, cause },
         cost,
         observer,
-    )
+    );
+    finished.stop_requested = stop_requested;
+    finished
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -284,7 +291,11 @@ fn finish(
         attempts: Default::default(),
     };
     observer.on_event(&Event::Finished(&report));
-    Finished { report, capture }
+    Finished {
+        report,
+        capture,
+        stop_requested: false,
+    }
 }
 
 /// Waits for the main child while the machine enforces the bounds and relays signals, and runs the

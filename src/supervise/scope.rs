@@ -95,6 +95,16 @@ impl Scope {
         let spawned = spawn(Some(dir.as_raw_fd()));
         if let Ok(command) = &spawned {
             if !command.born_in_cgroup && !cgroup.holds(command.pid) {
+                if limits.needs_v2() {
+                    // Outside the cgroup the limits are not the command's: it must not run on.
+                    let pid = Pid::from_raw(command.pid as i32);
+                    let _ = kill(pid, Signal::SIGKILL);
+                    let _ = nix::sys::wait::waitpid(pid, None);
+                    return Err(SpawnError {
+                        code: crate::exit::USAGE,
+                        reason: "the command is not in the run's cgroup v2, which holds its limits; the run was not started".into(),
+                    });
+                }
                 self.kind = fallback;
             }
         }

@@ -51,6 +51,9 @@ pub struct Launch<'a> {
     /// The `cgroup.procs` of the run's cgroups v1 (for `--memory-max`, `--tasks-max`): the command
     /// writes itself into each before exec, and is not run if it cannot.
     pub join: &'a [RawFd],
+    /// The run's cgroup v2 carries a limit (`--memory-max`, `--tasks-max`): a command that cannot be
+    /// placed in it is not started, rather than run unlimited.
+    pub limited: bool,
 }
 
 /// With `one_pipe` the command's stdout and stderr are one pipe, so what it writes to them keeps its order.
@@ -195,6 +198,7 @@ fn start(program: &OsStr, args: &[OsString], launch: &Launch<'_>) -> io::Result<
         output: pipes.write_ends(),
         report: report_write.as_raw_fd(),
         join: None,
+        join_required: launch.limited,
         lock_fd: launch.lock_fd,
         supervisor: std::process::id() as libc::pid_t,
         join_v1: launch.join,
@@ -217,9 +221,15 @@ fn start(program: &OsStr, args: &[OsString], launch: &Launch<'_>) -> io::Result<
         Err(e) if refused(&e) => {
             procs = launch.cgroup.and_then(open_procs);
             child.join = procs.as_ref().map(|fd| fd.as_raw_fd());
-            // SAFETY: as above.
-            unsafe { fork_child(&child) }
+            if launch.limited && procs.is_none() {
+                Err(io::Error::other(NotPlaced(io::Error::last_os_error())))
+            } else {
+                // SAFETY: as above.
+                unsafe { fork_child(&child) }
+            }
         }
+        // The limits are the cgroup's: outside it the command would run without them.
+        Err(e) if launch.limited => Err(io::Error::other(NotPlaced(e))),
         // The kernel refuses this cgroup (moving into it would fail the same way): start the
         // command outside it, and the scope falls back to /proc. Not for a lack of processes or
         // memory, which the cgroup's limits may mean: the command must not escape them.
@@ -254,6 +264,10 @@ fn start(program: &OsStr, args: &[OsString], launch: &Launch<'_>) -> io::Result<
             while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
                 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
             {}
+            if errno & NOT_PLACED != 0 {
+                let cause = io::Error::from_raw_os_error(errno & !NOT_PLACED);
+                return Err(io::Error::other(NotPlaced(cause)));
+            }
             Err(io::Error::from_raw_os_error(errno))
         }
     }
@@ -300,6 +314,25 @@ impl std::fmt::Display for KilledBeforeExec {
 }
 
 impl std::error::Error for KilledBeforeExec {}
+
+/// Marks the errno the child reports when it could not move itself into a cgroup of the run's limits.
+const NOT_PLACED: i32 = 1 << 24;
+
+/// The command could not be placed in the cgroup that carries the run's limits: it is not started.
+#[derive(Debug)]
+pub struct NotPlaced(io::Error);
+
+impl std::fmt::Display for NotPlaced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot place the command in the cgroup of --memory-max/--tasks-max ({}); the command was not started",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for NotPlaced {}
 
 /// Blocks every signal in this thread; the mask before, for [`restore_signals`].
 fn block_signals() -> libc::sigset_t {
@@ -380,6 +413,8 @@ struct Child<'a> {
     report: RawFd,
     /// The cgroup's `cgroup.procs`, to move into where the child could not be born in the cgroup.
     join: Option<RawFd>,
+    /// A failed move into `join` stops the command: the cgroup carries the run's limits.
+    join_required: bool,
     lock_fd: Option<RawFd>,
     supervisor: libc::pid_t,
     /// The run's cgroups v1 (`cgroup.procs`), to move into: a limit the command must not escape.
@@ -480,6 +515,7 @@ unsafe fn in_child(child: &Child<'_>) -> ! {
         output: (stdout, stderr),
         report,
         join,
+        join_required,
         lock_fd,
         supervisor,
         join_v1,
@@ -534,14 +570,16 @@ unsafe fn in_child(child: &Child<'_>) -> ! {
     libc::sigemptyset(&mut none);
     libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
     if let Some(procs) = join {
-        // A failure is left for the parent to notice (it checks the cgroup) rather than failing the
-        // run.
-        let _ = libc::write(procs, b"0".as_ptr().cast(), 1);
+        // Without limits, a failure is left for the parent to notice (it checks the cgroup) rather
+        // than failing the run; with them, the command must not run outside them.
+        if libc::write(procs, b"0".as_ptr().cast(), 1) != 1 && join_required {
+            fail(NOT_PLACED | errno());
+        }
     }
     // Before exec, so that nothing the program allocates or forks is outside the limits.
     for procs in join_v1 {
         if libc::write(*procs, b"0".as_ptr().cast(), 1) != 1 {
-            fail(errno());
+            fail(NOT_PLACED | errno());
         }
     }
     if let Some(fd) = lock_fd {
@@ -576,6 +614,12 @@ unsafe fn in_child(child: &Child<'_>) -> ! {
 }
 
 fn classify(program: &OsString, err: &io::Error) -> SpawnError {
+    if let Some(not_placed) = err.get_ref().and_then(|e| e.downcast_ref::<NotPlaced>()) {
+        return SpawnError {
+            code: crate::exit::USAGE,
+            reason: not_placed.to_string(),
+        };
+    }
     let name = Path::new(program).display().to_string();
     let located = locate(program);
     let (code, why) = match err.raw_os_error() {

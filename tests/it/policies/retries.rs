@@ -423,3 +423,69 @@ fn the_command_is_told_its_attempt_and_a_bad_retry_on_is_refused() {
         out.stderr
     );
 }
+
+/// Counts its attempts in `dir`, then runs until stopped; on SIGTERM it ignores further signals and
+/// takes about 2 s to end, so a stop request can come during cronbeat's own stop.
+fn slow_to_stop(dir: &Dir) -> String {
+    format!(
+        "{}; trap 'trap \"\" TERM; i=0; while [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; exit 0' TERM; \
+         while :; do sleep 0.1; done",
+        flaky(dir, 0, 1).replace("; exit 1", "")
+    )
+}
+
+#[test]
+fn a_stop_request_during_the_timeouts_grace_is_not_retried() {
+    let dir = Dir::new();
+    let mut run = cronbeat()
+        .args(["--timeout", "1s", "--kill-after", "5s", "-v"])
+        .args([
+            "--retries",
+            "2",
+            "--retry-on",
+            "timeout",
+            "--retry-delay",
+            "50ms",
+        ])
+        .args(["--", "sh", "-c", &slow_to_stop(&dir)])
+        .spawn();
+    run.wait_stderr("timed out after", Duration::from_secs(20));
+    run.signal(libc::SIGTERM);
+    let out = run.wait();
+    // The timeout stays the outcome; the request ends the run with it.
+    out.assert_code(124);
+    assert_eq!(attempts_made(&dir), 1, "{}", out.stderr);
+    assert_eq!(out.stdout, "attempt 1\n");
+    assert!(
+        out.stderr
+            .contains("(failed on attempt 1 of 3; no retry: stopped on request)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_stop_request_while_leftovers_are_stopped_is_not_retried() {
+    let dir = Dir::new();
+    // Exit 1 is retried by default; what the command left ignores SIGTERM until its SIGKILL.
+    let script = format!(
+        "{}; (trap '' TERM; sleep 30) & exit 1",
+        flaky(&dir, 0, 1).replace("; exit 1", "")
+    );
+    let mut run = cronbeat()
+        .args(["--kill-after", "3s", "-v"])
+        .args(["--retries", "2", "--retry-delay", "50ms"])
+        .args(["--", "sh", "-c", &script])
+        .spawn();
+    run.wait_stderr("left behind", Duration::from_secs(20));
+    run.signal(libc::SIGTERM);
+    let out = run.wait();
+    out.assert_code(1);
+    assert_eq!(attempts_made(&dir), 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("(failed on attempt 1 of 3; no retry: stopped on request)"),
+        "{}",
+        out.stderr
+    );
+}

@@ -413,3 +413,48 @@ fn an_attempt_after_an_oom_kill_is_judged_on_its_own() {
     );
     assert_eq!(records[0]["failed_attempts"][0]["exit_status"], 137);
 }
+
+/// A command that cannot be placed in the cgroup of its limit is not started unlimited: the run is
+/// refused (exit 2), and a refusal is not retried. The first attempt moves itself out of the run's
+/// memory group and removes it, so the next attempt cannot move in.
+#[test]
+fn a_command_that_cannot_join_its_limited_cgroup_is_refused_not_retried() {
+    if let Err(why) = controller_usable("memory") {
+        return missing(&why);
+    }
+    let dir = Dir::new();
+    let count = dir.join("count");
+    let script = format!(
+        "n=$(cat '{c}' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '{c}'; \
+         if [ $n -eq 1 ]; then \
+           g=$(sed -n 's|^[0-9]*:memory:|/sys/fs/cgroup/memory|p' /proc/self/cgroup); \
+           echo $$ > \"$g/../cgroup.procs\" && rmdir \"$g\" && echo removed; exit 1; \
+         fi; echo unlimited",
+        c = count.display()
+    );
+    let out = cronbeat()
+        .args(["--memory-max", "64M", "-v"])
+        .args(["--retries", "3", "--retry-on", "failure,not_started"])
+        .args(["--retry-delay", "50ms", "--", "sh", "-c", &script])
+        .run();
+    out.assert_code(2);
+    assert_eq!(out.stdout, "removed\n", "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&count).unwrap().trim(),
+        "1",
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("cannot place the command in the cgroup of --memory-max/--tasks-max"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("no retry: a run refused before its command started is never retried"),
+        "{}",
+        out.stderr
+    );
+}
