@@ -329,25 +329,8 @@ fn judge(
             format!("last run {}", s.last.outcome)
         }
     };
-    if failures >= threshold {
-        let times = if failures == 1 {
-            "failed".to_string()
-        } else {
-            format!("{failures} failures in a row")
-        };
-        return (
-            Exit::Critical,
-            format!("{name}: {times} ({})", last_failure()),
-        );
-    }
-    if failures > 0 {
-        return (
-            Exit::Warning,
-            format!(
-                "{name}: failure {failures} of {threshold} ({})",
-                last_failure()
-            ),
-        );
+    if let Some(verdict) = failure_verdict(name, failures, threshold, last_failure) {
+        return verdict;
     }
     if let Some(factor) = slow_factor {
         let trend = s.trend(factor);
@@ -373,6 +356,36 @@ fn judge(
         }
     }
     (Exit::Done, format!("{name}: ok"))
+}
+
+/// The plugin verdict of a job's failures in a row, on this host or across the fleet: CRITICAL from
+/// `threshold` on, WARNING below it, none without a failure. `last_failure` says what the last one was.
+fn failure_verdict(
+    name: &str,
+    failures: u32,
+    threshold: u32,
+    last_failure: impl FnOnce() -> String,
+) -> Option<(Exit, String)> {
+    if failures >= threshold {
+        let times = if failures == 1 {
+            "failed".to_string()
+        } else {
+            format!("{failures} failures in a row")
+        };
+        return Some((
+            Exit::Critical,
+            format!("{name}: {times} ({})", last_failure()),
+        ));
+    }
+    (failures > 0).then(|| {
+        (
+            Exit::Warning,
+            format!(
+                "{name}: failure {failures} of {threshold} ({})",
+                last_failure()
+            ),
+        )
+    })
 }
 
 fn check(

@@ -357,27 +357,8 @@ fn judge(s: &Standing<'_>, threshold: Option<u32>) -> (Exit, String) {
         Some(r) => format!("last run {}", r.outcome),
         None => "no run finished".to_string(),
     };
-    if failures >= threshold {
-        let times = if failures == 1 {
-            "failed".to_string()
-        } else {
-            format!("{failures} failures in a row")
-        };
-        return (
-            Exit::Critical,
-            format!("{name}: {times} ({})", last_failure()),
-        );
-    }
-    if failures > 0 {
-        return (
-            Exit::Warning,
-            format!(
-                "{name}: failure {failures} of {threshold} ({})",
-                last_failure()
-            ),
-        );
-    }
-    (Exit::Done, format!("{name}: ok"))
+    super::failure_verdict(name, failures, threshold, last_failure)
+        .unwrap_or_else(|| (Exit::Done, format!("{name}: ok")))
 }
 
 fn check(
