@@ -101,31 +101,17 @@ mod tests {
     use crate::outcome::Cause;
     use std::time::Duration;
 
-    fn exited(code: i32) -> Outcome {
-        Outcome {
-            status: ChildStatus::Exited(code),
-            cause: None,
-        }
-    }
-
-    fn with(status: ChildStatus, cause: Cause) -> Outcome {
-        Outcome {
-            status,
-            cause: Some(cause),
-        }
-    }
-
     #[test]
     fn summaries() {
         let attempts = Attempts {
             made: 3,
             allowed: 4,
-            earlier: vec![exited(1), exited(1)],
+            earlier: vec![Outcome::exited(1), Outcome::exited(1)],
             no_retry: None,
             stopped_waiting: false,
         };
         assert_eq!(
-            attempts.summary(&exited(0)).unwrap(),
+            attempts.summary(&Outcome::exited(0)).unwrap(),
             "succeeded on attempt 3 of 4 after exit 1, exit 1"
         );
         assert_eq!(
@@ -133,7 +119,7 @@ mod tests {
             "[cronbeat] attempt 1 of 4 failed: exited with status 1\n\
              [cronbeat] attempt 2 of 4 failed: exited with status 1\n"
         );
-        let timeout = with(
+        let timeout = Outcome::with(
             ChildStatus::Signaled(15),
             Cause::Timeout(Duration::from_secs(1)),
         );
@@ -153,9 +139,9 @@ mod tests {
             ..attempts.clone()
         };
         assert_eq!(
-            waiting.summary(&exited(1)).unwrap(),
+            waiting.summary(&Outcome::exited(1)).unwrap(),
             "stopped while waiting for attempt 3 of 4, after exit 1, exit 1"
         );
-        assert_eq!(Attempts::default().summary(&exited(1)), None);
+        assert_eq!(Attempts::default().summary(&Outcome::exited(1)), None);
     }
 }

@@ -279,6 +279,24 @@ pub fn signal_name(sig: i32) -> String {
     }
 }
 
+/// Shorthands for the tests of the modules that judge outcomes (retries, attempts).
+#[cfg(test)]
+impl Outcome {
+    pub fn exited(code: i32) -> Outcome {
+        Outcome {
+            status: ChildStatus::Exited(code),
+            cause: None,
+        }
+    }
+
+    pub fn with(status: ChildStatus, cause: Cause) -> Outcome {
+        Outcome {
+            status,
+            cause: Some(cause),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

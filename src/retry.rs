@@ -251,20 +251,6 @@ mod tests {
     use super::*;
     use crate::outcome::Cause;
 
-    fn exited(code: i32) -> Outcome {
-        Outcome {
-            status: ChildStatus::Exited(code),
-            cause: None,
-        }
-    }
-
-    fn with(status: ChildStatus, cause: Cause) -> Outcome {
-        Outcome {
-            status,
-            cause: Some(cause),
-        }
-    }
-
     #[test]
     fn the_waits_stay_within_their_ceilings_and_fill_them() {
         let base = Duration::from_millis(100);
@@ -287,16 +273,16 @@ mod tests {
 
     #[test]
     fn what_is_retried() {
-        let timeout = with(
+        let timeout = Outcome::with(
             ChildStatus::Signaled(15),
             Cause::Timeout(Duration::from_secs(1)),
         );
-        let stopped = with(ChildStatus::Signaled(15), Cause::Forwarded(15));
-        let lost = with(
+        let stopped = Outcome::with(ChildStatus::Signaled(15), Cause::Forwarded(15));
+        let lost = Outcome::with(
             ChildStatus::Signaled(15),
             Cause::LockLost(crate::outcome::LockLoss::Taken),
         );
-        let idle = with(
+        let idle = Outcome::with(
             ChildStatus::Signaled(15),
             Cause::Idle(Duration::from_secs(1)),
         );
@@ -313,11 +299,11 @@ mod tests {
         };
         let default = RetryOn::default();
         let cases = [
-            (&exited(1), true),
-            (&exited(75), true),
-            (&exited(0), false),
-            (&exited(126), false),
-            (&exited(127), false),
+            (&Outcome::exited(1), true),
+            (&Outcome::exited(75), true),
+            (&Outcome::exited(0), false),
+            (&Outcome::exited(126), false),
+            (&Outcome::exited(127), false),
             (&not_found, false),
             (&timeout, false),
             (&stopped, false),
@@ -330,8 +316,8 @@ mod tests {
         }
         let listed = RetryOn::parse("timeout, 75,100-102").unwrap();
         assert!(listed.retries(&timeout));
-        assert!(listed.retries(&exited(75)) && listed.retries(&exited(101)));
-        assert!(!listed.retries(&exited(1)) && !listed.retries(&crashed));
+        assert!(listed.retries(&Outcome::exited(75)) && listed.retries(&Outcome::exited(101)));
+        assert!(!listed.retries(&Outcome::exited(1)) && !listed.retries(&crashed));
         // A stop on request is never retried, whatever the list says.
         assert!(RetryOn::parse("terminated").is_err());
         assert!(!RetryOn::parse("signal,failure").unwrap().retries(&stopped));
@@ -387,7 +373,7 @@ mod tests {
             delay: Duration::from_secs(10),
         };
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let failed = exited(1);
+        let failed = Outcome::exited(1);
         let after = |attempt, timeout, next_due| After {
             attempt,
             outcome: &failed,
@@ -425,7 +411,7 @@ mod tests {
             Next::NoRetry(_)
         ));
         assert_eq!(policy.next(&after(4, None, None), &mut rng), Next::End);
-        let ok = exited(0);
+        let ok = Outcome::exited(0);
         let done = After {
             outcome: &ok,
             ..after(1, None, None)
