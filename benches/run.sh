@@ -669,16 +669,19 @@ for engine in redis postgres; do
     fi
 done
 # 6b. The fleet ledger -----------------------------------------------------------------------------------------
-say "6/8 fleet ledger: what --ledger-url adds to a run; status --fleet over 20 hosts x 100 jobs x 1,000 runs"
+say "6/8 fleet ledger: what --ledger-url adds to a run; status --fleet over 20 hosts x 100 jobs x 1,000 runs (2,000,000)"
 
-# gen_fleet ENGINE URL: 100 jobs of 1,000 runs each (their --keep-runs), taking turns on 20 hosts, written the way
-# the runs write them (the local record's JSON, failures with a 1.2 KB output tail), straight into the engine.
+# gen_fleet ENGINE URL: 100 jobs of 20,000 runs each, taking turns on 20 hosts (1,000 runs per job and host,
+# 2,000,000 in all), written the way the runs write them (the local record's JSON, failures with a 1.2 KB output
+# tail), straight into the engine. A job's own --keep-runs would trim it to 1,000 at its next run; the readers do
+# not depend on the trim, so this is the worst an estate that raised --keep-runs can ask of them.
+fleet_runs=20000
 gen_fleet() {
     local engine=$1 url=$2 j
     # The first run creates the tables.
     "$bin" --ledger-url "$url" --name bench-first -- true >/dev/null 2>&1 || return 1
     if [[ $engine == postgres ]]; then
-        "$pg_bin/psql" -q -v ON_ERROR_STOP=1 "$url" >/dev/null <<'SQL' || return 1
+        "$pg_bin/psql" -q -v ON_ERROR_STOP=1 -v fleet_runs="$fleet_runs" "$url" >/dev/null <<'SQL' || return 1
 INSERT INTO cronbeat_jobs (name) SELECT 'bench-' || j FROM generate_series(0, 99) j ON CONFLICT DO NOTHING;
 INSERT INTO cronbeat_hosts (name, host, last_seen)
 SELECT 'bench-' || j, 'host-' || h, now() FROM generate_series(0, 99) j, generate_series(0, 19) h
@@ -695,8 +698,8 @@ SELECT 'bench-' || j, md5(j || '-' || i), 'host-' || (i % 20), t, t + interval '
          'schedule', json_build_object('expr', '*/5 * * * *', 'tz', 'UTC', 'grace_s', 3900),
          'fail_after', null, 'tail', null)::text,
        CASE WHEN i % 50 = 7 THEN convert_to(repeat('an output line of the job', 48), 'UTF8') END
-FROM generate_series(0, 99) j, generate_series(0, 999) i,
-     LATERAL (SELECT now() - (1000 - i) * interval '5 minutes' AS t) x;
+FROM generate_series(0, 99) j, generate_series(0, :fleet_runs - 1) i,
+     LATERAL (SELECT now() - (:fleet_runs - i) * interval '5 minutes' AS t) x;
 ANALYZE cronbeat_runs;
 SQL
     else
@@ -705,8 +708,9 @@ SQL
             redis-cli -p "$port" EVAL '
 local now = tonumber(redis.call("TIME")[1]) * 1000
 local last
-for i = 0, 999 do
-  local t = now - (1000 - i) * 300000
+local runs = tonumber(ARGV[2])
+for i = 0, runs - 1 do
+  local t = now - (runs - i) * 300000
   local failed = i % 50 == 7
   local record = string.format([[{"v":1,"run_id":"%s-%d","name":"%s","host":"host-%d","tick":null,"started_at":"x","finished_at":"x","duration_s":2.0,"outcome":"%s","exit_status":%d,"success":%s,"message":"exited","schedule":{"expr":"*/5 * * * *","tz":"UTC","grace_s":3900},"fail_after":null,"tail":null}]],
     ARGV[1], i, ARGV[1], i % 20, failed and "failure" or "success", failed and 1 or 0, failed and "false" or "true")
@@ -717,11 +721,11 @@ for i = 0, 999 do
     redis.call("XADD", KEYS[1], "*", "run", last)
   end
 end
-redis.call("HSET", KEYS[2], "latest", last, "finished", last, "latest_started", now, "latest_id", ARGV[1] .. "-999",
+redis.call("HSET", KEYS[2], "latest", last, "finished", last, "latest_started", now, "latest_id", ARGV[1] .. "-" .. (runs - 1),
   "finished_at", now, "success_at", now, "success_host", "host-19", "fails", 0)
 for h = 0, 19 do redis.call("HSET", KEYS[3], "host-" .. h, now) end
 return 1' 3 "cronbeat:{bench-$j}:ledger:runs" "cronbeat:{bench-$j}:ledger:state" "cronbeat:{bench-$j}:ledger:hosts" \
-                "bench-$j" >/dev/null || return 1
+                "bench-$j" "$fleet_runs" >/dev/null || return 1
             redis-cli -p "$port" SADD cronbeat:ledger:jobs "bench-$j" >/dev/null || return 1
         done
     fi
@@ -734,7 +738,7 @@ for engine in postgres redis; do
         row "$what" "-" "-" "-" "+ < $target ms" "skipped (no $engine)"
         continue
     fi
-    what_status="status --fleet ($engine): 20 hosts x 100 jobs x 1,000 runs"
+    what_status="status --fleet ($engine): 20 hosts x 100 jobs x 1,000 runs (2,000,000 runs)"
     if ! gen_fleet "$engine" "$url"; then
         failed_step "$what_status" "the fleet ledger could not be written"
     else
