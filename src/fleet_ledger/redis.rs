@@ -11,6 +11,10 @@
 //! - `cronbeat:{NAME}:ledger:hosts`: each host that ran the job, with when it last did;
 //! - `cronbeat:{NAME}:ledger:job`: the declared schedule;
 //! - `cronbeat:ledger:jobs`: the set of every job's name.
+//!
+//! A reader's keys of one job are read in one MULTI/EXEC, so that they agree with each other (a run's
+//! end, one script, is wholly before or wholly after them); `last-output` pages through the stream
+//! newest first, each page one read, which a run ending meanwhile does not change.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -151,6 +155,16 @@ fn eval(script: &str, keys: &[&str]) -> redis::Cmd {
     let mut cmd = redis::cmd("EVAL");
     cmd.arg(script).arg(keys.len()).arg(keys);
     cmd
+}
+
+/// `reads` as one MULTI/EXEC in `pipe`: read at one moment, between two scripts, never across one.
+/// The pipeline's reply for them is EXEC's, an array of theirs. The keys are one job's, in one slot.
+fn atomically(pipe: &mut redis::Pipeline, reads: impl IntoIterator<Item = redis::Cmd>) {
+    pipe.add_command(redis::cmd("MULTI")).ignore();
+    for read in reads {
+        pipe.add_command(read).ignore();
+    }
+    pipe.add_command(redis::cmd("EXEC"));
 }
 
 /// A hash as field → value, from HGETALL's reply.
@@ -312,16 +326,20 @@ impl RedisLedger {
         if names.is_empty() {
             return Ok(Vec::new());
         }
+        // Each job's hashes in one MULTI/EXEC: a run that ends between two separate reads would show
+        // in the state as the latest run, unfinished, and be gone from the promises: `stuck`.
         let mut pipe = redis::pipe();
         for name in &names {
-            for what in ["job", "state", "expect", "hosts"] {
-                pipe.add_command(redis::cmd("HGETALL").arg(key(name, what)).to_owned());
-            }
+            atomically(
+                &mut pipe,
+                ["job", "state", "expect", "hosts"]
+                    .map(|what| redis::cmd("HGETALL").arg(key(name, what)).to_owned()),
+            );
         }
-        let replies: Vec<Value> = self.redis.pipeline(&pipe).await?;
+        let replies: Vec<Vec<Value>> = self.redis.pipeline(&pipe).await?;
         let mut jobs = Vec::new();
-        for (name, four) in names.into_iter().zip(replies.chunks(4)) {
-            let [job, state, expect, hosts] = four else {
+        for (name, four) in names.into_iter().zip(replies) {
+            let [job, state, expect, hosts] = four.as_slice() else {
                 continue;
             };
             let (job, state, expect, hosts) = (hash(job), hash(state), hash(expect), hash(hosts));
@@ -383,19 +401,25 @@ impl RedisLedger {
     }
 
     pub async fn history(&mut self, name: &str, count: usize) -> Result<Vec<StoredRun>, String> {
+        // One MULTI/EXEC: a run that ends between separate reads would be in neither the stream nor
+        // the runs under way, or under way with no promise (`stuck`).
         let mut pipe = redis::pipe();
-        pipe.add_command(
-            redis::cmd("XREVRANGE")
-                .arg(key(name, "runs"))
-                .arg("+")
-                .arg("-")
-                .arg("COUNT")
-                .arg(count.max(1))
-                .to_owned(),
+        atomically(
+            &mut pipe,
+            [
+                redis::cmd("XREVRANGE")
+                    .arg(key(name, "runs"))
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(count.max(1))
+                    .to_owned(),
+                redis::cmd("HGETALL").arg(key(name, "live")).to_owned(),
+                redis::cmd("HGETALL").arg(key(name, "expect")).to_owned(),
+            ],
         );
-        pipe.add_command(redis::cmd("HGETALL").arg(key(name, "live")).to_owned());
-        pipe.add_command(redis::cmd("HGETALL").arg(key(name, "expect")).to_owned());
-        let (stream, live, expect): (Value, Value, Value) = self.redis.pipeline(&pipe).await?;
+        let ((stream, live, expect),): ((Value, Value, Value),) =
+            self.redis.pipeline(&pipe).await?;
         let expect = hash(&expect);
         let mut runs: Vec<StoredRun> = entries(&stream)
             .into_iter()

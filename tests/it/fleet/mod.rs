@@ -21,6 +21,7 @@ macro_rules! on_both {
 }
 pub(crate) use on_both;
 
+mod consistent;
 mod engines;
 mod memory;
 mod retries;
@@ -292,6 +293,91 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, frozen: &Arc<AtomicBool>) {
         }
         let _ = to.shutdown(Shutdown::Write);
     });
+}
+
+/// A proxy in front of Redis that lets a reader's pipeline through up to the first command naming
+/// `key` and holds the rest until released: whatever the engine does meanwhile falls between the
+/// reader's commands (or, inside a MULTI, before all of them are run). One connection; the replies
+/// pass freely.
+pub struct Hold {
+    pub addr: String,
+    held: std::sync::mpsc::Receiver<()>,
+    release: std::sync::mpsc::Sender<()>,
+}
+
+impl Hold {
+    pub fn start(target: &str, key: &str) -> Hold {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (tell_held, held) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (target, key) = (target.to_string(), key.as_bytes().to_vec());
+        std::thread::spawn(move || {
+            let Ok((mut client, _)) = listener.accept() else {
+                return;
+            };
+            let mut server = TcpStream::connect(&target).unwrap();
+            pipe(
+                server.try_clone().unwrap(),
+                client.try_clone().unwrap(),
+                &Arc::new(AtomicBool::new(false)),
+            );
+            // What the client sent that is not yet forwarded: a command not yet whole.
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 16 * 1024];
+            let mut holding = true;
+            while holding {
+                let n = match client.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                seen.extend_from_slice(&buf[..n]);
+                while let Some(len) = command_len(&seen) {
+                    let command: Vec<u8> = seen.drain(..len).collect();
+                    if holding && command.windows(key.len()).any(|w| w == key.as_slice()) {
+                        holding = false;
+                        let _ = tell_held.send(());
+                        let _ = released.recv();
+                    }
+                    server.write_all(&command).unwrap();
+                }
+            }
+            server.write_all(&seen).unwrap();
+            pipe(client, server, &Arc::new(AtomicBool::new(false)));
+        });
+        Hold {
+            addr,
+            held,
+            release,
+        }
+    }
+
+    /// Whether the reader reached the key within `within`.
+    pub fn wait_held(&self, within: Duration) -> bool {
+        self.held.recv_timeout(within).is_ok()
+    }
+
+    pub fn release(&self) {
+        let _ = self.release.send(());
+    }
+}
+
+/// The length of the whole RESP command (`*N`, then N bulk strings) `buf` starts with, if it is whole.
+fn command_len(buf: &[u8]) -> Option<usize> {
+    let line = |from: usize| -> Option<(usize, usize)> {
+        let end = from + buf.get(from..)?.windows(2).position(|w| w == b"\r\n")?;
+        let n = std::str::from_utf8(&buf[from + 1..end]).ok()?.parse().ok()?;
+        Some((n, end + 2))
+    };
+    let (count, mut at) = line(0)?;
+    for _ in 0..count {
+        let (len, data) = line(at)?;
+        at = data + len + 2;
+        if at > buf.len() {
+            return None;
+        }
+    }
+    Some(at)
 }
 
 /// A server that accepts connections and never says a word.
