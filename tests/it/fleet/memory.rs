@@ -40,6 +40,7 @@ on_all!(
     an_engine_lost_during_the_run_costs_one_warning,
     an_engine_that_never_answers_delays_nothing,
     runs_are_kept_per_job,
+    a_host_with_no_state_directory_still_records_in_the_fleet,
 );
 on_both!(a_wrong_password_is_never_shown);
 
@@ -780,4 +781,44 @@ fn the_fleet_ledger_has_the_run_the_local_one_cannot_write() {
     let job = one(&url, &name, None);
     assert_eq!(job["last_outcome"], "failure", "{job}");
     assert_eq!(job["last_exit_status"], 6, "{job}");
+}
+
+/// A host where the local ledger has nowhere to go (no `--state-dir`, no HOME, not root): one warning
+/// says so, and the fleet ledger still has the run, with its host and outcome.
+fn a_host_with_no_state_directory_still_records_in_the_fleet(via: Via) {
+    let Some(url) = url(via) else { return };
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || !have("setpriv") {
+        missing("root and setpriv, to run cronbeat as a user with no home");
+        return;
+    }
+    let name = unique("homeless");
+    let out = Cronbeat::program("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(["--name", &name, "--host-id", "homeless"])
+        .args(["--", "sh", "-c", "echo ran; exit 7"])
+        .env_clear()
+        .without_state_dir()
+        .env("PATH", "/usr/bin:/bin")
+        .env("CRONBEAT_LEDGER_URL", &url)
+        .run();
+    assert_eq!(out.code(), 7, "{}", out.dump());
+    assert_eq!(out.stdout, "ran\n", "{}", out.dump());
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "{}", out.dump());
+    assert!(
+        lines[0].contains("no state directory for the ledger"),
+        "{}",
+        out.dump()
+    );
+    let job = one(&url, &name, None);
+    assert_eq!(job["last_host"], "homeless", "{job}");
+    assert_eq!(job["last_outcome"], "failure", "{job}");
+    assert_eq!(job["last_exit_status"], 7, "{job}");
+    // The fleet's copy is whole: the failure's tail too.
+    let kept = cronbeat()
+        .args(["last-output", &name, "--fleet", &url])
+        .run();
+    assert_eq!(kept.code(), 0, "{}", kept.dump());
+    assert_eq!(kept.stdout, "ran\n", "{}", kept.dump());
 }
