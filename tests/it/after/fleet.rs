@@ -16,20 +16,6 @@ fn host(url: &str, host: &str, state: &Dir) -> Cronbeat {
         .args(["--host-id", host])
 }
 
-/// `cronbeat` on a host whose clock reads `when` (UTC) as it starts; `None` without faketime.
-fn at(when: &str) -> Option<Cronbeat> {
-    if !have("faketime") {
-        missing("faketime is not installed (.ci/run installs it)");
-        return None;
-    }
-    Some(
-        Cronbeat::program("faketime")
-            .env("TZ", "UTC")
-            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-            .args(["-m", "-f", &format!("@{when}"), BIN]),
-    )
-}
-
 fn a_failure_on_one_host_skips_the_dependent_on_another(kind: Kind) {
     let Some(url) = engine(kind) else { return };
     let (extract, load) = (unique("extract"), unique("load"));
@@ -112,7 +98,7 @@ fn a_declared_job_that_never_ran_is_waited_on_by_its_declaration(kind: Kind) {
 /// run` at 13:00 and at 00:59 the next day, `overdue` at 01:01.
 fn a_declared_job_that_never_ran_becomes_overdue(kind: Kind) {
     let Some(url) = engine(kind) else { return };
-    let Some(declaring) = at("2026-03-01 12:00:00") else {
+    let Some(declaring) = cronbeat_at("2026-03-01 12:00:00") else {
         return;
     };
     let name = unique("never");
@@ -134,7 +120,7 @@ fn a_declared_job_that_never_ran_becomes_overdue(kind: Kind) {
         ("2026-03-02 00:59:00", "never_run"),
         ("2026-03-02 01:01:00", "overdue"),
     ] {
-        let out = at(when)
+        let out = cronbeat_at(when)
             .unwrap()
             .env("CRONBEAT_LEDGER_URL", &url)
             .args(["status", "--fleet", "--json", &name])

@@ -47,7 +47,8 @@ fn read_across_an_end(key_of: fn(&str) -> String, reader: &[&str]) -> Option<(i3
     gate.open();
     run.wait().assert_code(0);
     assert!(
-        eventually(Duration::from_secs(10), || state(&url).as_deref() == Some("ok")),
+        eventually(Duration::from_secs(10), || state(&url).as_deref()
+            == Some("ok")),
         "the end was not recorded"
     );
     hold.release();

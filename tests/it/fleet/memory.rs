@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::truth::at;
 use super::*;
 use crate::harness::*;
 
@@ -78,7 +77,7 @@ fn kind(via: Via) -> Kind {
 /// (UTC, `YYYY-MM-DD HH:MM:SS`) or now.
 fn fleet_status(url: &str, names: &[&str], when: Option<&str>) -> Vec<Value> {
     let reader = match when {
-        Some(when) => at(when).unwrap(),
+        Some(when) => cronbeat_at(when).unwrap(),
         None => cronbeat(),
     };
     let out = reader
@@ -126,7 +125,7 @@ fn history(url: &str, name: &str) -> Vec<Value> {
 /// minute and the grace later, the one fleet check is CRITICAL, every job overdue.
 fn fifty_ticks_on_three_hosts_add_up(via: Via) {
     let Some(url) = url(via) else { return };
-    if at("2026-02-01 00:00:00").is_none() {
+    if cronbeat_at("2026-02-01 00:00:00").is_none() {
         return;
     }
     let jobs: Vec<String> = (0..5).map(|j| unique(&format!("fifty{j}"))).collect();
@@ -144,7 +143,7 @@ fn fifty_ticks_on_three_hosts_add_up(via: Via) {
                 (tick as usize * (j + 1)) % 7 == 3
             };
             let code = if fails { "3" } else { "0" };
-            let run = at(&format!("2026-02-01 00:{tick:02}:0{}", 1 + j))
+            let run = cronbeat_at(&format!("2026-02-01 00:{tick:02}:0{}", 1 + j))
                 .unwrap()
                 .env("CRONBEAT_LEDGER_URL", &url)
                 .args(["--name", name, "--host-id", &host])
@@ -155,7 +154,7 @@ fn fifty_ticks_on_three_hosts_add_up(via: Via) {
         }
         for h in 0..3 {
             let host = format!("h{h}");
-            let run = at(&format!("2026-02-01 00:{tick:02}:0{}", 5 + h))
+            let run = cronbeat_at(&format!("2026-02-01 00:{tick:02}:0{}", 5 + h))
                 .unwrap()
                 .env("CRONBEAT_LOCK", &url)
                 .args(["--fleet-ledger", "--name", &jobs[4], "--host-id", &host])
@@ -224,7 +223,7 @@ fn fifty_ticks_on_three_hosts_add_up(via: Via) {
     }
     assert_eq!(seen[3]["consecutive_failures"], 6);
     // Every host stopped after the 00:49 runs: the 00:50 tick passes its 30 s of grace unstarted.
-    let check = at("2026-02-01 00:50:20")
+    let check = cronbeat_at("2026-02-01 00:50:20")
         .unwrap()
         .env("CRONBEAT_LEDGER_URL", &url)
         .args(["status", "--fleet", "--check"])
@@ -235,7 +234,7 @@ fn fifty_ticks_on_three_hosts_add_up(via: Via) {
         check.stdout,
         "CRONBEAT OK - 3 jobs on 3 hosts, none failing, overdue or stuck\n"
     );
-    let check = at("2026-02-01 00:50:31")
+    let check = cronbeat_at("2026-02-01 00:50:31")
         .unwrap()
         .env("CRONBEAT_LEDGER_URL", &url)
         .args(["status", "--fleet", "--check"])
@@ -323,7 +322,7 @@ fn a_host_killed_mid_run_is_stuck(via: Via) {
 /// first due time after the declaration and the grace have passed, then `overdue`.
 fn a_declared_job_that_never_ran_becomes_overdue(via: Via) {
     let Some(url) = url(via) else { return };
-    if at("2026-03-01 12:00:00").is_none() {
+    if cronbeat_at("2026-03-01 12:00:00").is_none() {
         return;
     }
     let name = unique("declared");
@@ -372,7 +371,7 @@ fn a_declared_job_that_never_ran_becomes_overdue(via: Via) {
         assert_eq!(job["state"], state, "{when}: {job}");
         assert_eq!(job["hosts"], serde_json::json!(["h1"]), "{job}");
     }
-    let check = at("2026-03-02 01:01:00")
+    let check = cronbeat_at("2026-03-02 01:01:00")
         .unwrap()
         .env("CRONBEAT_LEDGER_URL", &url)
         .args(["status", "--fleet", "--check", &name])
@@ -392,13 +391,13 @@ fn a_declared_job_that_never_ran_becomes_overdue(via: Via) {
 /// the fleet check turns CRITICAL then, and stays so.
 fn a_grace_longer_than_the_period_still_ends_in_overdue(via: Via) {
     let Some(url) = url(via) else { return };
-    if at("2026-04-01 10:00:00").is_none() {
+    if cronbeat_at("2026-04-01 10:00:00").is_none() {
         return;
     }
     let name = unique("longgrace");
     let every = ["--schedule", "* * * * *", "--tz", "UTC", "--grace", "90s"];
     for minute in 0..3 {
-        at(&format!("2026-04-01 10:0{minute}:05"))
+        cronbeat_at(&format!("2026-04-01 10:0{minute}:05"))
             .unwrap()
             .env("CRONBEAT_LEDGER_URL", &url)
             .args(["--name", &name, "--host-id", &format!("h{minute}")])
@@ -408,7 +407,7 @@ fn a_grace_longer_than_the_period_still_ends_in_overdue(via: Via) {
             .assert_code(0);
     }
     let check = |when: &str| {
-        at(when)
+        cronbeat_at(when)
             .unwrap()
             .env("CRONBEAT_LEDGER_URL", &url)
             .args(["status", "--fleet", "--check", &name])
