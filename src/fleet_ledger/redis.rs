@@ -23,7 +23,7 @@ use redis::Value;
 use serde::{Deserialize, Serialize};
 
 use super::store::{
-    epoch_ms, from_epoch_ms, Declaration, Declared, End, JobState, Start, StoredRun,
+    epoch_ms, from_epoch_ms, Declaration, Declared, End, Forgot, JobState, Start, StoredRun,
 };
 use crate::lock::redis::RedisClient;
 use crate::lock::Engine;
@@ -106,6 +106,26 @@ elseif ARGV[7] == '1' then
   redis.call('HINCRBY', KEYS[3], 'fails', 1)
 end
 return 1
+";
+
+/// KEYS: job, state, expect, hosts, live, runs. ARGV: now_ms. The runs under way (promised past now)
+/// as `{0, 0, runs}`, the job left whole; else its keys deleted, `{1, runs, {}}`, or `{2, 0, {}}` when
+/// it had none.
+const FORGET: &str = r"
+local expects = redis.call('HGETALL', KEYS[3])
+local busy = {}
+for i = 1, #expects, 2 do
+  if tonumber(expects[i + 1]) >= tonumber(ARGV[1]) then
+    local run = redis.call('HGET', KEYS[5], expects[i])
+    if run then busy[#busy + 1] = run end
+  end
+end
+if #busy > 0 then return {0, 0, busy} end
+local runs = redis.call('XLEN', KEYS[6]) + redis.call('HLEN', KEYS[5])
+local known = redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+if known == 0 then return {2, 0, {}} end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+return {1, runs, {}}
 ";
 
 /// A run as the Redis side keeps it.
@@ -463,6 +483,55 @@ impl RedisLedger {
             }
             from = next;
         }
+    }
+
+    pub async fn forget(
+        &mut self,
+        names: &[String],
+        now: SystemTime,
+    ) -> Result<Vec<(String, Forgot)>, String> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Out of the set first: a run starting meanwhile adds its job back before its script runs, and
+        // then this one finds the run under way and puts the name back too.
+        let mut pipe = redis::pipe();
+        pipe.add_command(redis::cmd("SREM").arg(JOBS).arg(names).to_owned())
+            .ignore();
+        for name in names {
+            let keys = ["job", "state", "expect", "hosts", "live", "runs"].map(|w| key(name, w));
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let mut cmd = eval(FORGET, &keys);
+            cmd.arg(epoch_ms(now));
+            pipe.add_command(cmd);
+        }
+        let replies: Vec<(i64, u64, Vec<String>)> = self.redis.pipeline(&pipe).await?;
+        let mut told = Vec::new();
+        let mut busy = Vec::new();
+        for (name, (what, runs, under_way)) in names.iter().zip(replies) {
+            let forgot = match what {
+                1 => Forgot::Done { runs },
+                2 => Forgot::Unknown,
+                _ => {
+                    busy.push(name.clone());
+                    let latest = under_way
+                        .iter()
+                        .filter_map(|r| parse_run(r))
+                        .max_by_key(|r| r.started);
+                    Forgot::Running {
+                        host: latest.as_ref().map_or_else(String::new, |r| r.host.clone()),
+                        started_at: from_epoch_ms(latest.map_or(0, |r| r.started)),
+                    }
+                }
+            };
+            told.push((name.clone(), forgot));
+        }
+        if !busy.is_empty() {
+            self.redis
+                .query::<()>(redis::cmd("SADD").arg(JOBS).arg(&busy))
+                .await?;
+        }
+        Ok(told)
     }
 
     pub async fn prune(&mut self, keep: usize, names: &[String]) -> Result<u64, String> {

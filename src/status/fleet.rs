@@ -1,6 +1,6 @@
 //! The readers of the fleet ledger: `status --fleet` (one line per job across every host, JSON, or one
 //! plugin line), `history NAME --fleet`, `last-output NAME --fleet`, `metrics --fleet`, and
-//! `ledger prune --fleet`. Each is one or two round trips to the engine, whatever the number of runs.
+//! `ledger prune --fleet` and `ledger forget --fleet`. Each is one or two round trips to the engine, whatever the number of runs.
 //!
 //! A job is `stuck` when its latest run started and neither finished nor renewed its record by the time
 //! it promised (`expect_by`: the lease), and `overdue` when the first due time after the tick its latest
@@ -14,9 +14,9 @@ use serde_json::{json, Value};
 
 use super::shown::Sink;
 use super::{error, plugin, render, short, took, WIDTH};
-use crate::cli::{HistoryArgs, LastOutputArgs, MetricsArgs, PruneArgs, StatusArgs};
+use crate::cli::{ForgetArgs, HistoryArgs, LastOutputArgs, MetricsArgs, PruneArgs, StatusArgs};
 use crate::exit::Exit;
-use crate::fleet_ledger::{self, JobState, Store, StoredRun};
+use crate::fleet_ledger::{self, Forgot, JobState, Store, StoredRun};
 use crate::ledger::record::{self, local_time, Record, Streak};
 use crate::schedule::Schedule;
 use crate::zone::Zone;
@@ -695,4 +695,64 @@ pub fn prune(args: &PruneArgs) -> Exit {
             Exit::NoRecord
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ledger forget --fleet
+
+/// Retires the jobs named: one line each on stdout for a job forgotten, on stderr for one that is not
+/// there or has a run under way (left whole: its end would record the job again), then exit status 1.
+pub fn forget(args: &ForgetArgs) -> Exit {
+    let (store, name) = match open(args.fleet.as_deref().unwrap_or(""), READ_LIMIT) {
+        Ok(opened) => opened,
+        Err(message) => {
+            error(&message);
+            return Exit::Usage;
+        }
+    };
+    let mut names = args.names.clone();
+    names.extend(name);
+    if names.is_empty() {
+        error(
+            "ledger forget: name the jobs to forget (cronbeat ledger forget NAME... --fleet [URL])",
+        );
+        return Exit::Usage;
+    }
+    let forgotten = match store.forget(&names, SystemTime::now()) {
+        Ok(forgotten) => forgotten,
+        Err(e) => {
+            error(&format!(
+                "cannot forget in the fleet ledger on {}: {e}",
+                store.shown()
+            ));
+            return Exit::NoRecord;
+        }
+    };
+    let mut exit = Exit::Done;
+    for (name, forgot) in forgotten {
+        match forgot {
+            Forgot::Done { runs } => {
+                let noun = if runs == 1 { "run" } else { "runs" };
+                println!(
+                    "forgot {name} and its {runs} {noun} in the fleet ledger on {}",
+                    store.shown()
+                );
+            }
+            Forgot::Unknown => {
+                error(&format!(
+                    "{name}: no such job in the fleet ledger on {}",
+                    store.shown()
+                ));
+                exit = Exit::NoRecord;
+            }
+            Forgot::Running { host, started_at } => {
+                error(&format!(
+                    "{name}: not forgotten: a run is under way on {host} (started {}); forget it once that run has ended",
+                    record::local_rfc3339(started_at)
+                ));
+                exit = Exit::NoRecord;
+            }
+        }
+    }
+    exit
 }

@@ -23,6 +23,7 @@ pub(crate) use on_both;
 
 mod consistent;
 mod engines;
+mod forget;
 mod memory;
 mod retries;
 mod tls;
@@ -197,6 +198,50 @@ impl Drop for PrivateRedis {
     }
 }
 
+/// A fleet ledger of the test's own, empty at first: a redis-server of its own, or a database of its own
+/// on the shared PostgreSQL (dropped with it), for what reads every job of the ledger.
+pub struct OwnLedger {
+    pub url: String,
+    _redis: Option<PrivateRedis>,
+    /// The shared server's URL and the database's name.
+    database: Option<(String, String)>,
+}
+
+impl OwnLedger {
+    pub fn start(kind: Kind) -> Option<OwnLedger> {
+        match kind {
+            Kind::Redis => {
+                let redis = PrivateRedis::start(&[])?;
+                Some(OwnLedger {
+                    url: redis.url.clone(),
+                    _redis: Some(redis),
+                    database: None,
+                })
+            }
+            Kind::Postgres => {
+                let shared = engine(kind)?;
+                let name = unique("cronbeat_own").replace('-', "_");
+                engine_command(kind, &shared, &format!("CREATE DATABASE {name}"));
+                let (server, _) = shared.rsplit_once('/').unwrap();
+                Some(OwnLedger {
+                    url: format!("{server}/{name}"),
+                    _redis: None,
+                    database: Some((shared, name)),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for OwnLedger {
+    fn drop(&mut self) {
+        if let Some((shared, name)) = &self.database {
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = Command::new("psql").args([shared, "-tAc", &drop]).output();
+        }
+    }
+}
+
 /// A TCP proxy in front of an engine, which a test can cut (the engine seems gone, its connections
 /// closed and new ones refused) or freeze (the engine seems stalled: connections stay open, and nothing
 /// more is forwarded either way).
@@ -366,7 +411,10 @@ impl Hold {
 fn command_len(buf: &[u8]) -> Option<usize> {
     let line = |from: usize| -> Option<(usize, usize)> {
         let end = from + buf.get(from..)?.windows(2).position(|w| w == b"\r\n")?;
-        let n = std::str::from_utf8(&buf[from + 1..end]).ok()?.parse().ok()?;
+        let n = std::str::from_utf8(&buf[from + 1..end])
+            .ok()?
+            .parse()
+            .ok()?;
         Some((n, end + 2))
     };
     let (count, mut at) = line(0)?;
