@@ -10,26 +10,6 @@ use serde_json::Value;
 use super::*;
 use crate::harness::*;
 
-/// Each scenario on PostgreSQL, on PostgreSQL through PgBouncer, and on Redis.
-macro_rules! on_all {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            #[test]
-            fn redis() {
-                super::$scenario(super::Via::Redis)
-            }
-            #[test]
-            fn postgres() {
-                super::$scenario(super::Via::Postgres)
-            }
-            #[test]
-            fn pgbouncer() {
-                super::$scenario(super::Via::PgBouncer)
-            }
-        }
-    )*};
-}
-
 on_all!(
     fifty_ticks_on_three_hosts_add_up,
     a_host_killed_mid_run_is_stuck,
@@ -42,36 +22,6 @@ on_all!(
     a_host_with_no_state_directory_still_records_in_the_fleet,
 );
 on_both!(a_wrong_password_is_never_shown);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    Redis,
-    Postgres,
-    PgBouncer,
-}
-
-/// The engine's URL, or `None` (skipped; a failure under CI=true).
-fn url(via: Via) -> Option<String> {
-    let var = match via {
-        Via::Redis => "CRONBEAT_TEST_REDIS",
-        Via::Postgres => "CRONBEAT_TEST_POSTGRES",
-        Via::PgBouncer => "CRONBEAT_TEST_PGBOUNCER",
-    };
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            missing(&format!("{var} is not set to a running engine"));
-            None
-        }
-    }
-}
-
-fn kind(via: Via) -> Kind {
-    match via {
-        Via::Redis => Kind::Redis,
-        _ => Kind::Postgres,
-    }
-}
 
 /// `status --fleet --json NAMES` as a machine with no ledger of its own sees it, at `when` by its clock
 /// (UTC, `YYYY-MM-DD HH:MM:SS`) or now.

@@ -19,7 +19,28 @@ macro_rules! on_both {
         }
     )*};
 }
-pub(crate) use on_both;
+
+/// Each scenario (a `fn(Via)` of the module that names it) on Redis, on PostgreSQL, and on PostgreSQL
+/// through PgBouncer in transaction mode (CRONBEAT_TEST_PGBOUNCER).
+macro_rules! on_all {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[test]
+            fn redis() {
+                super::$scenario($crate::fleet::Via::Redis)
+            }
+            #[test]
+            fn postgres() {
+                super::$scenario($crate::fleet::Via::Postgres)
+            }
+            #[test]
+            fn pgbouncer() {
+                super::$scenario($crate::fleet::Via::PgBouncer)
+            }
+        }
+    )*};
+}
+pub(crate) use on_all;
 
 mod consistent;
 mod engines;
@@ -110,6 +131,36 @@ pub fn engine_command(kind: Kind, url: &str, command: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Redis,
+    Postgres,
+    PgBouncer,
+}
+
+/// The engine's URL as `via` reaches it, or `None` (skipped; a failure under CI=true).
+pub fn url(via: Via) -> Option<String> {
+    let var = match via {
+        Via::Redis => "CRONBEAT_TEST_REDIS",
+        Via::Postgres => "CRONBEAT_TEST_POSTGRES",
+        Via::PgBouncer => "CRONBEAT_TEST_PGBOUNCER",
+    };
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            missing(&format!("{var} is not set to a running engine"));
+            None
+        }
+    }
+}
+
+pub fn kind(via: Via) -> Kind {
+    match via {
+        Via::Redis => Kind::Redis,
+        _ => Kind::Postgres,
+    }
 }
 
 /// A port nothing listens on.
