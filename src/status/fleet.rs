@@ -547,15 +547,14 @@ pub fn metrics(args: &MetricsArgs, given: &str) -> Exit {
             return Exit::Usage;
         }
     };
-    let jobs = match store.jobs(&[]) {
-        Ok(jobs) => jobs,
-        Err(e) => {
-            error(&unreadable(&store, &e));
-            return Exit::NoRecord;
-        }
+    // An engine that cannot be read is said in the metrics too (`cronbeat_fleet_ledger_up 0`, no job's
+    // samples): a textfile left as it was would go on showing the last good read as if it were now.
+    let (jobs, failed) = match store.jobs(&[]) {
+        Ok(jobs) => (jobs, None),
+        Err(e) => (Vec::new(), Some(unreadable(&store, &e))),
     };
     let now = SystemTime::now();
-    let text = exposition(&jobs, now);
+    let text = exposition(&jobs, failed.is_none(), now);
     match &args.output {
         Some(path) => {
             if let Err(e) = crate::monitor::write_atomically(path, text.as_bytes()) {
@@ -570,7 +569,13 @@ pub fn metrics(args: &MetricsArgs, given: &str) -> Exit {
             let _ = out.write_all(&shown).and_then(|()| out.flush());
         }
     }
-    Exit::Done
+    match failed {
+        Some(message) => {
+            error(&message);
+            Exit::NoRecord
+        }
+        None => Exit::Done,
+    }
 }
 
 fn seconds(at: SystemTime) -> String {
@@ -581,8 +586,12 @@ fn seconds(at: SystemTime) -> String {
     format!("{t:.3}")
 }
 
-fn exposition(jobs: &[JobState], now: SystemTime) -> String {
-    let families: [(&str, &str); 9] = [
+fn exposition(jobs: &[JobState], read: bool, now: SystemTime) -> String {
+    let families: [(&str, &str); 10] = [
+        (
+            "cronbeat_fleet_ledger_up",
+            "1 when the fleet ledger was read, 0 when it could not be (and no job's samples are given).",
+        ),
         (
             "cronbeat_fleet_job_last_run_timestamp_seconds",
             "Unix time the job's latest run started, on any host.",
@@ -621,28 +630,29 @@ fn exposition(jobs: &[JobState], now: SystemTime) -> String {
         ),
     ];
     let mut samples: Vec<Vec<String>> = vec![Vec::new(); families.len()];
+    samples[0].push(format!(" {}", u8::from(read)));
     for job in jobs {
         let s = Standing::of(job, now);
         let name = format!("name=\"{}\"", super::label(&job.name));
         let mut put = |i: usize, value: String| samples[i].push(format!("{{{name}}} {value}"));
         if let Some(l) = &job.latest {
-            put(0, seconds(l.started_at));
+            put(1, seconds(l.started_at));
         }
         if let Some((at, _)) = &job.last_success {
-            put(1, seconds(*at));
+            put(2, seconds(*at));
         }
-        put(2, job.consecutive_failures.to_string());
-        put(3, u8::from(s.running).to_string());
-        put(4, u8::from(s.stuck).to_string());
+        put(3, job.consecutive_failures.to_string());
+        put(4, u8::from(s.running).to_string());
+        put(5, u8::from(s.stuck).to_string());
         if s.schedule.is_some() {
-            put(5, u8::from(s.missed.is_some()).to_string());
+            put(6, u8::from(s.missed.is_some()).to_string());
         }
         if let Some(next) = s.next {
-            put(6, seconds(next));
+            put(7, seconds(next));
         }
-        put(7, job.hosts.len().to_string());
+        put(8, job.hosts.len().to_string());
         if let Some(l) = &job.latest {
-            samples[8].push(format!(
+            samples[9].push(format!(
                 "{{{name},host=\"{}\",outcome=\"{}\"}} 1",
                 super::label(&l.host),
                 super::label(&s.last_word())

@@ -46,6 +46,7 @@ mod consistent;
 mod engines;
 mod forget;
 mod memory;
+mod readers;
 mod retries;
 mod tls;
 mod truth;
