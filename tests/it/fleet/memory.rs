@@ -671,6 +671,30 @@ fn the_ledger_url_is_kept_from_the_command() {
     );
 }
 
+/// `PGPASSWORD` is the engine client's own variable, not cronbeat's: the command keeps it (a `pg_dump`
+/// job needs it), and the password cronbeat read from it is masked in the tail the fleet ledger keeps.
+#[test]
+fn pgpassword_stays_the_commands_and_is_masked_in_the_tail() {
+    let Some(url) = url(Via::Postgres) else {
+        return;
+    };
+    let name = unique("pgpassword");
+    let out = cronbeat()
+        .env("CRONBEAT_LEDGER_URL", &url)
+        .env("PGPASSWORD", "hunter33")
+        .args(["--name", &name, "--", "sh", "-c"])
+        .arg("echo \"$PGPASSWORD\"; exit 1")
+        .run();
+    assert_eq!(out.code(), 1, "{}", out.dump());
+    assert_eq!(out.stdout, "hunter33\n", "{}", out.dump());
+    assert_eq!(out.stderr, "", "{}", out.dump());
+    let kept = cronbeat()
+        .args(["last-output", &name, "--fleet", &url])
+        .run();
+    assert_eq!(kept.code(), 0, "{}", kept.dump());
+    assert_eq!(kept.stdout, "[REDACTED]\n", "{}", kept.dump());
+}
+
 /// A fleet ledger that cannot be had is one line naming the setting, exit status 2, before anything
 /// runs, and never the password.
 #[test]
