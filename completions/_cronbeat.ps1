@@ -89,7 +89,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'A job''s latest runs from the ledger, newest first')
             [CompletionResult]::new('last-output', 'last-output', [CompletionResultType]::ParameterValue, 'The output tail of a job''s latest failed run, byte for byte')
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'The ledger as Prometheus metrics, per job')
-            [CompletionResult]::new('ledger', 'ledger', [CompletionResultType]::ParameterValue, 'Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job')
+            [CompletionResult]::new('ledger', 'ledger', [CompletionResultType]::ParameterValue, 'Look after the fleet ledger: `ledger prune --fleet` trims it to --keep-runs per job, `ledger forget NAME --fleet` retires a job')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -179,6 +179,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Drop all but each job''s latest --keep-runs runs (its latest success is kept) from the fleet ledger')
+            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Retire jobs from the fleet ledger (their declarations, hosts and runs), so that they are no longer overdue; a job with a run under way is left as it is')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -189,12 +190,22 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'cronbeat;ledger;forget' {
+            [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'The fleet ledger: URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'cronbeat;ledger;help' {
             [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Drop all but each job''s latest --keep-runs runs (its latest success is kept) from the fleet ledger')
+            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Retire jobs from the fleet ledger (their declarations, hosts and runs), so that they are no longer overdue; a job with a run under way is left as it is')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'cronbeat;ledger;help;prune' {
+            break
+        }
+        'cronbeat;ledger;help;forget' {
             break
         }
         'cronbeat;ledger;help;help' {
@@ -208,7 +219,7 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'A job''s latest runs from the ledger, newest first')
             [CompletionResult]::new('last-output', 'last-output', [CompletionResultType]::ParameterValue, 'The output tail of a job''s latest failed run, byte for byte')
             [CompletionResult]::new('metrics', 'metrics', [CompletionResultType]::ParameterValue, 'The ledger as Prometheus metrics, per job')
-            [CompletionResult]::new('ledger', 'ledger', [CompletionResultType]::ParameterValue, 'Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job')
+            [CompletionResult]::new('ledger', 'ledger', [CompletionResultType]::ParameterValue, 'Look after the fleet ledger: `ledger prune --fleet` trims it to --keep-runs per job, `ledger forget NAME --fleet` retires a job')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -235,9 +246,13 @@ Register-ArgumentCompleter -Native -CommandName 'cronbeat' -ScriptBlock {
         }
         'cronbeat;help;ledger' {
             [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Drop all but each job''s latest --keep-runs runs (its latest success is kept) from the fleet ledger')
+            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Retire jobs from the fleet ledger (their declarations, hosts and runs), so that they are no longer overdue; a job with a run under way is left as it is')
             break
         }
         'cronbeat;help;ledger;prune' {
+            break
+        }
+        'cronbeat;help;ledger;forget' {
             break
         }
         'cronbeat;help;help' {

@@ -83,14 +83,23 @@ _cronbeat() {
             cronbeat__subcmd__help,status)
                 cmd="cronbeat__subcmd__help__subcmd__status"
                 ;;
+            cronbeat__subcmd__help__subcmd__ledger,forget)
+                cmd="cronbeat__subcmd__help__subcmd__ledger__subcmd__forget"
+                ;;
             cronbeat__subcmd__help__subcmd__ledger,prune)
                 cmd="cronbeat__subcmd__help__subcmd__ledger__subcmd__prune"
+                ;;
+            cronbeat__subcmd__ledger,forget)
+                cmd="cronbeat__subcmd__ledger__subcmd__forget"
                 ;;
             cronbeat__subcmd__ledger,help)
                 cmd="cronbeat__subcmd__ledger__subcmd__help"
                 ;;
             cronbeat__subcmd__ledger,prune)
                 cmd="cronbeat__subcmd__ledger__subcmd__prune"
+                ;;
+            cronbeat__subcmd__ledger__subcmd__help,forget)
+                cmd="cronbeat__subcmd__ledger__subcmd__help__subcmd__forget"
                 ;;
             cronbeat__subcmd__ledger__subcmd__help,help)
                 cmd="cronbeat__subcmd__ledger__subcmd__help__subcmd__help"
@@ -487,8 +496,22 @@ _cronbeat() {
             return 0
             ;;
         cronbeat__subcmd__help__subcmd__ledger)
-            opts="prune"
+            opts="prune forget"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cronbeat__subcmd__help__subcmd__ledger__subcmd__forget)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -609,7 +632,7 @@ _cronbeat() {
             return 0
             ;;
         cronbeat__subcmd__ledger)
-            opts="-h --help prune help"
+            opts="-h --help prune forget help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -622,9 +645,41 @@ _cronbeat() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        cronbeat__subcmd__ledger__subcmd__help)
-            opts="prune help"
+        cronbeat__subcmd__ledger__subcmd__forget)
+            opts="-h --fleet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --fleet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cronbeat__subcmd__ledger__subcmd__help)
+            opts="prune forget help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cronbeat__subcmd__ledger__subcmd__help__subcmd__forget)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

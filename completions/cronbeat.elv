@@ -86,7 +86,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand history 'A job''s latest runs from the ledger, newest first'
             cand last-output 'The output tail of a job''s latest failed run, byte for byte'
             cand metrics 'The ledger as Prometheus metrics, per job'
-            cand ledger 'Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job'
+            cand ledger 'Look after the fleet ledger: `ledger prune --fleet` trims it to --keep-runs per job, `ledger forget NAME --fleet` retires a job'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'cronbeat;adopt'= {
@@ -168,6 +168,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
             cand prune 'Drop all but each job''s latest --keep-runs runs (its latest success is kept) from the fleet ledger'
+            cand forget 'Retire jobs from the fleet ledger (their declarations, hosts and runs), so that they are no longer overdue; a job with a run under way is left as it is'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'cronbeat;ledger;prune'= {
@@ -176,11 +177,19 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'cronbeat;ledger;forget'= {
+            cand --fleet 'The fleet ledger: URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'cronbeat;ledger;help'= {
             cand prune 'Drop all but each job''s latest --keep-runs runs (its latest success is kept) from the fleet ledger'
+            cand forget 'Retire jobs from the fleet ledger (their declarations, hosts and runs), so that they are no longer overdue; a job with a run under way is left as it is'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'cronbeat;ledger;help;prune'= {
+        }
+        &'cronbeat;ledger;help;forget'= {
         }
         &'cronbeat;ledger;help;help'= {
         }
@@ -192,7 +201,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand history 'A job''s latest runs from the ledger, newest first'
             cand last-output 'The output tail of a job''s latest failed run, byte for byte'
             cand metrics 'The ledger as Prometheus metrics, per job'
-            cand ledger 'Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job'
+            cand ledger 'Look after the fleet ledger: `ledger prune --fleet` trims it to --keep-runs per job, `ledger forget NAME --fleet` retires a job'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'cronbeat;help;adopt'= {
@@ -211,8 +220,11 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
         }
         &'cronbeat;help;ledger'= {
             cand prune 'Drop all but each job''s latest --keep-runs runs (its latest success is kept) from the fleet ledger'
+            cand forget 'Retire jobs from the fleet ledger (their declarations, hosts and runs), so that they are no longer overdue; a job with a run under way is left as it is'
         }
         &'cronbeat;help;ledger;prune'= {
+        }
+        &'cronbeat;help;ledger;forget'= {
         }
         &'cronbeat;help;help'= {
         }

@@ -96,7 +96,7 @@ complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "status" -d 'Each job
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "history" -d 'A job\'s latest runs from the ledger, newest first'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "last-output" -d 'The output tail of a job\'s latest failed run, byte for byte'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "metrics" -d 'The ledger as Prometheus metrics, per job'
-complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "ledger" -d 'Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job'
+complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "ledger" -d 'Look after the fleet ledger: `ledger prune --fleet` trims it to --keep-runs per job, `ledger forget NAME --fleet` retires a job'
 complete -c cronbeat -n "__fish_cronbeat_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l crontab -d 'A user crontab file (the format of crontab -e) to adopt instead of what cron runs; repeatable' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand adopt" -l system-crontab -d 'A system crontab file (with a user field, as /etc/crontab) to adopt instead of what cron runs; repeatable' -r -F
@@ -150,13 +150,17 @@ complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -l output -d 
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -l fleet -d 'Read the fleet ledger instead of this host\'s: every host\'s runs, from URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -l state-dir -d 'The state directory the runs were recorded in [default: /var/lib/cronbeat for root, else $XDG_STATE_HOME/cronbeat, else ~/.local/state/cronbeat]' -r -F
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand metrics" -s h -l help -d 'Print help'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and not __fish_seen_subcommand_from prune help" -s h -l help -d 'Print help'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and not __fish_seen_subcommand_from prune help" -f -a "prune" -d 'Drop all but each job\'s latest --keep-runs runs (its latest success is kept) from the fleet ledger'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and not __fish_seen_subcommand_from prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and not __fish_seen_subcommand_from prune forget help" -s h -l help -d 'Print help'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and not __fish_seen_subcommand_from prune forget help" -f -a "prune" -d 'Drop all but each job\'s latest --keep-runs runs (its latest success is kept) from the fleet ledger'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and not __fish_seen_subcommand_from prune forget help" -f -a "forget" -d 'Retire jobs from the fleet ledger (their declarations, hosts and runs), so that they are no longer overdue; a job with a run under way is left as it is'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and not __fish_seen_subcommand_from prune forget help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and __fish_seen_subcommand_from prune" -l fleet -d 'The fleet ledger: URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and __fish_seen_subcommand_from prune" -l keep-runs -d 'Runs kept per job' -r
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and __fish_seen_subcommand_from forget" -l fleet -d 'The fleet ledger: URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)' -r
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and __fish_seen_subcommand_from forget" -s h -l help -d 'Print help'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Drop all but each job\'s latest --keep-runs runs (its latest success is kept) from the fleet ledger'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "forget" -d 'Retire jobs from the fleet ledger (their declarations, hosts and runs), so that they are no longer overdue; a job with a run under way is left as it is'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand ledger; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "adopt" -d 'Find the scheduled jobs (crontabs, /etc/cron.d, systemd timers) and wrap them in cronbeat: the plan and a diff, --write to apply, --undo to restore'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "check" -d 'Validate the configuration without running anything'
@@ -165,6 +169,7 @@ complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_s
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "history" -d 'A job\'s latest runs from the ledger, newest first'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "last-output" -d 'The output tail of a job\'s latest failed run, byte for byte'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "metrics" -d 'The ledger as Prometheus metrics, per job'
-complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "ledger" -d 'Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "ledger" -d 'Look after the fleet ledger: `ledger prune --fleet` trims it to --keep-runs per job, `ledger forget NAME --fleet` retires a job'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and not __fish_seen_subcommand_from adopt check next status history last-output metrics ledger help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and __fish_seen_subcommand_from ledger" -f -a "prune" -d 'Drop all but each job\'s latest --keep-runs runs (its latest success is kept) from the fleet ledger'
+complete -c cronbeat -n "__fish_cronbeat_using_subcommand help; and __fish_seen_subcommand_from ledger" -f -a "forget" -d 'Retire jobs from the fleet ledger (their declarations, hosts and runs), so that they are no longer overdue; a job with a run under way is left as it is'

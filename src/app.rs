@@ -39,6 +39,9 @@ fn dispatch(args: &[OsString]) -> Exit {
         Some(Action::LastOutput(args)) => crate::status::last_output(&args),
         Some(Action::Metrics(args)) => crate::status::metrics(&args),
         Some(Action::Ledger(cli::LedgerAction::Prune(args))) => crate::status::fleet::prune(&args),
+        Some(Action::Ledger(cli::LedgerAction::Forget(args))) => {
+            crate::status::fleet::forget(&args)
+        }
         None => {
             let format = cli.run.options.log_format.unwrap_or_default();
             match job_of(cli.run) {

@@ -55,7 +55,7 @@ pub enum Action {
     LastOutput(LastOutputArgs),
     /// The ledger as Prometheus metrics, per job
     Metrics(MetricsArgs),
-    /// Look after the ledger: `ledger prune --fleet` trims the fleet ledger to --keep-runs per job
+    /// Look after the fleet ledger: `ledger prune --fleet` trims it to --keep-runs per job, `ledger forget NAME --fleet` retires a job
     #[command(subcommand)]
     Ledger(LedgerAction),
 }
@@ -64,6 +64,19 @@ pub enum Action {
 pub enum LedgerAction {
     /// Drop all but each job's latest --keep-runs runs (its latest success is kept) from the fleet ledger
     Prune(PruneArgs),
+    /// Retire jobs from the fleet ledger (their declarations, hosts and runs), so that they are no longer overdue; a job with a run under way is left as it is
+    Forget(ForgetArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ForgetArgs {
+    /// The jobs to forget
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// The fleet ledger: URL, else CRONBEAT_LEDGER_URL, else CRONBEAT_LOCK (a secret: prefer the variables)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "", required = true)]
+    pub fleet: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -167,7 +167,7 @@ pub const TABLE: [Status; 12] = [
     },
     Status {
         status: "1",
-        meaning: "cronbeat check --ping: a monitor could not be reached, or holds a schedule, time zone or grace other than the job's (and --fix did not write it). cronbeat status, history, last-output: nothing recorded for the job named, or the ledger could not be read. cronbeat adopt --check: a job is not wrapped, or its wrapping is not what its line says; adopt --write or --undo: a source was not written (changed since it was read, or refused).",
+        meaning: "cronbeat check --ping: a monitor could not be reached, or holds a schedule, time zone or grace other than the job's (and --fix did not write it). cronbeat status, history, last-output: nothing recorded for the job named, or the ledger could not be read. cronbeat ledger prune and forget: the fleet ledger could not be reached; forget: a job named is not in it, or has a run under way (and is kept). cronbeat adopt --check: a job is not wrapped, or its wrapping is not what its line says; adopt --write or --undo: a source was not written (changed since it was read, or refused).",
         clause: "from check --ping when a monitor could not be reached or holds another schedule, from status, history and last-output when nothing is recorded, and from adopt --check when a job is to adopt",
     },
     Status {

@@ -413,8 +413,9 @@ fn build(
         lock_ttl,
         merged.no_ledger.unwrap_or(false),
         &mut secrets,
-    )?
-    .filter(|_| ledger.is_some());
+    )?;
+    // A host with no state directory (said in a warning) still records its runs in the fleet ledger.
+    let ledger = ledger.filter(|l| l.state_dir.is_some() || fleet_ledger.is_some());
     let host_id = match merged.host_id.as_deref().map(str::trim) {
         Some("") => return Err(invalid("host_id", "is empty")),
         Some(given) => given.to_string(),
@@ -834,19 +835,25 @@ fn ledger_settings(
         Some(dir) => dir,
         None => match ledger::default_state_dir() {
             Ok(dir) => dir,
-            Err(why) if fail_after.is_some() => {
-                warnings.push(format!("{why}; --fail-after reports every failure"));
-                return Ok((None, None));
-            }
             Err(why) => {
-                warnings.push(why);
-                return Ok((None, None));
+                let counted = match fail_after {
+                    Some(_) => "; --fail-after reports every failure",
+                    None => "",
+                };
+                warnings.push(format!("{why}{counted}"));
+                return Ok((
+                    Some(ledger::Settings {
+                        state_dir: None,
+                        keep_runs: keep_runs as usize,
+                    }),
+                    None,
+                ));
             }
         },
     };
     Ok((
         Some(ledger::Settings {
-            state_dir,
+            state_dir: Some(state_dir),
             keep_runs: keep_runs as usize,
         }),
         fail_after,

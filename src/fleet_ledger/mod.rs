@@ -6,7 +6,9 @@ pub mod postgres;
 pub mod redis;
 pub mod store;
 
-pub use store::{Declaration, Declared, End, JobState, Start, Store, StoredRun, CALL_LIMIT};
+pub use store::{
+    Declaration, Declared, End, Forgot, JobState, Start, Store, StoredRun, CALL_LIMIT,
+};
 
 use crate::lock::{Engine, Target};
 

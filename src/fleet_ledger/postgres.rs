@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
 
-use super::store::{Declaration, Declared, End, JobState, Start, StoredRun};
+use super::store::{Declaration, Declared, End, Forgot, JobState, Start, StoredRun};
 use crate::lock::postgres::{describe, PgClient};
 use crate::lock::Engine;
 
@@ -148,6 +148,31 @@ WITH ranked AS (
     RETURNING 1
 )
 SELECT count(*) FROM dropped";
+
+/// Each named job with no run under way at `$2` (one whose promise has passed is stuck, not under
+/// way): its rows in the three tables deleted. A row per name: the run under way, if any, how many runs
+/// were deleted, and whether anything of the job was kept.
+const FORGET: &str = "
+WITH named AS (
+    SELECT DISTINCT unnest($1::text[]) AS name
+), busy AS (
+    SELECT DISTINCT ON (r.name) r.name, r.host, r.started_at FROM cronbeat_runs r
+    WHERE r.name IN (SELECT name FROM named) AND r.finished_at IS NULL AND r.expect_by >= $2
+    ORDER BY r.name, r.started_at DESC
+), going AS (
+    SELECT name FROM named WHERE name NOT IN (SELECT name FROM busy)
+), runs AS (
+    DELETE FROM cronbeat_runs WHERE name IN (SELECT name FROM going) RETURNING name
+), jobs AS (
+    DELETE FROM cronbeat_jobs WHERE name IN (SELECT name FROM going) RETURNING name
+), hosts AS (
+    DELETE FROM cronbeat_hosts WHERE name IN (SELECT name FROM going) RETURNING name
+)
+SELECT n.name, b.host, b.started_at,
+       (SELECT count(*) FROM runs r WHERE r.name = n.name),
+       EXISTS (SELECT 1 FROM jobs j WHERE j.name = n.name)
+           OR EXISTS (SELECT 1 FROM hosts h WHERE h.name = n.name)
+FROM named n LEFT JOIN busy b ON b.name = n.name";
 
 pub struct PgLedger {
     pg: PgClient,
@@ -290,6 +315,40 @@ impl PgLedger {
         };
         let tail: Vec<u8> = row.try_get(5).map_err(describe)?;
         Ok(Some((stored_run(row, 0)?, tail)))
+    }
+
+    pub async fn forget(
+        &mut self,
+        names: &[String],
+        now: SystemTime,
+    ) -> Result<Vec<(String, Forgot)>, String> {
+        let rows = self
+            .pg
+            .query(
+                FORGET,
+                &[(&names, Type::TEXT_ARRAY), (&now, Type::TIMESTAMPTZ)],
+            )
+            .await?;
+        let mut told = std::collections::HashMap::new();
+        for row in &rows {
+            let name: String = row.try_get(0).map_err(describe)?;
+            let host: Option<String> = row.try_get(1).map_err(describe)?;
+            let runs: i64 = row.try_get(3).map_err(describe)?;
+            let kept: bool = row.try_get(4).map_err(describe)?;
+            let forgot = match host {
+                Some(host) => Forgot::Running {
+                    host,
+                    started_at: row.try_get(2).map_err(describe)?,
+                },
+                None if runs > 0 || kept => Forgot::Done { runs: runs as u64 },
+                None => Forgot::Unknown,
+            };
+            told.insert(name, forgot);
+        }
+        Ok(names
+            .iter()
+            .map(|n| (n.clone(), told.remove(n).unwrap_or(Forgot::Unknown)))
+            .collect())
     }
 
     pub async fn prune(&mut self, keep: usize, names: &[String]) -> Result<u64, String> {

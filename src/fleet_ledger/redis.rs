@@ -11,6 +11,10 @@
 //! - `cronbeat:{NAME}:ledger:hosts`: each host that ran the job, with when it last did;
 //! - `cronbeat:{NAME}:ledger:job`: the declared schedule;
 //! - `cronbeat:ledger:jobs`: the set of every job's name.
+//!
+//! A reader's keys of one job are read in one MULTI/EXEC, so that they agree with each other (a run's
+//! end, one script, is wholly before or wholly after them); `last-output` pages through the stream
+//! newest first, each page one read, which a run ending meanwhile does not change.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -19,7 +23,7 @@ use redis::Value;
 use serde::{Deserialize, Serialize};
 
 use super::store::{
-    epoch_ms, from_epoch_ms, Declaration, Declared, End, JobState, Start, StoredRun,
+    epoch_ms, from_epoch_ms, Declaration, Declared, End, Forgot, JobState, Start, StoredRun,
 };
 use crate::lock::redis::RedisClient;
 use crate::lock::Engine;
@@ -104,6 +108,26 @@ end
 return 1
 ";
 
+/// KEYS: job, state, expect, hosts, live, runs. ARGV: now_ms. The runs under way (promised past now)
+/// as `{0, 0, runs}`, the job left whole; else its keys deleted, `{1, runs, {}}`, or `{2, 0, {}}` when
+/// it had none.
+const FORGET: &str = r"
+local expects = redis.call('HGETALL', KEYS[3])
+local busy = {}
+for i = 1, #expects, 2 do
+  if tonumber(expects[i + 1]) >= tonumber(ARGV[1]) then
+    local run = redis.call('HGET', KEYS[5], expects[i])
+    if run then busy[#busy + 1] = run end
+  end
+end
+if #busy > 0 then return {0, 0, busy} end
+local runs = redis.call('XLEN', KEYS[6]) + redis.call('HLEN', KEYS[5])
+local known = redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+if known == 0 then return {2, 0, {}} end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+return {1, runs, {}}
+";
+
 /// A run as the Redis side keeps it.
 #[derive(Serialize, Deserialize)]
 struct Run {
@@ -151,6 +175,16 @@ fn eval(script: &str, keys: &[&str]) -> redis::Cmd {
     let mut cmd = redis::cmd("EVAL");
     cmd.arg(script).arg(keys.len()).arg(keys);
     cmd
+}
+
+/// `reads` as one MULTI/EXEC in `pipe`: read at one moment, between two scripts, never across one.
+/// The pipeline's reply for them is EXEC's, an array of theirs. The keys are one job's, in one slot.
+fn atomically(pipe: &mut redis::Pipeline, reads: impl IntoIterator<Item = redis::Cmd>) {
+    pipe.add_command(redis::cmd("MULTI")).ignore();
+    for read in reads {
+        pipe.add_command(read).ignore();
+    }
+    pipe.add_command(redis::cmd("EXEC"));
 }
 
 /// A hash as field → value, from HGETALL's reply.
@@ -312,16 +346,20 @@ impl RedisLedger {
         if names.is_empty() {
             return Ok(Vec::new());
         }
+        // Each job's hashes in one MULTI/EXEC: a run that ends between two separate reads would show
+        // in the state as the latest run, unfinished, and be gone from the promises: `stuck`.
         let mut pipe = redis::pipe();
         for name in &names {
-            for what in ["job", "state", "expect", "hosts"] {
-                pipe.add_command(redis::cmd("HGETALL").arg(key(name, what)).to_owned());
-            }
+            atomically(
+                &mut pipe,
+                ["job", "state", "expect", "hosts"]
+                    .map(|what| redis::cmd("HGETALL").arg(key(name, what)).to_owned()),
+            );
         }
-        let replies: Vec<Value> = self.redis.pipeline(&pipe).await?;
+        let replies: Vec<Vec<Value>> = self.redis.pipeline(&pipe).await?;
         let mut jobs = Vec::new();
-        for (name, four) in names.into_iter().zip(replies.chunks(4)) {
-            let [job, state, expect, hosts] = four else {
+        for (name, four) in names.into_iter().zip(replies) {
+            let [job, state, expect, hosts] = four.as_slice() else {
                 continue;
             };
             let (job, state, expect, hosts) = (hash(job), hash(state), hash(expect), hash(hosts));
@@ -383,19 +421,25 @@ impl RedisLedger {
     }
 
     pub async fn history(&mut self, name: &str, count: usize) -> Result<Vec<StoredRun>, String> {
+        // One MULTI/EXEC: a run that ends between separate reads would be in neither the stream nor
+        // the runs under way, or under way with no promise (`stuck`).
         let mut pipe = redis::pipe();
-        pipe.add_command(
-            redis::cmd("XREVRANGE")
-                .arg(key(name, "runs"))
-                .arg("+")
-                .arg("-")
-                .arg("COUNT")
-                .arg(count.max(1))
-                .to_owned(),
+        atomically(
+            &mut pipe,
+            [
+                redis::cmd("XREVRANGE")
+                    .arg(key(name, "runs"))
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(count.max(1))
+                    .to_owned(),
+                redis::cmd("HGETALL").arg(key(name, "live")).to_owned(),
+                redis::cmd("HGETALL").arg(key(name, "expect")).to_owned(),
+            ],
         );
-        pipe.add_command(redis::cmd("HGETALL").arg(key(name, "live")).to_owned());
-        pipe.add_command(redis::cmd("HGETALL").arg(key(name, "expect")).to_owned());
-        let (stream, live, expect): (Value, Value, Value) = self.redis.pipeline(&pipe).await?;
+        let ((stream, live, expect),): ((Value, Value, Value),) =
+            self.redis.pipeline(&pipe).await?;
         let expect = hash(&expect);
         let mut runs: Vec<StoredRun> = entries(&stream)
             .into_iter()
@@ -439,6 +483,55 @@ impl RedisLedger {
             }
             from = next;
         }
+    }
+
+    pub async fn forget(
+        &mut self,
+        names: &[String],
+        now: SystemTime,
+    ) -> Result<Vec<(String, Forgot)>, String> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Out of the set first: a run starting meanwhile adds its job back before its script runs, and
+        // then this one finds the run under way and puts the name back too.
+        let mut pipe = redis::pipe();
+        pipe.add_command(redis::cmd("SREM").arg(JOBS).arg(names).to_owned())
+            .ignore();
+        for name in names {
+            let keys = ["job", "state", "expect", "hosts", "live", "runs"].map(|w| key(name, w));
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let mut cmd = eval(FORGET, &keys);
+            cmd.arg(epoch_ms(now));
+            pipe.add_command(cmd);
+        }
+        let replies: Vec<(i64, u64, Vec<String>)> = self.redis.pipeline(&pipe).await?;
+        let mut told = Vec::new();
+        let mut busy = Vec::new();
+        for (name, (what, runs, under_way)) in names.iter().zip(replies) {
+            let forgot = match what {
+                1 => Forgot::Done { runs },
+                2 => Forgot::Unknown,
+                _ => {
+                    busy.push(name.clone());
+                    let latest = under_way
+                        .iter()
+                        .filter_map(|r| parse_run(r))
+                        .max_by_key(|r| r.started);
+                    Forgot::Running {
+                        host: latest.as_ref().map_or_else(String::new, |r| r.host.clone()),
+                        started_at: from_epoch_ms(latest.map_or(0, |r| r.started)),
+                    }
+                }
+            };
+            told.push((name.clone(), forgot));
+        }
+        if !busy.is_empty() {
+            self.redis
+                .query::<()>(redis::cmd("SADD").arg(JOBS).arg(&busy))
+                .await?;
+        }
+        Ok(told)
     }
 
     pub async fn prune(&mut self, keep: usize, names: &[String]) -> Result<u64, String> {

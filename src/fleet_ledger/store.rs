@@ -108,6 +108,21 @@ pub struct JobState {
     pub hosts: Vec<String>,
 }
 
+/// What `forget` did with one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forgot {
+    /// Its declaration, hosts and runs are gone (this many runs).
+    Done { runs: u64 },
+    /// Nothing of it was kept.
+    Unknown,
+    /// Left as it was: a run of it is under way, started then on that host and renewing its record.
+    /// Its end would record the job again.
+    Running {
+        host: String,
+        started_at: SystemTime,
+    },
+}
+
 /// One engine's side of the store.
 enum Client {
     Redis(Box<RedisLedger>),
@@ -250,6 +265,23 @@ impl Store {
     /// how many runs were dropped.
     pub fn prune(&self, keep: usize, names: &[String]) -> Result<u64, String> {
         call!(self, c => c.prune(keep, names))
+    }
+
+    /// Retires each of `names` (its declaration, hosts and runs) but one with a run under way by `now`
+    /// (started, unfinished, its promise not yet past), which is left whole; one answer per name, in
+    /// order, duplicates dropped.
+    pub fn forget(
+        &self,
+        names: &[String],
+        now: SystemTime,
+    ) -> Result<Vec<(String, Forgot)>, String> {
+        let mut unique: Vec<String> = Vec::new();
+        for name in names {
+            if !unique.contains(name) {
+                unique.push(name.clone());
+            }
+        }
+        call!(self, c => c.forget(&unique, now))
     }
 
     /// Hangs up, within a moment.

@@ -33,7 +33,8 @@ pub const DEFAULT_KEEP_RUNS: usize = 1000;
 /// Where the ledger lives and how much of it a job keeps.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub state_dir: PathBuf,
+    /// `None` on a host with no state directory (a warning said so): only the fleet ledger records.
+    pub state_dir: Option<PathBuf>,
     pub keep_runs: usize,
 }
 
@@ -73,7 +74,8 @@ struct Facts {
 
 /// The ledger's side of one run.
 pub struct Ledger {
-    store: Store,
+    /// `None` with no state directory: the run is for the fleet ledger only.
+    store: Option<Store>,
     dir: PathBuf,
     /// The job's folder, opened when the run is first recorded; `Err` once it could not be (and said so).
     job: Option<Result<Job, ()>>,
@@ -109,9 +111,11 @@ impl Ledger {
         began: SystemTime,
         logger: Logger,
     ) -> Ledger {
-        let store = Store::new(&settings.state_dir);
+        let store = settings.state_dir.as_deref().map(Store::new);
         Ledger {
-            dir: store.job_dir(run.name),
+            dir: store
+                .as_ref()
+                .map_or_else(PathBuf::new, |s| s.job_dir(run.name)),
             store,
             job: None,
             keep_runs: settings.keep_runs,
@@ -245,7 +249,12 @@ impl Ledger {
     /// That warning is the run's only one from the ledger: nothing else is tried.
     fn job(&mut self) -> Option<&Job> {
         if self.job.is_none() {
-            let opened = self.store.job_for_writing(&self.facts.name);
+            let Some(store) = &self.store else {
+                self.recorded = true;
+                self.job = Some(Err(()));
+                return None;
+            };
+            let opened = store.job_for_writing(&self.facts.name);
             if let Err(e) = &opened {
                 self.recorded = true;
                 let counted = match self.fail_after {

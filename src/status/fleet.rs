@@ -1,6 +1,6 @@
 //! The readers of the fleet ledger: `status --fleet` (one line per job across every host, JSON, or one
 //! plugin line), `history NAME --fleet`, `last-output NAME --fleet`, `metrics --fleet`, and
-//! `ledger prune --fleet`. Each is one or two round trips to the engine, whatever the number of runs.
+//! `ledger prune --fleet` and `ledger forget --fleet`. Each is one or two round trips to the engine, whatever the number of runs.
 //!
 //! A job is `stuck` when its latest run started and neither finished nor renewed its record by the time
 //! it promised (`expect_by`: the lease), and `overdue` when the first due time after the tick its latest
@@ -14,9 +14,9 @@ use serde_json::{json, Value};
 
 use super::shown::Sink;
 use super::{error, plugin, render, short, took, WIDTH};
-use crate::cli::{HistoryArgs, LastOutputArgs, MetricsArgs, PruneArgs, StatusArgs};
+use crate::cli::{ForgetArgs, HistoryArgs, LastOutputArgs, MetricsArgs, PruneArgs, StatusArgs};
 use crate::exit::Exit;
-use crate::fleet_ledger::{self, JobState, Store, StoredRun};
+use crate::fleet_ledger::{self, Forgot, JobState, Store, StoredRun};
 use crate::ledger::record::{self, local_time, Record, Streak};
 use crate::schedule::Schedule;
 use crate::zone::Zone;
@@ -547,15 +547,14 @@ pub fn metrics(args: &MetricsArgs, given: &str) -> Exit {
             return Exit::Usage;
         }
     };
-    let jobs = match store.jobs(&[]) {
-        Ok(jobs) => jobs,
-        Err(e) => {
-            error(&unreadable(&store, &e));
-            return Exit::NoRecord;
-        }
+    // An engine that cannot be read is said in the metrics too (`cronbeat_fleet_ledger_up 0`, no job's
+    // samples): a textfile left as it was would go on showing the last good read as if it were now.
+    let (jobs, failed) = match store.jobs(&[]) {
+        Ok(jobs) => (jobs, None),
+        Err(e) => (Vec::new(), Some(unreadable(&store, &e))),
     };
     let now = SystemTime::now();
-    let text = exposition(&jobs, now);
+    let text = exposition(&jobs, failed.is_none(), now);
     match &args.output {
         Some(path) => {
             if let Err(e) = crate::monitor::write_atomically(path, text.as_bytes()) {
@@ -570,7 +569,13 @@ pub fn metrics(args: &MetricsArgs, given: &str) -> Exit {
             let _ = out.write_all(&shown).and_then(|()| out.flush());
         }
     }
-    Exit::Done
+    match failed {
+        Some(message) => {
+            error(&message);
+            Exit::NoRecord
+        }
+        None => Exit::Done,
+    }
 }
 
 fn seconds(at: SystemTime) -> String {
@@ -581,8 +586,12 @@ fn seconds(at: SystemTime) -> String {
     format!("{t:.3}")
 }
 
-fn exposition(jobs: &[JobState], now: SystemTime) -> String {
-    let families: [(&str, &str); 9] = [
+fn exposition(jobs: &[JobState], read: bool, now: SystemTime) -> String {
+    let families: [(&str, &str); 10] = [
+        (
+            "cronbeat_fleet_ledger_up",
+            "1 when the fleet ledger was read, 0 when it could not be (and no job's samples are given).",
+        ),
         (
             "cronbeat_fleet_job_last_run_timestamp_seconds",
             "Unix time the job's latest run started, on any host.",
@@ -621,28 +630,29 @@ fn exposition(jobs: &[JobState], now: SystemTime) -> String {
         ),
     ];
     let mut samples: Vec<Vec<String>> = vec![Vec::new(); families.len()];
+    samples[0].push(format!(" {}", u8::from(read)));
     for job in jobs {
         let s = Standing::of(job, now);
         let name = format!("name=\"{}\"", super::label(&job.name));
         let mut put = |i: usize, value: String| samples[i].push(format!("{{{name}}} {value}"));
         if let Some(l) = &job.latest {
-            put(0, seconds(l.started_at));
+            put(1, seconds(l.started_at));
         }
         if let Some((at, _)) = &job.last_success {
-            put(1, seconds(*at));
+            put(2, seconds(*at));
         }
-        put(2, job.consecutive_failures.to_string());
-        put(3, u8::from(s.running).to_string());
-        put(4, u8::from(s.stuck).to_string());
+        put(3, job.consecutive_failures.to_string());
+        put(4, u8::from(s.running).to_string());
+        put(5, u8::from(s.stuck).to_string());
         if s.schedule.is_some() {
-            put(5, u8::from(s.missed.is_some()).to_string());
+            put(6, u8::from(s.missed.is_some()).to_string());
         }
         if let Some(next) = s.next {
-            put(6, seconds(next));
+            put(7, seconds(next));
         }
-        put(7, job.hosts.len().to_string());
+        put(8, job.hosts.len().to_string());
         if let Some(l) = &job.latest {
-            samples[8].push(format!(
+            samples[9].push(format!(
                 "{{{name},host=\"{}\",outcome=\"{}\"}} 1",
                 super::label(&l.host),
                 super::label(&s.last_word())
@@ -695,4 +705,64 @@ pub fn prune(args: &PruneArgs) -> Exit {
             Exit::NoRecord
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ledger forget --fleet
+
+/// Retires the jobs named: one line each on stdout for a job forgotten, on stderr for one that is not
+/// there or has a run under way (left whole: its end would record the job again), then exit status 1.
+pub fn forget(args: &ForgetArgs) -> Exit {
+    let (store, name) = match open(args.fleet.as_deref().unwrap_or(""), READ_LIMIT) {
+        Ok(opened) => opened,
+        Err(message) => {
+            error(&message);
+            return Exit::Usage;
+        }
+    };
+    let mut names = args.names.clone();
+    names.extend(name);
+    if names.is_empty() {
+        error(
+            "ledger forget: name the jobs to forget (cronbeat ledger forget NAME... --fleet [URL])",
+        );
+        return Exit::Usage;
+    }
+    let forgotten = match store.forget(&names, SystemTime::now()) {
+        Ok(forgotten) => forgotten,
+        Err(e) => {
+            error(&format!(
+                "cannot forget in the fleet ledger on {}: {e}",
+                store.shown()
+            ));
+            return Exit::NoRecord;
+        }
+    };
+    let mut exit = Exit::Done;
+    for (name, forgot) in forgotten {
+        match forgot {
+            Forgot::Done { runs } => {
+                let noun = if runs == 1 { "run" } else { "runs" };
+                println!(
+                    "forgot {name} and its {runs} {noun} in the fleet ledger on {}",
+                    store.shown()
+                );
+            }
+            Forgot::Unknown => {
+                error(&format!(
+                    "{name}: no such job in the fleet ledger on {}",
+                    store.shown()
+                ));
+                exit = Exit::NoRecord;
+            }
+            Forgot::Running { host, started_at } => {
+                error(&format!(
+                    "{name}: not forgotten: a run is under way on {host} (started {}); forget it once that run has ended",
+                    record::local_rfc3339(started_at)
+                ));
+                exit = Exit::NoRecord;
+            }
+        }
+    }
+    exit
 }

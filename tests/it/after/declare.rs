@@ -1,8 +1,8 @@
 //! Jobs declared to the fleet ledger before they ever run: `adopt --write --provision --ledger-url`
 //! (which then needs no API key) and `check --fleet` put each job's schedule, zone and grace on the
-//! engine, read back here through the store.
+//! engine (PostgreSQL also through PgBouncer), read back here through the store.
 
-use crate::fleet::{engine, on_both, unique, Kind};
+use crate::fleet::{on_all, unique, url, Via};
 use crate::harness::library::{fleet_engine, FleetStore};
 use crate::harness::*;
 
@@ -15,8 +15,8 @@ pub fn declared(url: &str, name: &str) -> Option<(String, String, u64, Vec<Strin
     Some((d.schedule, d.tz, d.grace.as_secs(), d.hosts))
 }
 
-fn adopt_declares_each_job_without_an_api_key(kind: Kind) {
-    let Some(url) = engine(kind) else { return };
+fn adopt_declares_each_job_without_an_api_key(via: Via) {
+    let Some(url) = url(via) else { return };
     let name = unique("nightly");
     let dir = Dir::new();
     let crontab = dir.join("crontab");
@@ -54,8 +54,8 @@ fn adopt_declares_each_job_without_an_api_key(kind: Kind) {
     );
 }
 
-fn check_fleet_declares_the_jobs_with_a_schedule(kind: Kind) {
-    let Some(url) = engine(kind) else { return };
+fn check_fleet_declares_the_jobs_with_a_schedule(via: Via) {
+    let Some(url) = url(via) else { return };
     let (due, by_hand) = (unique("due"), unique("by-hand"));
     let dir = Dir::new();
     let config = dir.write(
@@ -151,7 +151,7 @@ fn check_fleet_without_a_fleet_ledger_says_which_job() {
     );
 }
 
-on_both!(
+on_all!(
     adopt_declares_each_job_without_an_api_key,
     check_fleet_declares_the_jobs_with_a_schedule,
 );

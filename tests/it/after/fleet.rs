@@ -1,11 +1,12 @@
-//! `--after` by the fleet ledger on the real engines: the job waited on runs on one host, the dependent
-//! job on another whose own ledger knows nothing of it; and a job declared (`check --fleet`) and never
-//! run, which `--after` and `status --fleet` both know by its declaration.
+//! `--after` by the fleet ledger on the real engines (PostgreSQL also through PgBouncer): the job
+//! waited on runs on one host, the dependent job on another whose own ledger knows nothing of it; and a
+//! job declared (`check --fleet`) and never run, which `--after` and `status --fleet` both know by its
+//! declaration.
 
 use serde_json::Value;
 
 use super::told;
-use crate::fleet::{engine, on_both, unique, Kind};
+use crate::fleet::{on_all, unique, url, Via};
 use crate::harness::*;
 
 /// `cronbeat` on host `host`: a state directory of its own, recording into the fleet ledger at `url`.
@@ -16,22 +17,8 @@ fn host(url: &str, host: &str, state: &Dir) -> Cronbeat {
         .args(["--host-id", host])
 }
 
-/// `cronbeat` on a host whose clock reads `when` (UTC) as it starts; `None` without faketime.
-fn at(when: &str) -> Option<Cronbeat> {
-    if !have("faketime") {
-        missing("faketime is not installed (.ci/run installs it)");
-        return None;
-    }
-    Some(
-        Cronbeat::program("faketime")
-            .env("TZ", "UTC")
-            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-            .args(["-m", "-f", &format!("@{when}"), BIN]),
-    )
-}
-
-fn a_failure_on_one_host_skips_the_dependent_on_another(kind: Kind) {
-    let Some(url) = engine(kind) else { return };
+fn a_failure_on_one_host_skips_the_dependent_on_another(via: Via) {
+    let Some(url) = url(via) else { return };
     let (extract, load) = (unique("extract"), unique("load"));
     let (a, b) = (Dir::new(), Dir::new());
     host(&url, "host-a", &a)
@@ -81,8 +68,8 @@ fn a_failure_on_one_host_skips_the_dependent_on_another(kind: Kind) {
     assert_eq!(out.stdout, "loaded\n");
 }
 
-fn a_declared_job_that_never_ran_is_waited_on_by_its_declaration(kind: Kind) {
-    let Some(url) = engine(kind) else { return };
+fn a_declared_job_that_never_ran_is_waited_on_by_its_declaration(via: Via) {
+    let Some(url) = url(via) else { return };
     let (declared, dependent) = (unique("declared"), unique("dependent"));
     let dir = Dir::new();
     let config = dir.write(
@@ -110,9 +97,9 @@ fn a_declared_job_that_never_ran_is_waited_on_by_its_declaration(kind: Kind) {
 
 /// Declared at noon by `check --fleet`, due daily at midnight with an hour's grace, never run: `never
 /// run` at 13:00 and at 00:59 the next day, `overdue` at 01:01.
-fn a_declared_job_that_never_ran_becomes_overdue(kind: Kind) {
-    let Some(url) = engine(kind) else { return };
-    let Some(declaring) = at("2026-03-01 12:00:00") else {
+fn a_declared_job_that_never_ran_becomes_overdue(via: Via) {
+    let Some(url) = url(via) else { return };
+    let Some(declaring) = cronbeat_at("2026-03-01 12:00:00") else {
         return;
     };
     let name = unique("never");
@@ -134,7 +121,7 @@ fn a_declared_job_that_never_ran_becomes_overdue(kind: Kind) {
         ("2026-03-02 00:59:00", "never_run"),
         ("2026-03-02 01:01:00", "overdue"),
     ] {
-        let out = at(when)
+        let out = cronbeat_at(when)
             .unwrap()
             .env("CRONBEAT_LEDGER_URL", &url)
             .args(["status", "--fleet", "--json", &name])
@@ -151,7 +138,7 @@ fn a_declared_job_that_never_ran_becomes_overdue(kind: Kind) {
     }
 }
 
-on_both!(
+on_all!(
     a_failure_on_one_host_skips_the_dependent_on_another,
     a_declared_job_that_never_ran_is_waited_on_by_its_declaration,
     a_declared_job_that_never_ran_becomes_overdue,

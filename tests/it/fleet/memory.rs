@@ -7,29 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::truth::at;
 use super::*;
 use crate::harness::*;
-
-/// Each scenario on PostgreSQL, on PostgreSQL through PgBouncer, and on Redis.
-macro_rules! on_all {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            #[test]
-            fn redis() {
-                super::$scenario(super::Via::Redis)
-            }
-            #[test]
-            fn postgres() {
-                super::$scenario(super::Via::Postgres)
-            }
-            #[test]
-            fn pgbouncer() {
-                super::$scenario(super::Via::PgBouncer)
-            }
-        }
-    )*};
-}
 
 on_all!(
     fifty_ticks_on_three_hosts_add_up,
@@ -40,44 +19,15 @@ on_all!(
     an_engine_lost_during_the_run_costs_one_warning,
     an_engine_that_never_answers_delays_nothing,
     runs_are_kept_per_job,
+    a_host_with_no_state_directory_still_records_in_the_fleet,
 );
 on_both!(a_wrong_password_is_never_shown);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    Redis,
-    Postgres,
-    PgBouncer,
-}
-
-/// The engine's URL, or `None` (skipped; a failure under CI=true).
-fn url(via: Via) -> Option<String> {
-    let var = match via {
-        Via::Redis => "CRONBEAT_TEST_REDIS",
-        Via::Postgres => "CRONBEAT_TEST_POSTGRES",
-        Via::PgBouncer => "CRONBEAT_TEST_PGBOUNCER",
-    };
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            missing(&format!("{var} is not set to a running engine"));
-            None
-        }
-    }
-}
-
-fn kind(via: Via) -> Kind {
-    match via {
-        Via::Redis => Kind::Redis,
-        _ => Kind::Postgres,
-    }
-}
 
 /// `status --fleet --json NAMES` as a machine with no ledger of its own sees it, at `when` by its clock
 /// (UTC, `YYYY-MM-DD HH:MM:SS`) or now.
 fn fleet_status(url: &str, names: &[&str], when: Option<&str>) -> Vec<Value> {
     let reader = match when {
-        Some(when) => at(when).unwrap(),
+        Some(when) => cronbeat_at(when).unwrap(),
         None => cronbeat(),
     };
     let out = reader
@@ -125,7 +75,7 @@ fn history(url: &str, name: &str) -> Vec<Value> {
 /// minute and the grace later, the one fleet check is CRITICAL, every job overdue.
 fn fifty_ticks_on_three_hosts_add_up(via: Via) {
     let Some(url) = url(via) else { return };
-    if at("2026-02-01 00:00:00").is_none() {
+    if cronbeat_at("2026-02-01 00:00:00").is_none() {
         return;
     }
     let jobs: Vec<String> = (0..5).map(|j| unique(&format!("fifty{j}"))).collect();
@@ -143,7 +93,7 @@ fn fifty_ticks_on_three_hosts_add_up(via: Via) {
                 (tick as usize * (j + 1)) % 7 == 3
             };
             let code = if fails { "3" } else { "0" };
-            let run = at(&format!("2026-02-01 00:{tick:02}:0{}", 1 + j))
+            let run = cronbeat_at(&format!("2026-02-01 00:{tick:02}:0{}", 1 + j))
                 .unwrap()
                 .env("CRONBEAT_LEDGER_URL", &url)
                 .args(["--name", name, "--host-id", &host])
@@ -154,7 +104,7 @@ fn fifty_ticks_on_three_hosts_add_up(via: Via) {
         }
         for h in 0..3 {
             let host = format!("h{h}");
-            let run = at(&format!("2026-02-01 00:{tick:02}:0{}", 5 + h))
+            let run = cronbeat_at(&format!("2026-02-01 00:{tick:02}:0{}", 5 + h))
                 .unwrap()
                 .env("CRONBEAT_LOCK", &url)
                 .args(["--fleet-ledger", "--name", &jobs[4], "--host-id", &host])
@@ -223,7 +173,7 @@ fn fifty_ticks_on_three_hosts_add_up(via: Via) {
     }
     assert_eq!(seen[3]["consecutive_failures"], 6);
     // Every host stopped after the 00:49 runs: the 00:50 tick passes its 30 s of grace unstarted.
-    let check = at("2026-02-01 00:50:20")
+    let check = cronbeat_at("2026-02-01 00:50:20")
         .unwrap()
         .env("CRONBEAT_LEDGER_URL", &url)
         .args(["status", "--fleet", "--check"])
@@ -234,7 +184,7 @@ fn fifty_ticks_on_three_hosts_add_up(via: Via) {
         check.stdout,
         "CRONBEAT OK - 3 jobs on 3 hosts, none failing, overdue or stuck\n"
     );
-    let check = at("2026-02-01 00:50:31")
+    let check = cronbeat_at("2026-02-01 00:50:31")
         .unwrap()
         .env("CRONBEAT_LEDGER_URL", &url)
         .args(["status", "--fleet", "--check"])
@@ -322,7 +272,7 @@ fn a_host_killed_mid_run_is_stuck(via: Via) {
 /// first due time after the declaration and the grace have passed, then `overdue`.
 fn a_declared_job_that_never_ran_becomes_overdue(via: Via) {
     let Some(url) = url(via) else { return };
-    if at("2026-03-01 12:00:00").is_none() {
+    if cronbeat_at("2026-03-01 12:00:00").is_none() {
         return;
     }
     let name = unique("declared");
@@ -371,7 +321,7 @@ fn a_declared_job_that_never_ran_becomes_overdue(via: Via) {
         assert_eq!(job["state"], state, "{when}: {job}");
         assert_eq!(job["hosts"], serde_json::json!(["h1"]), "{job}");
     }
-    let check = at("2026-03-02 01:01:00")
+    let check = cronbeat_at("2026-03-02 01:01:00")
         .unwrap()
         .env("CRONBEAT_LEDGER_URL", &url)
         .args(["status", "--fleet", "--check", &name])
@@ -391,13 +341,13 @@ fn a_declared_job_that_never_ran_becomes_overdue(via: Via) {
 /// the fleet check turns CRITICAL then, and stays so.
 fn a_grace_longer_than_the_period_still_ends_in_overdue(via: Via) {
     let Some(url) = url(via) else { return };
-    if at("2026-04-01 10:00:00").is_none() {
+    if cronbeat_at("2026-04-01 10:00:00").is_none() {
         return;
     }
     let name = unique("longgrace");
     let every = ["--schedule", "* * * * *", "--tz", "UTC", "--grace", "90s"];
     for minute in 0..3 {
-        at(&format!("2026-04-01 10:0{minute}:05"))
+        cronbeat_at(&format!("2026-04-01 10:0{minute}:05"))
             .unwrap()
             .env("CRONBEAT_LEDGER_URL", &url)
             .args(["--name", &name, "--host-id", &format!("h{minute}")])
@@ -407,7 +357,7 @@ fn a_grace_longer_than_the_period_still_ends_in_overdue(via: Via) {
             .assert_code(0);
     }
     let check = |when: &str| {
-        at(when)
+        cronbeat_at(when)
             .unwrap()
             .env("CRONBEAT_LEDGER_URL", &url)
             .args(["status", "--fleet", "--check", &name])
@@ -721,6 +671,30 @@ fn the_ledger_url_is_kept_from_the_command() {
     );
 }
 
+/// `PGPASSWORD` is the engine client's own variable, not cronbeat's: the command keeps it (a `pg_dump`
+/// job needs it), and the password cronbeat read from it is masked in the tail the fleet ledger keeps.
+#[test]
+fn pgpassword_stays_the_commands_and_is_masked_in_the_tail() {
+    let Some(url) = url(Via::Postgres) else {
+        return;
+    };
+    let name = unique("pgpassword");
+    let out = cronbeat()
+        .env("CRONBEAT_LEDGER_URL", &url)
+        .env("PGPASSWORD", "hunter33")
+        .args(["--name", &name, "--", "sh", "-c"])
+        .arg("echo \"$PGPASSWORD\"; exit 1")
+        .run();
+    assert_eq!(out.code(), 1, "{}", out.dump());
+    assert_eq!(out.stdout, "hunter33\n", "{}", out.dump());
+    assert_eq!(out.stderr, "", "{}", out.dump());
+    let kept = cronbeat()
+        .args(["last-output", &name, "--fleet", &url])
+        .run();
+    assert_eq!(kept.code(), 0, "{}", kept.dump());
+    assert_eq!(kept.stdout, "[REDACTED]\n", "{}", kept.dump());
+}
+
 /// A fleet ledger that cannot be had is one line naming the setting, exit status 2, before anything
 /// runs, and never the password.
 #[test]
@@ -780,4 +754,44 @@ fn the_fleet_ledger_has_the_run_the_local_one_cannot_write() {
     let job = one(&url, &name, None);
     assert_eq!(job["last_outcome"], "failure", "{job}");
     assert_eq!(job["last_exit_status"], 6, "{job}");
+}
+
+/// A host where the local ledger has nowhere to go (no `--state-dir`, no HOME, not root): one warning
+/// says so, and the fleet ledger still has the run, with its host and outcome.
+fn a_host_with_no_state_directory_still_records_in_the_fleet(via: Via) {
+    let Some(url) = url(via) else { return };
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || !have("setpriv") {
+        missing("root and setpriv, to run cronbeat as a user with no home");
+        return;
+    }
+    let name = unique("homeless");
+    let out = Cronbeat::program("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(["--name", &name, "--host-id", "homeless"])
+        .args(["--", "sh", "-c", "echo ran; exit 7"])
+        .env_clear()
+        .without_state_dir()
+        .env("PATH", "/usr/bin:/bin")
+        .env("CRONBEAT_LEDGER_URL", &url)
+        .run();
+    assert_eq!(out.code(), 7, "{}", out.dump());
+    assert_eq!(out.stdout, "ran\n", "{}", out.dump());
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "{}", out.dump());
+    assert!(
+        lines[0].contains("no state directory for the ledger"),
+        "{}",
+        out.dump()
+    );
+    let job = one(&url, &name, None);
+    assert_eq!(job["last_host"], "homeless", "{job}");
+    assert_eq!(job["last_outcome"], "failure", "{job}");
+    assert_eq!(job["last_exit_status"], 7, "{job}");
+    // The fleet's copy is whole: the failure's tail too.
+    let kept = cronbeat()
+        .args(["last-output", &name, "--fleet", &url])
+        .run();
+    assert_eq!(kept.code(), 0, "{}", kept.dump());
+    assert_eq!(kept.stdout, "ran\n", "{}", kept.dump());
 }

@@ -19,10 +19,34 @@ macro_rules! on_both {
         }
     )*};
 }
-pub(crate) use on_both;
 
+/// Each scenario (a `fn(Via)` of the module that names it) on Redis, on PostgreSQL, and on PostgreSQL
+/// through PgBouncer in transaction mode (CRONBEAT_TEST_PGBOUNCER).
+macro_rules! on_all {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[test]
+            fn redis() {
+                super::$scenario($crate::fleet::Via::Redis)
+            }
+            #[test]
+            fn postgres() {
+                super::$scenario($crate::fleet::Via::Postgres)
+            }
+            #[test]
+            fn pgbouncer() {
+                super::$scenario($crate::fleet::Via::PgBouncer)
+            }
+        }
+    )*};
+}
+pub(crate) use on_all;
+
+mod consistent;
 mod engines;
+mod forget;
 mod memory;
+mod readers;
 mod retries;
 mod tls;
 mod truth;
@@ -110,6 +134,36 @@ pub fn engine_command(kind: Kind, url: &str, command: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Redis,
+    Postgres,
+    PgBouncer,
+}
+
+/// The engine's URL as `via` reaches it, or `None` (skipped; a failure under CI=true).
+pub fn url(via: Via) -> Option<String> {
+    let var = match via {
+        Via::Redis => "CRONBEAT_TEST_REDIS",
+        Via::Postgres => "CRONBEAT_TEST_POSTGRES",
+        Via::PgBouncer => "CRONBEAT_TEST_PGBOUNCER",
+    };
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            missing(&format!("{var} is not set to a running engine"));
+            None
+        }
+    }
+}
+
+pub fn kind(via: Via) -> Kind {
+    match via {
+        Via::Redis => Kind::Redis,
+        _ => Kind::Postgres,
+    }
+}
+
 /// A port nothing listens on.
 pub fn closed_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -193,6 +247,50 @@ impl Drop for PrivateRedis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A fleet ledger of the test's own, empty at first: a redis-server of its own, or a database of its own
+/// on the shared PostgreSQL (dropped with it), for what reads every job of the ledger.
+pub struct OwnLedger {
+    pub url: String,
+    _redis: Option<PrivateRedis>,
+    /// The shared server's URL and the database's name.
+    database: Option<(String, String)>,
+}
+
+impl OwnLedger {
+    pub fn start(kind: Kind) -> Option<OwnLedger> {
+        match kind {
+            Kind::Redis => {
+                let redis = PrivateRedis::start(&[])?;
+                Some(OwnLedger {
+                    url: redis.url.clone(),
+                    _redis: Some(redis),
+                    database: None,
+                })
+            }
+            Kind::Postgres => {
+                let shared = engine(kind)?;
+                let name = unique("cronbeat_own").replace('-', "_");
+                engine_command(kind, &shared, &format!("CREATE DATABASE {name}"));
+                let (server, _) = shared.rsplit_once('/').unwrap();
+                Some(OwnLedger {
+                    url: format!("{server}/{name}"),
+                    _redis: None,
+                    database: Some((shared, name)),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for OwnLedger {
+    fn drop(&mut self) {
+        if let Some((shared, name)) = &self.database {
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = Command::new("psql").args([shared, "-tAc", &drop]).output();
+        }
     }
 }
 
@@ -292,6 +390,94 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, frozen: &Arc<AtomicBool>) {
         }
         let _ = to.shutdown(Shutdown::Write);
     });
+}
+
+/// A proxy in front of Redis that lets a reader's pipeline through up to the first command naming
+/// `key` and holds the rest until released: whatever the engine does meanwhile falls between the
+/// reader's commands (or, inside a MULTI, before all of them are run). One connection; the replies
+/// pass freely.
+pub struct Hold {
+    pub addr: String,
+    held: std::sync::mpsc::Receiver<()>,
+    release: std::sync::mpsc::Sender<()>,
+}
+
+impl Hold {
+    pub fn start(target: &str, key: &str) -> Hold {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (tell_held, held) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (target, key) = (target.to_string(), key.as_bytes().to_vec());
+        std::thread::spawn(move || {
+            let Ok((mut client, _)) = listener.accept() else {
+                return;
+            };
+            let mut server = TcpStream::connect(&target).unwrap();
+            pipe(
+                server.try_clone().unwrap(),
+                client.try_clone().unwrap(),
+                &Arc::new(AtomicBool::new(false)),
+            );
+            // What the client sent that is not yet forwarded: a command not yet whole.
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 16 * 1024];
+            let mut holding = true;
+            while holding {
+                let n = match client.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                seen.extend_from_slice(&buf[..n]);
+                while let Some(len) = command_len(&seen) {
+                    let command: Vec<u8> = seen.drain(..len).collect();
+                    if holding && command.windows(key.len()).any(|w| w == key.as_slice()) {
+                        holding = false;
+                        let _ = tell_held.send(());
+                        let _ = released.recv();
+                    }
+                    server.write_all(&command).unwrap();
+                }
+            }
+            server.write_all(&seen).unwrap();
+            pipe(client, server, &Arc::new(AtomicBool::new(false)));
+        });
+        Hold {
+            addr,
+            held,
+            release,
+        }
+    }
+
+    /// Whether the reader reached the key within `within`.
+    pub fn wait_held(&self, within: Duration) -> bool {
+        self.held.recv_timeout(within).is_ok()
+    }
+
+    pub fn release(&self) {
+        let _ = self.release.send(());
+    }
+}
+
+/// The length of the whole RESP command (`*N`, then N bulk strings) `buf` starts with, if it is whole.
+fn command_len(buf: &[u8]) -> Option<usize> {
+    let line = |from: usize| -> Option<(usize, usize)> {
+        let end = from + buf.get(from..)?.windows(2).position(|w| w == b"\r\n")?;
+        let n = std::str::from_utf8(&buf[from + 1..end])
+            .ok()?
+            .parse()
+            .ok()?;
+        Some((n, end + 2))
+    };
+    let (count, mut at) = line(0)?;
+    for _ in 0..count {
+        let (len, data) = line(at)?;
+        at = data + len + 2;
+        if at > buf.len() {
+            return None;
+        }
+    }
+    Some(at)
 }
 
 /// A server that accepts connections and never says a word.

@@ -14,22 +14,6 @@ on_both!(
     a_lease_that_cannot_be_renewed_ends_the_command_before_it_expires,
 );
 
-/// `cronbeat` on a host whose clock reads `when` (UTC, `YYYY-MM-DD HH:MM:SS`) when it starts, and runs
-/// on from there. `None` without faketime (skipped; a failure under CI=true).
-pub(super) fn at(when: &str) -> Option<Cronbeat> {
-    if !have("faketime") {
-        missing("faketime is not installed (.ci/run installs it)");
-        return None;
-    }
-    Some(
-        Cronbeat::program("faketime")
-            .env("TZ", "UTC")
-            // Only the wall clock is the host's: timers and timeouts keep real time.
-            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-            .args(["-m", "-f", &format!("@{when}"), BIN]),
-    )
-}
-
 const DAILY: [&str; 6] = ["--schedule", "0 3 * * *", "--tz", "UTC", "--grace", "1h"];
 
 /// Three hosts run the same daily job for twenty days, all firing at 03:00:0x: each tick runs on exactly
@@ -37,7 +21,7 @@ const DAILY: [&str; 6] = ["--schedule", "0 3 * * *", "--tz", "UTC", "--grace", "
 /// as skipped, so that `status --check` stays OK everywhere.
 fn losing_the_tick_is_no_failure_on_any_host(kind: Kind) {
     let Some(url) = engine(kind) else { return };
-    if at("2026-01-01 00:00:00").is_none() {
+    if cronbeat_at("2026-01-01 00:00:00").is_none() {
         return;
     }
     let name = unique("twenty");
@@ -48,7 +32,7 @@ fn losing_the_tick_is_no_failure_on_any_host(kind: Kind) {
     );
     let hosts: Vec<(String, Dir)> = (0..3).map(|i| (format!("h{i}"), Dir::new())).collect();
     let run = |day: u32, (host, state): &(String, Dir), second: u32| {
-        at(&format!("2026-01-{day:02} 03:00:{second:02}"))
+        cronbeat_at(&format!("2026-01-{day:02} 03:00:{second:02}"))
             .unwrap()
             .env("CRONBEAT_LOCK", &url)
             .env("CRONBEAT_PING", &ping)
@@ -102,14 +86,14 @@ fn losing_the_tick_is_no_failure_on_any_host(kind: Kind) {
             assert_eq!(record["success"], want, "{host}, day {}", day + 1);
             assert_eq!(record["host"], host.as_str());
         }
-        let check = at("2026-01-20 03:10:00")
+        let check = cronbeat_at("2026-01-20 03:10:00")
             .unwrap()
             .env("CRONBEAT_STATE_DIR", state.path())
             .args(["status", "--check"])
             .run();
         assert_eq!(check.code(), 0, "{host}: {check:?}");
         assert!(check.stdout.starts_with("CRONBEAT OK"), "{host}: {check:?}");
-        let status = at("2026-01-20 03:10:00")
+        let status = cronbeat_at("2026-01-20 03:10:00")
             .unwrap()
             .env("CRONBEAT_STATE_DIR", state.path())
             .args(["status", "--json"])
@@ -134,7 +118,7 @@ fn records(state: &Path, name: &str) -> Vec<serde_json::Value> {
 /// right clock runs the 03:01 tick once the previous run is done.
 fn a_host_whose_clock_is_ahead_does_not_burn_the_tick(kind: Kind) {
     let Some(url) = engine(kind) else { return };
-    let Some(first) = at("2026-01-05 03:00:01") else {
+    let Some(first) = cronbeat_at("2026-01-05 03:00:01") else {
         return;
     };
     let name = unique("ahead");
@@ -149,7 +133,7 @@ fn a_host_whose_clock_is_ahead_does_not_burn_the_tick(kind: Kind) {
         .arg(format!("echo ready; {}", gate.wait_script()))
         .spawn();
     previous.wait_stdout("ready", Duration::from_secs(10));
-    let ahead = host(at("2026-01-05 03:01:00").unwrap(), "ahead")
+    let ahead = host(cronbeat_at("2026-01-05 03:01:00").unwrap(), "ahead")
         .args(["--", "echo", "ran ahead"])
         .run();
     assert_eq!(ahead.code(), 75, "{ahead:?}");
@@ -160,7 +144,7 @@ fn a_host_whose_clock_is_ahead_does_not_burn_the_tick(kind: Kind) {
     gate.open();
     assert_eq!(previous.wait().code(), 0);
     // 03:01:03 by the right clock: the tick is still there to run.
-    let right = host(at("2026-01-05 03:01:03").unwrap(), "right")
+    let right = host(cronbeat_at("2026-01-05 03:01:03").unwrap(), "right")
         .args(["-v", "--", "echo", "ran"])
         .run();
     assert_eq!(right.code(), 0, "{right:?}");
@@ -174,7 +158,7 @@ fn a_host_whose_clock_is_ahead_does_not_burn_the_tick(kind: Kind) {
         ("ahead", "2026-01-05 03:01:20"),
         ("right", "2026-01-05 03:01:21"),
     ] {
-        let again = host(at(when).unwrap(), id)
+        let again = host(cronbeat_at(when).unwrap(), id)
             .args(["--", "echo", "ran again"])
             .run();
         assert_eq!(again.code(), 75, "{id}: {again:?}");

@@ -67,6 +67,22 @@ pub fn cronbeat() -> Cronbeat {
     Cronbeat::program(BIN)
 }
 
+/// `cronbeat` on a host whose clock reads `when` (UTC, `YYYY-MM-DD HH:MM:SS`) as it starts, and runs on
+/// from there (libfaketime). `None` without faketime (skipped; a failure under CI=true).
+pub fn cronbeat_at(when: &str) -> Option<Cronbeat> {
+    if !super::process::have("faketime") {
+        super::missing("faketime is not installed (.ci/run installs it)");
+        return None;
+    }
+    Some(
+        Cronbeat::program("faketime")
+            .env("TZ", "UTC")
+            // Only the wall clock is the host's: timers and timeouts keep real time.
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            .args(["-m", "-f", &format!("@{when}"), BIN]),
+    )
+}
+
 /// `cronbeat OPTIONS... -- sh -c SCRIPT`.
 pub fn cronbeat_sh(options: &[&str], script: &str) -> Cronbeat {
     cronbeat().args(options).args(["--", "sh", "-c", script])

@@ -8,7 +8,7 @@ pub mod library;
 pub mod process;
 
 pub use http::{refused_url, Behavior, Request, Server};
-pub use launch::{cronbeat, cronbeat_sh, json_events, Cronbeat, Output, Running, BIN};
+pub use launch::{cronbeat, cronbeat_at, cronbeat_sh, json_events, Cronbeat, Output, Running, BIN};
 pub use process::*;
 
 /// Whether this run is CI's (`CI=true`): there, a missing tool or service a test needs is a failure,
