@@ -87,7 +87,7 @@ fn an_allocation_past_memory_max_is_an_oom_kill() {
     );
     assert_eq!(finished["memory_source"], "cgroup");
 
-    // The report's last line says so too, the cost before it.
+    // The report says so too, on the line before its last, the cost.
     let requests = server.received();
     let finish = requests
         .iter()
@@ -96,8 +96,8 @@ fn an_allocation_past_memory_max_is_an_oom_kill() {
     let body = finish.text();
     let lines: Vec<&str> = body.lines().collect();
     assert!(
-        lines[lines.len() - 1].starts_with("cronbeat: killed by the kernel's OOM killer (peak ")
-            && lines[lines.len() - 2].starts_with("cronbeat: cpu "),
+        lines[lines.len() - 2].starts_with("cronbeat: killed by the kernel's OOM killer (peak ")
+            && lines[lines.len() - 1].starts_with("cronbeat: cpu "),
         "{body:?}"
     );
 
