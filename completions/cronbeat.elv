@@ -41,7 +41,7 @@ set edit:completion:arg-completer[cronbeat] = {|@words|
             cand --success-codes 'Exit statuses that count as success, e.g. 0,3 or 0,10-12 (the exit status itself stays the command''s) [default: 0]'
             cand --min-runtime 'Report the run as failed when it finished sooner than DUR ("finished too quickly")'
             cand --retries 'Attempts after the first when the command fails (see --retry-on): one run, however many attempts; each has its own --timeout, and none starts that could not finish before the next due time [default: 0]'
-            cand --retry-on 'Which failed attempts are retried: outcomes (failure, signal, idle, not_started, timeout, lock_lost, …) and exit statuses (1,75 or 1-5), comma-separated; a stop on request never is [default: any failure except timeout, terminated, lock_lost and the statuses 126 and 127]'
+            cand --retry-on 'Which failed attempts are retried: outcomes (failure, signal, idle, not_started, timeout, lock_lost, oom, …) and exit statuses as the attempt''s status reads (1,75 or 1-5; 137 for a SIGKILL, 124 for a timeout), comma-separated; a stop on request never is [default: any failure except timeout, terminated, lock_lost and the statuses 126 and 127]'
             cand --retry-delay 'The longest wait before the first retry: retry k waits a random time up to min(10 × DUR, DUR × 2^(k-1)) (full jitter) [default: 10s]'
             cand --env-file 'Variables for the command from this file, in systemd''s EnvironmentFile= syntax (KEY=value, quotes, # comments); repeatable, later files win; the values never appear in logs, errors or ps. CRONBEAT_ENV_FILE holds one path'
             cand --tail 'Bytes of combined output kept for the finish report; 0 keeps none [default: 10240]'

@@ -1,6 +1,8 @@
 //! What a run's report says of its attempts (`--retries`): which one ended the run, how the earlier ones
 //! failed, and why no retry followed when attempts were left.
 
+use std::time::Duration;
+
 use crate::outcome::{ChildStatus, Outcome};
 
 /// An attempt's end in a few words, for the list of earlier failures: `exit 1`, `SIGSEGV`, `timeout`.
@@ -28,6 +30,9 @@ pub struct Attempts {
     /// A stop signal came while the run waited to retry: the report's outcome is that stop, and
     /// `earlier` holds every attempt made.
     pub stopped_waiting: bool,
+    /// How long the attempt that ended the run took, once it was not the first: the run's duration
+    /// spans every attempt and wait, and a success after two long waits is not the job grown slower.
+    pub last_took: Option<Duration>,
 }
 
 impl Default for Attempts {
@@ -38,6 +43,7 @@ impl Default for Attempts {
             earlier: Vec::new(),
             no_retry: None,
             stopped_waiting: false,
+            last_took: None,
         }
     }
 }
@@ -99,7 +105,6 @@ impl Attempts {
 mod tests {
     use super::*;
     use crate::outcome::Cause;
-    use std::time::Duration;
 
     #[test]
     fn summaries() {
@@ -109,6 +114,7 @@ mod tests {
             earlier: vec![Outcome::exited(1), Outcome::exited(1)],
             no_retry: None,
             stopped_waiting: false,
+            last_took: None,
         };
         assert_eq!(
             attempts.summary(&Outcome::exited(0)).unwrap(),

@@ -98,12 +98,8 @@ impl RetryOn {
         let word = outcome.word();
         let code = exit_status_of(outcome);
         match self {
-            RetryOn::Failures => {
-                !NOT_BY_DEFAULT.contains(&word) && !code.is_some_and(|c| CANNOT_RUN.contains(&c))
-            }
-            RetryOn::Listed { words, codes } => {
-                words.contains(&word) || code.is_some_and(|c| codes.contains(&c))
-            }
+            RetryOn::Failures => !NOT_BY_DEFAULT.contains(&word) && !CANNOT_RUN.contains(&code),
+            RetryOn::Listed { words, codes } => words.contains(&word) || codes.contains(&code),
         }
     }
 }
@@ -145,14 +141,14 @@ fn refused(outcome: &Outcome) -> bool {
     matches!(outcome.status, ChildStatus::NotStarted { code, .. } if code == crate::exit::USAGE)
 }
 
-/// The exit status an attempt's outcome is matched on: the command's own, when it exited and nothing else
-/// decided the outcome, or the shell's status of a command that could not be started.
-fn exit_status_of(outcome: &Outcome) -> Option<i32> {
-    match &outcome.status {
-        ChildStatus::Exited(code) if outcome.word() == "failure" => Some(*code),
-        ChildStatus::NotStarted { code, .. } => Some(*code),
-        _ => None,
-    }
+/// The exit status an attempt's outcome is matched on: the one the attempt reads as, which cronbeat would
+/// exit with had the run ended there and the ledger records for it. The command's own status whatever
+/// the outcome word (`failure`, `oom`, a failure by a success rule), 128 + N for a signal N (137 for a
+/// SIGKILL, the OOM killer's included), cronbeat's 124, 125 and 123 for an attempt it stopped for its
+/// `--timeout`, its `--idle-timeout` or a lost lease (what the command died of then is cronbeat's doing,
+/// not the job's), and 126 or 127 for a command that could not be started.
+fn exit_status_of(outcome: &Outcome) -> i32 {
+    outcome.exit_code()
 }
 
 /// The job's retry settings.
@@ -338,6 +334,94 @@ mod tests {
             RetryOn::parse("2,failure,not_started").unwrap(),
         ] {
             assert!(!on.retries(&refusal), "{on:?}");
+        }
+    }
+
+    #[test]
+    fn an_exit_status_matches_every_attempt_that_reads_as_it() {
+        let oom = |status| {
+            Outcome::with(
+                status,
+                Cause::Oom {
+                    peak: Some(64 << 20),
+                    limit: Some(64 << 20),
+                },
+            )
+        };
+        let killed = Outcome {
+            status: ChildStatus::Signaled(libc::SIGKILL),
+            cause: None,
+        };
+        let by_stderr = Outcome::with(
+            ChildStatus::Exited(3),
+            Cause::Rule(crate::outcome::Rule::Stderr),
+        );
+        let timeout = Outcome::with(
+            ChildStatus::Signaled(15),
+            Cause::Timeout(Duration::from_secs(1)),
+        );
+        let idle = Outcome::with(
+            ChildStatus::Exited(143),
+            Cause::Idle(Duration::from_secs(1)),
+        );
+        let lost = Outcome::with(
+            ChildStatus::Signaled(15),
+            Cause::LockLost(crate::outcome::LockLoss::Taken),
+        );
+        let terminated = Outcome::with(ChildStatus::Signaled(15), Cause::Forwarded(15));
+        let stopped_after_exit = Outcome::with(ChildStatus::Exited(1), Cause::Forwarded(15));
+        let from_terminal = Outcome::with(ChildStatus::Signaled(2), Cause::Interrupted(2));
+        let term = Outcome {
+            status: ChildStatus::Signaled(15),
+            cause: None,
+        };
+        let matches =
+            |list: &str, outcome: &Outcome| RetryOn::parse(list).unwrap().retries(outcome);
+        // 137: a SIGKILL, the OOM killer's or another's, and a command that exited 137 itself.
+        for outcome in [
+            &oom(ChildStatus::Signaled(libc::SIGKILL)),
+            &killed,
+            &Outcome::exited(137),
+        ] {
+            assert!(matches("137", outcome), "{outcome:?}");
+            assert!(!matches("1,9,143", outcome), "{outcome:?}");
+        }
+        // The command's own status, whatever the outcome word: an OOM kill of another process of the
+        // run, a failure by a success rule.
+        assert!(matches("1", &oom(ChildStatus::Exited(1))));
+        assert!(!matches("137", &oom(ChildStatus::Exited(1))));
+        assert!(matches("3", &by_stderr) && !matches("1", &by_stderr));
+        assert!(matches("1", &Outcome::exited(1)) && !matches("2", &Outcome::exited(1)));
+        // A signal N reads as 128 + N; an attempt cronbeat stopped reads as cronbeat's status for it,
+        // never as the signal it sent.
+        assert!(matches("143", &term));
+        assert!(matches("124", &timeout) && !matches("143", &timeout));
+        assert!(matches("125", &idle) && !matches("143", &idle));
+        assert!(matches("123", &lost) && !matches("143", &lost));
+        // A stop on request is never retried, whatever its status reads as.
+        for outcome in [&terminated, &stopped_after_exit, &from_terminal] {
+            assert!(!matches("0-255", outcome), "{outcome:?}");
+        }
+        // The default is unchanged: any failure but a timeout, a lost lease and 126 or 127.
+        let default = RetryOn::default();
+        for outcome in [
+            &oom(ChildStatus::Signaled(libc::SIGKILL)),
+            &oom(ChildStatus::Exited(1)),
+            &killed,
+            &term,
+            &by_stderr,
+            &idle,
+        ] {
+            assert!(default.retries(outcome), "{outcome:?}");
+        }
+        for outcome in [
+            &timeout,
+            &lost,
+            &terminated,
+            &Outcome::exited(126),
+            &Outcome::exited(127),
+        ] {
+            assert!(!default.retries(outcome), "{outcome:?}");
         }
     }
 

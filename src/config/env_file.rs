@@ -1,17 +1,22 @@
 //! `--env-file`: variables for the command, in systemd's `EnvironmentFile=` syntax (systemd.exec(5)).
 //!
 //! One `KEY=VALUE` a line; blank lines and lines whose first non-blank character is `#` or `;` are
-//! comments. Blanks around the key and before the value are dropped, and so are those at the end of an
-//! unquoted value. A value, or parts of it, may be quoted: within `'…'` nothing is special; within `"…"`
-//! a backslash escapes `"`, `\`, `$` and `` ` `` (before any other character it stays); outside quotes a
-//! backslash makes the next character plain. A backslash at the end of a line continues the value on the
-//! next one (and a comment, as systemd does); a quoted value may span lines.
+//! comments, which end at their line's end (systemd since v254). A comment is only ever a whole line:
+//! `#` after a value is part of it. Blanks around the key and before the value are dropped, and so are
+//! those at the end of an unquoted value. A quote is special where a value or a part of it begins (after
+//! `=` and the blanks there, or right after a closing quote, where blanks are dropped too): within `'…'`
+//! nothing is special; within `"…"` a backslash escapes `"`, `\`, `$` and `` ` `` (before any other
+//! character it stays); a quote inside an unquoted value is a plain character. Outside quotes a
+//! backslash makes the next character plain. A backslash at the end of a line continues the value on
+//! the next one; a quoted value may span lines.
 //!
-//! Where systemd skips a line it cannot use with a warning, cronbeat refuses the file, naming the file
-//! and the line, never the value: a line without `=`, a key that is no variable name, a quote left open,
-//! and `export KEY=value` (shell syntax; systemd would ignore the line and the variable would be missing).
-//! Names of cronbeat's own (`CRONBEAT_*`) and systemd's notification variables are refused too: they
-//! configure cronbeat, or cronbeat sets them for the command itself.
+//! Where systemd skips a line it cannot use with a warning, cronbeat refuses the file, naming the file,
+//! the line and what is wrong there, never any text of the file: a bad line may hold a secret (a value
+//! without its `KEY=`, a key pasted on the line after it), so not even what stands before `=` is quoted.
+//! Refused: a line without `=`, a key that is no variable name, a quote left open, and `export KEY=value`
+//! (shell syntax; systemd would ignore the line and the variable would be missing). Names of cronbeat's
+//! own (`CRONBEAT_*`) and systemd's notification variables are refused too: they configure cronbeat, or
+//! cronbeat sets them for the command itself.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -41,12 +46,9 @@ pub fn parse(text: &[u8]) -> Result<Vec<(String, OsString)>, (usize, String)> {
                 continue;
             }
             b'#' | b';' => {
+                // To the line's end, a backslash there too: systemd before v254 continued a comment
+                // past one, and no longer does.
                 while i < text.len() && text[i] != b'\n' {
-                    // A backslash at the end of a comment continues it, as in systemd.
-                    if text[i] == b'\\' && text.get(i + 1) == Some(&b'\n') {
-                        line += 1;
-                        i += 1;
-                    }
                     i += 1;
                 }
                 continue;
@@ -65,14 +67,11 @@ pub fn parse(text: &[u8]) -> Result<Vec<(String, OsString)>, (usize, String)> {
             return Err((start_line, "expected KEY=value".to_string()));
         }
         i += 1; // the `=`
-        if let Some(name) = key.strip_prefix("export ") {
+        if key.starts_with("export ") {
             return Err((
                 start_line,
-                format!(
-                    "`export {}=` is shell syntax, not EnvironmentFile= syntax: write {}=…",
-                    name.trim(),
-                    name.trim()
-                ),
+                "`export KEY=` is shell syntax, not EnvironmentFile= syntax: write KEY=… without `export`"
+                    .to_string(),
             ));
         }
         check_name(&key).map_err(|e| (start_line, e))?;
@@ -80,55 +79,55 @@ pub fn parse(text: &[u8]) -> Result<Vec<(String, OsString)>, (usize, String)> {
         line += lines;
         i = next;
         if value.contains(&0) {
-            return Err((start_line, format!("the value of {key} holds a NUL byte")));
+            return Err((start_line, "the value holds a NUL byte".to_string()));
         }
         vars.push((key, OsString::from_vec(value)));
     }
     Ok(vars)
 }
 
-/// A name a variable can have, and not one cronbeat keeps for itself.
+/// A name a variable can have, and not one cronbeat keeps for itself. What is wrong is said without the
+/// name: the text before `=` on a bad line may be a secret.
 fn check_name(key: &str) -> Result<(), String> {
     let valid = key
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if key.is_empty() {
+        return Err("a line starts with `=`: expected KEY=value".to_string());
+    }
     if !valid {
-        return Err(match key {
-            "" => "a line starts with `=`: expected KEY=value".to_string(),
-            _ if key.len() > 64 || key.contains(char::is_whitespace) => {
-                "the text before `=` is not a variable name (expected KEY=value)".to_string()
-            }
-            _ => {
-                format!("{key:?} is not a variable name (letters, digits and _, not first a digit)")
-            }
-        });
+        return Err(
+            "the text before `=` is not a variable name (letters, digits and _, not first a digit)"
+                .to_string(),
+        );
     }
     if key.starts_with("CRONBEAT_") {
-        return Err(format!(
-            "{key}: cronbeat's own variables cannot be set for the command here (give cronbeat its settings as options, in its environment or in its config file)"
-        ));
+        return Err(
+            "a CRONBEAT_ name: cronbeat's own variables cannot be set for the command here (give cronbeat its settings as options, in its environment or in its config file)"
+                .to_string(),
+        );
     }
-    if crate::notify::VARIABLES.contains(&key) {
+    // Named from cronbeat's own list, not from the file: one of a few public names.
+    if let Some(name) = crate::notify::VARIABLES.iter().find(|v| **v == key) {
         return Err(format!(
-            "{key}: cronbeat answers systemd itself; the command cannot be given this variable"
+            "{name}: cronbeat answers systemd itself; the command cannot be given this variable"
         ));
     }
     Ok(())
 }
 
 /// The value from `i` to its line's end: its bytes, where the next line starts, and how many line ends
-/// it took in (continuations, quoted line ends, its own).
+/// it took in (continuations, quoted line ends, its own). As systemd's parser: a quote opens only where
+/// a part of the value begins (`at_start`), and a closing quote begins another part.
 fn value(text: &[u8], mut i: usize) -> Result<(Vec<u8>, usize, usize), String> {
     let mut out = Vec::new();
     let mut lines = 0;
+    // Where a part of the value begins: blanks are dropped and a quote opens.
+    let mut at_start = true;
     // Unquoted blanks at the end are dropped: how many of `out`'s last bytes they are.
     let mut trailing = 0;
-    // Blanks before the value are dropped.
-    while i < text.len() && text[i] != b'\n' && text[i].is_ascii_whitespace() {
-        i += 1;
-    }
     while i < text.len() {
         let c = text[i];
         i += 1;
@@ -137,19 +136,17 @@ fn value(text: &[u8], mut i: usize) -> Result<(Vec<u8>, usize, usize), String> {
                 lines += 1;
                 break;
             }
-            b'\\' => match text.get(i) {
-                Some(b'\n') => {
-                    lines += 1;
-                    i += 1;
+            b'\\' => {
+                match text.get(i) {
+                    Some(b'\n') => lines += 1,
+                    Some(&next) => out.push(next),
+                    None => {}
                 }
-                Some(&next) => {
-                    out.push(next);
-                    trailing = 0;
-                    i += 1;
-                }
-                None => {}
-            },
-            b'\'' => {
+                i += 1;
+                at_start = false;
+                trailing = 0;
+            }
+            b'\'' if at_start => {
                 loop {
                     match text.get(i) {
                         None => return Err(unclosed('\'')),
@@ -162,9 +159,8 @@ fn value(text: &[u8], mut i: usize) -> Result<(Vec<u8>, usize, usize), String> {
                     i += 1;
                 }
                 i += 1;
-                trailing = 0;
             }
-            b'"' => {
+            b'"' if at_start => {
                 loop {
                     match text.get(i) {
                         None => return Err(unclosed('"')),
@@ -188,20 +184,21 @@ fn value(text: &[u8], mut i: usize) -> Result<(Vec<u8>, usize, usize), String> {
                     i += 1;
                 }
                 i += 1;
-                trailing = 0;
             }
+            c if c.is_ascii_whitespace() && at_start => {}
             c if c.is_ascii_whitespace() => {
                 out.push(c);
                 trailing += 1;
             }
             c => {
                 out.push(c);
+                at_start = false;
                 trailing = 0;
             }
         }
     }
     out.truncate(out.len() - trailing);
-    Ok((out, i, lines))
+    Ok((out, i.min(text.len()), lines))
 }
 
 fn unclosed(quote: char) -> String {
@@ -234,15 +231,18 @@ mod tests {
                     \x20 PLAIN = some value  \n\
                     SINGLE='it''s $HOME \\n'\n\
                     DOUBLE=\"say \\\"hi\\\" \\$x \\\\ \\q\"\n\
-                    MIXED=a' b 'c\" d\"\n\
+                    PARTS=\"a b\"  'c d' e\n\
+                    INNER=a' b 'c\" d\"\n\
                     ESCAPED=a\\ b\\#\\\n\
                     continued\n\
                     MULTI=\"one\n\
                     two\"\n\
                     EMPTY=\n\
                     HASH=a#b\n\
-                    # comment \\\n\
-                    NOT_A_VAR=still comment\n\
+                    AFTER_QUOTE=\"x\"   # not a comment\n\
+                    AFTER_VALUE=y   # nor this\n\
+                    # a comment ends at its line's end, a backslash there too \\\n\
+                    NEXT=read\n\
                     LAST=end";
         assert_eq!(
             vars(text),
@@ -250,36 +250,68 @@ mod tests {
                 ("PLAIN", "some value"),
                 ("SINGLE", "its $HOME \\n"),
                 ("DOUBLE", "say \"hi\" $x \\ \\q"),
-                ("MIXED", "a b c d"),
+                // Blanks after a closing quote are dropped; a quote inside a value is plain.
+                ("PARTS", "a bc de"),
+                ("INNER", "a' b 'c\" d\""),
                 ("ESCAPED", "a b#continued"),
                 ("MULTI", "one\ntwo"),
                 ("EMPTY", ""),
                 ("HASH", "a#b"),
+                ("AFTER_QUOTE", "x# not a comment"),
+                ("AFTER_VALUE", "y   # nor this"),
+                ("NEXT", "read"),
                 ("LAST", "end"),
             ])
         );
     }
 
     #[test]
-    fn errors_name_the_line_and_never_the_value() {
+    fn errors_name_the_line_and_never_any_text_of_it() {
         let cases = [
-            ("A=1\nnot an assignment\n", 2, "expected KEY=value"),
-            ("A=1\n\nexport B=secret\n", 3, "`export B=` is shell syntax"),
-            ("1A=secret\n", 1, "\"1A\" is not a variable name"),
+            ("A=1\nnot an assignment secret\n", 2, "expected KEY=value"),
+            (
+                "A=1\n\nexport SECRET_B=x\n",
+                3,
+                "`export KEY=` is shell syntax",
+            ),
+            (
+                "1SECRET=x\n",
+                1,
+                "the text before `=` is not a variable name",
+            ),
             ("=secret\n", 1, "starts with `=`"),
             ("A=1\nB=\"secret\nstill\n", 2, "opening \" is never closed"),
             ("A='secret\n", 1, "opening ' is never closed"),
-            ("CRONBEAT_PING=https://x\n", 1, "cronbeat's own variables"),
-            ("NOTIFY_SOCKET=/run/x\n", 1, "answers systemd itself"),
+            (
+                "CRONBEAT_SECRET=https://x\n",
+                1,
+                "a CRONBEAT_ name: cronbeat's own",
+            ),
+            (
+                "NOTIFY_SOCKET=/run/secret\n",
+                1,
+                "NOTIFY_SOCKET: cronbeat answers systemd",
+            ),
+            (
+                "A=1\n-----BEGIN PRIVATE KEY-----\n",
+                2,
+                "expected KEY=value",
+            ),
+            // A PEM line with its padding: the text before `=` is the secret itself.
+            (
+                "A=1\nMIIEvQIBADANsecretBgkqhkiG9w0BAQEFAASC+/x==\n",
+                2,
+                "not a variable name",
+            ),
+            ("A=se\0cret\n", 1, "the value holds a NUL byte"),
         ];
         for (text, line, needle) in cases {
             let (got_line, what) = parse(text.as_bytes()).unwrap_err();
             assert_eq!(got_line, line, "{text:?}: {what}");
             assert!(what.contains(needle), "{text:?}: {what}");
-            assert!(
-                !what.contains("secret") && !what.contains("https"),
-                "{what}"
-            );
+            for secret in ["secret", "SECRET", "https", "MIIE", "BEGIN", "=x"] {
+                assert!(!what.contains(secret), "{what}");
+            }
         }
         // Line numbers count the lines a value took in.
         let (line, _) = parse(b"A=\"x\ny\"\nB=1\\\n2\nbad\n").unwrap_err();

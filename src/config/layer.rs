@@ -176,7 +176,7 @@ layer! {
         #[serde(default, deserialize_with = "crate::units::count")]
         pub retries: Option<u32>,
 
-        /// Which failed attempts are retried: outcomes (failure, signal, idle, not_started, timeout, lock_lost, …) and exit statuses (1,75 or 1-5), comma-separated; a stop on request never is [default: any failure except timeout, terminated, lock_lost and the statuses 126 and 127]
+        /// Which failed attempts are retried: outcomes (failure, signal, idle, not_started, timeout, lock_lost, oom, …) and exit statuses as the attempt's status reads (1,75 or 1-5; 137 for a SIGKILL, 124 for a timeout), comma-separated; a stop on request never is [default: any failure except timeout, terminated, lock_lost and the statuses 126 and 127]
         #[arg(long, env = "CRONBEAT_RETRY_ON", value_name = "LIST", value_parser = RetryOn::parse, help_heading = "Retries")]
         pub retry_on: Option<RetryOn>,
 

@@ -242,6 +242,7 @@ impl Ledger {
             cost: None,
             attempts: None,
             failed_attempts: Vec::new(),
+            last_attempt_s: None,
         }
     }
 
@@ -313,6 +314,7 @@ impl Ledger {
         }
         if report.attempts.allowed > 1 {
             record.attempts = Some(report.attempts.made);
+            record.last_attempt_s = report.attempts.last_took.map(millis);
             record.failed_attempts = report
                 .attempts
                 .earlier

@@ -84,6 +84,10 @@ pub struct Record<'a> {
     /// How the attempts before the last failed, in order.
     #[serde(borrow, default, skip_serializing_if = "Vec::is_empty")]
     pub failed_attempts: Vec<AttemptRecord<'a>>,
+    /// With several attempts: how long the last one took (seconds), where `duration_s` spans them all
+    /// and the waits between them. A trend compares a success by this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_s: Option<f64>,
 }
 
 /// A run's cost as the ledger keeps it (see `cost` for the sources).
@@ -319,6 +323,7 @@ mod tests {
             cost: None,
             attempts: None,
             failed_attempts: Vec::new(),
+            last_attempt_s: None,
         }
     }
 

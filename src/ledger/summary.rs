@@ -38,8 +38,8 @@ pub struct Summary {
     pub latest_start: String,
     /// The pieces that are not whole records.
     pub unreadable: Unreadable,
-    /// The latest successful runs, oldest first, at most `TREND_RUNS` + 1: how long each took (seconds)
-    /// and its peak memory (bytes), for `slower` and `bigger`.
+    /// The latest successful runs, oldest first, at most `TREND_RUNS` + 1: how long each took (seconds;
+    /// its last attempt, after retries) and its peak memory (bytes), for `slower` and `bigger`.
     pub successes: std::collections::VecDeque<(f64, Option<u64>)>,
 }
 
@@ -190,6 +190,8 @@ struct Brief<'a> {
     #[serde(default)]
     duration_s: f64,
     #[serde(default)]
+    last_attempt_s: Option<f64>,
+    #[serde(default)]
     cost: Option<BriefCost>,
 }
 
@@ -232,8 +234,10 @@ fn summarize(dir: &Path, file: &File) -> io::Result<Option<Summary>> {
                 if successes.len() > TREND_RUNS {
                     successes.pop_front();
                 }
+                // A success after retries is measured by its successful attempt: the waits and the
+                // failed attempts before it are not the job grown slower.
                 successes.push_back((
-                    brief.duration_s,
+                    brief.last_attempt_s.unwrap_or(brief.duration_s),
                     brief.cost.as_ref().and_then(|c| c.peak_memory_bytes),
                 ));
                 consecutive_failures = 0;
@@ -343,6 +347,7 @@ pub fn owned(r: Record<'_>) -> Record<'static> {
                 message: own(a.message),
             })
             .collect(),
+        last_attempt_s: r.last_attempt_s,
     }
 }
 

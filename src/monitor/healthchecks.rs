@@ -80,8 +80,8 @@ impl Healthchecks {
         })
     }
 
-    /// The tail, a line saying what happened when the command did not exit on its own terms, and the
-    /// run's duration once a keepalive has restarted the server's count, within the body limit.
+    /// The tail, the run's duration once a keepalive has restarted the server's count, a line saying what
+    /// happened when the command did not exit on its own terms, and the run's cost, within the body limit.
     fn finish_body(&self, report: &Report) -> Vec<u8> {
         let mut note = String::new();
         if self.kept_alive {
@@ -90,7 +90,7 @@ impl Healthchecks {
                 crate::outcome::round(report.duration)
             ));
         }
-        // Last, so that it is the line a body too long for the server's limit keeps.
+        // cronbeat's closing lines end the body: a body too long for the server's limit keeps them.
         note.push_str(&outcome_note(report));
         compose(&report.tail, &note, self.body_limit, Unit::Bytes)
     }

@@ -32,12 +32,14 @@ pub const ALL: [&str; 8] = [
 
 /// The values `cronbeat_outcome{outcome=…}` always has, so alerts can test for 0; see `Outcome::word`.
 /// A word not listed here still gets its sample.
-pub const OUTCOMES: [&str; 7] = [
+pub const OUTCOMES: [&str; 9] = [
     "success",
     "failure",
     "timeout",
     "idle",
     "terminated",
+    "lock_lost",
+    "oom",
     "signal",
     "not_started",
 ];

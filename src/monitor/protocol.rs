@@ -100,19 +100,12 @@ pub fn with_path_suffix(base: &Url, suffix: Option<&str>) -> Url {
     url
 }
 
-/// cronbeat's closing lines of a report: what the run cost (`cronbeat: cpu …, peak memory …`) once the
-/// command ran, then, when the command did not exit on its own terms (deadline, signal, OOM kill, exec
-/// failure, a success rule) or was retried, the line saying what happened, last: under a server's limit
-/// the last line is the one kept. With `--retries` that line also says which attempt ended the run and
-/// how the earlier ones failed. A run whose exit status says it all ends with the cost.
+/// cronbeat's closing lines of a report: when the command did not exit on its own terms (deadline,
+/// signal, OOM kill, exec failure, a success rule) or was retried, the line saying what happened (with
+/// `--retries`, also which attempt ended the run and how the earlier ones failed), then what the run cost
+/// (`cronbeat: cpu …, peak memory …`) once the command ran, last: every report ends with its cost.
 pub fn outcome_note(report: &Report) -> String {
     let mut note = String::new();
-    if !matches!(
-        report.outcome.status,
-        crate::outcome::ChildStatus::NotStarted { .. }
-    ) {
-        note.push_str(&format!("cronbeat: {}\n", report.cost.describe()));
-    }
     let what = match report.outcome.plain_exit() {
         Some(_) => None,
         None => Some(report.outcome.describe()),
@@ -124,10 +117,20 @@ pub fn outcome_note(report: &Report) -> String {
     if !parts.is_empty() {
         note.push_str(&format!("cronbeat: {}\n", parts.join("; ")));
     }
+    if !matches!(
+        report.outcome.status,
+        crate::outcome::ChildStatus::NotStarted { .. }
+    ) {
+        note.push_str(&format!("cronbeat: {}\n", report.cost.describe()));
+    }
     note
 }
 
-/// The output tail, then the line saying what happened, within `limit` bytes (see `compose`).
+/// How the note's line that says what the run cost begins (`Cost::describe` begins with `cpu `): under
+/// a limit too small for the whole note, it gives way before the line saying what happened.
+const COST_LINE_START: &[u8] = b"cronbeat: cpu ";
+
+/// The output tail, then cronbeat's closing lines, within `limit` bytes (see `compose`).
 pub fn report_body(report: &Report, limit: usize) -> Vec<u8> {
     compose(&report.tail, &outcome_note(report), limit, Unit::Bytes)
 }
@@ -186,14 +189,14 @@ impl Unit {
 }
 
 /// What a finish report says: the output tail, beginning with the cut marker when older output was
-/// dropped, then `note` (cronbeat's own lines, each ending in a newline, the line saying what happened
-/// last) after a line break. No output, no line break: the body is the note alone.
+/// dropped, then `note` (cronbeat's own lines, each ending in a newline, the run's cost last) after a
+/// line break. No output, no line break: the body is the note alone.
 ///
 /// Within `limit` (a server's `Ping-Body-Limit`, a message cap) the note wins and the tail gives way at
 /// its front, and the body still begins with a marker saying how much was cut: a reader must not take
-/// the tail for the whole output. Should the note itself not fit, its earlier lines go first; the final
-/// line stays, or as much of its start as fits (a server keeps a body's first bytes: it would have cut
-/// the line the same way).
+/// the tail for the whole output. Should the note itself not fit, its earlier lines go first and the
+/// cost line before the line saying what happened, which stays, or as much of its start as fits (a
+/// server keeps a body's first bytes: it would have cut the line the same way).
 pub fn compose(tail: &[u8], note: &str, limit: usize, unit: Unit) -> Vec<u8> {
     let (already_cut, output) = split_cut_marker(tail);
     let marker = cut_marker(already_cut);
@@ -239,15 +242,18 @@ fn joined(marker: &str, output: &[u8], note: &[u8]) -> Vec<u8> {
     body
 }
 
-/// As much of the note as fits: whole lines from the end, or the start of the final line alone.
+/// As much of the note as fits: whole lines from the front go first, but the cost line goes before the
+/// last line left of the others (the one saying what happened); should one line be too long alone, the
+/// start of it.
 fn fit_note(note: &[u8], limit: usize, unit: Unit) -> &[u8] {
     let mut rest = note;
     while unit.len(rest) > limit {
-        let body = rest.strip_suffix(b"\n").unwrap_or(rest);
-        match body.iter().position(|b| *b == b'\n') {
-            Some(end_of_first) => rest = &rest[end_of_first + 1..],
-            None => return unit.first(rest, limit),
-        }
+        let lines: Vec<&[u8]> = rest.split_inclusive(|b| *b == b'\n').collect();
+        rest = match lines.as_slice() {
+            [] | [_] => return unit.first(rest, limit),
+            [what, cost] if cost.starts_with(COST_LINE_START) => what,
+            [first, ..] => &rest[first.len()..],
+        };
     }
     rest
 }
@@ -415,6 +421,63 @@ mod tests {
         );
         assert_eq!(body("x\n", "cronbeat: é\n", 11), "cronbeat: ");
         assert_eq!(body("lots of output\n", "", 8), " output\n");
+    }
+
+    fn report(outcome: crate::outcome::Outcome) -> Report {
+        Report {
+            run_id: "r".into(),
+            started_at: SystemTime::now(),
+            duration: Duration::from_secs(1),
+            outcome,
+            tail: std::sync::Arc::new(b"out\n".to_vec()),
+            cost: crate::cost::Cost {
+                user: Duration::from_millis(300),
+                peak_memory: Some(4 << 20),
+                ..Default::default()
+            },
+            attempts: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_cost_is_the_last_line_and_gives_way_before_what_happened() {
+        use crate::outcome::{Cause, ChildStatus, Outcome};
+        let timed_out = report(Outcome {
+            status: ChildStatus::Signaled(15),
+            cause: Some(Cause::Timeout(Duration::from_secs(2))),
+        });
+        let what = "cronbeat: timed out after 2s and was stopped (killed by SIGTERM)\n";
+        let cost = "cronbeat: cpu 0.300s (user 0.300s, system 0.000s), peak memory 4 MiB\n";
+        assert_eq!(outcome_note(&timed_out), format!("{what}{cost}"));
+        assert_eq!(
+            String::from_utf8(report_body(&timed_out, 1000)).unwrap(),
+            format!("out\n\n{what}{cost}")
+        );
+        // A success says only what it cost; a command that never started, only why.
+        let exited = report(Outcome {
+            status: ChildStatus::Exited(0),
+            cause: None,
+        });
+        assert_eq!(outcome_note(&exited), cost);
+        let not_started = report(Outcome {
+            status: ChildStatus::NotStarted {
+                code: 127,
+                reason: "x: not found".into(),
+            },
+            cause: None,
+        });
+        assert_eq!(
+            outcome_note(&not_started),
+            "cronbeat: could not start: x: not found\n"
+        );
+        // Under a limit too small for the note, its earlier lines go, then the cost: the line saying
+        // what happened is the one kept.
+        assert_eq!(body("", &format!("{what}{cost}"), what.len() + 10), what);
+        let kept = "cronbeat: duration 3s (Healthchecks counts from the last keepalive)\n";
+        let note = format!("{kept}{what}{cost}");
+        assert_eq!(body("", &note, note.len() - 1), format!("{what}{cost}"));
+        assert_eq!(body("", &note, kept.len() + what.len()), what);
+        assert_eq!(body("", cost, 14), "cronbeat: cpu ");
     }
 
     #[test]

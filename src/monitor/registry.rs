@@ -164,8 +164,8 @@ pub const KINDS: [Kind; 9] = [
         prefix: "pushgateway+",
         hosts: &[],
         about: "POST to /metrics/job/JOB[/instance/I]: last start, last completion, duration, exit status, outcome \
-                (success, failure, timeout, idle, terminated, signal, not_started), and the last success only after \
-                a success (a failure leaves it in place).",
+                (success, failure, timeout, idle, terminated, lock_lost, oom, signal, not_started), and the last \
+                success only after a success (a failure leaves it in place).",
         example: "cronbeat --ping 'pushgateway+http://pgw:9091/?job=backup' -- backup.sh",
         holds: Holds::Nothing,
         build: |url, _| boxed(pushgateway::Pushgateway::new(url)),

@@ -245,7 +245,7 @@ impl Session {
         let run_start = Instant::now();
         let mut first_started = None;
         let mut spent = crate::cost::Cost::default();
-        let (mut report, attempts) = loop {
+        let (mut report, mut attempts) = loop {
             let mut env = base_env.clone();
             env.push((ATTEMPT_VARIABLE, number.to_string()));
             let holding = Holding {
@@ -284,6 +284,7 @@ impl Session {
                 earlier: earlier.to_vec(),
                 no_retry,
                 stopped_waiting: false,
+                last_took: None,
             };
             let next = match policy.next(&after, &mut rng) {
                 // Asked to stop during the attempt: the run ends with it, whatever its outcome.
@@ -337,6 +338,7 @@ impl Session {
         // The run's report: its first start, the whole span, the last attempt's outcome and tail after a
         // line for each earlier failure.
         if number > 1 || attempts.stopped_waiting {
+            attempts.last_took = (number > 1).then_some(report.duration);
             report.started_at = first_started.unwrap_or(report.started_at);
             report.duration = run_start.elapsed();
             let mut tail = attempts.tail_lines();

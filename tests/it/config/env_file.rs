@@ -78,12 +78,12 @@ fn the_values_are_not_in_cronbeats_arguments() {
 }
 
 #[test]
-fn a_bad_file_is_refused_naming_the_file_and_line_never_the_value() {
+fn a_bad_file_is_refused_naming_the_file_and_line_never_its_text() {
     let dir = Dir::new();
     let cases = [
         (
             format!("A=1\nexport B={SECRET}\n"),
-            ":2: `export B=` is shell syntax",
+            ":2: `export KEY=` is shell syntax",
         ),
         (
             format!("A=1\n\nB='{SECRET}\n"),
@@ -92,11 +92,28 @@ fn a_bad_file_is_refused_naming_the_file_and_line_never_the_value() {
         (format!("{SECRET}\n"), ":1: expected KEY=value"),
         (
             format!("CRONBEAT_PING={SECRET}\n"),
-            ":1: CRONBEAT_PING: cronbeat's own variables",
+            ":1: a CRONBEAT_ name: cronbeat's own variables",
         ),
         (
             format!("9X={SECRET}\n"),
-            ":1: \"9X\" is not a variable name",
+            ":1: the text before `=` is not a variable name",
+        ),
+        // A secret pasted without its key, with `=` in it: what stands before `=` is the secret.
+        (
+            format!("A=1\n{SECRET}=x\n"),
+            ":2: the text before `=` is not a variable name",
+        ),
+        // A private key pasted into the file: its lines are neither quoted nor named.
+        (
+            format!(
+                "A=1\n-----BEGIN PRIVATE KEY-----\nMIIEvQ{SECRET}IBADANBgkqhkiG9w0BAQEFAAS+/Q==\n\
+                 -----END PRIVATE KEY-----\n"
+            ),
+            ":2: expected KEY=value",
+        ),
+        (
+            format!("A=1\n\nMIIEvQ{SECRET}IBADANBgkqhkiG9w0BAQEFAAS+/Q==\n"),
+            ":3: the text before `=` is not a variable name",
         ),
     ];
     for (i, (text, needle)) in cases.iter().enumerate() {
@@ -111,7 +128,9 @@ fn a_bad_file_is_refused_naming_the_file_and_line_never_the_value() {
             line.starts_with(&format!("cronbeat: --env-file: {path}{needle}")),
             "{line}"
         );
-        assert!(!line.contains(SECRET), "{line}");
+        for text in [SECRET, "MIIEvQ", "PRIVATE", "PING"] {
+            assert!(!out.stderr.contains(text), "{line}");
+        }
         // `check` reads the file as a run does.
         let config = dir.write(
             &format!("{i}.toml"),

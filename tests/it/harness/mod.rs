@@ -25,21 +25,37 @@ pub fn missing(what: &str) {
     eprintln!("skipped: {what}");
 }
 
-/// A report body without what the run cost, as it was before every report said so: the line
-/// `cronbeat: cpu …` among the body's last two lines removed, and with it the line break before it when
-/// it was the last. The cost itself is tested on its own (`run::cost`).
+/// Every outcome word a run can have: `cronbeat_outcome` has a sample for each, 0 or 1, so that an
+/// alert on any of them can test for 0.
+pub const METRIC_OUTCOMES: [&str; 9] = [
+    "success",
+    "failure",
+    "timeout",
+    "idle",
+    "terminated",
+    "lock_lost",
+    "oom",
+    "signal",
+    "not_started",
+];
+
+/// A report body without what the run cost, as it was before every report said so: its last line
+/// `cronbeat: cpu …` removed, and with it the line break before it when no line of cronbeat's precedes
+/// it. The cost itself is tested on its own (`run::cost`).
 pub fn without_cost(body: &str) -> String {
-    let lines: Vec<&str> = body.split_inclusive('\n').collect();
-    let n = lines.len();
-    let Some(at) = (n.saturating_sub(2)..n).find(|i| lines[*i].starts_with("cronbeat: cpu "))
+    let Some(before) = body
+        .strip_suffix('\n')
+        .and_then(|b| b.rfind('\n').map_or(Some(""), |at| Some(&b[..at + 1])))
+        .filter(|before| body[before.len()..].starts_with("cronbeat: cpu "))
     else {
         return body.to_string();
     };
-    let before: String = lines[..at].concat();
-    let after: String = lines[at + 1..].concat();
-    if after.is_empty() {
-        before.strip_suffix('\n').unwrap_or(&before).to_string()
+    let last_line = before
+        .strip_suffix('\n')
+        .map_or("", |b| b.rfind('\n').map_or(b, |at| &b[at + 1..]));
+    if last_line.starts_with("cronbeat: ") {
+        before.to_string()
     } else {
-        before + &after
+        before.strip_suffix('\n').unwrap_or(before).to_string()
     }
 }

@@ -153,3 +153,51 @@ fn history_and_metrics_show_what_runs_cost() {
         metrics.stdout
     );
 }
+
+/// A success after retries is not the job grown slower: its time is its successful attempt's, though
+/// the run's duration spans the failed attempt and the wait too.
+#[test]
+fn a_success_after_retries_is_measured_by_its_successful_attempt() {
+    let ledger = Ledger::new();
+    for _ in 0..3 {
+        ledger
+            .run("flaky", &[], "sleep 0.3")
+            .assert_code(0)
+            .assert_silent_stderr();
+    }
+    // The first attempt takes 1 s and fails; the second takes 0.3 s, as every run before it did.
+    let retried = ledger.run(
+        "flaky",
+        &["--retries", "1", "--retry-delay", "10ms"],
+        "if [ \"$CRONBEAT_ATTEMPT\" = 1 ]; then sleep 1; exit 1; fi; sleep 0.3",
+    );
+    retried.assert_code(0);
+    let (runs, _) = ledger.history("flaky");
+    let last = runs
+        .iter()
+        .find(|r| r["attempts"] == 2)
+        .expect("the retried run");
+    let whole = last["duration_s"].as_f64().unwrap();
+    let attempt = ledger
+        .file("flaky")
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .and_then(|r| r["last_attempt_s"].as_f64())
+        .expect("the record's last_attempt_s");
+    assert!(whole >= 1.3, "the run took {whole}s: {last}");
+    assert!((0.3..whole - 1.0).contains(&attempt), "{attempt}: {last}");
+    // More than 3 times the runs before it as a whole, not as the attempt that succeeded.
+    let jobs = ledger.status();
+    assert_eq!(jobs[0]["name"], "flaky");
+    assert_eq!(jobs[0]["marks"], serde_json::json!([]), "{}", jobs[0]);
+    // The same run without its last attempt's time would be marked: the check can tell.
+    let dir = std::path::Path::new(&ledger.path())
+        .join("ledger")
+        .join("flaky");
+    let file = ledger.file("flaky");
+    assert_eq!(file.matches("\"last_attempt_s\":").count(), 1, "{file}");
+    let without = file.replace("\"last_attempt_s\":", "\"a_field_of_no_meaning\":");
+    std::fs::write(dir.join("runs.jsonl"), without).unwrap();
+    assert_eq!(ledger.status()[0]["marks"], serde_json::json!(["slower"]));
+}

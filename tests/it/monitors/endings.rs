@@ -578,7 +578,7 @@ impl Seen<'_> {
             Some(f64::from(self.ending.code())),
             "{metrics}"
         );
-        for word in OUTCOMES {
+        for word in METRIC_OUTCOMES {
             let expected = if word == outcome { 1.0 } else { 0.0 };
             assert_eq!(
                 value(metrics, "cronbeat_outcome", Some(word)),
@@ -673,16 +673,6 @@ pub const METRICS: [&str; 6] = [
     "cronbeat_duration_seconds",
     "cronbeat_exit_status",
     "cronbeat_outcome",
-];
-
-const OUTCOMES: [&str; 7] = [
-    "success",
-    "failure",
-    "timeout",
-    "idle",
-    "terminated",
-    "signal",
-    "not_started",
 ];
 
 /// The metric names that have a `# TYPE … gauge` line.

@@ -171,7 +171,7 @@ fn textfile_is_replaced_whole_and_keeps_the_last_success() {
     let first = std::fs::read_to_string(&path).unwrap();
     assert_eq!(gauges(&first), METRICS);
     let values = samples(&first, "job_name=\"backup\"");
-    assert_eq!(values.len(), 12, "{first}");
+    assert_eq!(values.len(), 14, "{first}");
     assert_eq!(values["cronbeat_exit_status{job_name=\"backup\"}"], 0.0);
     assert_eq!(
         values["cronbeat_outcome{job_name=\"backup\",outcome=\"success\"}"],

@@ -129,15 +129,7 @@ fn sample(metrics: &str, name: &str) -> Option<String> {
 /// Every outcome word is listed (0 or 1), so an alert on any of them can test for 0.
 fn assert_metrics(metrics: &str, word: &str, exit_status: &str, last_success: bool) {
     assert_eq!(outcomes(metrics), [word], "{metrics}");
-    for listed in [
-        "success",
-        "failure",
-        "timeout",
-        "idle",
-        "terminated",
-        "signal",
-        "not_started",
-    ] {
+    for listed in METRIC_OUTCOMES {
         assert!(
             metrics.contains(&format!("outcome=\"{listed}\"}}")),
             "{listed} is missing: {metrics}"

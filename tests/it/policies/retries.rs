@@ -354,45 +354,113 @@ fn a_retry_that_would_overrun_the_next_due_time_is_not_started() {
 }
 
 /// The model of a Healthchecks check: once started, it is down when `grace` passes after the latest
-/// start (a keepalive is a start) without a finish. Across all attempts and waits it must never be.
+/// start (a keepalive is a start) without a finish. So no gap between two pings of the check, from its
+/// start to its one finish, may reach the grace.
+fn assert_never_down(checks: &[&Request], grace: Duration) {
+    for pair in checks.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(
+            gap < grace,
+            "the check would be down: {gap:?} between two pings, grace {grace:?} ({checks:?})"
+        );
+    }
+}
+
+/// The requests to the check (`/check/…`) of one run: one start first, then only keepalives (`/start`
+/// with the same `rid`), then exactly one finish, `/check/0`.
+fn one_run_of_pings(requests: &[Request]) -> Vec<&Request> {
+    let checks: Vec<&Request> = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/check/"))
+        .collect();
+    let (last, before) = checks.split_last().unwrap();
+    assert_eq!(last.path, "/check/0", "{checks:?}");
+    assert!(
+        before.iter().all(|r| r.path == "/check/start"),
+        "a start, keepalives, one finish: {checks:?}"
+    );
+    let rid = checks[0].param("rid");
+    assert!(rid.is_some(), "{checks:?}");
+    assert!(checks.iter().all(|r| r.param("rid") == rid), "{checks:?}");
+    checks
+}
+
+/// Across all attempts and waits the check is never down: a keepalive as each wait begins and as each
+/// retry starts, and within a wait longer than the grace one every `--keepalive`.
 #[test]
 fn the_healthchecks_check_stays_up_across_the_waits() {
+    if !have("curl") {
+        return missing("curl is not installed");
+    }
+    // Each attempt tells the server as it begins and ends, on the clock the pings are timed by.
+    let server = Server::start();
+    let dir = Dir::new();
+    let mark = |what: &str| {
+        format!(
+            "curl -fsS -m 10 -o /dev/null {}/attempt/{what}/$CRONBEAT_ATTEMPT",
+            server.url()
+        )
+    };
+    let job = format!(
+        "{}; sleep 0.5; {}; {}",
+        mark("begins"),
+        mark("ends"),
+        flaky(&dir, 4, 1)
+    );
+    // Without --keepalive: the pings between attempts are those of the waits and the retries alone.
+    let out = cronbeat()
+        .args(["--ping", &format!("{}/check", server.url())])
+        .args(["--retries", "3", "--retry-delay", "200ms"])
+        .args(["--", "sh", "-c", &job])
+        .limit(Duration::from_secs(60))
+        .run();
+    out.assert_code(0);
+    assert_eq!(attempts_made(&dir), 4);
+    let requests = until_finish(&server);
+    let at = |path: String| {
+        requests
+            .iter()
+            .find(|r| r.path == path)
+            .unwrap_or_else(|| panic!("no {path}: {requests:?}"))
+            .at
+    };
+    let checks = one_run_of_pings(&requests);
+    for failed in 1..=3 {
+        // From the end of a failed attempt to the end of its retry: its keepalives, as the wait
+        // begins and as the retry starts (one, should the second come before the first went out).
+        let (from, to) = (
+            at(format!("/attempt/ends/{failed}")),
+            at(format!("/attempt/ends/{}", failed + 1)),
+        );
+        let keepalives = checks
+            .iter()
+            .filter(|r| r.path == "/check/start" && r.at > from && r.at < to)
+            .count();
+        assert!(
+            (1..=2).contains(&keepalives),
+            "retry {failed}: {keepalives} keepalives ({requests:?})"
+        );
+    }
+    // No keepalive while the first attempt ran.
+    assert!(checks[1].at > at("/attempt/ends/1".into()), "{requests:?}");
+    // An attempt (0.5 s) and a wait (at most 0.8 s) are bridged well within a grace of 3 s.
+    assert_never_down(&checks, Duration::from_secs(3));
+
+    // Waits longer than the grace (up to 1 s, 2 s and 4 s) are bridged by --keepalive.
     let grace = Duration::from_millis(1500);
     let dir = Dir::new();
     let server = Server::start();
     let out = cronbeat()
         .args(["--ping", &format!("{}/check", server.url())])
-        .args([
-            "--retries",
-            "3",
-            "--retry-delay",
-            "1s",
-            "--keepalive",
-            "300ms",
-        ])
+        .args(["--retries", "3", "--retry-delay", "1s"])
+        .args(["--keepalive", "300ms"])
         .args(["--", "sh", "-c", &flaky(&dir, 4, 1)])
         .limit(Duration::from_secs(60))
         .run();
     out.assert_code(0);
     assert_eq!(attempts_made(&dir), 4);
     let requests = until_finish(&server);
-    assert_eq!(requests.last().unwrap().path, "/check/0");
-    let mut last_start = None;
-    for request in &requests {
-        if let Some(at) = last_start {
-            let gap: Duration = request.at - at;
-            assert!(
-                gap <= grace,
-                "the check would be down: {gap:?} after the last start ({requests:?})"
-            );
-        }
-        if request.path == "/check/start" {
-            last_start = Some(request.at);
-        }
-    }
-    // The waits (up to 1 s, 2 s and 4 s) were bridged by keepalives, not by luck.
-    let keepalives = requests.iter().filter(|r| r.path == "/check/start").count() - 1;
-    assert!(keepalives >= 3, "{requests:?}");
+    assert_never_down(&one_run_of_pings(&requests), grace);
 }
 
 #[test]

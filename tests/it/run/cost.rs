@@ -87,7 +87,7 @@ fn an_allocation_past_memory_max_is_an_oom_kill() {
     );
     assert_eq!(finished["memory_source"], "cgroup");
 
-    // The report's last line says so too, the cost before it.
+    // The report says so too, on the line before its last, the cost.
     let requests = server.received();
     let finish = requests
         .iter()
@@ -96,8 +96,8 @@ fn an_allocation_past_memory_max_is_an_oom_kill() {
     let body = finish.text();
     let lines: Vec<&str> = body.lines().collect();
     assert!(
-        lines[lines.len() - 1].starts_with("cronbeat: killed by the kernel's OOM killer (peak ")
-            && lines[lines.len() - 2].starts_with("cronbeat: cpu "),
+        lines[lines.len() - 2].starts_with("cronbeat: killed by the kernel's OOM killer (peak ")
+            && lines[lines.len() - 1].starts_with("cronbeat: cpu "),
         "{body:?}"
     );
 
@@ -355,6 +355,62 @@ fn every_report_says_what_the_run_cost() {
         body.starts_with("hi\n\ncronbeat: cpu ") && last.contains(", peak memory "),
         "{body:?}"
     );
+}
+
+/// A run of several attempts costs what all of them cost: each attempt burns at least 0.3 s of CPU in
+/// user mode, the first fails and the second succeeds, and the run is told, and recorded, as having used
+/// more than either alone.
+#[test]
+fn the_cost_of_a_run_adds_up_its_attempts() {
+    let state = Dir::new();
+    let server = Server::start();
+    let burn = "my ($u) = times; while (((times)[0]) - $u < 0.3) {} exit($ENV{CRONBEAT_ATTEMPT} == 1 ? 1 : 0);";
+    let out = cronbeat()
+        .env("CRONBEAT_STATE_DIR", state.path())
+        .args(["--log-format", "json", "--name", "burner"])
+        .args(["--ping", &format!("{}/hc", server.url())])
+        .args(["--retries", "1", "--retry-delay", "10ms"])
+        .args(["--", "perl", "-e", burn])
+        .limit(Duration::from_secs(60))
+        .run();
+    out.assert_code(0);
+    let finished = out.event("finished");
+    let cpu = |cost: &serde_json::Value, user: &str, system: &str| {
+        cost[user].as_f64().unwrap() + cost[system].as_f64().unwrap()
+    };
+    let told = cpu(&finished, "cpu_user_seconds", "cpu_system_seconds");
+    assert!(told >= 0.5, "cpu {told}: {finished}");
+
+    let text =
+        std::fs::read_to_string(state.join("ledger").join("burner").join("runs.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let run = &records[0];
+    assert_eq!(
+        (&run["outcome"], &run["attempts"]),
+        (&"success".into(), &2.into()),
+        "{run}"
+    );
+    let recorded = cpu(&run["cost"], "cpu_user_s", "cpu_system_s");
+    assert!(recorded >= 0.5, "cpu {recorded}: {run}");
+
+    // The report's cost line says the same sum.
+    let body = server
+        .received()
+        .into_iter()
+        .find(|r| r.path == "/hc/0")
+        .expect("the finish ping")
+        .text();
+    let last = body.lines().last().unwrap();
+    let said: f64 = last
+        .strip_prefix("cronbeat: cpu ")
+        .and_then(|rest| rest.split('s').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{body:?}"));
+    assert!(said >= 0.5, "{body:?}");
 }
 
 /// The run's memory group outlives its attempts: an attempt after an OOM kill is not one, and the run
