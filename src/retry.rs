@@ -44,17 +44,11 @@ const CANNOT_RUN: [i32; 2] = [126, 127];
 /// The outcome words `--retry-on` takes: every word a run's outcome can have that is a failure. Taken
 /// from the ledger's list, so that a new outcome is retried by name as soon as runs can have it.
 pub fn failure_words() -> Vec<&'static str> {
-    let mut words: Vec<&'static str> = OUTCOMES
+    OUTCOMES
         .iter()
         .copied()
         .filter(|w| !["success", "terminated", SKIPPED, INTERRUPTED, ERROR].contains(w))
-        .collect();
-    for word in ["lock_lost"] {
-        if !words.contains(&word) {
-            words.push(word);
-        }
-    }
-    words
+        .collect()
 }
 
 impl RetryOn {

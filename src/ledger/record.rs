@@ -24,7 +24,7 @@ pub const INTERRUPTED: &str = "interrupted";
 pub const ERROR: &str = "error";
 
 /// Every outcome word a record may carry: the run's (see `Outcome::word`) and the ledger's own.
-pub const OUTCOMES: [&str; 11] = [
+pub const OUTCOMES: [&str; 12] = [
     "success",
     "failure",
     "timeout",
@@ -36,6 +36,7 @@ pub const OUTCOMES: [&str; 11] = [
     INTERRUPTED,
     ERROR,
     "oom",
+    "lock_lost",
 ];
 
 /// One run. Borrowed when read (a ledger of 100,000 runs is read without copying its strings), owned when
