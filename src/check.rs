@@ -101,7 +101,9 @@ pub fn main(args: &CheckArgs) -> Exit {
 /// `--fleet`: declares every job of the file that has a schedule to its fleet ledger, one line each (on
 /// stderr when it could not be); `false` when one with a schedule could not be declared.
 fn declare_all(path: &Path, jobs: &[Job]) -> bool {
-    let mut stores: Vec<(String, crate::fleet_ledger::Store)> = Vec::new();
+    // One connection per engine, told apart by all of it (database, user, password, TLS), not by the
+    // host and port its name shows: two databases on one server are two ledgers.
+    let mut stores: Vec<(crate::lock::Engine, crate::fleet_ledger::Store)> = Vec::new();
     let mut all = true;
     for job in jobs.iter().filter(|j| j.config_job.is_some()) {
         let Some(schedule) = &job.schedule else {
@@ -121,9 +123,9 @@ fn declare_all(path: &Path, jobs: &[Job]) -> bool {
             all = false;
             continue;
         };
-        let key = settings.engine.to_string();
-        if !stores.iter().any(|(k, _)| *k == key) {
-            match crate::fleet_ledger::Store::open(&settings.engine) {
+        let key = &settings.engine;
+        if !stores.iter().any(|(k, _)| k == key) {
+            match crate::fleet_ledger::Store::open(key) {
                 Ok(store) => stores.push((key.clone(), store)),
                 Err(e) => {
                     eprintln!(
@@ -136,7 +138,7 @@ fn declare_all(path: &Path, jobs: &[Job]) -> bool {
                 }
             }
         }
-        let store = &stores.iter().find(|(k, _)| *k == key).expect("opened").1;
+        let store = &stores.iter().find(|(k, _)| k == key).expect("opened").1;
         let declaring = crate::declare::Job {
             name: &job.name,
             schedule,

@@ -406,14 +406,17 @@ fn build(
         Some(given) => given.to_string(),
         None => name.clone().unwrap_or_else(|| derived_name(&command)),
     };
-    let fleet_ledger = fleet_ledger_settings(
+    let fleet = fleet_ledger_settings(
         merged.ledger_url.as_deref(),
         merged.fleet_ledger,
         lock.as_ref(),
         lock_ttl,
-        merged.no_ledger.unwrap_or(false),
         &mut secrets,
     )?;
+    // The variables are set crontab-wide, as the README has it: a line's --no-ledger turns the fleet's
+    // record off as well as its own, and the command still runs; --after still reads the fleet's.
+    let after_engine = fleet.as_ref().map(|f| f.engine.clone());
+    let fleet_ledger = fleet.filter(|_| !merged.no_ledger.unwrap_or(false));
     // A host with no state directory (said in a warning) still records its runs in the fleet ledger.
     let ledger = ledger.filter(|l| l.state_dir.is_some() || fleet_ledger.is_some());
     let host_id = match merged.host_id.as_deref().map(str::trim) {
@@ -427,7 +430,7 @@ fn build(
         merged.after_wait,
         &job_name,
         merged.state_dir.clone(),
-        fleet_ledger.as_ref().map(|f| f.engine.clone()),
+        after_engine,
     )?;
     let kill_after = merged
         .kill_after
@@ -754,7 +757,6 @@ fn fleet_ledger_settings(
     wanted: Option<bool>,
     lock: Option<&Target>,
     lock_ttl: Duration,
-    no_ledger: bool,
     secrets: &mut crate::secrets::Secrets,
 ) -> Result<Option<crate::fleet_ledger::Settings>, Invalid> {
     let url = url.map(str::trim);
@@ -778,12 +780,6 @@ fn fleet_ledger_settings(
                 )),
             },
         };
-    // The variables are set crontab-wide, as the README has it: a line's --no-ledger turns the fleet's
-    // record off as well as its own, and the command still runs. The URL was read all the same, so that
-    // its password is known as a secret.
-    if no_ledger {
-        return Ok(None);
-    }
     let lease = match lock {
         Some(Target::Fleet(_)) => lock_ttl,
         _ => crate::fleet_ledger::DEFAULT_LEASE,

@@ -120,7 +120,7 @@ layer! {
         pub idle_timeout: Option<Duration>,
 
         /// One run at a time: a lock file (flock) held while any process of the run lives, or one run per tick across a fleet of hosts: redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://…, postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=…] (a secret: prefer CRONBEAT_LOCK or the config file)
-        #[arg(long, env = "CRONBEAT_LOCK", value_name = "PATH|URL", help_heading = "Bounds")]
+        #[arg(long, env = "CRONBEAT_LOCK", hide_env_values = true, value_name = "PATH|URL", help_heading = "Bounds")]
         pub lock: Option<PathBuf>,
 
         /// When --lock is held by another run: skip this run, wait for the lock, or replace the running one [default: skip]
@@ -198,7 +198,7 @@ layer! {
         pub strip_ansi: Option<bool>,
 
         /// Replace what REGEX matches in the reported tail (its capture groups only, if it has any) with [REDACTED]; repeatable
-        #[arg(long = "redact", env = "CRONBEAT_REDACT", value_name = "REGEX", help_heading = "Output")]
+        #[arg(long = "redact", env = "CRONBEAT_REDACT", hide_env_values = true, value_name = "REGEX", help_heading = "Output")]
         #[serde(default, deserialize_with = "one_or_many")]
         pub redact: Vec<String>,
 

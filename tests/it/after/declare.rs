@@ -2,7 +2,7 @@
 //! (which then needs no API key) and `check --fleet` put each job's schedule, zone and grace on the
 //! engine (PostgreSQL also through PgBouncer), read back here through the store.
 
-use crate::fleet::{on_all, unique, url, Via};
+use crate::fleet::{engine, on_all, on_both, unique, url, Kind, OwnLedger, Via};
 use crate::harness::library::{fleet_engine, FleetStore};
 use crate::harness::*;
 
@@ -155,3 +155,45 @@ on_all!(
     adopt_declares_each_job_without_an_api_key,
     check_fleet_declares_the_jobs_with_a_schedule,
 );
+
+/// Two jobs whose ledgers share a server (host and port) but not a database: each is declared in its
+/// own, not both in the first one's.
+fn check_fleet_declares_each_job_to_its_own_ledger(kind: Kind) {
+    let Some(first) = engine(kind) else { return };
+    // Redis: database 5 of the same server; PostgreSQL: a database of its own on the same server.
+    let own = match kind {
+        Kind::Redis => None,
+        Kind::Postgres => match OwnLedger::start(kind) {
+            Some(own) => Some(own),
+            None => return,
+        },
+    };
+    let second = match &own {
+        Some(own) => own.url.clone(),
+        None => format!("{}/5", first.trim_end_matches('/')),
+    };
+    let (a, b) = (unique("first-db"), unique("second-db"));
+    let dir = Dir::new();
+    let config = dir.write(
+        "cronbeat.toml",
+        &format!(
+            "[jobs.a]\nname = \"{a}\"\ncommand = [\"true\"]\nschedule = \"@daily\"\nledger_url = \"{first}\"\n\
+             [jobs.b]\nname = \"{b}\"\ncommand = [\"true\"]\nschedule = \"@hourly\"\nledger_url = \"{second}\"\n"
+        ),
+    );
+    cronbeat()
+        .args(["check", "--config", &config, "--fleet"])
+        .run()
+        .assert_code(0);
+    let schedule = |url: &str, name: &str| declared(url, name).map(|d| d.0);
+    assert_eq!(schedule(&first, &a).as_deref(), Some("@daily"));
+    assert_eq!(schedule(&second, &b).as_deref(), Some("@hourly"));
+    assert_eq!(
+        schedule(&first, &b),
+        None,
+        "declared in the first job's ledger"
+    );
+    assert_eq!(schedule(&second, &a), None);
+}
+
+on_both!(check_fleet_declares_each_job_to_its_own_ledger);

@@ -66,6 +66,22 @@ fn a_failure_on_one_host_skips_the_dependent_on_another(via: Via) {
     let out = dependent();
     out.assert_code(0);
     assert_eq!(out.stdout, "loaded\n");
+
+    // --no-ledger stops host B's own records, not its reading of the fleet's: the gate still passes,
+    // and the run is not written to the fleet ledger.
+    let history = || {
+        let out = cronbeat().args(["history", &load, "--fleet", &url]).run();
+        out.assert_code(0);
+        out.stdout
+    };
+    let before = history();
+    let out = host(&url, "host-b", &b)
+        .args(["--name", &load, "--no-ledger", "--after", &extract])
+        .args(["--", "echo", "loaded"])
+        .run();
+    out.assert_code(0);
+    assert_eq!(out.stdout, "loaded\n");
+    assert_eq!(history(), before);
 }
 
 fn a_declared_job_that_never_ran_is_waited_on_by_its_declaration(via: Via) {
@@ -138,8 +154,48 @@ fn a_declared_job_that_never_ran_becomes_overdue(via: Via) {
     }
 }
 
+/// `--after-wait` on host B asks the fleet ledger again until host A's success arrives.
+fn after_wait_runs_once_another_host_succeeds(via: Via) {
+    let Some(url) = url(via) else { return };
+    let (slow, then) = (unique("slow"), unique("then"));
+    let (a, b) = (Dir::new(), Dir::new());
+    let on_a = |code: &str| {
+        host(&url, "host-a", &a)
+            .args(["--name", &slow, "--schedule", "0 0 1 1 *"])
+            .args(["--", "sh", "-c", &format!("exit {code}")])
+            .run()
+    };
+    on_a("1").assert_code(1);
+    let mut waiting = host(&url, "host-b", &b)
+        .args([
+            "--name",
+            &then,
+            "-v",
+            "--after",
+            &slow,
+            "--after-wait",
+            "2m",
+        ])
+        .args(["--", "echo", "ran after slow"])
+        .limit(std::time::Duration::from_secs(120))
+        .spawn();
+    let line = waiting.wait_stderr(
+        &format!("waiting up to 2m for {slow} to succeed"),
+        std::time::Duration::from_secs(30),
+    );
+    assert!(
+        line.contains(&format!("the latest run of {slow} failed")),
+        "{line}"
+    );
+    on_a("0").assert_code(0);
+    let out = waiting.wait();
+    out.assert_code(0);
+    assert_eq!(out.stdout, "ran after slow\n");
+}
+
 on_all!(
     a_failure_on_one_host_skips_the_dependent_on_another,
     a_declared_job_that_never_ran_is_waited_on_by_its_declaration,
     a_declared_job_that_never_ran_becomes_overdue,
+    after_wait_runs_once_another_host_succeeds,
 );

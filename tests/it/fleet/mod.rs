@@ -19,6 +19,7 @@ macro_rules! on_both {
         }
     )*};
 }
+pub(crate) use on_both;
 
 /// Each scenario (a `fn(Via)` of the module that names it) on Redis, on PostgreSQL, and on PostgreSQL
 /// through PgBouncer in transaction mode (CRONBEAT_TEST_PGBOUNCER).

@@ -41,13 +41,15 @@ fn metrics_tell_each_job_across_hosts(kind: Kind) {
     };
     let url = ledger.url.clone();
     let run = |name: &str, host: &str, schedule: &[&str], code: u8| {
-        cronbeat()
+        let out = cronbeat()
             .env("CRONBEAT_LEDGER_URL", &url)
             .args(["--name", name, "--host-id", host])
             .args(schedule)
             .args(["--", "sh", "-c", &format!("exit {code}")])
-            .run()
-            .assert_code(code as i32);
+            .run();
+        out.assert_code(code as i32);
+        // A write to the engine that did not make it says so here, not as a sample missing below.
+        assert_eq!(out.stderr, "", "{}", out.dump());
     };
     let nightly = ["--schedule", "0 3 * * *", "--tz", "UTC", "--grace", "1h"];
     let before = epoch(SystemTime::now()) - 1.0;

@@ -83,3 +83,66 @@ fn postgres_sslmode_as_libpq_reads_it() {
     let out = token_run(&format!("{url}?sslmode=verify-full&sslrootcert={bogus}")).run();
     assert_eq!(out.code(), 75, "{out:?}");
 }
+
+/// The fleet ledger reaches the engine over the fleet lock's TLS code: a run is recorded and read back
+/// over a checked certificate; with a certificate it cannot check, the run still runs (one warning) and
+/// the check is UNKNOWN.
+#[test]
+fn the_fleet_ledger_checks_the_certificate_as_the_lock_does() {
+    let Some(dir) = tls_dir() else { return };
+    let Some(url) = engine(Kind::Postgres) else {
+        return;
+    };
+    let Some(redis) = PrivateRedis::start_tls(&dir) else {
+        return;
+    };
+    let ca = dir.join("ca.pem");
+    let trusted = format!("{url}?sslmode=verify-full&sslrootcert={}", ca.display());
+    let untrusted = format!("{url}?sslmode=verify-full");
+    for (good, bad, cert_file) in [
+        (trusted.as_str(), untrusted.as_str(), None),
+        (redis.url.as_str(), redis.url.as_str(), Some(&ca)),
+    ] {
+        let name = unique("tls-ledger");
+        let with_ca = |c: Cronbeat| match cert_file {
+            Some(ca) => c.env("SSL_CERT_FILE", ca),
+            None => c,
+        };
+        let out = with_ca(cronbeat())
+            .args([
+                "--ledger-url",
+                good,
+                "--name",
+                &name,
+                "--host-id",
+                "tls-host",
+            ])
+            .args(["--", "echo", "ran"])
+            .run();
+        out.assert_code(0);
+        assert_eq!(out.stderr, "", "{good}");
+        let status = with_ca(cronbeat())
+            .args(["status", "--fleet", good, "--json", &name])
+            .run();
+        status.assert_code(0);
+        let jobs: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        assert_eq!(jobs[0]["last_host"], "tls-host", "{}", status.stdout);
+        // Not trusted: the command runs and exits as it did, with one warning; the check cannot tell.
+        let out = cronbeat()
+            .args(["--ledger-url", bad, "--name", &name, "--", "echo", "ran"])
+            .run();
+        out.assert_code(0);
+        assert_eq!(out.stdout, "ran\n");
+        let line = out.one_error_line();
+        assert!(line.contains("fleet ledger"), "{line}");
+        let check = cronbeat()
+            .args(["status", "--fleet", bad, "--check", &name])
+            .run();
+        assert_eq!(check.code(), 3, "{}", check.dump());
+        assert!(
+            check.stdout.starts_with("CRONBEAT UNKNOWN"),
+            "{}",
+            check.stdout
+        );
+    }
+}

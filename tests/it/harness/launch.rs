@@ -476,8 +476,20 @@ impl Running {
     fn fail(&mut self, why: &str) -> ! {
         let tree = describe_tree(self.pid);
         kill_tree(self.pid);
+        // The lines not read yet say why, above all stderr's when stdout closed early: those the
+        // readers have, or get within a moment of the kill.
+        let by = Instant::now() + Duration::from_millis(500);
+        let mut unread = Vec::new();
+        for (stream, lines) in [
+            (Stream::Stdout, &self.lines),
+            (Stream::Stderr, &self.stderr_lines),
+        ] {
+            while let Ok(line) = lines.recv_timeout(by.saturating_duration_since(Instant::now())) {
+                unread.push(format!("{stream}: {line}"));
+            }
+        }
         panic!(
-            "{why}: {} (after {:?}; lines so far: {:?})\nprocesses:\n{tree}",
+            "{why}: {} (after {:?}; lines so far: {:?}; not read yet: {unread:?})\nprocesses:\n{tree}",
             self.what,
             self.started.elapsed(),
             self.seen

@@ -184,3 +184,58 @@ fn a_secret_the_tails_cut_runs_through_leaves_none_of_itself() {
         .expect("a finish report");
     assert_eq!(without_cost(&report.text()), expected);
 }
+
+/// clap shows an option's variable with its value in `--help` (`[env: NAME=value]`): a secret's must be
+/// hidden, in the main help and in every subcommand's, whatever variable carries it.
+#[test]
+fn help_never_shows_a_secret_from_the_environment() {
+    let lock = format!("redis://:{PASSWORD}@127.0.0.1:1/0");
+    let ledger = format!("postgres://cron:{PASSWORD}@127.0.0.1:1/cron");
+    let with_secrets = |args: &[&str]| {
+        cronbeat()
+            .env("CRONBEAT_LOCK", &lock)
+            .env("CRONBEAT_LEDGER_URL", &ledger)
+            .env("CRONBEAT_PING", format!("http://127.0.0.1:1/{UUID}"))
+            .env(
+                "CRONBEAT_PING_TEMPLATE",
+                format!("http://127.0.0.1:1/{UUID}/{{name}}"),
+            )
+            .env("CRONBEAT_REDACT", TOKEN)
+            .env("CRONBEAT_HC_API_KEY", HC_KEY)
+            .env("CRONBEAT_CRONITOR_API_KEY", CRONITOR_KEY)
+            .args(args)
+            .run()
+    };
+    let main = with_secrets(&["--help"]);
+    main.assert_code(0);
+    let commands: Vec<String> = main
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(
+        commands.iter().any(|c| c == "adopt") && commands.iter().any(|c| c == "ledger"),
+        "the subcommands were not found in: {}",
+        main.stdout
+    );
+    // The variables are shown, so the check below looks where the values would be.
+    assert!(
+        main.stdout.contains("[env: CRONBEAT_LOCK]"),
+        "{}",
+        main.stdout
+    );
+    let secrets = secrets(&lock);
+    assert_holds_none("--help", &main.stdout, &secrets);
+    assert!(!main.stdout.contains(&ledger), "{}", main.stdout);
+    for command in &commands {
+        let out = with_secrets(&[command, "--help"]);
+        out.assert_code(0);
+        assert_holds_none(&format!("{command} --help"), &out.stdout, &secrets);
+        assert!(!out.stdout.contains(&ledger), "{}", out.stdout);
+    }
+}
