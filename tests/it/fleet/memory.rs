@@ -237,14 +237,16 @@ fn a_host_killed_mid_run_is_stuck(via: Via) {
     let killed = Instant::now();
     let _ = run.wait();
     assert!(
-        eventually(Duration::from_secs(10), || {
+        eventually(Duration::from_secs(15), || {
             state_of(&url, &name).as_deref() == Some("stuck")
         }),
         "{:?}",
         state_of(&url, &name)
     );
+    // Within the lease (3 s from the last renewal) and the polls' own time: well before the 60 s the
+    // command would have slept, with room for a loaded machine.
     assert!(
-        killed.elapsed() < Duration::from_secs(5),
+        killed.elapsed() < Duration::from_secs(9),
         "{:?}",
         killed.elapsed()
     );

@@ -55,13 +55,17 @@ fn ending(out: &Output, limit: u64) -> Ending {
     let lines = out.stderr_lines();
     let one_line = |prefix: &str| lines.len() == 1 && lines[0].starts_with(prefix);
     // glibc gives up on its own in one place (registering a thread-local's destructor), with a line of
-    // its own before it aborts: cronbeat's line then comes second.
-    let internal = lines
-        .last()
-        .is_some_and(|l| l.starts_with("cronbeat: internal error: "))
-        && lines[..lines.len() - 1]
-            .iter()
-            .all(|l| l.starts_with("Fatal glibc error: "));
+    // its own before it aborts. In the thread that ends the run, cronbeat's line then comes second; in
+    // another thread, while the first is ending on an error of its own, it may come after cronbeat's
+    // (that thread's abort then waits for the first one's exit). One line of cronbeat's either way.
+    let ours = lines
+        .iter()
+        .filter(|l| l.starts_with("cronbeat: internal error: "))
+        .count();
+    let internal = ours == 1
+        && lines.iter().all(|l| {
+            l.starts_with("cronbeat: internal error: ") || l.starts_with("Fatal glibc error: ")
+        });
     match (out.status.code(), out.status.signal()) {
         (Some(7), _) if out.stdout == "ran\n" && out.stderr.is_empty() => Ending::Ran,
         (Some(71), _) if internal && ["", "ran\n"].contains(&&*out.stdout) => Ending::Internal,
