@@ -53,6 +53,22 @@ fn open(given: &str, limit: Duration) -> Result<(Store, Option<String>), String>
     Ok((store, name))
 }
 
+/// The store `--fleet` names, and the jobs the command names (a NAME given where `--fleet`'s URL would
+/// be counts among them); a usage error is said here.
+fn open_for(
+    fleet: Option<&str>,
+    names: &[String],
+    limit: Duration,
+) -> Result<(Store, Vec<String>), Exit> {
+    let (store, name) = open(fleet.unwrap_or(""), limit).map_err(|message| {
+        error(&message);
+        Exit::Usage
+    })?;
+    let mut names = names.to_vec();
+    names.extend(name);
+    Ok((store, names))
+}
+
 fn unreadable(store: &Store, e: &str) -> String {
     format!("cannot read the fleet ledger on {}: {e}", store.shown())
 }
@@ -678,15 +694,10 @@ fn exposition(jobs: &[JobState], read: bool, now: SystemTime) -> String {
 // ledger prune --fleet
 
 pub fn prune(args: &PruneArgs) -> Exit {
-    let (store, name) = match open(args.fleet.as_deref().unwrap_or(""), PRUNE_LIMIT) {
+    let (store, names) = match open_for(args.fleet.as_deref(), &args.names, PRUNE_LIMIT) {
         Ok(opened) => opened,
-        Err(message) => {
-            error(&message);
-            return Exit::Usage;
-        }
+        Err(exit) => return exit,
     };
-    let mut names = args.names.clone();
-    names.extend(name);
     match store.prune(args.keep_runs as usize, &names) {
         Ok(dropped) => {
             let noun = if dropped == 1 { "run" } else { "runs" };
@@ -713,15 +724,10 @@ pub fn prune(args: &PruneArgs) -> Exit {
 /// Retires the jobs named: one line each on stdout for a job forgotten, on stderr for one that is not
 /// there or has a run under way (left whole: its end would record the job again), then exit status 1.
 pub fn forget(args: &ForgetArgs) -> Exit {
-    let (store, name) = match open(args.fleet.as_deref().unwrap_or(""), READ_LIMIT) {
+    let (store, names) = match open_for(args.fleet.as_deref(), &args.names, READ_LIMIT) {
         Ok(opened) => opened,
-        Err(message) => {
-            error(&message);
-            return Exit::Usage;
-        }
+        Err(exit) => return exit,
     };
-    let mut names = args.names.clone();
-    names.extend(name);
     if names.is_empty() {
         error(
             "ledger forget: name the jobs to forget (cronbeat ledger forget NAME... --fleet [URL])",
