@@ -271,6 +271,7 @@ impl Session {
                 outcome: &report.outcome,
                 took: report.duration,
                 timeout: job.timeout,
+                kill_after: job.kill_after,
                 now: SystemTime::now(),
                 next_due,
             };
