@@ -119,7 +119,8 @@ pub fn hand_down(
         .collect::<Vec<_>>()
         .join(" ");
     let cannot = |e: io::Error| format!("cannot write {value} to {}: {e}", control.display());
-    // The root cgroup takes them with cronbeat in it; any other says EBUSY.
+    // The root cgroup takes them with cronbeat in it, and most cgroups take pids alone; memory, in
+    // any other cgroup cronbeat is in, is EBUSY.
     match fs.write(&control, &value) {
         Ok(()) => return Ok(None),
         Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
