@@ -190,19 +190,22 @@ pub enum Next {
 }
 
 /// Where the run stands after an attempt: which one it was (1 for the first), how it ended, how long it
-/// took, the attempt's `--timeout` and the job's next due time, if it has a schedule.
+/// took, the attempt's `--timeout` and `--kill-after`, and the job's next due time, if it has a schedule.
 pub struct After<'a> {
     pub attempt: u32,
     pub outcome: &'a Outcome,
     pub took: Duration,
     pub timeout: Option<Duration>,
+    /// The grace after the timeout's SIGTERM, which an attempt that times out may run for too.
+    pub kill_after: Duration,
     pub now: SystemTime,
     pub next_due: Option<SystemTime>,
 }
 
 impl Policy {
     /// Whether to retry, and after what wait. A retry is started only when it could finish before the next
-    /// due time: now + the wait + its `--timeout` (without one, as long as the attempt before it took).
+    /// due time: now + the wait + its `--timeout` and `--kill-after` (without a timeout, as long as the
+    /// attempt before it took).
     pub fn next(&self, after: &After<'_>, rng: &mut fastrand::Rng) -> Next {
         let outcome = after.outcome;
         if outcome.succeeded() || outcome.terminated() || after.attempt > self.retries {
@@ -222,7 +225,10 @@ impl Policy {
         }
         let wait = backoff(self.delay, after.attempt, rng);
         if let Some(due) = after.next_due {
-            let needs = wait + after.timeout.unwrap_or(after.took);
+            let needs = wait
+                + after
+                    .timeout
+                    .map_or(after.took, |timeout| timeout + after.kill_after);
             if after.now + needs > due {
                 return Next::NoRetry(format!(
                     "attempt {} could not finish before the next due time {} (it would need {})",
@@ -457,6 +463,7 @@ mod tests {
             outcome: &failed,
             took: Duration::from_secs(30),
             timeout,
+            kill_after: Duration::from_secs(10),
             now,
             next_due,
         };
@@ -482,6 +489,22 @@ mod tests {
             ),
             other => panic!("{other:?}"),
         }
+        // The timeout's grace counts: a wait of up to 10 s, 270 s of timeout and 10 s of --kill-after
+        // may need 290 s, more than the 285 s left; without the grace 280 s would fit.
+        let tight = Some(now + Duration::from_secs(285));
+        let almost = Some(Duration::from_secs(270));
+        for _ in 0..50 {
+            match policy.next(&after(1, almost, tight), &mut rng) {
+                Next::Retry(wait) => assert!(wait <= Duration::from_secs(5), "{wait:?}"),
+                Next::NoRetry(why) => assert!(why.contains("could not finish"), "{why}"),
+                Next::End => panic!("a failure with retries left ends the run"),
+            }
+        }
+        let no_grace = After {
+            kill_after: Duration::ZERO,
+            ..after(1, almost, tight)
+        };
+        assert!(matches!(policy.next(&no_grace, &mut rng), Next::Retry(_)));
         // Without a timeout, the attempt before it is the measure: 30 s fits, 30 s does not fit in 20 s.
         let close = Some(now + Duration::from_secs(20));
         assert!(matches!(

@@ -1,12 +1,14 @@
 //! `--memory-max` and `--tasks-max`: limits of the run's own cgroup, on cgroup v2 where cronbeat's cgroup
-//! has the controller delegated, else on the controller's v1 hierarchy. Where neither can be used the run
-//! is refused before anything starts: never run without a limit the user asked for.
+//! has the controller (handed down to the run's cgroup as `v2` says), else on the controller's v1
+//! hierarchy. Where neither can be used the run is refused before anything starts: never run without a
+//! limit the user asked for.
 
 use std::os::fd::RawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::tree::{self, Reading};
 use super::v1::Group;
+use super::v2::{self, Home, Offer};
 
 /// The limits asked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -16,11 +18,13 @@ pub struct Limits {
     pub tasks_max: Option<u64>,
 }
 
-/// The limits made ready for one run: the v1 groups made and limited, and what is to be written to the
-/// run's cgroup v2 once it exists.
+/// The run's cgroups made ready: where its cgroup v2 is made, the v1 groups made and limited, and what
+/// is to be written to the run's cgroup v2 once it exists.
 #[derive(Default)]
 pub struct Prepared {
     pub limits: Limits,
+    /// cronbeat's own cgroup v2, found when the run began, where cronbeat may make the run's.
+    home: Option<PathBuf>,
     memory: Option<Group>,
     pids: Option<Group>,
     /// (file, value) for the run's cgroup v2.
@@ -28,60 +32,88 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Makes the run's cgroups for `limits`; the line saying why not when a limit cannot be applied.
-    /// `v2_controllers` are those cronbeat's cgroup v2 hands down to the run's (its `cgroup.subtree_control`).
-    pub fn new(
+    /// Makes the run's cgroups ready for `limits` in `home`, cronbeat's own cgroup v2 (`None` where it
+    /// has none); the line saying why not when a limit cannot be applied.
+    pub fn new(limits: Limits, run_id: &str, home: Option<Home>) -> Result<Prepared, String> {
+        Prepared::made(&v2::Kernel, limits, run_id, home, std::process::id())
+    }
+
+    /// `new` on the cgroup file system `fs`, for cronbeat as process `pid`.
+    pub(super) fn made(
+        fs: &dyn v2::Fs,
         limits: Limits,
         run_id: &str,
-        v2_controllers: &[String],
+        home: Option<Home>,
+        pid: u32,
     ) -> Result<Prepared, String> {
         let mut prepared = Prepared {
             limits,
+            home: home.as_ref().and_then(Home::usable).map(Path::to_path_buf),
             ..Prepared::default()
         };
-        let on_v2 = |name: &str| v2_controllers.iter().any(|c| c == name);
+        // (flag, controller) to be handed down to the run's cgroup v2.
+        let mut to_hand_down: Vec<(String, &str)> = Vec::new();
         if let Some(max) = limits.memory_max {
-            let why = |e: String| {
-                format!(
-                    "--memory-max {}: the memory controller cannot be used here: {e}; the run was not started",
-                    super::bytes(max)
-                )
-            };
-            if on_v2("memory") {
-                prepared.v2.push(("memory.max", max.to_string()));
-                // Not dodged by swap.
-                prepared.v2.push(("memory.swap.max", "0".to_string()));
-            } else {
-                let group = Group::create("memory", run_id).map_err(why)?;
-                group
-                    .set("memory.limit_in_bytes", &max.to_string())
-                    .map_err(why)?;
-                if group.has("memory.memsw.limit_in_bytes") {
-                    // memory + swap: the same number, so swap adds nothing.
-                    group
-                        .set("memory.memsw.limit_in_bytes", &max.to_string())
-                        .map_err(why)?;
+            let flag = format!("--memory-max {}", super::bytes(max));
+            match v2::offer(fs, home.as_ref(), "memory") {
+                offer @ (Offer::Enabled | Offer::Available) => {
+                    if offer == Offer::Available {
+                        to_hand_down.push((flag, "memory"));
+                    }
+                    prepared.v2.push(("memory.max", max.to_string()));
+                    // Not dodged by swap.
+                    prepared.v2.push(("memory.swap.max", "0".to_string()));
                 }
-                // The OOM killer acts at the limit, rather than the run hanging there.
-                group.set("memory.oom_control", "0").map_err(why)?;
-                prepared.memory = Some(group);
+                Offer::Barred(why) => return Err(refusal(&flag, &["memory"], &why)),
+                Offer::Absent(why_not_v2) => {
+                    let why = |e: String| refusal(&flag, &["memory"], &e);
+                    let group = Group::create("memory", run_id, &why_not_v2).map_err(why)?;
+                    group
+                        .set("memory.limit_in_bytes", &max.to_string())
+                        .map_err(why)?;
+                    if group.has("memory.memsw.limit_in_bytes") {
+                        // memory + swap: the same number, so swap adds nothing.
+                        group
+                            .set("memory.memsw.limit_in_bytes", &max.to_string())
+                            .map_err(why)?;
+                    }
+                    // The OOM killer acts at the limit, rather than the run hanging there.
+                    group.set("memory.oom_control", "0").map_err(why)?;
+                    prepared.memory = Some(group);
+                }
             }
         }
         if let Some(max) = limits.tasks_max {
-            let why = |e: String| {
-                format!(
-                    "--tasks-max {max}: the pids controller cannot be used here: {e}; the run was not started"
-                )
-            };
-            if on_v2("pids") {
-                prepared.v2.push(("pids.max", max.to_string()));
-            } else {
-                let group = Group::create("pids", run_id).map_err(why)?;
-                group.set("pids.max", &max.to_string()).map_err(why)?;
-                prepared.pids = Some(group);
+            let flag = format!("--tasks-max {max}");
+            match v2::offer(fs, home.as_ref(), "pids") {
+                offer @ (Offer::Enabled | Offer::Available) => {
+                    if offer == Offer::Available {
+                        to_hand_down.push((flag, "pids"));
+                    }
+                    prepared.v2.push(("pids.max", max.to_string()));
+                }
+                Offer::Barred(why) => return Err(refusal(&flag, &["pids"], &why)),
+                Offer::Absent(why_not_v2) => {
+                    let why = |e: String| refusal(&flag, &["pids"], &e);
+                    let group = Group::create("pids", run_id, &why_not_v2).map_err(why)?;
+                    group.set("pids.max", &max.to_string()).map_err(why)?;
+                    prepared.pids = Some(group);
+                }
             }
         }
+        if let (Some(home), false) = (home.as_ref(), to_hand_down.is_empty()) {
+            let controllers: Vec<&str> = to_hand_down.iter().map(|(_, c)| *c).collect();
+            v2::hand_down(fs, home, pid, &controllers).map_err(|e| {
+                let flags: Vec<&str> = to_hand_down.iter().map(|(f, _)| f.as_str()).collect();
+                refusal(&flags.join(", "), &controllers, &e)
+            })?;
+        }
         Ok(prepared)
+    }
+
+    /// Where the run's cgroup v2 is made, if cronbeat may make one.
+    pub fn home(&self) -> Option<&Path> {
+        self.home.as_deref()
     }
 
     /// The `cgroup.procs` of each v1 group, which the command writes itself into before exec.
@@ -132,4 +164,13 @@ impl Prepared {
         let pids = self.pids.as_ref().map(|g| tree::read_v1_pids(g.dir()));
         memory.unwrap_or_default().or(pids.unwrap_or_default())
     }
+}
+
+/// The line that refuses the run: the limits, the controllers, why.
+fn refusal(flags: &str, controllers: &[&str], why: &str) -> String {
+    let (names, noun) = match controllers {
+        [one] => (one.to_string(), "controller"),
+        _ => (controllers.join(" and "), "controllers"),
+    };
+    format!("{flags}: the {names} {noun} cannot be used here: {why}; the run was not started")
 }

@@ -22,6 +22,7 @@ pub mod json;
 pub mod limits;
 pub mod tree;
 pub mod v1;
+pub mod v2;
 
 use std::time::Duration;
 

@@ -26,10 +26,11 @@ pub struct Group {
 }
 
 impl Group {
-    /// The run's cgroup in the v1 hierarchy of `controller`, made now; why not, when it cannot be.
-    pub fn create(controller: &str, run_id: &str) -> Result<Group, String> {
+    /// The run's cgroup in the v1 hierarchy of `controller`, made now; why not, when it cannot be
+    /// (`why_not_v2` says why cgroup v2 did not serve instead).
+    pub fn create(controller: &str, run_id: &str, why_not_v2: &str) -> Result<Group, String> {
         let home = own_dir(controller).ok_or_else(|| {
-            format!("no cgroup v1 hierarchy of the {controller} controller is mounted, and no cgroup v2 of cronbeat's own has it delegated")
+            format!("no cgroup v1 hierarchy of the {controller} controller is mounted, and {why_not_v2}")
         })?;
         remove_stale(&home);
         let run: String = run_id.chars().take(8).collect();

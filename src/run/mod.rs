@@ -38,18 +38,14 @@ pub fn execute(mut job: Job) -> Exit {
     let began = SystemTime::now();
     let run_id = uuid::Uuid::new_v4().to_string();
     // A limit asked for that cannot be applied refuses the run before anything is told or run.
-    let limits_of_run = if job.run_limits == crate::cost::Limits::default() {
-        crate::cost::Prepared::default()
-    } else {
-        let controllers = supervise::delegated_controllers();
-        match crate::cost::Prepared::new(job.run_limits, &run_id, &controllers) {
+    let limits_of_run =
+        match crate::cost::Prepared::new(job.run_limits, &run_id, supervise::cgroup::home()) {
             Ok(prepared) => prepared,
             Err(message) => {
                 logger.error(&message);
                 return Exit::Usage;
             }
-        }
-    };
+        };
     let host = job.host_id.clone();
     // The run serves the due time it was started for, however long the lock and the jitter take.
     let now = SystemTime::now();
@@ -275,6 +271,7 @@ impl Session {
                 outcome: &report.outcome,
                 took: report.duration,
                 timeout: job.timeout,
+                kill_after: job.kill_after,
                 now: SystemTime::now(),
                 next_due,
             };

@@ -9,7 +9,10 @@
 //! shell finds the run's processes in /proc instead: this is an optimisation, never a requirement.
 //!
 //! The directory is `cronbeat-<pid>-<run>`, removed once the run's processes are gone. One left by a
-//! cronbeat that was killed is removed by the next run that finds it empty.
+//! cronbeat that was killed is removed by the next run that finds it empty. For `--memory-max` or
+//! `--tasks-max` cronbeat may first have moved itself into a leaf `cronbeat-<pid>-self` of its cgroup
+//! (`cost::v2`): the run's cgroup is then that leaf's sibling, and the leaf, which cannot be removed while
+//! cronbeat is in it, is swept the same way once cronbeat is gone.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -21,6 +24,8 @@ use nix::errno::Errno;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
+use crate::cost::v2::Home;
+
 pub struct Cgroup {
     /// The run's cgroup, below cronbeat's own.
     dir: PathBuf,
@@ -30,15 +35,11 @@ pub struct Cgroup {
 const PREFIX: &str = "cronbeat-";
 
 impl Cgroup {
-    /// The run's cgroup, made now, if cronbeat may make one here.
-    pub fn create(run_id: &str) -> Option<Cgroup> {
-        let home = own_dir()?;
-        if !writable(&home) || !delegated(&home) {
-            return None;
-        }
-        remove_stale(&home);
-        let run: String = run_id.chars().take(8).collect();
-        let dir = home.join(format!("{PREFIX}{}-{run}", std::process::id()));
+    /// The run's cgroup, made now in `home` (cronbeat's own cgroup, found by [`home`] when the run
+    /// began and not barred), or `None` where it cannot be.
+    pub fn create(home: &Path, run_id: &str) -> Option<Cgroup> {
+        remove_stale(home);
+        let dir = ours(home, &run_id.chars().take(8).collect::<String>());
         std::fs::create_dir(&dir).ok()?;
         let cgroup = Cgroup { dir };
         // Without `cgroup.kill` (before Linux 5.14) the cgroup would stop nothing; dropping removes it.
@@ -114,15 +115,35 @@ impl Drop for Cgroup {
     }
 }
 
-/// The controllers cronbeat's own cgroup v2 hands down to the cgroups it makes (its
-/// `cgroup.subtree_control`), where it may make them; none elsewhere.
-pub fn delegated_controllers() -> Vec<String> {
-    let Some(home) = own_dir().filter(|h| writable(h) && delegated(h)) else {
-        return Vec::new();
+/// cronbeat's own cgroup v2 as found when the run begins (once cronbeat has moved itself into its leaf,
+/// /proc/self/cgroup names the leaf); `None` where no cgroup2 mount shows it.
+pub fn home() -> Option<Home> {
+    let dir = own_dir()?;
+    let barred = if !writable(&dir) {
+        Some(format!(
+            "cronbeat may not write to its cgroup v2 {}",
+            dir.display()
+        ))
+    } else {
+        undelegated_unit(&dir).map(|unit| {
+            format!(
+                "cronbeat's cgroup v2 {} belongs to the systemd unit {unit}, which does not delegate it (Delegate=yes)",
+                dir.display()
+            )
+        })
     };
-    std::fs::read_to_string(home.join("cgroup.subtree_control"))
-        .map(|t| t.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default()
+    Some(Home {
+        leaf: ours(&dir, "self"),
+        dir,
+        barred,
+    })
+}
+
+/// The directory of a cgroup of cronbeat's in `home`: `cronbeat-<pid>-<what>`, the run's (`what` its
+/// id's first 8 characters) or the leaf cronbeat moves itself into (`self`), which the sweep of
+/// `remove_stale` removes alike once that cronbeat is gone.
+pub fn ours(home: &Path, what: &str) -> PathBuf {
+    home.join(format!("{PREFIX}{}-{what}", std::process::id()))
 }
 
 /// cronbeat's own cgroup v2 directory: its path from /proc/self/cgroup under the cgroup2 mount that
@@ -194,28 +215,32 @@ fn writable(dir: &Path) -> bool {
 /// Unit types whose cgroups systemd makes and owns.
 const UNIT_SUFFIXES: [&str; 6] = [".service", ".scope", ".slice", ".socket", ".mount", ".swap"];
 
-/// Whether cgroups under `dir` are cronbeat's to make: yes outside systemd's units (a container's own
-/// cgroup, a plain tree), and inside one only when systemd delegated it, which it marks with a
-/// `trusted.delegate` (system manager) or `user.delegate` (user manager) attribute on the unit's cgroup.
-/// `dir` may be a subgroup of the unit (`DelegateSubgroup=`).
-fn delegated(dir: &Path) -> bool {
-    let Some(unit) = dir.ancestors().find(|d| {
+/// The systemd unit whose cgroup `dir` is (or is below: `DelegateSubgroup=`) when that unit was not
+/// delegated to cronbeat: cgroups under `dir` are then systemd's, not cronbeat's to make. Outside
+/// systemd's units (a container's own cgroup, a plain tree) they are cronbeat's. systemd marks a delegated
+/// unit's cgroup with a `trusted.delegate` (system manager) or `user.delegate` (user manager) attribute.
+fn undelegated_unit(dir: &Path) -> Option<String> {
+    let unit = dir.ancestors().find(|d| {
         d.file_name().is_some_and(|n| {
             UNIT_SUFFIXES
                 .iter()
                 .any(|s| n.as_bytes().ends_with(s.as_bytes()))
         })
-    }) else {
-        return true;
-    };
+    })?;
+    let name = unit.file_name()?.to_string_lossy().into_owned();
     let Ok(path) = CString::new(unit.as_os_str().as_bytes()) else {
-        return false;
+        return Some(name);
     };
-    [c"trusted.delegate", c"user.delegate"].iter().any(|name| {
-        // SAFETY: getxattr(2) with a null buffer of size 0 only reports the value's size; both
-        // strings are NUL-terminated and outlive the call.
-        unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) >= 0 }
-    })
+    let delegated = [c"trusted.delegate", c"user.delegate"]
+        .iter()
+        .any(|attribute| {
+            // SAFETY: getxattr(2) with a null buffer of size 0 only reports the value's size; both
+            // strings are NUL-terminated and outlive the call.
+            unsafe {
+                libc::getxattr(path.as_ptr(), attribute.as_ptr(), std::ptr::null_mut(), 0) >= 0
+            }
+        });
+    (!delegated).then_some(name)
 }
 
 /// The cgroups directly below `dir`.

@@ -1,6 +1,6 @@
 //! Supervision of one run: spawn, deadline, signal forwarding, reaping, and clean-up of leftovers.
 
-mod cgroup;
+pub mod cgroup;
 mod machine;
 mod reaper;
 mod scope;
@@ -18,7 +18,6 @@ use nix::unistd::Pid;
 use crate::events::{Event, Observer, Report, Running};
 use crate::outcome::{ChildStatus, Outcome};
 use crate::output::{Capture, Pump, Spool, Stream};
-pub use cgroup::delegated_controllers;
 use machine::{Action, Ending, Input, Left, Machine, Notice, Target, KILL_WAIT};
 pub use machine::{Limits, Lost};
 use scope::Scope;
@@ -60,7 +59,7 @@ pub struct Plan<'a> {
     pub tail: usize,
     pub rules: &'a crate::outcome::Rules,
     pub hygiene: &'a crate::output::Hygiene,
-    /// `--memory-max` and `--tasks-max`, their cgroups made ready.
+    /// The run's cgroups made ready: where its cgroup v2 is made, and `--memory-max` and `--tasks-max`.
     pub limits_of_run: &'a crate::cost::Prepared,
     /// The command's variables from `--env-file`.
     pub env_files: &'a [(String, std::ffi::OsString)],
@@ -132,7 +131,7 @@ pub fn run(
         }
     }
     drop(finished_tx);
-    let mut scope = Scope::new(run_id);
+    let mut scope = Scope::new(run_id, plan.limits_of_run.home());
     let join = plan.limits_of_run.join_fds();
     let meter = crate::cost::Meter::start();
     let counted_before = plan.limits_of_run.begin_attempt();

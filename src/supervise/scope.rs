@@ -44,9 +44,10 @@ enum Kind {
 }
 
 impl Scope {
-    /// Chooses how the run's processes will be found; call before the command starts.
-    pub fn new(run_id: &str) -> Scope {
-        let kind = match Cgroup::create(run_id) {
+    /// Chooses how the run's processes will be found; call before the command starts. `home` is
+    /// where the run's cgroup v2 may be made.
+    pub fn new(run_id: &str, home: Option<&std::path::Path>) -> Scope {
+        let kind = match home.and_then(|home| Cgroup::create(home, run_id)) {
             Some(cgroup) => Kind::Cgroup(cgroup),
             None => without_cgroup(),
         };

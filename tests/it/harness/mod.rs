@@ -1,7 +1,8 @@
 //! The one harness every test goes through: launching cronbeat ([`launch`]), the HTTP server that
-//! plays a monitor ([`http`]), processes and scratch files ([`process`]), and the library items tests
-//! call directly ([`library`]).
+//! plays a monitor ([`http`]), processes and scratch files ([`process`]), the test's own cgroups
+//! ([`cgroup`]), and the library items tests call directly ([`library`]).
 
+pub mod cgroup;
 pub mod http;
 pub mod launch;
 pub mod library;

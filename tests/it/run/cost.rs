@@ -1,11 +1,12 @@
 //! What a run cost: CPU and peak memory in every report, against GNU time's figures; a real OOM kill
-//! under `--memory-max` (outcome `oom`, exit status 137); a fork bomb held by `--tasks-max`; a limit that
-//! cannot be applied refuses the run; the cgroup v2 reader on a recorded tree (this machine's cgroup v2
-//! has no memory, io or pids controller).
+//! under `--memory-max` (outcome `oom`, exit status 137), and a global one with no limit of cronbeat's;
+//! a fork bomb held by `--tasks-max`; a limit that cannot be applied refuses the run; the cgroup v2
+//! reader on a recorded tree (this machine's cgroup v2 has no memory, io or pids controller).
 
 use std::path::Path;
 use std::time::Duration;
 
+use crate::harness::cgroup::{v1_own_dir, MemoryGroup};
 use crate::harness::library::read_cgroup_v2;
 use crate::harness::*;
 
@@ -14,25 +15,16 @@ use crate::harness::*;
 const KNOWN_JOB: &str =
     "my $s = 'x' x (100 << 20); my ($u) = times; while (((times)[0]) - $u < 0.5) {} print length($s), qq(\\n);";
 
-/// Whether cronbeat, as root here, can make cgroups in the v1 hierarchy of `controller` (or it is
-/// delegated on cgroup v2); why not, for `missing`.
+/// Whether cronbeat, as root here, can make cgroups in the v1 hierarchy of `controller`; why not, for
+/// `missing`.
 fn controller_usable(controller: &str) -> Result<(), String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Err("the limits need root to make cgroups".to_string());
     }
-    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let v1 = own.lines().find_map(|l| {
-        let mut parts = l.splitn(3, ':');
-        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        controllers
-            .split(',')
-            .any(|c| c == controller)
-            .then(|| format!("/sys/fs/cgroup/{controller}{path}"))
-    });
-    match v1 {
-        Some(dir) if Path::new(&dir).join("cgroup.procs").exists() => Ok(()),
-        _ => Err(format!(
+    match v1_own_dir(controller) {
+        Some(_) => Ok(()),
+        None => Err(format!(
             "no cgroup v1 {controller} hierarchy at /sys/fs/cgroup/{controller}"
         )),
     }
@@ -153,19 +145,7 @@ fn a_fork_bomb_under_tasks_max_is_contained_and_reported() {
 
 /// No `cronbeat-<pid>-…` cgroup of a cronbeat that is gone stays in cronbeat's own v1 `controller` cgroup.
 fn assert_no_run_cgroups(controller: &str) {
-    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-    let path = own
-        .lines()
-        .find_map(|l| {
-            let mut parts = l.splitn(3, ':');
-            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-            controllers
-                .split(',')
-                .any(|c| c == controller)
-                .then_some(path)
-        })
-        .unwrap();
-    let dir = format!("/sys/fs/cgroup/{controller}{path}");
+    let dir = v1_own_dir(controller).unwrap();
     let left: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
@@ -181,7 +161,62 @@ fn assert_no_run_cgroups(controller: &str) {
             pid > 0 && is_dead(pid)
         })
         .collect();
-    assert!(left.is_empty(), "left in {dir}: {left:?}");
+    assert!(left.is_empty(), "left in {}: {left:?}", dir.display());
+}
+
+/// A global OOM kill, of no limit of cronbeat's: cronbeat itself is in a memory cgroup of 96 MiB (the
+/// test's), runs without `--memory-max`, and its command allocates 256 MiB. The kernel's OOM killer
+/// takes the command, the largest process there; the machine's OOM-kill count rose while the command
+/// died of a SIGKILL cronbeat did not send, so the outcome is `oom`, and the exit status stays 137.
+#[test]
+fn a_global_oom_kill_of_the_command_is_named() {
+    let group = match MemoryGroup::new(96 << 20) {
+        Ok(group) => group,
+        Err(why) => return missing(&why),
+    };
+    let state = Dir::new();
+    let out = Cronbeat::program("sh")
+        .args([
+            "-c",
+            &format!("{} && exec \"$0\" \"$@\"", group.join_script()),
+        ])
+        .arg(BIN)
+        .env("CRONBEAT_STATE_DIR", state.path())
+        .args(["--log-format", "json", "--name", "global-hog"])
+        .args([
+            "--",
+            "perl",
+            "-e",
+            "my $s = 'x' x (256 << 20); print qq(done\\n);",
+        ])
+        .limit(Duration::from_secs(60))
+        .run();
+    out.assert_code(137);
+    assert!(!out.stdout.contains("done"), "{out:?}");
+    let finished = out.event("finished");
+    assert_eq!(finished["outcome"], "oom", "{finished}");
+    assert_eq!(finished["signal"], "SIGKILL");
+    assert_eq!(finished["oom_killed"], true);
+    assert_eq!(finished["memory_max_bytes"], serde_json::Value::Null);
+    // No memory cgroup of the run's: the peak is getrusage's, which the kill stopped short of 256 MiB.
+    assert_eq!(finished["memory_source"], "rusage", "{finished}");
+    let message = finished["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("finished: killed by the kernel's OOM killer (peak ")
+            && !message.contains("limit"),
+        "{message}"
+    );
+    let history = cronbeat()
+        .env("CRONBEAT_STATE_DIR", state.path())
+        .args(["history", "global-hog", "--json"])
+        .run();
+    history.assert_code(0);
+    let runs: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    assert_eq!(
+        (&runs[0]["outcome"], &runs[0]["exit_status"]),
+        (&"oom".into(), &137.into()),
+        "{runs}"
+    );
 }
 
 #[test]

@@ -724,7 +724,10 @@ spec:
         [roman(
             "A systemd service and timer. KillMode=mixed sends systemctl stop's SIGTERM to cronbeat alone, \
              which forwards it and applies its grace; TimeoutStopSec must exceed --kill-after + \
-             --report-timeout (20 s with the defaults):",
+             --report-timeout (20 s with the defaults). Delegate=yes gives cronbeat the unit's cgroup to \
+             divide: the run gets a cgroup of its own, and --memory-max and --tasks-max work on cgroup v2 \
+             (cronbeat moves itself into a leaf of that cgroup, cronbeat-PID-self, and must be the \
+             service's main process, not started by a shell):",
         )],
     );
     example(
@@ -738,6 +741,7 @@ Description=Nightly backup
 Type=oneshot
 ExecStart=/usr/bin/cronbeat --config /etc/cronbeat.toml --job backup
 KillMode=mixed
+Delegate=yes
 TimeoutStopSec=30
 
 # /etc/systemd/system/backup.timer
