@@ -228,7 +228,7 @@ pub struct StatusArgs {
     pub fleet: Option<String>,
 
     /// Mark a job slower (bigger) when its latest successful run took more than X times the median time (peak memory) of its 20 successful runs before; with --check such a job is a WARNING [default: 3, and no WARNING]
-    #[arg(long, value_name = "X", value_parser = parse_slow_factor)]
+    #[arg(long, env = "CRONBEAT_SLOW_FACTOR", value_name = "X", value_parser = parse_slow_factor)]
     pub slow_factor: Option<f64>,
 
     #[command(flatten)]

@@ -93,13 +93,6 @@ fn a_job_that_grew_is_marked_slower_and_bigger() {
         (code, line.as_str()),
         (0, "CRONBEAT OK - 2 jobs, none failing or overdue")
     );
-    // An option of the command line only, as status's others: no variable turns the warning on.
-    let out = ledger
-        .cronbeat()
-        .env("CRONBEAT_SLOW_FACTOR", "3")
-        .args(["status", "--check"])
-        .run();
-    out.assert_code(0);
     let (code, line) = check(&["--slow-factor", "3"]);
     assert_eq!(code, 1, "{line}");
     assert!(
