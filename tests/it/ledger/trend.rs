@@ -101,6 +101,13 @@ fn a_job_that_grew_is_marked_slower_and_bigger() {
             && !line.contains("steady"),
         "{line}"
     );
+    // CRONBEAT_SLOW_FACTOR is the option's variable: the same warning.
+    let out = ledger
+        .cronbeat()
+        .env("CRONBEAT_SLOW_FACTOR", "3")
+        .args(["status", "--check"])
+        .run();
+    assert_eq!((out.code(), out.stdout.trim_end()), (1, line.as_str()));
     let out = ledger
         .cronbeat()
         .args(["status", "--check", "--slow-factor", "1"])
