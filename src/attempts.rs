@@ -16,6 +16,29 @@ pub fn short(outcome: &Outcome) -> String {
     }
 }
 
+/// How much of an earlier attempt's last line its failure line in the tail carries: enough for an error
+/// message, and a hundred attempts still add only some 26 KB to the tail.
+pub const LAST_LINE_MAX: usize = 200;
+
+/// An attempt before the one the report tells of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failed {
+    pub outcome: Outcome,
+    /// The last line it printed that is not blank, cleaned as its tail was (`--strip-ansi`, secrets,
+    /// `--redact`) and cut to [`LAST_LINE_MAX`] bytes: the transient error that explains the retry.
+    pub last_line: Vec<u8>,
+}
+
+impl Failed {
+    /// An attempt that ended as `outcome`, with `tail` its reported (cleaned) tail.
+    pub fn new(outcome: Outcome, tail: &[u8]) -> Failed {
+        Failed {
+            outcome,
+            last_line: crate::output::last_line(tail, LAST_LINE_MAX),
+        }
+    }
+}
+
 /// The attempts behind a run's report: which one ended the run and how the earlier ones failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempts {
@@ -24,7 +47,7 @@ pub struct Attempts {
     /// The attempts the run could make: 1 + `--retries`.
     pub allowed: u32,
     /// How the attempts before the one the report tells of failed, in order.
-    pub earlier: Vec<Outcome>,
+    pub earlier: Vec<Failed>,
     /// Why the run ended without using the attempts it had left, when it did.
     pub no_retry: Option<String>,
     /// A stop signal came while the run waited to retry: the report's outcome is that stop, and
@@ -59,7 +82,11 @@ impl Attempts {
             [] => String::new(),
             earlier => format!(
                 " after {}",
-                earlier.iter().map(short).collect::<Vec<_>>().join(", ")
+                earlier
+                    .iter()
+                    .map(|f| short(&f.outcome))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
         let mut line = if self.stopped_waiting {
@@ -86,18 +113,27 @@ impl Attempts {
         Some(line)
     }
 
-    /// The lines that precede the last attempt's output in the reported tail, one per earlier failure.
+    /// The lines that precede the last attempt's output in the reported tail, one per earlier failure,
+    /// each ending with that attempt's last line of output when it printed one.
     pub fn tail_lines(&self) -> Vec<u8> {
-        let mut text = String::new();
-        for (i, outcome) in self.earlier.iter().enumerate() {
-            text.push_str(&format!(
-                "[cronbeat] attempt {} of {} failed: {}\n",
-                i + 1,
-                self.allowed,
-                outcome.describe()
-            ));
+        let mut text = Vec::new();
+        for (i, failed) in self.earlier.iter().enumerate() {
+            text.extend_from_slice(
+                format!(
+                    "[cronbeat] attempt {} of {} failed: {}",
+                    i + 1,
+                    self.allowed,
+                    failed.outcome.describe()
+                )
+                .as_bytes(),
+            );
+            if !failed.last_line.is_empty() {
+                text.extend_from_slice(b": ");
+                text.extend_from_slice(&failed.last_line);
+            }
+            text.push(b'\n');
         }
-        text.into_bytes()
+        text
     }
 }
 
@@ -111,7 +147,10 @@ mod tests {
         let attempts = Attempts {
             made: 3,
             allowed: 4,
-            earlier: vec![Outcome::exited(1), Outcome::exited(1)],
+            earlier: vec![
+                Failed::new(Outcome::exited(1), b"working\nerror: API 503\n\n"),
+                Failed::new(Outcome::exited(1), b""),
+            ],
             no_retry: None,
             stopped_waiting: false,
             last_took: None,
@@ -122,7 +161,7 @@ mod tests {
         );
         assert_eq!(
             String::from_utf8(attempts.tail_lines()).unwrap(),
-            "[cronbeat] attempt 1 of 4 failed: exited with status 1\n\
+            "[cronbeat] attempt 1 of 4 failed: exited with status 1: error: API 503\n\
              [cronbeat] attempt 2 of 4 failed: exited with status 1\n"
         );
         let timeout = Outcome::with(

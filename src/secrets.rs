@@ -6,9 +6,7 @@
 //! itself passes through untouched: it is the command's, and cronbeat's stdout and stderr stay byte for
 //! byte what the command wrote.
 
-use std::borrow::Cow;
-
-use percent_encoding::percent_decode_str;
+use percent_encoding::percent_decode;
 use reqwest::Url;
 
 /// The variables of cronbeat's own the command does not inherit: each holds a secret, or says where
@@ -39,6 +37,9 @@ pub const WITHHELD: [&str; 12] = [
 
 /// A secret shorter than this is not looked for: it would mask innocent text and hide little.
 pub const MIN_SECRET: usize = 4;
+/// An `--env-file` value shorter than this is taken for a setting, not a secret: files that hold a
+/// token also hold `DEBUG=1`, `MODE=fast`, `LANG=en_US`, and masking those would hide the tail's words.
+pub const MIN_ENV_VALUE: usize = 6;
 /// A word of a monitor URL's path is taken for a key when it is at least this long, or at least
 /// [`MIN_PATH_KEY_WITH_DIGIT`] long with a digit in it: UUIDs, ping keys and tokens are; `ping`,
 /// `heartbeat` and `services` are not.
@@ -46,13 +47,14 @@ pub const MIN_PATH_KEY: usize = 16;
 pub const MIN_PATH_KEY_WITH_DIGIT: usize = 8;
 
 /// What of a job's settings is masked in the tail: whole URLs as given, and their secret parts (keys in
-/// paths, passwords, API keys) wherever they appear on their own.
+/// paths, passwords, API keys, `--env-file` values) wherever they appear on their own. Bytes, not text:
+/// an `--env-file` value need not be UTF-8.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Secrets {
     /// Whole values: a monitor's or a lock engine's URL.
-    pub whole: Vec<String>,
+    pub whole: Vec<Vec<u8>>,
     /// The secret parts, also looked for cut at the tail's start (see `output::Hygiene`).
-    pub pieces: Vec<String>,
+    pub pieces: Vec<Vec<u8>>,
 }
 
 impl Secrets {
@@ -115,6 +117,24 @@ impl Secrets {
         self.piece(key);
     }
 
+    /// A value of `--env-file`: the whole of it when it is [`MIN_ENV_VALUE`] bytes or more, each such
+    /// line of one that spans lines (a key the command prints its own way), and the password of one that
+    /// is a URL (`postgres://backup:s3cret@db/prod`), as a lock URL's is.
+    pub fn env_value(&mut self, value: &[u8]) {
+        for part in std::iter::once(value).chain(value.split(|b| *b == b'\n')) {
+            let part = part.strip_suffix(b"\r").unwrap_or(part);
+            if part.len() >= MIN_ENV_VALUE {
+                push(&mut self.pieces, part);
+            }
+        }
+        if let Some(url) = std::str::from_utf8(value)
+            .ok()
+            .and_then(|text| Url::parse(text.trim()).ok())
+        {
+            self.piece(url.password().unwrap_or(""));
+        }
+    }
+
     /// A webhook request header: the credentials of `Authorization`, the value of a header named like
     /// a secret (`X-Api-Key`, `X-Auth-Token`, …).
     pub fn header(&mut self, name: &str, value: &str) {
@@ -132,21 +152,20 @@ impl Secrets {
     }
 
     fn whole(&mut self, text: &str) {
-        push(&mut self.whole, text);
+        push(&mut self.whole, text.as_bytes());
     }
 
     /// `text`, and its percent-decoded form where that differs (a password as the engine gets it).
     fn piece(&mut self, text: &str) {
-        push(&mut self.pieces, text);
-        if let Ok(Cow::Owned(decoded)) = percent_decode_str(text).decode_utf8() {
-            push(&mut self.pieces, &decoded);
-        }
+        push(&mut self.pieces, text.as_bytes());
+        let decoded: Vec<u8> = percent_decode(text.as_bytes()).collect();
+        push(&mut self.pieces, &decoded);
     }
 }
 
-fn push(list: &mut Vec<String>, text: &str) {
+fn push(list: &mut Vec<Vec<u8>>, text: &[u8]) {
     if text.len() >= MIN_SECRET && !list.iter().any(|t| t == text) {
-        list.push(text.to_string());
+        list.push(text.to_vec());
     }
 }
 
@@ -177,6 +196,12 @@ fn secret_name(name: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn texts(list: &[Vec<u8>]) -> Vec<&str> {
+        list.iter()
+            .map(|t| std::str::from_utf8(t).unwrap())
+            .collect()
+    }
+
     #[test]
     fn a_monitor_url_gives_its_keys_not_its_words() {
         let mut s = Secrets::default();
@@ -186,7 +211,7 @@ mod tests {
         s.monitor("webhook+https://ops.example/hooks/cron?token=t%2Bk3n&env=production");
         s.monitor("https://nosnch.in/c2354d53d2");
         assert_eq!(
-            s.pieces,
+            texts(&s.pieces),
             [
                 "Ab3dEf9hIj2kLm7nOp4qRs",
                 "0123456789abcdef",
@@ -195,12 +220,10 @@ mod tests {
                 "c2354d53d2"
             ]
         );
-        assert!(s.whole.contains(
-            &"sentry+https://0123456789abcdef@o1.ingest.sentry.io/42?monitor=backup".into()
-        ));
-        assert!(s
-            .whole
-            .contains(&"https://0123456789abcdef@o1.ingest.sentry.io/42?monitor=backup".into()));
+        let whole = texts(&s.whole);
+        assert!(whole
+            .contains(&"sentry+https://0123456789abcdef@o1.ingest.sentry.io/42?monitor=backup"));
+        assert!(whole.contains(&"https://0123456789abcdef@o1.ingest.sentry.io/42?monitor=backup"));
     }
 
     #[test]
@@ -210,8 +233,11 @@ mod tests {
             "redis://:pa%40ss%3Aword@127.0.0.1:6379/0",
             Some("pa@ss:word"),
         );
-        assert_eq!(s.whole, ["redis://:pa%40ss%3Aword@127.0.0.1:6379/0"]);
-        assert_eq!(s.pieces, ["pa%40ss%3Aword", "pa@ss:word"]);
+        assert_eq!(
+            texts(&s.whole),
+            ["redis://:pa%40ss%3Aword@127.0.0.1:6379/0"]
+        );
+        assert_eq!(texts(&s.pieces), ["pa%40ss%3Aword", "pa@ss:word"]);
         let mut s = Secrets::default();
         s.engine("postgres://cronbeat@db/cron", None);
         assert!(s.pieces.is_empty(), "a user name is no secret: {s:?}");
@@ -224,6 +250,34 @@ mod tests {
         s.header("X-Api-Key", "k-123456");
         s.header("Content-Type", "application/json");
         s.key("abc");
-        assert_eq!(s.pieces, ["s3cr3t-token", "k-123456"]);
+        assert_eq!(texts(&s.pieces), ["s3cr3t-token", "k-123456"]);
+    }
+
+    #[test]
+    fn env_file_values_of_six_bytes_or_more_are_secrets() {
+        let mut s = Secrets::default();
+        for value in [
+            &b"1"[..],
+            b"en_US",
+            b"hunter2secret",
+            b"postgres://backup:s3cr@db/prod",
+            b"-----BEGIN KEY-----\r\nMIIEvQIBADAN\r\nab\n",
+            b"\xff\xfe-not-utf8",
+        ] {
+            s.env_value(value);
+        }
+        assert_eq!(
+            s.pieces,
+            [
+                &b"hunter2secret"[..],
+                b"postgres://backup:s3cr@db/prod",
+                b"s3cr",
+                b"-----BEGIN KEY-----\r\nMIIEvQIBADAN\r\nab\n",
+                b"-----BEGIN KEY-----",
+                b"MIIEvQIBADAN",
+                b"\xff\xfe-not-utf8",
+            ]
+        );
+        assert!(s.whole.is_empty());
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -137,6 +138,8 @@ pub struct Job {
     pub monitors: Vec<Box<dyn Protocol>>,
     pub start_ping: bool,
     pub keepalive: Option<Duration>,
+    /// `--grace`, or the default that allows for one attempt: with a schedule also the schedule's.
+    pub grace: Duration,
     pub delivery: RetryPolicy,
     /// Once the command has ended, every finish report is delivered or given up within this.
     pub report_timeout: Duration,
@@ -397,6 +400,9 @@ fn build(
     for path in &merged.env_file {
         env_files.extend(super::env_file::read(path).map_err(|e| invalid("env_file", e))?);
     }
+    for (_, value) in &env_files {
+        secrets.env_value(value.as_bytes());
+    }
     let hygiene = Hygiene::new(merged.strip_ansi.unwrap_or(false), &merged.redact)
         .map_err(|e| invalid("redact", e))?;
     let positive =
@@ -564,6 +570,7 @@ fn build(
         monitors,
         start_ping: !merged.no_start_ping.unwrap_or(false),
         keepalive: positive(merged.keepalive),
+        grace,
         delivery: RetryPolicy {
             timeout: ping_timeout,
             retries: merged.ping_retries.unwrap_or(DEFAULT_PING_RETRIES),

@@ -319,10 +319,10 @@ impl Ledger {
                 .attempts
                 .earlier
                 .iter()
-                .map(|o| record::AttemptRecord {
-                    outcome: o.word().into(),
-                    exit_status: o.exit_code(),
-                    message: o.describe().into(),
+                .map(|f| record::AttemptRecord {
+                    outcome: f.outcome.word().into(),
+                    exit_status: f.outcome.exit_code(),
+                    message: f.outcome.describe().into(),
                 })
                 .collect();
         }

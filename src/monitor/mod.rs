@@ -144,6 +144,10 @@ pub struct Monitors {
     thread: Option<Delivery>,
     start_ping: bool,
     keepalive: Option<Duration>,
+    /// Between attempts (`--retries`), a keepalive at least this often: half the job's grace.
+    keepalive_waiting: Option<Duration>,
+    /// The run waits to retry: from `Retrying` to the next attempt's start.
+    waiting: bool,
     next_keepalive: Option<Instant>,
     /// What every delivery under way follows: the report deadline, and whether a stop was requested.
     bounds: watch::Sender<Bounds>,
@@ -187,6 +191,8 @@ impl Monitors {
                 thread: None,
                 start_ping,
                 keepalive: None,
+                keepalive_waiting: None,
+                waiting: false,
                 next_keepalive: None,
                 bounds,
                 budget: None,
@@ -226,6 +232,8 @@ impl Monitors {
             thread,
             start_ping,
             keepalive: None,
+            keepalive_waiting: None,
+            waiting: false,
             next_keepalive: None,
             bounds,
             budget: None,
@@ -277,6 +285,22 @@ impl Monitors {
     /// While the command runs, a progress ping every `every` (`--keepalive`).
     pub fn keepalive(&mut self, every: Option<Duration>) {
         self.keepalive = every.filter(|d| !d.is_zero());
+    }
+
+    /// While the run waits to retry, a keepalive at least every `every`, `--keepalive` or not: a wait
+    /// can be ten times `--retry-delay`, longer than a grace meant for one attempt.
+    pub fn keepalive_between_attempts(&mut self, every: Duration) {
+        self.keepalive_waiting = Some(every).filter(|d| !d.is_zero());
+    }
+
+    /// How often a keepalive goes out now: `--keepalive` while an attempt runs, and no less often than
+    /// [`Monitors::keepalive_between_attempts`] during a wait.
+    fn pace(&self) -> Option<Duration> {
+        match (self.waiting, self.keepalive, self.keepalive_waiting) {
+            (true, Some(every), Some(waiting)) => Some(every.min(waiting)),
+            (true, every, waiting) => every.or(waiting),
+            (false, every, _) => every,
+        }
     }
 
     /// Sends a message to every monitor (Healthchecks `/log`), after any start ping.
@@ -338,17 +362,19 @@ impl Observer for Monitors {
                     self.stopping(Instant::now());
                 }
             }
-            // Waiting to retry, the run goes on: a keepalive now, then at the `--keepalive` pace, so
-            // that a monitor that counts from the latest start (Healthchecks) does not call it down.
-            // And when the next attempt starts: the wait and the attempt are each bounded, not their sum.
+            // Waiting to retry, the run goes on: a keepalive now, then at the pace of the wait, so that
+            // a monitor that counts from the latest start (Healthchecks) does not call it down. And when
+            // the next attempt starts: the wait and the attempt are each bounded, not their sum.
             Event::Retrying { elapsed, .. } | Event::AttemptStarted { elapsed, .. }
                 if !self.senders.is_empty() =>
             {
+                self.waiting = matches!(event, Event::Retrying { .. });
                 let elapsed = *elapsed;
                 self.broadcast(|| Message::Progress(elapsed));
-                self.next_keepalive = self.keepalive.map(|every| Instant::now() + every);
+                self.next_keepalive = self.pace().map(|every| Instant::now() + every);
             }
             Event::Finished(report) => {
+                self.waiting = false;
                 self.next_keepalive = None;
                 self.set_deadline(Instant::now());
                 if let Some(note) = self.fail_after.as_ref().and_then(|f| f.note(report)) {
@@ -370,7 +396,7 @@ impl Observer for Monitors {
         let elapsed = now.saturating_duration_since(running.since);
         self.broadcast(|| Message::Progress(elapsed));
         // From now, not from the missed slot: a stalled loop sends one ping, not a burst.
-        self.next_keepalive = self.keepalive.map(|every| now + every);
+        self.next_keepalive = self.pace().map(|every| now + every);
     }
 }
 

@@ -9,6 +9,7 @@ use super::delivery::{HttpRequest, Response};
 use super::redact::redact;
 use super::sync::{Declared, SyncPlan};
 use crate::events::Report;
+use crate::output::{cut_marker, split_cut_marker};
 
 /// Facts about the run that every protocol may carry.
 #[derive(Debug, Clone, Default)]
@@ -256,35 +257,6 @@ fn fit_note(note: &[u8], limit: usize, unit: Unit) -> &[u8] {
         };
     }
     rest
-}
-
-/// The front of the tail says how much older output was dropped, as the output side writes it
-/// (`Hygiene::report_tail`): `[… N bytes cut …]` on a line of its own.
-const CUT_OPEN: &str = "[… ";
-const CUT_CLOSE: &str = " bytes cut …]\n";
-
-fn cut_marker(cut: u64) -> String {
-    if cut == 0 {
-        return String::new();
-    }
-    format!("{CUT_OPEN}{cut}{CUT_CLOSE}")
-}
-
-/// The number of bytes the tail's marker says were cut (0 without one), and the output after it.
-fn split_cut_marker(tail: &[u8]) -> (u64, &[u8]) {
-    let Some(rest) = tail.strip_prefix(CUT_OPEN.as_bytes()) else {
-        return (0, tail);
-    };
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    let count = std::str::from_utf8(&rest[..digits])
-        .ok()
-        .and_then(|d| d.parse().ok());
-    match count {
-        Some(count) if rest[digits..].starts_with(CUT_CLOSE.as_bytes()) => {
-            (count, &rest[digits + CUT_CLOSE.len()..])
-        }
-        _ => (0, tail),
-    }
 }
 
 /// The last `max` characters of `text`.

@@ -48,24 +48,20 @@ impl Hygiene {
 
     /// Masks `secrets` too, wherever they appear in the tail.
     pub fn with_secrets(mut self, secrets: &Secrets) -> Hygiene {
-        let mut all: Vec<&str> = secrets
+        let mut all: Vec<&[u8]> = secrets
             .whole
             .iter()
             .chain(&secrets.pieces)
-            .map(String::as_str)
+            .map(Vec::as_slice)
             .collect();
         all.sort_by_key(|s| std::cmp::Reverse(s.len()));
         all.dedup();
-        let alternatives: Vec<String> = all.iter().map(|s| regex::escape(s)).collect();
+        let alternatives: Vec<String> = all.iter().map(|s| literal(s)).collect();
         // Literals only: the pattern cannot fail but by its size, and the secrets are few and short.
         self.secrets = (!alternatives.is_empty())
             .then(|| Regex::new(&alternatives.join("|")).ok())
             .flatten();
-        self.pieces = secrets
-            .pieces
-            .iter()
-            .map(|p| p.as_bytes().to_vec())
-            .collect();
+        self.pieces = secrets.pieces.clone();
         self
     }
 
@@ -87,7 +83,7 @@ impl Hygiene {
             },
         );
         if cut > 0 {
-            prepend(&mut kept, format!("[… {cut} bytes cut …]\n").as_bytes());
+            prepend(&mut kept, super::cut_marker(cut).as_bytes());
         }
         kept
     }
@@ -162,6 +158,14 @@ impl Hygiene {
                     .find(|len| fits(piece, *len))
             })
             .max()
+    }
+}
+
+/// A pattern matching exactly `bytes`: text escaped, and each byte of what is not UTF-8 on its own.
+fn literal(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => regex::escape(text),
+        Err(_) => bytes.iter().map(|b| format!("(?-u:\\x{b:02X})")).collect(),
     }
 }
 
@@ -387,8 +391,8 @@ mod tests {
 
     fn with_secrets(whole: &[&str], pieces: &[&str]) -> Hygiene {
         Hygiene::default().with_secrets(&Secrets {
-            whole: whole.iter().map(|s| s.to_string()).collect(),
-            pieces: pieces.iter().map(|s| s.to_string()).collect(),
+            whole: whole.iter().map(|s| s.as_bytes().to_vec()).collect(),
+            pieces: pieces.iter().map(|s| s.as_bytes().to_vec()).collect(),
         })
     }
 
@@ -401,6 +405,14 @@ mod tests {
         );
         assert_eq!(h.clean(b"hunter2 is not it"), b"hunter2 is not it");
         assert_eq!(Hygiene::default().clean(b"hunter22"), b"hunter22");
+        let bytes = Hygiene::default().with_secrets(&Secrets {
+            whole: vec![],
+            pieces: vec![b"\xff.*\xfe".to_vec()],
+        });
+        assert_eq!(
+            bytes.clean(b"a \xff.*\xfe b \xffxx\xfe"),
+            b"a [REDACTED] b \xffxx\xfe"
+        );
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The command's output: passed through byte for byte, a bounded tail kept for the report,
 //! or held back in a spool with `--quiet`.
 
+mod cut;
 mod hygiene;
 mod pump;
 mod spool;
 mod tail;
 
+pub use cut::{after_marker, cut_marker, last_line, split_cut_marker};
 pub use hygiene::{strip_ansi, Hygiene};
 pub use pump::{Capture, Pump};
 pub use spool::Spool;

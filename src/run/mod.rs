@@ -12,6 +12,7 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
 
+use crate::attempts::Failed;
 use attempts::Attempt;
 pub use jitter::jitter_delay;
 
@@ -85,6 +86,8 @@ pub fn execute(mut job: Job) -> Exit {
         logger.clone(),
     );
     monitors.keepalive(job.keepalive);
+    // Half the grace: a keepalive that is late, or needs a retry of its delivery, still lands within it.
+    monitors.keepalive_between_attempts(job.grace / 2);
     monitors.report_within(job.report_timeout, job.kill_after);
     let fail_after = job.fail_after.map(FailAfter::new);
     monitors.fail_after(fail_after.clone());
@@ -275,7 +278,7 @@ impl Session {
                 now: SystemTime::now(),
                 next_due,
             };
-            let attempts = |earlier: &[Outcome], no_retry| crate::attempts::Attempts {
+            let attempts = |earlier: &[Failed], no_retry| crate::attempts::Attempts {
                 made: number,
                 allowed,
                 earlier: earlier.to_vec(),
@@ -312,7 +315,7 @@ impl Session {
             );
             if let Some(sig) = stop {
                 // Stopped on request with no command running: told as a run the signal terminated.
-                earlier.push(report.outcome.clone());
+                earlier.push(Failed::new(report.outcome.clone(), &report.tail));
                 let mut attempts = attempts(&earlier, None);
                 attempts.stopped_waiting = true;
                 let stopped = Report {
@@ -329,7 +332,7 @@ impl Session {
             if let Some(lost) = lease.as_ref().and_then(supervise::Lease::lost) {
                 break (report, attempts(&earlier, Some(lost.loss.to_string())));
             }
-            earlier.push(report.outcome.clone());
+            earlier.push(Failed::new(report.outcome.clone(), &report.tail));
             number += 1;
         };
         // The run's report: its first start, the whole span, the last attempt's outcome and tail after a
@@ -338,9 +341,10 @@ impl Session {
             attempts.last_took = (number > 1).then_some(report.duration);
             report.started_at = first_started.unwrap_or(report.started_at);
             report.duration = run_start.elapsed();
-            let mut tail = attempts.tail_lines();
-            tail.extend_from_slice(&report.tail);
-            report.tail = Arc::new(tail);
+            report.tail = Arc::new(crate::output::after_marker(
+                &report.tail,
+                &attempts.tail_lines(),
+            ));
         }
         report.attempts = attempts;
         report.cost = spent;

@@ -1,5 +1,5 @@
 //! `--env-file PATH`: variables for the command in systemd's `EnvironmentFile=` syntax, whose values
-//! never show in cronbeat's arguments, logs or errors.
+//! never show in cronbeat's arguments, environment, logs, errors or the reported and stored tail.
 
 use std::time::Duration;
 
@@ -70,11 +70,97 @@ fn the_values_are_not_in_cronbeats_arguments() {
     let args = cmdline(run.pid());
     assert!(args.contains("--env-file"), "{args}");
     assert!(!args.contains(SECRET), "{args}");
-    for pid in descendants(run.pid()) {
-        assert!(!cmdline(pid).contains(SECRET));
+    // cronbeat's own environment is what it was started with: the values are set for the command alone.
+    let own = environ(run.pid());
+    assert!(own.contains("PATH="), "{own}");
+    assert!(
+        !own.contains(SECRET),
+        "cronbeat's environment holds the value: {own}"
+    );
+    let children = descendants(run.pid());
+    assert!(!children.is_empty());
+    for pid in &children {
+        assert!(!cmdline(*pid).contains(SECRET));
     }
+    assert!(
+        children.iter().any(|pid| environ(*pid)
+            .lines()
+            .any(|l| l == format!("TOKEN={SECRET}"))),
+        "the command did not get the variable"
+    );
     run.signal(libc::SIGTERM);
     run.wait();
+}
+
+/// What the command prints of the values passes through, and the tail the monitors get and the ledger
+/// keeps masks them: every value of 6 bytes or more, each such line of a value on several lines, and a
+/// URL's password on its own; shorter values are settings and stay.
+#[test]
+fn the_values_are_masked_in_the_reported_and_stored_tail() {
+    let dir = Dir::new();
+    let state = Dir::new();
+    let server = Server::start();
+    let file = dir.write(
+        "job.env",
+        "TOKEN=hunter2secret\nLANG_CODE=en_US\nDB=postgres://backup:pw-61c9e@db/prod\n\
+         KEY=\"-----BEGIN TEST KEY-----\nMIIEvQIBADANBgkq\n-----END TEST KEY-----\"\n",
+    );
+    let hidden = [
+        "hunter2secret",
+        "pw-61c9e",
+        "postgres://backup",
+        "MIIEvQIBADANBgkq",
+        "BEGIN TEST KEY",
+    ];
+    let script = "echo \"token is $TOKEN\"; echo \"lang $LANG_CODE\"; echo \"db $DB\"; \
+                  echo 'password pw-61c9e'; echo \"$KEY\" | sed -n 2p; exit 1";
+    let out = cronbeat()
+        .env("CRONBEAT_STATE_DIR", state.path())
+        .args(["--name", "envleak", "--env-file", &file])
+        .args(["--ping", &format!("{}/hc", server.url())])
+        .args(["--", "sh", "-c", script])
+        .run();
+    out.assert_code(1);
+    // The command's output is its own: byte for byte.
+    assert_eq!(
+        out.stdout,
+        "token is hunter2secret\nlang en_US\ndb postgres://backup:pw-61c9e@db/prod\n\
+         password pw-61c9e\nMIIEvQIBADANBgkq\n"
+    );
+    let expected = "token is [REDACTED]\nlang en_US\ndb [REDACTED]\npassword [REDACTED]\n\
+                    [REDACTED]\n";
+    let requests = server.requests();
+    let finish = requests
+        .iter()
+        .find(|r| r.path == "/hc/1")
+        .unwrap_or_else(|| panic!("no finish report: {requests:?}"));
+    let body = finish.text();
+    assert_eq!(without_cost(&body), expected);
+
+    let stored = cronbeat()
+        .env("CRONBEAT_STATE_DIR", state.path())
+        .args(["last-output", "envleak"])
+        .run();
+    stored.assert_code(0);
+    assert_eq!(stored.stdout, expected);
+    let tails = state.join("ledger").join("envleak").join("tails");
+    let files: Vec<_> = std::fs::read_dir(&tails)
+        .unwrap_or_else(|e| panic!("{}: {e}", tails.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let kept = String::from_utf8_lossy(&std::fs::read(&files[0]).unwrap()).into_owned();
+    assert!(kept.contains("token is [REDACTED]"), "{kept}");
+    for (what, text) in [
+        ("the report", &body),
+        ("last-output", &stored.stdout),
+        ("the tails file", &kept),
+        ("cronbeat's stderr", &out.stderr),
+    ] {
+        for value in hidden {
+            assert!(!text.contains(value), "{what} holds {value:?}: {text}");
+        }
+    }
 }
 
 #[test]

@@ -63,6 +63,13 @@ pub fn cmdline(pid: i32) -> String {
         .unwrap_or_default()
 }
 
+/// The environment `pid` was started with, one `NAME=value` a line.
+pub fn environ(pid: i32) -> String {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', "\n"))
+        .unwrap_or_default()
+}
+
 /// Every live process whose parent chain leads to `root` (not `root` itself).
 pub fn descendants(root: i32) -> Vec<i32> {
     let mut parent_of = Vec::new();

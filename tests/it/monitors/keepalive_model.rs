@@ -155,3 +155,38 @@ fn without_keepalives_the_finish_body_is_the_tail_alone() {
     assert_eq!(pings.last().unwrap().path, "/hc/0");
     assert_eq!(without_cost(&pings.last().unwrap().text()), "hi\n");
 }
+
+/// A wait to retry longer than the grace, without `--keepalive`: cronbeat sends a keepalive at least
+/// every half grace while it waits, so the check is never down between the attempts. The wait is
+/// random (full jitter, up to 8 s): runs are made until one waited 3 s or more (each run has a
+/// 5 in 8 chance), and every run's check must stay up.
+#[test]
+fn a_wait_longer_than_the_grace_keeps_the_check_up_without_keepalive() {
+    let grace = Duration::from_secs(2);
+    for _ in 0..10 {
+        let server = Server::start();
+        let out = cronbeat()
+            .args(["--ping", &format!("{}/hc", server.url())])
+            .args(["--grace", "2s", "--retries", "1", "--retry-delay", "8s"])
+            .args(["-v", "--log-format", "json"])
+            .args(["--", "sh", "-c", "[ \"$CRONBEAT_ATTEMPT\" -ge 2 ]"])
+            .limit(Duration::from_secs(60))
+            .run();
+        out.assert_code(0);
+        let pings = pings_to(&server, "hc");
+        let paths: Vec<&str> = pings.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(paths.first(), Some(&"/hc/start"), "{paths:?}");
+        assert_eq!(paths.last(), Some(&"/hc/0"), "{paths:?}");
+        let end = pings.last().unwrap().at;
+        let check = Check::replay(grace, &pings, end);
+        assert_eq!(check.down_after, None, "the check went down: {pings:?}");
+        let wait = out.event("retrying")["delay_seconds"].as_f64().unwrap();
+        if wait >= 3.0 {
+            // A keepalive as the wait began, then one every second at least, then the retry's.
+            let keepalives = paths[1..paths.len() - 1].len();
+            assert!(keepalives >= 3, "{wait} s wait: {paths:?}");
+            return;
+        }
+    }
+    panic!("ten runs, and none waited 3 s: the waits are not uniform up to --retry-delay");
+}

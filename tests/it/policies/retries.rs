@@ -88,14 +88,18 @@ fn a_job_that_fails_twice_then_succeeds_is_one_successful_run() {
     let body = requests.last().unwrap().text();
     // The last attempt's stdout and stderr are two pipes: their lines may arrive in either order.
     let lines: Vec<&str> = body.lines().collect();
-    assert_eq!(
-        lines[..2],
-        [
-            "[cronbeat] attempt 1 of 4 failed: exited with status 1",
-            "[cronbeat] attempt 2 of 4 failed: exited with status 1",
-        ],
-        "{body:?}"
-    );
+    // Each earlier failure's line ends with that attempt's last line, of either pipe.
+    for (i, line) in lines[..2].iter().enumerate() {
+        let n = i + 1;
+        let start = format!("[cronbeat] attempt {n} of 4 failed: exited with status 1: ");
+        let last = line
+            .strip_prefix(&start)
+            .unwrap_or_else(|| panic!("{body:?}"));
+        assert!(
+            [format!("attempt {n}"), format!("oops {n}")].contains(&last.to_string()),
+            "{body:?}"
+        );
+    }
     let mut last_attempt = lines[2..4].to_vec();
     last_attempt.sort_unstable();
     assert_eq!(last_attempt, ["attempt 3", "oops 3"], "{body:?}");
@@ -124,6 +128,91 @@ fn a_job_that_fails_twice_then_succeeds_is_one_successful_run() {
         assert_eq!(f["exit_status"], 1);
         assert_eq!(f["message"], "exited with status 1");
     }
+}
+
+/// A job whose attempts each fail with their own error line (coloured, with a token, then a blank line;
+/// a line of 300 digits; a plain one after 40 lines of output), or succeed from the third with `SUCCEED=1`.
+const DISTINCT_ERRORS: &str = "a=$CRONBEAT_ATTEMPT; echo \"working on attempt $a\"; case $a in \
+     1) printf '\\033[31merror: API 503 on attempt 1 token=abc123\\033[0m\\n\\n'; exit 1;; \
+     2) printf 'error: %0300d\\n' 0; exit 1;; \
+     *) [ \"$SUCCEED\" = 1 ] && { echo done; exit 0; }; seq 1 40; echo \"error: API 503 on attempt $a\"; exit 1;; \
+     esac";
+
+/// Each earlier failure's line in the tail ends with the last line that attempt printed, cleaned as the
+/// tail is and cut to 200 bytes; a cut tail still begins with its marker.
+#[test]
+fn the_tail_holds_each_earlier_attempts_last_line() {
+    let state = Dir::new();
+    let server = Server::start();
+    let run = |name: &str, succeed: &str, more: &[&str]| {
+        cronbeat()
+            .env("CRONBEAT_STATE_DIR", state.path())
+            .env("SUCCEED", succeed)
+            .args(["--name", name, "--ping", &format!("{}/check", server.url())])
+            .args(["--retries", "3", "--retry-delay", "100ms"])
+            .args(["--strip-ansi", "--redact", "token=(\\S+)"])
+            .args(more)
+            .args(["--", "sh", "-c", DISTINCT_ERRORS])
+            .run()
+    };
+    let first =
+        "[cronbeat] attempt 1 of 4 failed: exited with status 1: error: API 503 on attempt 1 \
+                 token=[REDACTED]\n";
+    let digits = "0".repeat(200 - "error: ".len());
+    let second =
+        format!("[cronbeat] attempt 2 of 4 failed: exited with status 1: error: {digits}…\n");
+
+    let out = run("recovers", "1", &[]);
+    out.assert_code(0);
+    // The output passes through as printed: colour, token and all.
+    assert!(out
+        .stdout
+        .contains("\x1b[31merror: API 503 on attempt 1 token=abc123\x1b[0m\n"));
+    let requests = until_finish(&server);
+    let body = requests.last().unwrap().text();
+    assert!(
+        body.starts_with(&format!("{first}{second}working on attempt 3\ndone\n")),
+        "{body:?}"
+    );
+    assert!(body.contains("cronbeat: succeeded on attempt 3 of 4 after exit 1, exit 1\n"));
+
+    // A run that fails every attempt keeps its tail: with --tail 64 the last attempt's output was cut,
+    // and the marker still comes first.
+    let out = run("gives-up", "0", &["--tail", "64"]);
+    out.assert_code(1);
+    let stored = cronbeat()
+        .env("CRONBEAT_STATE_DIR", state.path())
+        .args(["last-output", "gives-up"])
+        .run();
+    stored.assert_code(0);
+    let tail = stored.stdout;
+    let lines: Vec<&str> = tail.lines().collect();
+    assert!(
+        lines[0].starts_with("[… ") && lines[0].ends_with(" bytes cut …]"),
+        "{tail:?}"
+    );
+    assert_eq!(format!("{}\n", lines[1]), first, "{tail:?}");
+    // Attempt 2's tail was its last 64 bytes: all digits.
+    assert_eq!(
+        lines[2],
+        format!(
+            "[cronbeat] attempt 2 of 4 failed: exited with status 1: {}",
+            "0".repeat(63)
+        ),
+        "{tail:?}"
+    );
+    assert_eq!(
+        lines[3],
+        format!(
+            "[cronbeat] attempt 3 of 4 failed: exited with status 1: error: API 503 on attempt 3"
+        ),
+        "{tail:?}"
+    );
+    assert!(
+        tail.ends_with("\n40\nerror: API 503 on attempt 4\n"),
+        "{tail:?}"
+    );
+    assert!(!tail.contains("abc123"), "{tail:?}");
 }
 
 #[test]
