@@ -624,10 +624,13 @@ fn a_stop_request_during_the_timeouts_grace_is_not_retried() {
 #[test]
 fn a_stop_request_while_leftovers_are_stopped_is_not_retried() {
     let dir = Dir::new();
-    // Exit 1 is retried by default; what the command left ignores SIGTERM until its SIGKILL.
+    // Exit 1 is retried by default; what the command left ignores SIGTERM until its SIGKILL. The
+    // command exits only once the leftover ignores it: a SIGTERM before its trap would end it at once.
+    let ready = dir.join("ignoring");
     let script = format!(
-        "{}; (trap '' TERM; sleep 30) & exit 1",
-        flaky(&dir, 0, 1).replace("; exit 1", "")
+        "{}; (trap '' TERM; touch '{r}'; sleep 30) & while [ ! -e '{r}' ]; do sleep 0.01; done; exit 1",
+        flaky(&dir, 0, 1).replace("; exit 1", ""),
+        r = ready.display()
     );
     let mut run = cronbeat()
         .args(["--kill-after", "3s", "-v"])
