@@ -10,6 +10,9 @@ use crate::harness::cgroup::{v1_own_dir, MemoryGroup};
 use crate::harness::library::read_cgroup_v2;
 use crate::harness::*;
 
+/// A job that allocates 256 MiB at once and says `done` if it was let.
+const ALLOCATES_256_MIB: &str = "my $s = 'x' x (256 << 20); print qq(done\\n);";
+
 /// The perl job of the comparison: a string of 100 MiB written (perl builds it, then copies it: about
 /// 200 MiB at the peak), then half a second of CPU in user mode.
 const KNOWN_JOB: &str =
@@ -48,12 +51,7 @@ fn an_allocation_past_memory_max_is_an_oom_kill() {
             "64M",
         ])
         .args(["--ping", &format!("{}/hc", server.url())])
-        .args([
-            "--",
-            "perl",
-            "-e",
-            "my $s = 'x' x (256 << 20); print qq(done\\n);",
-        ])
+        .args(["--", "perl", "-e", ALLOCATES_256_MIB])
         .limit(Duration::from_secs(60))
         .run();
     // The exit status stays the command's truth: killed by SIGKILL.
@@ -183,12 +181,7 @@ fn a_global_oom_kill_of_the_command_is_named() {
         .arg(BIN)
         .env("CRONBEAT_STATE_DIR", state.path())
         .args(["--log-format", "json", "--name", "global-hog"])
-        .args([
-            "--",
-            "perl",
-            "-e",
-            "my $s = 'x' x (256 << 20); print qq(done\\n);",
-        ])
+        .args(["--", "perl", "-e", ALLOCATES_256_MIB])
         .limit(Duration::from_secs(60))
         .run();
     out.assert_code(137);
