@@ -112,7 +112,7 @@ fn set_up(world: &World) {
              printf '%s\\0' \"$@\" > \"$d.args\"\n\
              env | LC_ALL=C sort > \"$d.env\"\n\
              pwd > \"$d.cwd\"\n\
-             cat > \"$d.stdin\"\n"
+             cat > \"$d.stdin.part\" && mv \"$d.stdin.part\" \"$d.stdin\"\n"
         ),
     );
     for shell in ["dash", "bash"] {
@@ -170,7 +170,9 @@ fn replace(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The files the daemon's first minute leaves for a user: every line's record.
+/// The files the daemon's first minute leaves for a user: every line's record. The probe's `.stdin` is
+/// its last file, and appears whole (renamed into place): the lines without a recorded status are done
+/// once it is there.
 fn expected_files() -> Vec<String> {
     let mut files: Vec<String> = ["L01", "L02", "L03"]
         .iter()
