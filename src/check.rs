@@ -124,9 +124,13 @@ fn declare_all(path: &Path, jobs: &[Job]) -> bool {
             continue;
         };
         let key = &settings.engine;
-        if !stores.iter().any(|(k, _)| k == key) {
-            match crate::fleet_ledger::Store::open(key) {
-                Ok(store) => stores.push((key.clone(), store)),
+        let at = match stores.iter().position(|(k, _)| k == key) {
+            Some(at) => at,
+            None => match crate::fleet_ledger::Store::open(key) {
+                Ok(store) => {
+                    stores.push((key.clone(), store));
+                    stores.len() - 1
+                }
                 Err(e) => {
                     eprintln!(
                         "cronbeat: {}: {}: not declared: {e}",
@@ -136,9 +140,9 @@ fn declare_all(path: &Path, jobs: &[Job]) -> bool {
                     all = false;
                     continue;
                 }
-            }
-        }
-        let store = &stores.iter().find(|(k, _)| k == key).expect("opened").1;
+            },
+        };
+        let store = &stores[at].1;
         let declaring = crate::declare::Job {
             name: &job.name,
             schedule,

@@ -296,10 +296,13 @@ impl Monitors {
     /// How often a keepalive goes out now: `--keepalive` while an attempt runs, and no less often than
     /// [`Monitors::keepalive_between_attempts`] during a wait.
     fn pace(&self) -> Option<Duration> {
-        match (self.waiting, self.keepalive, self.keepalive_waiting) {
-            (true, Some(every), Some(waiting)) => Some(every.min(waiting)),
-            (true, every, waiting) => every.or(waiting),
-            (false, every, _) => every,
+        if self.waiting {
+            self.keepalive
+                .into_iter()
+                .chain(self.keepalive_waiting)
+                .min()
+        } else {
+            self.keepalive
         }
     }
 

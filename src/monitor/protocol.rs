@@ -414,10 +414,10 @@ mod tests {
     #[test]
     fn the_cost_is_the_last_line_and_gives_way_before_what_happened() {
         use crate::outcome::{Cause, ChildStatus, Outcome};
-        let timed_out = report(Outcome {
-            status: ChildStatus::Signaled(15),
-            cause: Some(Cause::Timeout(Duration::from_secs(2))),
-        });
+        let timed_out = report(Outcome::with(
+            ChildStatus::Signaled(15),
+            Cause::Timeout(Duration::from_secs(2)),
+        ));
         let what = "cronbeat: timed out after 2s and was stopped (killed by SIGTERM)\n";
         let cost = "cronbeat: cpu 0.300s (user 0.300s, system 0.000s), peak memory 4 MiB\n";
         assert_eq!(outcome_note(&timed_out), format!("{what}{cost}"));
@@ -426,10 +426,7 @@ mod tests {
             format!("out\n\n{what}{cost}")
         );
         // A success says only what it cost; a command that never started, only why.
-        let exited = report(Outcome {
-            status: ChildStatus::Exited(0),
-            cause: None,
-        });
+        let exited = report(Outcome::exited(0));
         assert_eq!(outcome_note(&exited), cost);
         let not_started = report(Outcome {
             status: ChildStatus::NotStarted {
