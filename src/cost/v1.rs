@@ -100,8 +100,8 @@ impl Drop for Group {
 
 /// cronbeat's own cgroup in the v1 hierarchy of `controller`: its path from /proc/self/cgroup under
 /// the mount of that hierarchy, when the directory lists cronbeat (not so in a cgroup namespace whose
-/// mount shows another part of the tree).
-fn own_dir(controller: &str) -> Option<PathBuf> {
+/// mount shows another part of the tree). Of the calling process: the tests find their own with it.
+pub fn own_dir(controller: &str) -> Option<PathBuf> {
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let path = cgroups.lines().find_map(|line| {
         let mut parts = line.splitn(3, ':');

@@ -2,26 +2,10 @@
 //! root): where cronbeat's run cgroups appear, and a memory group a test puts cronbeat itself in, to
 //! bring on an OOM kill that is not of cronbeat's limits.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// This process's cgroup in the v1 hierarchy of `controller` (cronbeat, launched from here, makes its
-/// cgroups below it), if that hierarchy is mounted at `/sys/fs/cgroup/<controller>`.
-pub fn v1_own_dir(controller: &str) -> Option<PathBuf> {
-    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let path = own.lines().find_map(|l| {
-        let mut parts = l.splitn(3, ':');
-        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        controllers
-            .split(',')
-            .any(|c| c == controller)
-            .then_some(path)
-    })?;
-    let dir = Path::new("/sys/fs/cgroup")
-        .join(controller)
-        .join(path.trim_start_matches('/'));
-    dir.join("cgroup.procs").exists().then_some(dir)
-}
+pub use super::library::v1_own_dir;
 
 /// A v1 memory cgroup of the test's, limited to `limit` bytes, swap included; removed when dropped (its
 /// processes gone by then).
@@ -37,7 +21,7 @@ impl MemoryGroup {
             return Err("a memory cgroup of the test's needs root".to_string());
         }
         let home =
-            v1_own_dir("memory").ok_or("no cgroup v1 memory hierarchy at /sys/fs/cgroup/memory")?;
+            v1_own_dir("memory").ok_or("no cgroup v1 memory hierarchy mounted for this process")?;
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = home.join(format!(
             "it-{}-{}",

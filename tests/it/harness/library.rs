@@ -11,6 +11,8 @@ pub use cronbeat::config::ConfigFile;
 pub use cronbeat::config::Layer;
 /// The reader of a run's cgroup v2 files, for a recorded tree.
 pub use cronbeat::cost::tree::read_v2 as read_cgroup_v2;
+/// A process's own cgroup in a v1 hierarchy, as cronbeat finds the one its run cgroups go below.
+pub use cronbeat::cost::v1::own_dir as v1_own_dir;
 /// The one table of exit statuses the documentation is written from.
 pub use cronbeat::exit::TABLE as EXIT_STATUSES;
 /// The fleet ledger's store, and the engine a ledger URL names: tests read declarations through it.
